@@ -1,0 +1,131 @@
+//! Wiring: builds the gateway's state from a validated [`Config`] and serves it on a bound
+//! listener behind the tower stack. `run` takes the listener and a shutdown future so tests bind
+//! port 0 and stop the server when they are done.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::StaticTokens;
+use crate::backend::BackendClient;
+use crate::cache::LookupCache;
+use crate::config::Config;
+use crate::http::{discovery::Discovery, HttpState};
+use crate::scim::schema::Registry;
+use crate::service::Gateway;
+use crate::store;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("backend client: {0}")]
+    Backend(String),
+}
+
+/// Builds everything a running gateway needs: store (migrated), cache, platform client.
+pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpState>, StartError> {
+    let store = store::open(&config.store_url).await?;
+    let backend = BackendClient::new(&config.backend, &config.mapping.platform)
+        .map_err(StartError::Backend)?;
+    let gateway = Gateway {
+        tenant: "default".to_owned(),
+        registry: registry.clone(),
+        mapping: Arc::new(config.mapping),
+        backend,
+        store,
+        cache: LookupCache::new(&config.cache),
+        settings: serde_json::Value::Object(config.backend.settings.clone()),
+        limits: config.scim.clone(),
+    };
+    Ok(Arc::new(HttpState {
+        gateway,
+        auth: Box::new(StaticTokens::new(config.tokens)),
+        base_path: config.server.base_path.clone(),
+        public_url: config.server.public_url.clone(),
+        max_body_bytes: config.server.max_body_bytes,
+        request_timeout: config.server.request_timeout,
+        discovery: Discovery::new(registry, vec!["User".to_owned()], config.scim.max_results),
+    }))
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<HttpState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // The stack, outermost first: every request gets an id (kept from the caller's
+    // x-request-id when present), one tracing span, and the id echoed in the answer.
+    let service = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id,
+                    caller = tracing::field::Empty,
+                )
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .service_fn(move |request| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(crate::http::handle(state, request).await) }
+        });
+
+    let graceful = GracefulShutdown::new();
+    let builder = ConnectionBuilder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a moment rather than spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(std::time::Duration::from_secs(10)) => {
+            tracing::warn!("connections still open after 10s; closing");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! Gateway configuration: the raw file (serde, unknown keys rejected) compiled once at start-up
+//! into a validated [`Config`]. Every problem is collected with its file and key and reported at
+//! once; `scimgate check` runs exactly this code.
+
+mod raw;
+mod secret;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use raw::RawConfig;
+pub use secret::{Secret, SecretRef};
+
+use crate::mapping::{load_mapping, Mapping};
+use crate::scim::schema::Registry;
+
+/// One configuration problem: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// The key path inside the file (`backend.base_url`, `users.attributes[2].to_backend`);
+    /// empty for the file as a whole.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+/// All the problems found; the program refuses to start while there is one.
+#[derive(Debug, Default, Clone, thiserror::Error)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    pub fn add(&mut self, file: &Path, key: &str, message: impl Into<String>) {
+        self.0.push(Problem {
+            file: file.to_owned(),
+            key: key.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Path prefix of the SCIM API, `/scim/v2` by default; no trailing slash.
+    pub base_path: String,
+    /// External base URL (scheme and host) used in `meta.location` and `Location`; when unset,
+    /// taken from the request's `Host` header.
+    pub public_url: Option<String>,
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScimConfig {
+    /// The largest page (`count`) served; larger requests are capped (RFC 7644 §3.4.2.4).
+    pub max_results: usize,
+    /// How many platform objects the gateway reads at most to answer a filter or sort the
+    /// platform cannot; beyond it the answer is a SCIM `tooMany` error.
+    pub max_scan: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    pub name: String,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub ttl: Duration,
+    pub max_entries: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    /// Scheme, host and optional path prefix; no trailing slash.
+    pub base_url: String,
+    pub timeout: Duration,
+    pub credential: Option<Secret>,
+    /// Values the mapping reads as `settings.<name>`.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The validated configuration the gateway runs with.
+#[derive(Debug)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub scim: ScimConfig,
+    pub tokens: Vec<ApiToken>,
+    /// `sqlite://path` (created when missing) or `sqlite::memory:`.
+    pub store_url: String,
+    pub cache: CacheConfig,
+    pub backend: BackendConfig,
+    pub mapping: Mapping,
+}
+
+impl Config {
+    /// Loads and compiles the config file and the mapping it names. Environment variables
+    /// `SCIMGATE__<SECTION>__<KEY>` override file values (e.g. `SCIMGATE__SERVER__LISTEN`).
+    pub fn load(path: &Path, registry: &Registry) -> Result<Config, Problems> {
+        let mut problems = Problems::default();
+        let raw = match RawConfig::read(path) {
+            Ok(raw) => raw,
+            Err(message) => {
+                problems.add(path, "", message);
+                return Err(problems);
+            }
+        };
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        Self::compile(path, base_dir, raw, registry, problems)
+    }
+
+    /// Compiles an already-read raw config; relative paths are taken from `base_dir`.
+    pub fn compile(
+        path: &Path,
+        base_dir: &Path,
+        raw: RawConfig,
+        registry: &Registry,
+        mut problems: Problems,
+    ) -> Result<Config, Problems> {
+        let listen = match raw.server.listen.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(e) => {
+                problems.add(
+                    path,
+                    "server.listen",
+                    format!("`{}` is not an address:port: {e}", raw.server.listen),
+                );
+                None
+            }
+        };
+        let base_path = normalize_base_path(&raw.server.base_path);
+        if !base_path.is_empty() && !base_path.starts_with('/') {
+            problems.add(path, "server.base_path", "must start with `/`");
+        }
+        let public_url = raw
+            .server
+            .public_url
+            .map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(u) = &public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                problems.add(
+                    path,
+                    "server.public_url",
+                    format!("`{u}` must start with http:// or https://"),
+                );
+            }
+        }
+        if raw.scim.max_results == 0 {
+            problems.add(path, "scim.max_results", "must be at least 1");
+        }
+        let mut tokens = Vec::new();
+        for (i, t) in raw.auth.tokens.iter().enumerate() {
+            match t.secret.resolve(base_dir) {
+                Ok(secret) if secret.expose().len() < 16 => problems.add(
+                    path,
+                    &format!("auth.tokens[{i}]"),
+                    format!("token `{}` is shorter than 16 characters", t.name),
+                ),
+                Ok(secret) => tokens.push(ApiToken {
+                    name: t.name.clone(),
+                    secret,
+                }),
+                Err(msg) => problems.add(path, &format!("auth.tokens[{i}]"), msg),
+            }
+        }
+        if raw.auth.tokens.is_empty() {
+            problems.add(
+                path,
+                "auth.tokens",
+                "no bearer token configured: no IdP could call the gateway",
+            );
+        }
+        let credential = match &raw.backend.credential {
+            None => None,
+            Some(r) => match r.resolve(base_dir) {
+                Ok(s) => Some(s),
+                Err(msg) => {
+                    problems.add(path, "backend.credential", msg);
+                    None
+                }
+            },
+        };
+        let base_url = raw.backend.base_url.trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            problems.add(
+                path,
+                "backend.base_url",
+                format!("`{base_url}` must start with http:// or https://"),
+            );
+        }
+        let mapping_path = base_dir.join(&raw.backend.mapping);
+        let mapping = load_mapping(&mapping_path, registry, &mut problems);
+        if let Some(m) = &mapping {
+            for name in &m.platform.settings {
+                if !raw.backend.settings.contains_key(name) {
+                    problems.add(
+                        path,
+                        &format!("backend.settings.{name}"),
+                        format!("the {} mapping needs this setting", m.platform.name),
+                    );
+                }
+            }
+            if m.platform.auth_scheme != crate::mapping::model::AuthScheme::None
+                && credential.is_none()
+                && raw.backend.credential.is_none()
+            {
+                problems.add(
+                    path,
+                    "backend.credential",
+                    format!(
+                        "the {} mapping authenticates with a credential",
+                        m.platform.name
+                    ),
+                );
+            }
+        }
+        let store_url = if raw.store.url.starts_with("sqlite:") {
+            raw.store.url.clone()
+        } else {
+            problems.add(
+                path,
+                "store.url",
+                format!("`{}` is not a sqlite: URL", raw.store.url),
+            );
+            String::new()
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let (Some(listen), Some(mapping)) = (listen, mapping) else {
+            return Err(problems);
+        };
+        Ok(Config {
+            server: ServerConfig {
+                listen,
+                base_path,
+                public_url,
+                request_timeout: Duration::from_secs(raw.server.request_timeout_secs.max(1)),
+                max_body_bytes: raw.server.max_body_bytes,
+            },
+            scim: ScimConfig {
+                max_results: raw.scim.max_results,
+                max_scan: raw.scim.max_scan,
+            },
+            tokens,
+            store_url,
+            cache: CacheConfig {
+                ttl: Duration::from_secs(raw.cache.ttl_secs),
+                max_entries: raw.cache.max_entries,
+            },
+            backend: BackendConfig {
+                base_url,
+                timeout: Duration::from_secs(raw.backend.timeout_secs.max(1)),
+                credential,
+                settings: raw.backend.settings,
+            },
+            mapping,
+        })
+    }
+}
+
+fn normalize_base_path(p: &str) -> String {
+    let trimmed = p.trim().trim_end_matches('/');
+    trimmed.to_owned()
+}

@@ -1,0 +1,63 @@
+//! Secrets by reference: a config names an environment variable or a file, never the secret
+//! itself, and a [`Secret`] never prints its value.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Where a secret comes from: `{ env = "NAME" }` or `{ file = "path" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+impl SecretRef {
+    pub fn env(name: &str) -> Self {
+        SecretRef {
+            env: Some(name.to_owned()),
+            file: None,
+        }
+    }
+
+    pub fn resolve(&self, base_dir: &Path) -> Result<Secret, String> {
+        match (&self.env, &self.file) {
+            (Some(var), None) => match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_owned())),
+                Ok(_) => Err(format!("environment variable {var} is empty")),
+                Err(_) => Err(format!("environment variable {var} is not set")),
+            },
+            (None, Some(file)) => {
+                let path = base_dir.join(file);
+                match std::fs::read_to_string(&path) {
+                    Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_owned())),
+                    Ok(_) => Err(format!("secret file {} is empty", path.display())),
+                    Err(e) => Err(format!("cannot read secret file {}: {e}", path.display())),
+                }
+            }
+            _ => Err("give exactly one of `env` or `file`".to_owned()),
+        }
+    }
+}
+
+/// A secret value; `Debug` and `Display` show only that it is there.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}

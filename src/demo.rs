@@ -1,0 +1,220 @@
+//! `scimgate demo`: the gateway in front of the built-in Coder emulator, in one process on
+//! loopback, with an SQLite store. Integration tests and the benchmark start the same thing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{
+    ApiToken, BackendConfig, CacheConfig, Config, Problems, ScimConfig, Secret, ServerConfig,
+};
+use crate::mapping::compile::compile_mapping_str;
+use crate::sandbox::coder::CoderEmulator;
+use crate::scim::schema::Registry;
+
+/// The Coder mapping shipped in `config/mappings/coder.toml`, built in so the demo needs no files.
+pub const CODER_MAPPING: &str = include_str!("../config/mappings/coder.toml");
+
+pub struct DemoOptions {
+    pub listen: SocketAddr,
+    /// The SCIM bearer token; a random one when `None`.
+    pub token: Option<String>,
+    /// Where the SQLite file goes; a fresh temporary directory when `None`.
+    pub data_dir: Option<PathBuf>,
+    pub max_scan: usize,
+    /// Lifetime of cached platform objects; zero turns the cache off.
+    pub cache_ttl: Duration,
+    /// Mapping text to use instead of the built-in Coder mapping (tests of mapping variants).
+    pub mapping: Option<String>,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token: None,
+            data_dir: None,
+            max_scan: 10_000,
+            cache_ttl: Duration::from_secs(30),
+            mapping: None,
+        }
+    }
+}
+
+/// A running demo: the gateway and the emulator, stopped by [`Demo::stop`] or on drop.
+pub struct Demo {
+    pub scim_url: String,
+    pub token: String,
+    pub emulator_url: String,
+    pub emulator_token: String,
+    pub emulator: CoderEmulator,
+    pub store_path: PathBuf,
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    _temp_dir: Option<TempDir>,
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot bind {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("data directory: {0}")]
+    DataDir(std::io::Error),
+    #[error("built-in configuration is invalid:\n{0}")]
+    Config(Problems),
+    #[error(transparent)]
+    Start(#[from] crate::app::StartError),
+}
+
+fn random_secret(len: usize) -> String {
+    let mut s = String::new();
+    while s.len() < len {
+        s.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    s.truncate(len);
+    s
+}
+
+pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
+    // Coder API keys look like `<10-char id>-<22-char secret>`.
+    let emulator_token = format!("{}-{}", random_secret(10), random_secret(22));
+    let emulator = CoderEmulator::new(emulator_token.clone());
+    let emulator_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let emulator_listener = TcpListener::bind(emulator_addr)
+        .await
+        .map_err(|e| DemoError::Bind(emulator_addr, e))?;
+    let emulator_url = format!(
+        "http://{}",
+        emulator_listener
+            .local_addr()
+            .map_err(|e| DemoError::Bind(emulator_addr, e))?
+    );
+
+    let (temp_dir, data_dir) = match options.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(DemoError::DataDir)?;
+            (None, dir)
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("scimgate-demo-{}", random_secret(12)));
+            std::fs::create_dir_all(&dir).map_err(DemoError::DataDir)?;
+            (Some(TempDir(dir.clone())), dir)
+        }
+    };
+    let store_path = data_dir.join("scimgate.sqlite");
+    let token = options.token.unwrap_or_else(|| random_secret(40));
+
+    let registry = Arc::new(Registry::standard().map_err(|e| {
+        let mut p = Problems::default();
+        p.add(Path::new("<built-in schemas>"), "", format!("{e:?}"));
+        DemoError::Config(p)
+    })?);
+    let mut problems = Problems::default();
+    let mapping_text = options.mapping.as_deref().unwrap_or(CODER_MAPPING);
+    let mapping = compile_mapping_str(
+        Path::new("config/mappings/coder.toml"),
+        mapping_text,
+        &registry,
+        &mut problems,
+    );
+    let mapping = match mapping {
+        Some(m) if problems.is_empty() => m,
+        _ => return Err(DemoError::Config(problems)),
+    };
+    let mut settings = serde_json::Map::new();
+    settings.insert(
+        "organization_id".to_owned(),
+        serde_json::Value::String(emulator.organization_id()),
+    );
+    // IdPs (and conformance suites) may create users without any email; Coder needs one.
+    settings.insert(
+        "placeholder_email_domain".to_owned(),
+        serde_json::Value::String("no-email.scimgate.invalid".to_owned()),
+    );
+    let config = Config {
+        server: ServerConfig {
+            listen: options.listen,
+            base_path: "/scim/v2".to_owned(),
+            public_url: None,
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 1024 * 1024,
+        },
+        scim: ScimConfig {
+            max_results: 200,
+            max_scan: options.max_scan,
+        },
+        tokens: vec![ApiToken {
+            name: "demo".to_owned(),
+            secret: Secret::new(token.clone()),
+        }],
+        store_url: format!("sqlite://{}", store_path.display()),
+        cache: CacheConfig {
+            ttl: options.cache_ttl,
+            max_entries: if options.cache_ttl.is_zero() {
+                0
+            } else {
+                10_000
+            },
+        },
+        backend: BackendConfig {
+            base_url: emulator_url.clone(),
+            timeout: Duration::from_secs(10),
+            credential: Some(Secret::new(emulator_token.clone())),
+            settings,
+        },
+        mapping,
+    };
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| DemoError::Bind(options.listen, e))?;
+    let gateway_addr = listener
+        .local_addr()
+        .map_err(|e| DemoError::Bind(options.listen, e))?;
+    let state = crate::app::build(config, registry).await?;
+
+    let (emulator_stop, emulator_stopped) = oneshot::channel::<()>();
+    let emulator_task = tokio::spawn(emulator.clone().serve(emulator_listener, async move {
+        let _ = emulator_stopped.await;
+    }));
+    let (gateway_stop, gateway_stopped) = oneshot::channel::<()>();
+    let gateway_task = tokio::spawn(crate::app::run(listener, state, async move {
+        let _ = gateway_stopped.await;
+    }));
+    Ok(Demo {
+        scim_url: format!("http://{gateway_addr}/scim/v2"),
+        token,
+        emulator_url,
+        emulator_token,
+        emulator,
+        store_path,
+        stops: vec![gateway_stop, emulator_stop],
+        tasks: vec![gateway_task, emulator_task],
+        _temp_dir: temp_dir,
+    })
+}
+
+impl Demo {
+    /// Stops the gateway, then the emulator, and waits for both.
+    pub async fn stop(mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}

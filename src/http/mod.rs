@@ -1,0 +1,427 @@
+//! The SCIM HTTP surface (RFC 7644 §3): routing under the base path, authentication, request
+//! extraction into typed values, and answers in `application/scim+json`. Errors become HTTP only
+//! through `error.rs`.
+
+pub mod discovery;
+pub mod error;
+pub mod response;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use serde_json::Value;
+
+use self::error::{scim_error, service_error};
+use self::response::{empty, scim_json, HttpResponse};
+use crate::auth::{bearer_token, Authenticator};
+use crate::scim::list::{list_response, ListQuery};
+use crate::scim::path::parse_attr_list;
+use crate::scim::projection::project;
+use crate::scim::{ScimError, ScimType};
+use crate::service::{Gateway, RequestContext, Resource};
+
+/// What the HTTP layer needs for every request.
+pub struct HttpState {
+    pub gateway: Gateway,
+    pub auth: Box<dyn Authenticator>,
+    pub base_path: String,
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub discovery: discovery::Discovery,
+}
+
+/// Answers one request; never fails (every error is a SCIM error answer).
+pub async fn handle<B>(state: Arc<HttpState>, request: Request<B>) -> HttpResponse
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let timeout = state.request_timeout;
+    match tokio::time::timeout(timeout, route(&state, request)).await {
+        Ok(response) => response,
+        Err(_) => scim_error(&ScimError::new(
+            503,
+            None,
+            format!("the request took longer than {}s", timeout.as_secs()),
+        )),
+    }
+}
+
+async fn route<B>(state: &HttpState, request: Request<B>) -> HttpResponse
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let path = request.uri().path().to_owned();
+    let Some(rest) = strip_base(&path, &state.base_path) else {
+        return not_found_url(&path);
+    };
+    if let Some(response) = authenticate(state, &request) {
+        return response;
+    }
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let method = request.method().clone();
+    let base_url = base_url(state, &request);
+    let ctx = RequestContext {
+        base_url: &base_url,
+    };
+    let query = query_pairs(request.uri().query());
+    match segments.as_slice() {
+        ["Users"] => match method {
+            Method::GET => list_users(state, &query, &ctx).await,
+            Method::POST => {
+                let body = match read_json(state, request).await {
+                    Ok(b) => b,
+                    Err(r) => return r,
+                };
+                single(
+                    state,
+                    &query,
+                    state.gateway.create_user(&body, &ctx).await,
+                    StatusCode::CREATED,
+                )
+            }
+            _ => method_not_allowed("GET, POST"),
+        },
+        ["Users", ".search"] | [".search"] => match method {
+            Method::POST => match read_json(state, request).await {
+                Ok(body) => search_users(state, &body, &ctx).await,
+                Err(r) => r,
+            },
+            _ => method_not_allowed("POST"),
+        },
+        ["Users", id] => {
+            let id = (*id).to_owned();
+            match method {
+                Method::GET => single(
+                    state,
+                    &query,
+                    state.gateway.get_user(&id, &ctx).await,
+                    StatusCode::OK,
+                ),
+                Method::PUT => {
+                    let body = match read_json(state, request).await {
+                        Ok(b) => b,
+                        Err(r) => return r,
+                    };
+                    single(
+                        state,
+                        &query,
+                        state.gateway.replace_user(&id, &body, &ctx).await,
+                        StatusCode::OK,
+                    )
+                }
+                Method::PATCH => {
+                    let body = match read_json(state, request).await {
+                        Ok(b) => b,
+                        Err(r) => return r,
+                    };
+                    single(
+                        state,
+                        &query,
+                        state.gateway.patch_user(&id, &body, &ctx).await,
+                        StatusCode::OK,
+                    )
+                }
+                Method::DELETE => match state.gateway.delete_user(&id).await {
+                    Ok(()) => empty(StatusCode::NO_CONTENT),
+                    Err(e) => service_error(&e),
+                },
+                _ => method_not_allowed("GET, PUT, PATCH, DELETE"),
+            }
+        }
+        ["ServiceProviderConfig"] => match method {
+            Method::GET => scim_json(
+                StatusCode::OK,
+                &state.discovery.service_provider_config(&base_url),
+            ),
+            _ => method_not_allowed("GET"),
+        },
+        ["ResourceTypes"] | ["Schemas"] => match method {
+            Method::GET if has_filter(&query) => forbidden_filter(),
+            Method::GET if segments.first() == Some(&"Schemas") => {
+                scim_json(StatusCode::OK, &state.discovery.schemas(&base_url))
+            }
+            Method::GET => scim_json(StatusCode::OK, &state.discovery.resource_types(&base_url)),
+            _ => method_not_allowed("GET"),
+        },
+        ["ResourceTypes", id] => match method {
+            Method::GET => match state.discovery.resource_type(id, &base_url) {
+                Some(json) => scim_json(StatusCode::OK, &json),
+                None => scim_error(&ScimError::not_found(format!("no resource type {id}"))),
+            },
+            _ => method_not_allowed("GET"),
+        },
+        ["Schemas", id] => match method {
+            Method::GET => match state.discovery.schema(id, &base_url) {
+                Some(json) => scim_json(StatusCode::OK, &json),
+                None => scim_error(&ScimError::not_found(format!("no schema {id}"))),
+            },
+            _ => method_not_allowed("GET"),
+        },
+        ["Groups", ..] => {
+            not_implemented("Groups are not supported yet by this gateway (see ResourceTypes)")
+        }
+        ["Bulk"] => not_implemented(
+            "Bulk operations are not supported (ServiceProviderConfig bulk.supported is false)",
+        ),
+        ["Me", ..] => not_implemented("/Me is not supported: IdP tokens are not tied to a user"),
+        _ => not_found_url(&path),
+    }
+}
+
+fn strip_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
+    let rest = path.strip_prefix(base)?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+fn authenticate<B>(state: &HttpState, request: &Request<B>) -> Option<HttpResponse> {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let caller = header
+        .and_then(bearer_token)
+        .and_then(|t| state.auth.authenticate(t));
+    match caller {
+        Some(caller) => {
+            tracing::Span::current().record("caller", caller.token_name.as_str());
+            None
+        }
+        None => {
+            let detail = if header.is_none() {
+                "authentication required: send Authorization: Bearer <token>"
+            } else {
+                "the bearer token is not valid"
+            };
+            let mut response = scim_error(&ScimError::new(401, None, detail));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"scimgate\""),
+            );
+            Some(response)
+        }
+    }
+}
+
+/// `https://host/scim/v2` as the IdP sees it, for `meta.location` and `Location`.
+fn base_url<B>(state: &HttpState, request: &Request<B>) -> String {
+    if let Some(public) = &state.public_url {
+        return format!("{public}{}", state.base_path);
+    }
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "https" || *p == "http")
+        .unwrap_or("http");
+    format!("{scheme}://{host}{}", state.base_path)
+}
+
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn has_filter(query: &[(String, String)]) -> bool {
+    query.iter().any(|(k, _)| k.eq_ignore_ascii_case("filter"))
+}
+
+/// Reads a JSON request body within the size limit.
+async fn read_json<B>(state: &HttpState, request: Request<B>) -> Result<Value, HttpResponse>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    if let Some(ct) = request.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if !(essence == "application/scim+json"
+            || essence == "application/json"
+            || essence.ends_with("+json"))
+        {
+            return Err(scim_error(&ScimError::new(
+                415,
+                None,
+                format!("send application/scim+json, not `{essence}`"),
+            )));
+        }
+    }
+    let limit = state.max_body_bytes;
+    let bytes = match Limited::new(request.into_body(), limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(scim_error(&ScimError::new(
+                413,
+                None,
+                format!("the request body is larger than {limit} bytes"),
+            )))
+        }
+        Err(_) => {
+            return Err(scim_error(&ScimError::bad_request(
+                ScimType::InvalidSyntax,
+                "the request body could not be read",
+            )))
+        }
+    };
+    serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+        scim_error(&ScimError::bad_request(
+            ScimType::InvalidSyntax,
+            format!("the request body is not valid JSON: {e}"),
+        ))
+    })
+}
+
+/// Answers one resource, honouring `attributes`/`excludedAttributes` (RFC 7644 §3.9).
+fn single(
+    state: &HttpState,
+    query: &[(String, String)],
+    result: Result<Resource, crate::service::ServiceError>,
+    status: StatusCode,
+) -> HttpResponse {
+    let resource = match result {
+        Ok(r) => r,
+        Err(e) => return service_error(&e),
+    };
+    let (attributes, excluded) = match projection_params(query) {
+        Ok(p) => p,
+        Err(e) => return scim_error(&e),
+    };
+    let json = match state.gateway.user_type() {
+        Ok(rt) if !attributes.is_empty() || !excluded.is_empty() => project(
+            &state.gateway.registry,
+            rt,
+            &resource.json,
+            &attributes,
+            &excluded,
+        ),
+        _ => resource.json.clone(),
+    };
+    let mut response = scim_json(status, &json);
+    if let Ok(v) = HeaderValue::from_str(&resource.version) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED {
+        if let Some(location) = resource
+            .json
+            .pointer("/meta/location")
+            .and_then(Value::as_str)
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+fn projection_params(
+    query: &[(String, String)],
+) -> Result<
+    (
+        Vec<crate::scim::path::AttrPath>,
+        Vec<crate::scim::path::AttrPath>,
+    ),
+    ScimError,
+> {
+    let mut attributes = Vec::new();
+    let mut excluded = Vec::new();
+    for (k, v) in query {
+        if k.eq_ignore_ascii_case("attributes") {
+            attributes.extend(parse_attr_list(v)?);
+        } else if k.eq_ignore_ascii_case("excludedAttributes") {
+            excluded.extend(parse_attr_list(v)?);
+        }
+    }
+    Ok((attributes, excluded))
+}
+
+async fn list_users(
+    state: &HttpState,
+    query: &[(String, String)],
+    ctx: &RequestContext<'_>,
+) -> HttpResponse {
+    match ListQuery::from_query_pairs(query, state.gateway.limits.max_results) {
+        Ok(q) => run_query(state, &q, ctx).await,
+        Err(e) => scim_error(&e),
+    }
+}
+
+async fn search_users(state: &HttpState, body: &Value, ctx: &RequestContext<'_>) -> HttpResponse {
+    match ListQuery::from_search_request(body, state.gateway.limits.max_results) {
+        Ok(q) => run_query(state, &q, ctx).await,
+        Err(e) => scim_error(&e),
+    }
+}
+
+async fn run_query(state: &HttpState, query: &ListQuery, ctx: &RequestContext<'_>) -> HttpResponse {
+    let page = match state.gateway.list_users(query, ctx).await {
+        Ok(p) => p,
+        Err(e) => return service_error(&e),
+    };
+    let resources = match state.gateway.user_type() {
+        Ok(rt) if !query.attributes.is_empty() || !query.excluded_attributes.is_empty() => page
+            .resources
+            .iter()
+            .map(|r| {
+                project(
+                    &state.gateway.registry,
+                    rt,
+                    r,
+                    &query.attributes,
+                    &query.excluded_attributes,
+                )
+            })
+            .collect(),
+        _ => page.resources,
+    };
+    scim_json(
+        StatusCode::OK,
+        &list_response(page.total_results, page.start_index, resources),
+    )
+}
+
+fn not_found_url(path: &str) -> HttpResponse {
+    scim_error(&ScimError::not_found(format!("no SCIM endpoint at {path}")))
+}
+
+fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut response = scim_error(&ScimError::new(
+        405,
+        None,
+        format!("method not allowed here; allowed: {allow}"),
+    ));
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+fn not_implemented(detail: &str) -> HttpResponse {
+    scim_error(&ScimError::new(501, None, detail))
+}
+
+fn forbidden_filter() -> HttpResponse {
+    // RFC 7644 §4: discovery endpoints SHOULD answer a filter with 403.
+    scim_error(&ScimError::new(
+        403,
+        None,
+        "filtering is not supported on discovery endpoints",
+    ))
+}

@@ -1,0 +1,26 @@
+//! Building SCIM answers: `application/scim+json` bodies (RFC 7644 §3.1, §8.1).
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::Value;
+
+pub type HttpResponse = Response<Full<Bytes>>;
+
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_CONTENT_TYPE),
+    );
+    response
+}
+
+pub fn empty(status: StatusCode) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}

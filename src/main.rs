@@ -1,0 +1,222 @@
+//! The `scimgate` command line: serve, demo, check.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use scimgate::config::Config;
+use scimgate::scim::schema::Registry;
+
+/// A SCIM 2.0 gateway: identity providers (Okta, Entra ID, ...) provision users into a platform
+/// that only has a REST API, through a TOML mapping file.
+#[derive(Parser)]
+#[command(name = "scimgate", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve SCIM in front of the platform the config file names.
+    Serve {
+        /// The gateway config file (see config/scimgate.toml).
+        #[arg(
+            short,
+            long,
+            env = "SCIMGATE_CONFIG",
+            default_value = "config/scimgate.toml"
+        )]
+        config: PathBuf,
+    },
+    /// Validate a config file and its mapping; prints every problem with file and key, and
+    /// exits non-zero when there is one.
+    Check {
+        #[arg(
+            short,
+            long,
+            env = "SCIMGATE_CONFIG",
+            default_value = "config/scimgate.toml"
+        )]
+        config: PathBuf,
+    },
+    /// Serve SCIM in front of a built-in emulated Coder, with an SQLite store, on loopback.
+    /// Prints the SCIM base URL, the bearer token and a curl line.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Bearer token IdPs must send (at least 16 characters); random when not given.
+        #[arg(long, env = "SCIMGATE_DEMO_TOKEN")]
+        token: Option<String>,
+        /// Directory for the SQLite store; a temporary one (removed at exit) when not given.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_env("SCIMGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { config } => serve(config).await,
+            Command::Check { config } => check(config),
+            Command::Demo {
+                listen,
+                token,
+                data_dir,
+            } => demo(listen, token, data_dir).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn registry() -> anyhow::Result<Arc<Registry>> {
+    Ok(Arc::new(Registry::standard().map_err(|e| {
+        anyhow::anyhow!("built-in SCIM schemas: {e:?}")
+    })?))
+}
+
+fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
+    let registry = registry()?;
+    match Config::load(&path, &registry) {
+        Ok(config) => {
+            println!(
+                "{}: OK (platform {}, mapping {})",
+                path.display(),
+                config.mapping.platform.name,
+                config.mapping.file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => {
+            for p in &problems.0 {
+                eprintln!("{p}");
+            }
+            eprintln!("{} problem(s) found", problems.0.len());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
+    let registry = registry()?;
+    let config = match Config::load(&path, &registry) {
+        Ok(c) => c,
+        Err(problems) => {
+            for p in &problems.0 {
+                eprintln!("{p}");
+            }
+            anyhow::bail!(
+                "{} configuration problem(s); not starting",
+                problems.0.len()
+            );
+        }
+    };
+    let listen = config.server.listen;
+    let base_path = config.server.base_path.clone();
+    let platform = config.mapping.platform.name.clone();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let state = scimgate::app::build(config, registry).await?;
+    tracing::info!(%listen, %base_path, %platform, "scimgate serving");
+    scimgate::app::run(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(
+    listen: SocketAddr,
+    token: Option<String>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    if let Some(t) = &token {
+        anyhow::ensure!(t.len() >= 16, "--token must be at least 16 characters");
+    }
+    let demo = scimgate::demo::start(scimgate::demo::DemoOptions {
+        listen,
+        token,
+        data_dir,
+        ..Default::default()
+    })
+    .await?;
+    println!("scimgate demo: SCIM in front of an emulated Coder");
+    println!();
+    println!("  SCIM base URL : {}", demo.scim_url);
+    println!("  Bearer token  : {}", demo.token);
+    println!(
+        "  Coder (emulated) : {} (Coder-Session-Token: {})",
+        demo.emulator_url, demo.emulator_token
+    );
+    println!("  Identity store: {}", demo.store_path.display());
+    println!();
+    println!("Try:");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' -H 'Content-Type: application/scim+json' \\\n    -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"alice@example.com\",\"name\":{{\"givenName\":\"Alice\",\"familyName\":\"Liddell\"}},\"emails\":[{{\"value\":\"alice@example.com\",\"type\":\"work\",\"primary\":true}}]}}' \\\n    {}/Users",
+        demo.token, demo.scim_url
+    );
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' '{}/Users?filter=userName%20eq%20%22alice@example.com%22'",
+        demo.token, demo.scim_url
+    );
+    println!();
+    println!("Press Ctrl-C to stop.");
+    shutdown_signal().await;
+    demo.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,679 @@
+//! Loads a mapping file and compiles it: every expression and template parsed, every SCIM path
+//! resolved against the schema registry, every problem collected with its file and key so that
+//! `scimgate check` can print them all at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use http::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::expr::{Expr, Template, ValueTemplate};
+use super::model::{
+    AuthScheme, OnChange, PaginationStyle, RawAttribute, RawCall, RawErrorRule, RawList,
+    RawPlatform,
+};
+use crate::config::Problems;
+use crate::scim::filter::CompareOp;
+use crate::scim::path::{parse_attr_path, AttrPath};
+use crate::scim::schema::{Mutability, Registry};
+use crate::scim::ScimType;
+
+#[derive(Debug)]
+pub struct Mapping {
+    pub file: PathBuf,
+    pub platform: Platform,
+    pub errors: Vec<ErrorRule>,
+    pub users: ResourceMapping,
+}
+
+#[derive(Debug)]
+pub struct Platform {
+    pub name: String,
+    pub auth_scheme: AuthScheme,
+    pub auth_header: Option<String>,
+    pub auth_prefix: String,
+    pub settings: Vec<String>,
+    pub error_message: Option<Expr>,
+    pub headers: Vec<(String, Template)>,
+}
+
+#[derive(Debug)]
+pub struct ErrorRule {
+    pub status: u16,
+    pub body_contains: Option<String>,
+    pub scim_status: u16,
+    pub scim_type: Option<ScimType>,
+}
+
+#[derive(Debug)]
+pub struct ResourceMapping {
+    pub key: Expr,
+    pub attributes: Vec<AttributeMapping>,
+    pub get: CallSpec,
+    pub list: ListSpec,
+    pub create: Vec<CallSpec>,
+    pub update: Vec<CallSpec>,
+    pub delete: Vec<CallSpec>,
+}
+
+#[derive(Debug)]
+pub struct AttributeMapping {
+    /// As written in the file, for messages.
+    pub scim_source: String,
+    pub scim: AttrPath,
+    /// Dotted path of the platform field, when the attribute has one.
+    pub backend_field: Option<Vec<String>>,
+    pub from_backend: Option<Expr>,
+    pub to_backend: Option<Expr>,
+    pub on_change: OnChange,
+}
+
+#[derive(Debug)]
+pub struct CallSpec {
+    pub when: Option<Expr>,
+    pub method: Method,
+    pub path: Template,
+    pub query: Vec<(String, Template)>,
+    pub headers: Vec<(String, Template)>,
+    pub body: Option<ValueTemplate>,
+    pub returns_object: bool,
+}
+
+#[derive(Debug)]
+pub struct ListSpec {
+    pub call: CallSpec,
+    pub items: Expr,
+    pub total: Option<Expr>,
+    pub pagination: PaginationStyle,
+    pub max_page_size: usize,
+    pub pushdowns: Vec<Pushdown>,
+}
+
+#[derive(Debug)]
+pub struct Pushdown {
+    pub attribute: AttrPath,
+    pub op: CompareOp,
+    pub query: Vec<(String, Template)>,
+    pub exact: bool,
+}
+
+/// Reads, parses and compiles one mapping file. Problems are added to `problems`; `None` when
+/// the file could not be used at all.
+pub fn load_mapping(path: &Path, registry: &Registry, problems: &mut Problems) -> Option<Mapping> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.add(path, "", format!("cannot read the mapping file: {e}"));
+            return None;
+        }
+    };
+    compile_mapping_str(path, &text, registry, problems)
+}
+
+/// Compiles mapping text; `path` only names the file in messages.
+pub fn compile_mapping_str(
+    path: &Path,
+    text: &str,
+    registry: &Registry,
+    problems: &mut Problems,
+) -> Option<Mapping> {
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            problems.add(path, "", format!("not valid TOML: {}", e.message()));
+            return None;
+        }
+    };
+    let mut c = Compiler {
+        file: path,
+        registry,
+        problems,
+    };
+    for key in table.keys() {
+        if !["platform", "errors", "users"].contains(&key.as_str()) {
+            c.problem(
+                key,
+                "unknown section (expected `platform`, `errors` or `users`)".to_owned(),
+            );
+        }
+    }
+    let platform = c
+        .section::<RawPlatform>(&table, "platform", true)
+        .map(|raw| c.platform(raw));
+    let errors = c
+        .section::<Vec<RawErrorRule>>(&table, "errors", false)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, raw)| c.error_rule(&format!("errors[{i}]"), raw))
+        .collect();
+    let users = match table.get("users") {
+        Some(toml::Value::Table(users)) => c.resource_table("users", users),
+        Some(_) => {
+            c.problem("users", "must be a table".to_owned());
+            None
+        }
+        None => {
+            c.problem("users", "missing section".to_owned());
+            None
+        }
+    };
+    Some(Mapping {
+        file: path.to_owned(),
+        platform: platform?,
+        errors,
+        users: users?,
+    })
+}
+
+struct Compiler<'a> {
+    file: &'a Path,
+    registry: &'a Registry,
+    problems: &'a mut Problems,
+}
+
+impl Compiler<'_> {
+    fn problem(&mut self, key: &str, message: String) {
+        self.problems.add(self.file, key, message);
+    }
+
+    /// Deserializes one top-level section on its own, so that an error in one section does not
+    /// hide the errors of the others.
+    fn section<T: DeserializeOwned>(
+        &mut self,
+        table: &toml::Table,
+        key: &str,
+        required: bool,
+    ) -> Option<T> {
+        let Some(value) = table.get(key) else {
+            if required {
+                self.problem(key, "missing section".to_owned());
+            }
+            return None;
+        };
+        match T::deserialize(value.clone()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.problem(key, e.message().to_owned());
+                None
+            }
+        }
+    }
+
+    fn expr(&mut self, key: &str, source: &str) -> Option<Expr> {
+        match Expr::compile(source) {
+            Ok(e) => Some(e),
+            Err(msg) => {
+                self.problem(key, msg);
+                None
+            }
+        }
+    }
+
+    fn template(&mut self, key: &str, source: &str) -> Option<Template> {
+        match Template::compile(source) {
+            Ok(t) => Some(t),
+            Err(msg) => {
+                self.problem(key, msg);
+                None
+            }
+        }
+    }
+
+    fn templates(
+        &mut self,
+        key: &str,
+        map: &BTreeMap<String, String>,
+    ) -> Option<Vec<(String, Template)>> {
+        let mut out = Vec::with_capacity(map.len());
+        let mut ok = true;
+        for (name, source) in map {
+            match self.template(&format!("{key}.{name}"), source) {
+                Some(t) => out.push((name.clone(), t)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn platform(&mut self, raw: RawPlatform) -> Platform {
+        if raw.auth.scheme == AuthScheme::Header && raw.auth.header.is_none() {
+            self.problem(
+                "platform.auth.header",
+                "scheme \"header\" needs the header name".to_owned(),
+            );
+        }
+        if raw.auth.scheme != AuthScheme::Header && raw.auth.header.is_some() {
+            self.problem(
+                "platform.auth.header",
+                "only scheme \"header\" takes a header name".to_owned(),
+            );
+        }
+        let error_message = raw
+            .error_message
+            .as_deref()
+            .and_then(|s| self.expr("platform.error_message", s));
+        let headers = self
+            .templates("platform.headers", &raw.headers)
+            .unwrap_or_default();
+        Platform {
+            name: raw.name,
+            auth_scheme: raw.auth.scheme,
+            auth_header: raw.auth.header,
+            auth_prefix: raw.auth.prefix,
+            settings: raw.settings,
+            error_message,
+            headers,
+        }
+    }
+
+    fn error_rule(&mut self, key: &str, raw: RawErrorRule) -> Option<ErrorRule> {
+        let scim_type = match raw.scim_type.as_deref() {
+            None => None,
+            Some(s) => match ScimType::parse(s) {
+                Some(t) => Some(t),
+                None => {
+                    self.problem(
+                        &format!("{key}.scim_type"),
+                        format!("unknown scimType `{s}` (RFC 7644 §3.12 lists the valid ones)"),
+                    );
+                    return None;
+                }
+            },
+        };
+        let scim_status = raw.scim_status.unwrap_or(raw.status);
+        if !(400..=599).contains(&scim_status) {
+            self.problem(
+                &format!("{key}.scim_status"),
+                format!("{scim_status} is not an error status"),
+            );
+            return None;
+        }
+        Some(ErrorRule {
+            status: raw.status,
+            body_contains: raw.body_contains,
+            scim_status,
+            scim_type,
+        })
+    }
+
+    fn call(&mut self, key: &str, raw: RawCall) -> Option<CallSpec> {
+        let method = self.method(&format!("{key}.method"), &raw.method);
+        let when = match raw.when.as_deref() {
+            Some(s) => Some(self.expr(&format!("{key}.when"), s)?),
+            None => None,
+        };
+        let path = self.template(&format!("{key}.path"), &raw.path);
+        let query = self.templates(&format!("{key}.query"), &raw.query);
+        let headers = self.templates(&format!("{key}.headers"), &raw.headers);
+        let body = match raw.body {
+            None => Some(None),
+            Some(body) => {
+                let json = match serde_json::to_value(&body) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.problem(&format!("{key}.body"), e.to_string());
+                        Value::Null
+                    }
+                };
+                match ValueTemplate::compile(&json) {
+                    Ok(t) => Some(Some(t)),
+                    Err(msg) => {
+                        self.problem(&format!("{key}.body"), msg);
+                        None
+                    }
+                }
+            }
+        };
+        Some(CallSpec {
+            when,
+            method: method?,
+            path: path?,
+            query: query?,
+            headers: headers?,
+            body: body?,
+            returns_object: raw.returns_object,
+        })
+    }
+
+    fn method(&mut self, key: &str, s: &str) -> Option<Method> {
+        let upper = s.to_ascii_uppercase();
+        match upper.as_str() {
+            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" => {
+                Method::from_bytes(upper.as_bytes()).ok()
+            }
+            _ => {
+                self.problem(key, format!("unsupported HTTP method `{s}`"));
+                None
+            }
+        }
+    }
+
+    fn calls(&mut self, key: &str, raw: Vec<RawCall>) -> Option<Vec<CallSpec>> {
+        if raw.is_empty() {
+            self.problem(key, "needs at least one call".to_owned());
+            return None;
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        let mut ok = true;
+        for (i, call) in raw.into_iter().enumerate() {
+            match self.call(&format!("{key}[{i}]"), call) {
+                Some(c) => out.push(c),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn list(&mut self, key: &str, raw: RawList) -> Option<ListSpec> {
+        let call = self.call(
+            key,
+            RawCall {
+                when: None,
+                method: raw.method.unwrap_or_else(|| "GET".to_owned()),
+                path: raw.path,
+                query: raw.query,
+                headers: raw.headers,
+                body: None,
+                returns_object: false,
+            },
+        );
+        let items = self.expr(&format!("{key}.items"), &raw.items);
+        let total = match raw.total.as_deref() {
+            Some(s) => Some(self.expr(&format!("{key}.total"), s)?),
+            None => None,
+        };
+        if raw.max_page_size == Some(0) {
+            self.problem(
+                &format!("{key}.max_page_size"),
+                "must be at least 1".to_owned(),
+            );
+        }
+        let mut pushdowns = Vec::new();
+        for (i, p) in raw.filters.into_iter().enumerate() {
+            let pkey = format!("{key}.filters[{i}]");
+            let attribute = self.scim_path(&format!("{pkey}.attribute"), &p.attribute);
+            let op = match CompareOp::parse(&p.op) {
+                Some(op) => Some(op),
+                None => {
+                    self.problem(
+                        &format!("{pkey}.op"),
+                        format!("unknown operator `{}` (eq ne co sw ew gt ge lt le)", p.op),
+                    );
+                    None
+                }
+            };
+            let query = self.templates(&format!("{pkey}.query"), &p.query);
+            if let (Some(attribute), Some(op), Some(query)) = (attribute, op, query) {
+                pushdowns.push(Pushdown {
+                    attribute,
+                    op,
+                    query,
+                    exact: p.exact,
+                });
+            }
+        }
+        Some(ListSpec {
+            call: call?,
+            items: items?,
+            total,
+            pagination: raw.pagination,
+            max_page_size: raw.max_page_size.unwrap_or(100).max(1),
+            pushdowns,
+        })
+    }
+
+    /// A SCIM attribute path that must exist in the User resource type.
+    fn scim_path(&mut self, key: &str, source: &str) -> Option<AttrPath> {
+        let path = match parse_attr_path(source) {
+            Ok(p) => p,
+            Err(e) => {
+                self.problem(
+                    key,
+                    format!("`{source}` is not a SCIM attribute path: {}", e.detail),
+                );
+                return None;
+            }
+        };
+        let Some(rt) = self.registry.resource_type("User") else {
+            self.problem(
+                key,
+                "the schema registry has no User resource type".to_owned(),
+            );
+            return None;
+        };
+        if self.registry.resolve(rt, &path).is_none() {
+            self.problem(
+                key,
+                format!("`{source}` is not an attribute of the SCIM User schemas"),
+            );
+            return None;
+        }
+        Some(path)
+    }
+
+    fn attribute(&mut self, key: &str, raw: RawAttribute) -> Option<AttributeMapping> {
+        let scim = self.scim_path(&format!("{key}.scim"), &raw.scim)?;
+        if let Some(rt) = self.registry.resource_type("User") {
+            if let Some(resolved) = self.registry.resolve(rt, &scim) {
+                let attr = resolved.sub_attribute.unwrap_or(resolved.attribute);
+                if attr.mutability == Mutability::ReadOnly && raw.to_backend.is_some() {
+                    self.problem(
+                        &format!("{key}.to_backend"),
+                        format!(
+                            "`{}` is read-only in SCIM; it cannot be written to the platform",
+                            raw.scim
+                        ),
+                    );
+                }
+            }
+        }
+        let backend_field = raw
+            .backend
+            .as_ref()
+            .map(|b| b.split('.').map(str::to_owned).collect::<Vec<_>>());
+        if let Some(field) = &backend_field {
+            if field.iter().any(String::is_empty) {
+                self.problem(
+                    &format!("{key}.backend"),
+                    format!(
+                        "`{}` is not a field path",
+                        raw.backend.as_deref().unwrap_or_default()
+                    ),
+                );
+            }
+        }
+        let from_source = match (&raw.from_backend, &raw.backend) {
+            (Some(expr), _) => Some(expr.clone()),
+            (None, Some(field)) => Some(format!("backend.{field}")),
+            (None, None) => None,
+        };
+        if from_source.is_none() && raw.to_backend.is_none() {
+            self.problem(
+                key,
+                "needs `backend`, `from_backend` or `to_backend`".to_owned(),
+            );
+            return None;
+        }
+        if raw.to_backend.is_some() && backend_field.is_none() {
+            self.problem(
+                &format!("{key}.backend"),
+                "`to_backend` needs the `backend` field it writes".to_owned(),
+            );
+        }
+        if raw.on_change != OnChange::Apply && raw.to_backend.is_none() {
+            self.problem(
+                &format!("{key}.on_change"),
+                "\"reject\" and \"keep\" apply to attributes written with `to_backend`".to_owned(),
+            );
+        }
+        let from_backend = match from_source {
+            Some(s) => Some(self.expr(&format!("{key}.from_backend"), &s)?),
+            None => None,
+        };
+        let to_backend = match raw.to_backend.as_deref() {
+            Some(s) => Some(self.expr(&format!("{key}.to_backend"), s)?),
+            None => None,
+        };
+        Some(AttributeMapping {
+            scim_source: raw.scim,
+            scim,
+            backend_field,
+            from_backend,
+            to_backend,
+            on_change: raw.on_change,
+        })
+    }
+
+    /// Deserializes one member of a table on its own, so each problem is reported with its
+    /// own key and one bad member does not hide the problems of the others.
+    fn member<T: DeserializeOwned>(
+        &mut self,
+        table: &toml::Table,
+        parent: &str,
+        key: &str,
+    ) -> Option<T> {
+        let full = format!("{parent}.{key}");
+        let Some(value) = table.get(key) else {
+            self.problem(&full, "missing".to_owned());
+            return None;
+        };
+        match T::deserialize(value.clone()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.problem(&full, e.message().to_owned());
+                None
+            }
+        }
+    }
+
+    /// An array member whose elements are deserialized one by one.
+    fn member_list<T: DeserializeOwned>(
+        &mut self,
+        table: &toml::Table,
+        parent: &str,
+        key: &str,
+    ) -> Option<Vec<T>> {
+        let full = format!("{parent}.{key}");
+        let items = match table.get(key) {
+            None => {
+                self.problem(&full, "missing".to_owned());
+                return None;
+            }
+            Some(toml::Value::Array(items)) => items,
+            Some(_) => {
+                self.problem(&full, "must be a list (`[[...]]` tables)".to_owned());
+                return None;
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match T::deserialize(item.clone()) {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    self.problem(&format!("{full}[{i}]"), e.message().to_owned());
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn resource_table(&mut self, key: &str, table: &toml::Table) -> Option<ResourceMapping> {
+        const KEYS: [&str; 7] = [
+            "key",
+            "attributes",
+            "get",
+            "list",
+            "create",
+            "update",
+            "delete",
+        ];
+        for k in table.keys() {
+            if !KEYS.contains(&k.as_str()) {
+                self.problem(
+                    &format!("{key}.{k}"),
+                    format!("unknown key (expected one of {})", KEYS.join(", ")),
+                );
+            }
+        }
+        let raw_key = self.member::<String>(table, key, "key");
+        let attributes = self.member_list::<RawAttribute>(table, key, "attributes");
+        let get = self.member::<RawCall>(table, key, "get");
+        let list = self.member::<RawList>(table, key, "list");
+        let create = self.member_list::<RawCall>(table, key, "create");
+        let update = self.member_list::<RawCall>(table, key, "update");
+        let delete = self.member_list::<RawCall>(table, key, "delete");
+        // Compile what parsed, even when other parts did not, to report their problems too.
+        self.resource(
+            key,
+            RawResourceParts {
+                key: raw_key,
+                attributes,
+                get,
+                list,
+                create,
+                update,
+                delete,
+            },
+        )
+    }
+
+    fn resource(&mut self, key: &str, raw: RawResourceParts) -> Option<ResourceMapping> {
+        let key_expr = raw.key.and_then(|k| self.expr(&format!("{key}.key"), &k));
+        let mut attributes = Vec::new();
+        let mut ok = raw.attributes.is_some();
+        for (i, a) in raw.attributes.unwrap_or_default().into_iter().enumerate() {
+            match self.attribute(&format!("{key}.attributes[{i}]"), a) {
+                Some(a) => attributes.push(a),
+                None => ok = false,
+            }
+        }
+        let get = raw.get.and_then(|g| self.call(&format!("{key}.get"), g));
+        let list = raw.list.and_then(|l| self.list(&format!("{key}.list"), l));
+        let create = raw
+            .create
+            .and_then(|c| self.calls(&format!("{key}.create"), c));
+        if let Some(first) = create.as_ref().and_then(|c| c.first()) {
+            if !first.returns_object || first.when.is_some() {
+                self.problem(
+                    &format!("{key}.create[0]"),
+                    "the first create call must be unconditional and set `returns_object = true` (the new object's key comes from it)".to_owned(),
+                );
+                ok = false;
+            }
+        }
+        let update = raw
+            .update
+            .and_then(|c| self.calls(&format!("{key}.update"), c));
+        let delete = raw
+            .delete
+            .and_then(|c| self.calls(&format!("{key}.delete"), c));
+        if !ok {
+            return None;
+        }
+        Some(ResourceMapping {
+            key: key_expr?,
+            attributes,
+            get: get?,
+            list: list?,
+            create: create?,
+            update: update?,
+            delete: delete?,
+        })
+    }
+}
+
+/// The members of a resource section, each parsed on its own (`None` when it did not parse).
+struct RawResourceParts {
+    key: Option<String>,
+    attributes: Option<Vec<RawAttribute>>,
+    get: Option<RawCall>,
+    list: Option<RawList>,
+    create: Option<Vec<RawCall>>,
+    update: Option<Vec<RawCall>>,
+    delete: Option<Vec<RawCall>>,
+}

@@ -1,0 +1,14 @@
+//! The mapping engine: how SCIM resources and operations become a platform's REST calls.
+//!
+//! A mapping file (TOML, see `config/mappings/*.toml` and the README's mapping reference) holds
+//! every piece of platform knowledge; this module holds none. It is pure: it compiles the file,
+//! renders requests from templates, converts objects both ways, picks filter push-downs and
+//! classifies platform errors. The service executes the calls it renders.
+
+pub mod compile;
+pub mod expr;
+pub mod model;
+mod plan;
+
+pub use compile::{load_mapping, Mapping, ResourceMapping};
+pub use plan::{BackendRequest, BackendResponse, MappingError};

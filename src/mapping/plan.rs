@@ -1,0 +1,532 @@
+//! Planning with a compiled mapping: rendering backend requests, converting objects both ways
+//! (platform object ⇄ SCIM resource, with the gateway's stored copy filling what the platform
+//! cannot hold), choosing filter push-downs and classifying platform errors. Pure: no I/O.
+
+use http::Method;
+use minijinja::value::Value as JinjaValue;
+use serde_json::{Map, Value};
+
+use super::compile::{AttributeMapping, CallSpec, ListSpec, Mapping, Pushdown, ResourceMapping};
+use super::expr::{context, EvalError};
+use super::model::OnChange;
+use crate::scim::filter::{CompareOp, Filter, Literal};
+use crate::scim::path::AttrPath;
+use crate::scim::{ScimError, ScimType};
+
+/// One HTTP request to the platform, fully rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendRequest {
+    pub method: Method,
+    /// Path and nothing else; appended to the backend base URL.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Value>,
+}
+
+/// The platform's answer: status, lower-cased headers and the body (JSON, or a JSON string
+/// holding the text when the body is not JSON; `Null` when empty).
+#[derive(Debug, Clone)]
+pub struct BackendResponse {
+    pub status: u16,
+    pub headers: Map<String, Value>,
+    pub body: Value,
+    pub raw_body: String,
+}
+
+impl BackendResponse {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MappingError {
+    /// A value from the IdP cannot become a platform value (`slug` of "@@@", a required value missing).
+    #[error("{0}")]
+    InvalidValue(String),
+    /// The platform cannot change this attribute.
+    #[error("{0}")]
+    Immutable(String),
+    /// The platform's answer does not fit the mapping (no key, items not a list): a gateway
+    /// configuration or platform version problem, not the IdP's fault.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+impl MappingError {
+    pub fn to_scim(&self) -> Option<ScimError> {
+        match self {
+            MappingError::InvalidValue(m) => {
+                Some(ScimError::bad_request(ScimType::InvalidValue, m.clone()))
+            }
+            MappingError::Immutable(m) => {
+                Some(ScimError::bad_request(ScimType::Mutability, m.clone()))
+            }
+            MappingError::Unusable(_) => None,
+        }
+    }
+}
+
+fn unusable(what: &str, e: EvalError) -> MappingError {
+    MappingError::Unusable(format!("{what}: {e}"))
+}
+
+impl CallSpec {
+    /// Whether this call runs in the given context.
+    pub fn applies(&self, ctx: &JinjaValue) -> Result<bool, MappingError> {
+        match &self.when {
+            None => Ok(true),
+            Some(cond) => cond
+                .eval_bool(ctx)
+                .map_err(|e| unusable("call condition", e)),
+        }
+    }
+
+    /// Renders the request; `extra_query` (filter push-down, paging) is appended.
+    pub fn render(
+        &self,
+        ctx: &JinjaValue,
+        extra_query: &[(String, String)],
+    ) -> Result<BackendRequest, MappingError> {
+        let path = self
+            .path
+            .render_string(ctx)
+            .map_err(|e| MappingError::InvalidValue(e.0))?
+            .unwrap_or_default();
+        let mut query = render_pairs(&self.query, ctx)?;
+        query.extend(extra_query.iter().cloned());
+        let headers = render_pairs(&self.headers, ctx)?;
+        let body = match &self.body {
+            None => None,
+            Some(t) => t.render(ctx).map_err(|e| MappingError::InvalidValue(e.0))?,
+        };
+        Ok(BackendRequest {
+            method: self.method.clone(),
+            path,
+            query,
+            headers,
+            body,
+        })
+    }
+}
+
+/// Renders name/template pairs; undefined values are left out.
+pub fn render_pairs(
+    pairs: &[(String, super::expr::Template)],
+    ctx: &JinjaValue,
+) -> Result<Vec<(String, String)>, MappingError> {
+    let mut out = Vec::with_capacity(pairs.len());
+    for (name, t) in pairs {
+        if let Some(v) = t
+            .render_string(ctx)
+            .map_err(|e| MappingError::InvalidValue(e.0))?
+        {
+            out.push((name.clone(), v));
+        }
+    }
+    Ok(out)
+}
+
+/// A JSON value at a dotted field path.
+pub fn field<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| v.get(key))
+}
+
+/// The value of a (canonical-case) SCIM attribute path in a normalized resource.
+pub fn scim_get<'a>(resource: &'a Value, path: &AttrPath) -> Option<&'a Value> {
+    let container = scim_container(resource, path)?;
+    let v = container.get(&path.name)?;
+    match &path.sub {
+        None => Some(v),
+        Some(sub) => v.get(sub),
+    }
+}
+
+fn is_core_urn(urn: &str) -> bool {
+    urn.to_ascii_lowercase()
+        .starts_with("urn:ietf:params:scim:schemas:core:")
+}
+
+fn scim_container<'a>(resource: &'a Value, path: &AttrPath) -> Option<&'a Value> {
+    match &path.urn {
+        Some(urn) if !is_core_urn(urn) => resource.get(urn.as_str()),
+        _ => Some(resource),
+    }
+}
+
+/// Sets (or, with `None`, removes) a SCIM attribute path in a resource object.
+pub fn scim_set(resource: &mut Value, path: &AttrPath, value: Option<Value>) {
+    let Some(root) = resource.as_object_mut() else {
+        return;
+    };
+    let container = match &path.urn {
+        Some(urn) if !is_core_urn(urn) => {
+            if value.is_none() && !root.contains_key(urn.as_str()) {
+                return;
+            }
+            let entry = root
+                .entry(urn.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            match entry.as_object_mut() {
+                Some(m) => m,
+                None => return,
+            }
+        }
+        _ => root,
+    };
+    match (&path.sub, value) {
+        (None, Some(v)) => {
+            container.insert(path.name.clone(), v);
+        }
+        (None, None) => {
+            container.remove(&path.name);
+        }
+        (Some(sub), Some(v)) => {
+            let parent = container
+                .entry(path.name.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(obj) = parent.as_object_mut() {
+                obj.insert(sub.clone(), v);
+            }
+        }
+        (Some(sub), None) => {
+            if let Some(obj) = container.get_mut(&path.name).and_then(Value::as_object_mut) {
+                obj.remove(sub);
+                if obj.is_empty() {
+                    container.remove(&path.name);
+                }
+            }
+        }
+    }
+    // An extension object left empty is no value at all.
+    if let Some(urn) = &path.urn {
+        if !is_core_urn(urn) {
+            let empty = root
+                .get(urn.as_str())
+                .and_then(Value::as_object)
+                .is_some_and(Map::is_empty);
+            if empty {
+                root.remove(urn.as_str());
+            }
+        }
+    }
+}
+
+impl AttributeMapping {
+    fn to_backend_value(
+        &self,
+        resource: &Value,
+        settings: &Value,
+    ) -> Result<Option<Value>, MappingError> {
+        let Some(expr) = &self.to_backend else {
+            return Ok(None);
+        };
+        let value = scim_get(resource, &self.scim)
+            .cloned()
+            .unwrap_or(Value::Null);
+        let ctx = context(&[
+            ("value", &value),
+            ("resource", resource),
+            ("settings", settings),
+        ]);
+        expr.eval(&ctx)
+            .map(|v| v.filter(|v| !v.is_null()))
+            .map_err(|e| MappingError::InvalidValue(format!("{}: {}", self.scim_source, e.0)))
+    }
+}
+
+impl ResourceMapping {
+    /// The platform's stable key of an object.
+    pub fn key_of(&self, backend: &Value) -> Result<String, MappingError> {
+        let ctx = context(&[("backend", backend)]);
+        match self.key.eval(&ctx).map_err(|e| unusable("key", e))? {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            other => Err(MappingError::Unusable(format!(
+                "the platform object has no key (`{}` gave {})",
+                self.key.source(),
+                other
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "nothing".to_owned())
+            ))),
+        }
+    }
+
+    /// The SCIM attributes of a platform object, with the gateway's stored copy (`shadow`,
+    /// what the IdP last wrote) filling everything the platform does not hold.
+    ///
+    /// For an attribute the platform holds, what the IdP wrote stands as long as the platform's
+    /// value is the one it had right after that write (`snapshot`): so an IdP reads back
+    /// `Alice@Example.com` although the platform keeps `alice`, and an attribute it removed
+    /// stays removed. When the platform's value changed since, it was changed on the platform and
+    /// the platform's value wins. Without a snapshot (an object the IdP never wrote) every
+    /// attribute comes from the platform. With `on_change = "keep"`, a stored value always wins.
+    pub fn to_scim(
+        &self,
+        backend: &Value,
+        shadow: Option<&Value>,
+        snapshot: Option<&Value>,
+        settings: &Value,
+    ) -> Result<Value, MappingError> {
+        let mut resource = shadow
+            .filter(|s| s.is_object())
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        let backend_ctx = context(&[("backend", backend), ("settings", settings)]);
+        let snapshot_ctx = match (shadow, snapshot) {
+            (Some(_), Some(snap)) if !snap.is_null() => {
+                Some(context(&[("backend", snap), ("settings", settings)]))
+            }
+            _ => None,
+        };
+        for attr in &self.attributes {
+            let Some(from) = &attr.from_backend else {
+                continue;
+            };
+            if attr.on_change == OnChange::Keep
+                && shadow.is_some_and(|s| scim_get(s, &attr.scim).is_some())
+            {
+                continue;
+            }
+            let value = from
+                .eval(&backend_ctx)
+                .map_err(|e| unusable(&format!("reading `{}`", attr.scim_source), e))?
+                .filter(|v| !is_empty_value(v));
+            if let Some(snap_ctx) = &snapshot_ctx {
+                let before = from
+                    .eval(snap_ctx)
+                    .ok()
+                    .flatten()
+                    .filter(|v| !is_empty_value(v));
+                if before == value {
+                    continue;
+                }
+            }
+            scim_set(&mut resource, &attr.scim, value);
+        }
+        Ok(resource)
+    }
+
+    /// The platform fields a SCIM resource asks for (`desired` in call templates).
+    pub fn desired(
+        &self,
+        resource: &Value,
+        settings: &Value,
+    ) -> Result<Map<String, Value>, MappingError> {
+        let mut out = Map::new();
+        for attr in &self.attributes {
+            let (Some(field_path), Some(_)) = (&attr.backend_field, &attr.to_backend) else {
+                continue;
+            };
+            if let Some(v) = attr.to_backend_value(resource, settings)? {
+                insert_path(&mut out, field_path, v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuses changes the platform cannot make (`on_change = "reject"`), and returns the
+    /// platform fields that change (`changed` in call templates: field → true).
+    pub fn changes(
+        &self,
+        desired: &Map<String, Value>,
+        current: &Value,
+    ) -> Result<Map<String, Value>, MappingError> {
+        let desired_value = Value::Object(desired.clone());
+        let mut changed = Map::new();
+        for attr in &self.attributes {
+            let (Some(field_path), Some(_)) = (&attr.backend_field, &attr.to_backend) else {
+                continue;
+            };
+            // No value and an empty value are the same; a value the IdP removed is a change.
+            let want = field(&desired_value, field_path).filter(|v| !is_empty_value(v));
+            let have = field(current, field_path).filter(|v| !is_empty_value(v));
+            if want == have {
+                continue;
+            }
+            match attr.on_change {
+                OnChange::Apply => {}
+                OnChange::Reject => {
+                    return Err(MappingError::Immutable(format!(
+                        "the platform cannot change `{}` once set",
+                        attr.scim_source
+                    )))
+                }
+                OnChange::Keep => continue,
+            }
+            insert_path(&mut changed, field_path, Value::Bool(true));
+        }
+        Ok(changed)
+    }
+}
+
+impl ResourceMapping {
+    /// The `on_change = "keep"` attributes whose value the IdP changed between two versions
+    /// of a resource: the platform keeps its own value for them.
+    pub fn kept_changes<'a>(&'a self, before: &Value, after: &Value) -> Vec<&'a str> {
+        self.attributes
+            .iter()
+            .filter(|a| a.on_change == OnChange::Keep)
+            .filter(|a| scim_get(before, &a.scim) != scim_get(after, &a.scim))
+            .map(|a| a.scim_source.as_str())
+            .collect()
+    }
+}
+
+fn insert_path(map: &mut Map<String, Value>, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = map;
+    for key in parents {
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        match entry.as_object_mut() {
+            Some(m) => current = m,
+            None => return,
+        }
+    }
+    current.insert(last.clone(), value);
+}
+
+fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// A push-down chosen for a filter: the query parameters to send and whether the platform's
+/// answer is exactly the filter's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushdownPlan {
+    pub query: Vec<(String, String)>,
+    pub exact: bool,
+}
+
+impl ListSpec {
+    /// The first push-down rule matching the filter, or one of the conjuncts of a top-level
+    /// `and` (then never exact: the other conjuncts still need the gateway's filter).
+    pub fn pushdown(&self, filter: &Filter) -> Result<Option<PushdownPlan>, MappingError> {
+        if let Some(plan) = self.pushdown_simple(filter)? {
+            return Ok(Some(plan));
+        }
+        if let Filter::And(left, right) = filter {
+            for side in [left.as_ref(), right.as_ref()] {
+                if let Some(mut plan) = self.pushdown(side)? {
+                    plan.exact = false;
+                    return Ok(Some(plan));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn pushdown_simple(&self, filter: &Filter) -> Result<Option<PushdownPlan>, MappingError> {
+        let Filter::Compare { path, op, value } = filter else {
+            return Ok(None);
+        };
+        let Some(rule) = self.pushdowns.iter().find(|p| p.matches(path, *op)) else {
+            return Ok(None);
+        };
+        let value = match value {
+            Literal::String(s) => Value::String(s.clone()),
+            Literal::Number(n) => Value::Number(n.clone()),
+            Literal::Bool(b) => Value::Bool(*b),
+            Literal::Null => return Ok(None),
+        };
+        let ctx = context(&[("value", &value)]);
+        match render_pairs(&rule.query, &ctx) {
+            Ok(query) => Ok(Some(PushdownPlan {
+                query,
+                exact: rule.exact,
+            })),
+            // A value the platform's query cannot express ("@@@" for a username) matches nothing
+            // the platform holds under that rule; let the caller scan instead.
+            Err(MappingError::InvalidValue(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Pushdown {
+    fn matches(&self, path: &AttrPath, op: CompareOp) -> bool {
+        self.op == op
+            && self.attribute.name.eq_ignore_ascii_case(&path.name)
+            && match (&self.attribute.sub, &path.sub) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                _ => false,
+            }
+            && match (&self.attribute.urn, &path.urn) {
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                (Some(urn), None) | (None, Some(urn)) => is_core_urn(urn),
+                (None, None) => true,
+            }
+    }
+}
+
+impl Mapping {
+    /// The SCIM error for a platform's error answer: the first matching `[[errors]]` rule, else
+    /// a default by status. `None` means the failure is the gateway's or the platform's, not the
+    /// IdP's (the caller answers 502).
+    pub fn classify_error(&self, response: &BackendResponse) -> Option<ScimError> {
+        let message = self.error_message(response);
+        for rule in &self.errors {
+            if rule.status != response.status {
+                continue;
+            }
+            if let Some(needle) = &rule.body_contains {
+                if !response.raw_body.contains(needle.as_str()) {
+                    continue;
+                }
+            }
+            return Some(ScimError::new(rule.scim_status, rule.scim_type, message));
+        }
+        match response.status {
+            404 => Some(ScimError::not_found(message)),
+            409 => Some(ScimError::new(409, Some(ScimType::Uniqueness), message)),
+            400 | 422 => Some(ScimError::bad_request(ScimType::InvalidValue, message)),
+            _ => None,
+        }
+    }
+
+    /// The platform's own words for an error, for the SCIM `detail`.
+    pub fn error_message(&self, response: &BackendResponse) -> String {
+        let from_rule = self.platform.error_message.as_ref().and_then(|expr| {
+            let ctx = context(&[("response", &response.body)]);
+            match expr.eval(&ctx) {
+                Ok(Some(Value::String(s))) if !s.is_empty() => Some(s),
+                _ => None,
+            }
+        });
+        let text = from_rule.unwrap_or_else(|| default_message(response));
+        format!(
+            "{} answered {}: {}",
+            self.platform.name, response.status, text
+        )
+    }
+}
+
+fn default_message(response: &BackendResponse) -> String {
+    for key in ["message", "error", "detail"] {
+        match response.body.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => return s.clone(),
+            Some(v @ Value::Object(_)) => return v.to_string(),
+            _ => {}
+        }
+    }
+    let mut text: String = response.raw_body.chars().take(300).collect();
+    if text.is_empty() {
+        text = "no details".to_owned();
+    }
+    text
+}

@@ -1,0 +1,3 @@
+//! Sandbox: faithful emulators of backend APIs, for demo and tests.
+
+pub mod coder;

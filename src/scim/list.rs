@@ -1,0 +1,355 @@
+//! Query parameters of list and search requests (RFC 7644 §3.4.2, §3.4.3:
+//! filter, attributes, excludedAttributes, sortBy, sortOrder, startIndex,
+//! count) and the ListResponse message (§3.4.2, §3.4.2.4).
+
+use serde_json::{json, Value};
+
+use super::error::{ScimError, ScimType};
+use super::filter::{parse_filter, Filter};
+use super::path::{parse_attr_list, parse_attr_path, AttrPath};
+use super::projection::project;
+use super::schema::{Registry, ResourceType};
+use super::sort::{parse_sort_order, sort_resources, SortOrder};
+use super::value::get_ci;
+use super::{LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    pub attributes: Vec<AttrPath>,
+    pub excluded_attributes: Vec<AttrPath>,
+    pub sort_by: Option<AttrPath>,
+    pub sort_order: SortOrder,
+    /// 1-based; values below 1 are read as 1 (RFC 7644 §3.4.2.4).
+    pub start_index: usize,
+    /// Already capped at the server's maximum.
+    pub count: Option<usize>,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            filter: None,
+            attributes: Vec::new(),
+            excluded_attributes: Vec::new(),
+            sort_by: None,
+            sort_order: SortOrder::Ascending,
+            start_index: 1,
+            count: None,
+        }
+    }
+}
+
+fn invalid_value(detail: String) -> ScimError {
+    ScimError::bad_request(ScimType::InvalidValue, detail)
+}
+
+fn start_index_from(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0).max(1)
+}
+
+/// A negative count is read as 0 (RFC 7644 §3.4.2.4); above the maximum,
+/// the maximum is used.
+fn count_from(n: i64, max_count: usize) -> usize {
+    usize::try_from(n).unwrap_or(0).min(max_count)
+}
+
+impl ListQuery {
+    /// From URL query pairs (already percent-decoded). Parameter names are
+    /// matched in any case; unknown parameters are ignored and empty values
+    /// count as absent.
+    pub fn from_query_pairs(
+        pairs: &[(String, String)],
+        max_count: usize,
+    ) -> Result<ListQuery, ScimError> {
+        let mut q = ListQuery::default();
+        for (name, value) in pairs {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            match name.to_ascii_lowercase().as_str() {
+                "filter" => q.filter = Some(parse_filter(value)?),
+                "attributes" => q.attributes = parse_attr_list(value)?,
+                "excludedattributes" => q.excluded_attributes = parse_attr_list(value)?,
+                "sortby" => q.sort_by = Some(parse_attr_path(value)?),
+                "sortorder" => q.sort_order = parse_sort_order(value)?,
+                "startindex" => q.start_index = start_index_from(parse_int(name, value)?),
+                "count" => q.count = Some(count_from(parse_int(name, value)?, max_count)),
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    /// From a POST /.search body (SearchRequest schema, §3.4.3).
+    pub fn from_search_request(body: &Value, max_count: usize) -> Result<ListQuery, ScimError> {
+        let obj = body.as_object().ok_or_else(|| {
+            ScimError::bad_request(
+                ScimType::InvalidSyntax,
+                "the search request must be a JSON object",
+            )
+        })?;
+        if let Some(schemas) = get_ci(obj, "schemas") {
+            let ok = schemas.as_array().is_some_and(|l| {
+                l.iter().any(|s| {
+                    s.as_str()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
+                })
+            });
+            if !ok {
+                return Err(ScimError::bad_request(
+                    ScimType::InvalidSyntax,
+                    format!("\"schemas\" must be [\"{SEARCH_REQUEST_SCHEMA}\"]"),
+                ));
+            }
+        }
+        let mut q = ListQuery::default();
+        for (name, value) in obj {
+            if value.is_null() {
+                continue;
+            }
+            match name.to_ascii_lowercase().as_str() {
+                "filter" => q.filter = Some(parse_filter(string_member(name, value)?)?),
+                "attributes" => q.attributes = attr_list_member(name, value)?,
+                "excludedattributes" => q.excluded_attributes = attr_list_member(name, value)?,
+                "sortby" => q.sort_by = Some(parse_attr_path(string_member(name, value)?)?),
+                "sortorder" => q.sort_order = parse_sort_order(string_member(name, value)?)?,
+                "startindex" => q.start_index = start_index_from(int_member(name, value)?),
+                "count" => q.count = Some(count_from(int_member(name, value)?, max_count)),
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    /// Rejects a filter that RFC 7644 says must fail (see [`Filter::validate`]).
+    pub fn validate(&self, registry: &Registry, rt: &ResourceType) -> Result<(), ScimError> {
+        match &self.filter {
+            Some(f) => f.validate(registry, rt),
+            None => Ok(()),
+        }
+    }
+
+    /// Filters, sorts, pages and projects resources held in memory, and
+    /// wraps them in a ListResponse.
+    pub fn run_in_memory(
+        &self,
+        registry: &Registry,
+        rt: &ResourceType,
+        resources: Vec<Value>,
+    ) -> Value {
+        let mut hits: Vec<Value> = match &self.filter {
+            Some(f) => resources
+                .into_iter()
+                .filter(|r| f.matches(r, registry, rt))
+                .collect(),
+            None => resources,
+        };
+        if let Some(by) = &self.sort_by {
+            sort_resources(registry, rt, &mut hits, by, self.sort_order);
+        }
+        let total = hits.len();
+        let page: Vec<Value> = hits
+            .into_iter()
+            .skip(self.start_index.saturating_sub(1))
+            .take(self.count.unwrap_or(usize::MAX))
+            .map(|r| {
+                project(
+                    registry,
+                    rt,
+                    &r,
+                    &self.attributes,
+                    &self.excluded_attributes,
+                )
+            })
+            .collect();
+        list_response(total, self.start_index, page)
+    }
+}
+
+fn parse_int(name: &str, value: &str) -> Result<i64, ScimError> {
+    value
+        .parse::<i64>()
+        .map_err(|_| invalid_value(format!("{name} must be an integer, not \"{value}\"")))
+}
+
+fn string_member<'v>(name: &str, value: &'v Value) -> Result<&'v str, ScimError> {
+    value
+        .as_str()
+        .ok_or_else(|| invalid_value(format!("\"{name}\" must be a string")))
+}
+
+fn int_member(name: &str, value: &Value) -> Result<i64, ScimError> {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_u64().map(|_| i64::MAX))
+            .ok_or_else(|| invalid_value(format!("\"{name}\" must be an integer"))),
+        Value::String(s) => parse_int(name, s.trim()),
+        _ => Err(invalid_value(format!("\"{name}\" must be an integer"))),
+    }
+}
+
+/// An array of attribute names, or (leniently) one comma-separated string.
+fn attr_list_member(name: &str, value: &Value) -> Result<Vec<AttrPath>, ScimError> {
+    match value {
+        Value::String(s) => parse_attr_list(s),
+        Value::Array(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                out.extend(parse_attr_list(string_member(name, item)?)?);
+            }
+            Ok(out)
+        }
+        _ => Err(invalid_value(format!(
+            "\"{name}\" must be an array of attribute names"
+        ))),
+    }
+}
+
+/// RFC 7644 §3.4.2: `Resources` is present even when empty, so clients that
+/// index into it do not fail on an empty result.
+pub fn list_response(total_results: usize, start_index: usize, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total_results,
+        "itemsPerPage": resources.len(),
+        "startIndex": start_index,
+        "Resources": resources,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn query_pairs() {
+        let q = ListQuery::from_query_pairs(
+            &pairs(&[
+                ("filter", r#"userName eq "bjensen""#),
+                ("Attributes", "userName,emails.value"),
+                ("excludedattributes", "meta"),
+                ("sortBy", "name.familyName"),
+                ("SORTORDER", "Descending"),
+                ("startIndex", "0"),
+                ("count", "500"),
+                ("other", "x"),
+            ]),
+            100,
+        )
+        .unwrap();
+        assert!(q.filter.is_some());
+        assert_eq!(q.attributes.len(), 2);
+        assert_eq!(q.excluded_attributes.len(), 1);
+        assert_eq!(q.sort_by.unwrap().sub.as_deref(), Some("familyName"));
+        assert_eq!(q.sort_order, SortOrder::Descending);
+        assert_eq!(q.start_index, 1);
+        assert_eq!(q.count, Some(100));
+
+        let q = ListQuery::from_query_pairs(
+            &pairs(&[("count", "-5"), ("startIndex", "-3"), ("filter", "")]),
+            100,
+        )
+        .unwrap();
+        assert_eq!(q.count, Some(0));
+        assert_eq!(q.start_index, 1);
+        assert!(q.filter.is_none());
+        assert_eq!(
+            ListQuery::from_query_pairs(&[], 10).unwrap(),
+            ListQuery::default()
+        );
+    }
+
+    #[test]
+    fn query_pair_errors() {
+        for (k, v, t) in [
+            ("count", "ten", ScimType::InvalidValue),
+            ("startIndex", "1.5", ScimType::InvalidValue),
+            ("sortOrder", "sideways", ScimType::InvalidValue),
+            ("filter", "userName eq", ScimType::InvalidFilter),
+            ("attributes", "a b", ScimType::InvalidPath),
+        ] {
+            let e = ListQuery::from_query_pairs(&pairs(&[(k, v)]), 10).unwrap_err();
+            assert_eq!(e.scim_type, Some(t), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn search_request() {
+        let q = ListQuery::from_search_request(
+            &json!({
+                "schemas": [SEARCH_REQUEST_SCHEMA],
+                "attributes": ["displayName", "userName"],
+                "excludedAttributes": "meta",
+                "filter": "displayName sw \"smith\"",
+                "startIndex": 1,
+                "count": 10
+            }),
+            5,
+        )
+        .unwrap();
+        assert_eq!(q.attributes.len(), 2);
+        assert_eq!(q.excluded_attributes.len(), 1);
+        assert_eq!(q.count, Some(5));
+        for bad in [
+            json!({"schemas": ["urn:x"]}),
+            json!({"count": "x"}),
+            json!({"count": 1.5}),
+            json!({"attributes": [1]}),
+            json!({"filter": 3}),
+            json!([]),
+        ] {
+            assert!(ListQuery::from_search_request(&bad, 5).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn response_shape() {
+        let r = list_response(0, 1, Vec::new());
+        assert_eq!(
+            r,
+            json!({
+                "schemas": [LIST_RESPONSE_SCHEMA],
+                "totalResults": 0,
+                "itemsPerPage": 0,
+                "startIndex": 1,
+                "Resources": []
+            })
+        );
+    }
+
+    #[test]
+    fn in_memory_paging() {
+        let registry = Registry::standard().unwrap();
+        let rt = registry.resource_type("User").unwrap();
+        let users: Vec<Value> = (1..=5)
+            .map(|i| json!({"id": i.to_string(), "userName": format!("u{i}"), "title": if i % 2 == 0 { "even" } else { "odd" }}))
+            .collect();
+        let q = ListQuery::from_query_pairs(
+            &pairs(&[
+                ("filter", r#"title eq "odd""#),
+                ("sortBy", "userName"),
+                ("sortOrder", "descending"),
+                ("startIndex", "2"),
+                ("count", "1"),
+                ("attributes", "userName"),
+            ]),
+            100,
+        )
+        .unwrap();
+        q.validate(&registry, rt).unwrap();
+        let r = q.run_in_memory(&registry, rt, users);
+        assert_eq!(r["totalResults"], 3);
+        assert_eq!(r["itemsPerPage"], 1);
+        assert_eq!(r["startIndex"], 2);
+        assert_eq!(r["Resources"], json!([{"id": "3", "userName": "u3"}]));
+    }
+}

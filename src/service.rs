@@ -1,0 +1,873 @@
+//! One function per SCIM operation on Users (RFC 7644 §3.3 create, §3.4 query, §3.5 replace and
+//! modify, §3.6 delete), orchestrating the pure cores (SCIM protocol, mapping) with the I/O
+//! edges (platform client, identity store, cache). Errors stay typed here; `http::error` is the
+//! one place they become HTTP answers.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::backend::{BackendClient, BackendError};
+use crate::cache::LookupCache;
+use crate::config::ScimConfig;
+use crate::mapping::compile::{CallSpec, ResourceMapping};
+use crate::mapping::expr::context;
+use crate::mapping::model::PaginationStyle;
+use crate::mapping::{BackendRequest, BackendResponse, Mapping, MappingError};
+use crate::scim::filter::{CompareOp, Filter, Literal};
+use crate::scim::list::ListQuery;
+use crate::scim::patch::{apply_patch, parse_patch_request};
+use crate::scim::schema::{normalize_resource, Registry, ResourceType};
+use crate::scim::sort::sort_resources;
+use crate::scim::{ScimError, ScimType};
+use crate::store::{Identity, IdentityStore, Scope, StoreError};
+
+/// Everything that can go wrong in an operation, by layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A protocol-level answer for the IdP (bad filter, unknown id, uniqueness...).
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    /// The platform could not be reached or did not answer in time.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The platform answered with an error the mapping does not attribute to the request.
+    #[error("{0}")]
+    PlatformFailed(String),
+    /// The platform's answer does not fit the mapping.
+    #[error("{0}")]
+    Mapping(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<MappingError> for ServiceError {
+    fn from(e: MappingError) -> Self {
+        match e.to_scim() {
+            Some(scim) => ServiceError::Scim(scim),
+            None => ServiceError::Mapping(e.to_string()),
+        }
+    }
+}
+
+type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// A SCIM resource ready to answer with: its JSON (with `id` and `meta`) and its version.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub id: String,
+    pub json: Value,
+    /// Weak entity tag (`W/"..."`), also in `meta.version`.
+    pub version: String,
+}
+
+/// One page of a query.
+#[derive(Debug)]
+pub struct ListPage {
+    pub total_results: usize,
+    pub start_index: usize,
+    pub resources: Vec<Value>,
+}
+
+/// The gateway for one tenant: a platform, its mapping and the gateway's memory of it.
+pub struct Gateway {
+    pub tenant: String,
+    pub registry: Arc<Registry>,
+    pub mapping: Arc<Mapping>,
+    pub backend: BackendClient,
+    pub store: Arc<dyn IdentityStore>,
+    pub cache: LookupCache,
+    pub settings: Value,
+    pub limits: ScimConfig,
+}
+
+const USER: &str = "User";
+
+/// What a sequence of platform calls left behind.
+enum CallsOutcome {
+    /// No call's condition held.
+    NoneRan,
+    /// The last call that ran answered with the platform object.
+    Object(Value),
+    /// Calls ran; the object must be read again.
+    Ran,
+}
+
+/// Per-request facts the answer depends on.
+pub struct RequestContext<'a> {
+    /// `https://host/scim/v2`, for `meta.location`.
+    pub base_url: &'a str,
+}
+
+impl Gateway {
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            tenant: &self.tenant,
+            resource_type: USER,
+        }
+    }
+
+    pub fn user_type(&self) -> Result<&ResourceType> {
+        self.registry
+            .resource_type(USER)
+            .ok_or_else(|| ServiceError::Mapping("the schema registry has no User type".to_owned()))
+    }
+
+    fn users(&self) -> &ResourceMapping {
+        &self.mapping.users
+    }
+
+    // ---- platform calls -------------------------------------------------------------------
+
+    async fn send(&self, request: &BackendRequest) -> Result<BackendResponse> {
+        let response = self.backend.send(request).await?;
+        if response.is_success() {
+            return Ok(response);
+        }
+        match self.mapping.classify_error(&response) {
+            Some(scim) => Err(ServiceError::Scim(scim)),
+            None => Err(ServiceError::PlatformFailed(
+                self.mapping.error_message(&response),
+            )),
+        }
+    }
+
+    /// Runs a sequence of calls (create, update, delete). Calls marked `returns_object` update
+    /// `backend` and `key` in the context for the calls after them. Returns the platform object
+    /// when the last call that ran gave it.
+    async fn run_calls(
+        &self,
+        calls: &[CallSpec],
+        vars: &mut Map<String, Value>,
+    ) -> Result<CallsOutcome> {
+        let mut outcome = CallsOutcome::NoneRan;
+        for call in calls {
+            let ctx = context_from(vars);
+            if !call.applies(&ctx)? {
+                continue;
+            }
+            let request = call.render(&ctx, &[])?;
+            let response = self.send(&request).await?;
+            if call.returns_object {
+                let key = self.users().key_of(&response.body)?;
+                vars.insert("key".to_owned(), Value::String(key));
+                vars.insert("backend".to_owned(), response.body.clone());
+                outcome = CallsOutcome::Object(response.body);
+            } else {
+                outcome = CallsOutcome::Ran;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// The platform object for a key, from the cache unless `fresh`.
+    async fn fetch_object(&self, key: &str, fresh: bool) -> Result<Arc<Value>> {
+        if !fresh {
+            if let Some(hit) = self.cache.object(&self.tenant, USER, key).await {
+                return Ok(hit);
+            }
+        }
+        let mut vars = self.base_vars();
+        vars.insert("key".to_owned(), Value::String(key.to_owned()));
+        let request = self.users().get.render(&context_from(&vars), &[])?;
+        let response = self.send(&request).await?;
+        let object = Arc::new(response.body);
+        self.cache
+            .put_object(&self.tenant, USER, key, object.clone())
+            .await;
+        Ok(object)
+    }
+
+    fn base_vars(&self) -> Map<String, Value> {
+        let mut vars = Map::new();
+        vars.insert("settings".to_owned(), self.settings.clone());
+        vars
+    }
+
+    // ---- rendering -----------------------------------------------------------------------
+
+    fn render(
+        &self,
+        identity: &Identity,
+        object: &Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        let rt = self.user_type()?;
+        let mut attrs = self.users().to_scim(
+            object,
+            Some(&identity.shadow),
+            Some(&identity.platform),
+            &self.settings,
+        )?;
+        let Some(map) = attrs.as_object_mut() else {
+            return Err(ServiceError::Mapping(
+                "resource is not an object".to_owned(),
+            ));
+        };
+        map.remove("id");
+        map.remove("meta");
+        map.remove("schemas");
+        if let Some(ext) = &identity.external_id {
+            map.insert("externalId".to_owned(), Value::String(ext.clone()));
+        }
+        let mut schemas = vec![Value::String(rt.schema.clone())];
+        for ext in &rt.extensions {
+            if map.contains_key(&ext.schema) {
+                schemas.push(Value::String(ext.schema.clone()));
+            }
+        }
+        let version = weak_etag(&attrs);
+        let mut out = Map::new();
+        out.insert("schemas".to_owned(), Value::Array(schemas));
+        out.insert("id".to_owned(), Value::String(identity.scim_id.clone()));
+        if let Value::Object(attrs) = attrs {
+            out.extend(attrs);
+        }
+        out.insert(
+            "meta".to_owned(),
+            json!({
+                "resourceType": USER,
+                "created": rfc3339(identity.created),
+                "lastModified": rfc3339(identity.last_modified),
+                "location": format!("{}{}/{}", req.base_url, rt.endpoint, identity.scim_id),
+                "version": version,
+            }),
+        );
+        Ok(Resource {
+            id: identity.scim_id.clone(),
+            json: Value::Object(out),
+            version,
+        })
+    }
+
+    async fn identity(&self, id: &str) -> Result<Identity> {
+        self.store
+            .get(self.scope(), id)
+            .await?
+            .ok_or_else(|| not_found(id).into())
+    }
+
+    /// The platform object behind a link; a platform that no longer has it makes the id unknown.
+    async fn object_for(&self, identity: &Identity, fresh: bool) -> Result<Arc<Value>> {
+        match self.fetch_object(&identity.backend_key, fresh).await {
+            Err(ServiceError::Scim(e)) if e.status == 404 => {
+                self.forget(identity).await?;
+                Err(not_found(&identity.scim_id).into())
+            }
+            other => other,
+        }
+    }
+
+    async fn forget(&self, identity: &Identity) -> Result<()> {
+        self.store.delete(self.scope(), &identity.scim_id).await?;
+        self.cache
+            .forget_object(&self.tenant, USER, &identity.backend_key)
+            .await;
+        if let Some(name) = identity.shadow.get("userName").and_then(Value::as_str) {
+            self.cache.forget_name(&self.tenant, USER, name).await;
+        }
+        Ok(())
+    }
+
+    // ---- operations ----------------------------------------------------------------------
+
+    pub async fn get_user(&self, id: &str, req: &RequestContext<'_>) -> Result<Resource> {
+        let identity = self.identity(id).await?;
+        let object = self.object_for(&identity, false).await?;
+        self.render(&identity, &object, req)
+    }
+
+    pub async fn create_user(&self, body: &Value, req: &RequestContext<'_>) -> Result<Resource> {
+        let rt = self.user_type()?;
+        let resource = normalize_resource(&self.registry, rt, body)?;
+        let desired = self.users().desired(&resource, &self.settings)?;
+        let mut vars = self.base_vars();
+        vars.insert("scim".to_owned(), resource.clone());
+        vars.insert("desired".to_owned(), Value::Object(desired));
+        let now = now();
+        let mut identity = Identity {
+            scim_id: uuid::Uuid::new_v4().to_string(),
+            backend_key: String::new(),
+            external_id: external_id_of(&resource),
+            shadow: shadow_of(&resource),
+            platform: Value::Null,
+            created: now,
+            last_modified: now,
+        };
+        // The mapping compiler guarantees an unconditional first call that returns the object.
+        let Some((first, rest)) = self.users().create.split_first() else {
+            return Err(ServiceError::Mapping(
+                "the mapping has no create call".to_owned(),
+            ));
+        };
+        let request = first.render(&context_from(&vars), &[])?;
+        let created = self.send(&request).await?.body;
+        identity.backend_key = self.users().key_of(&created)?;
+        identity.platform = created.clone();
+        // Linked before any further call, so a failing later call (a state change) never leaves
+        // a platform account the gateway does not know.
+        match self.store.insert(self.scope(), &identity).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(key)) => {
+                return Err(ScimError::conflict_uniqueness(format!(
+                    "the platform object {key} is already provisioned"
+                ))
+                .into())
+            }
+            Err(e) => return Err(e.into()),
+        }
+        vars.insert(
+            "key".to_owned(),
+            Value::String(identity.backend_key.clone()),
+        );
+        vars.insert("backend".to_owned(), created.clone());
+        let outcome = self.run_calls(rest, &mut vars).await?;
+        let object = self
+            .object_after(outcome, created, &identity.backend_key)
+            .await?;
+        if *object != identity.platform {
+            identity.platform = (*object).clone();
+            self.store.update(self.scope(), &identity).await?;
+        }
+        self.answer_written(&identity, object, req).await
+    }
+
+    /// The platform object after a sequence of calls: the one the last call answered with, the
+    /// unchanged one when no call ran, else read again.
+    async fn object_after(
+        &self,
+        outcome: CallsOutcome,
+        unchanged: Value,
+        key: &str,
+    ) -> Result<Arc<Value>> {
+        match outcome {
+            CallsOutcome::Object(object) => Ok(Arc::new(object)),
+            CallsOutcome::NoneRan => Ok(Arc::new(unchanged)),
+            CallsOutcome::Ran => self.fetch_object(key, true).await,
+        }
+    }
+
+    /// Caches what a write left and answers with the resource.
+    async fn answer_written(
+        &self,
+        identity: &Identity,
+        object: Arc<Value>,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        self.cache
+            .put_object(&self.tenant, USER, &identity.backend_key, object.clone())
+            .await;
+        self.remember_name(identity).await;
+        self.render(identity, &object, req)
+    }
+
+    async fn remember_name(&self, identity: &Identity) {
+        if let Some(name) = identity.shadow.get("userName").and_then(Value::as_str) {
+            self.cache
+                .put_name(&self.tenant, USER, name, &identity.scim_id)
+                .await;
+        }
+    }
+
+    pub async fn replace_user(
+        &self,
+        id: &str,
+        body: &Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        let rt = self.user_type()?;
+        let resource = normalize_resource(&self.registry, rt, body)?;
+        let identity = self.identity(id).await?;
+        let current = self.object_for(&identity, true).await?;
+        self.write(identity, &current, resource, req).await
+    }
+
+    pub async fn patch_user(
+        &self,
+        id: &str,
+        body: &Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        let rt = self.user_type()?;
+        let ops = parse_patch_request(body)?;
+        let identity = self.identity(id).await?;
+        let current = self.object_for(&identity, true).await?;
+        let before = self.render(&identity, &current, req)?;
+        let patched = apply_patch(&self.registry, rt, &before.json, &ops)?;
+        self.write(identity, &current, patched, req).await
+    }
+
+    /// Applies a new full resource: platform calls for what changed, then the stored copy.
+    async fn write(
+        &self,
+        mut identity: Identity,
+        current: &Value,
+        resource: Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        let resource = strip_common(resource);
+        let desired = self.users().desired(&resource, &self.settings)?;
+        let changed = self.users().changes(&desired, current)?;
+        let mut vars = self.base_vars();
+        vars.insert(
+            "key".to_owned(),
+            Value::String(identity.backend_key.clone()),
+        );
+        vars.insert("scim".to_owned(), resource.clone());
+        vars.insert("desired".to_owned(), Value::Object(desired));
+        vars.insert("changed".to_owned(), Value::Object(changed));
+        vars.insert("current".to_owned(), current.clone());
+        vars.insert("backend".to_owned(), current.clone());
+        let old_name = identity
+            .shadow
+            .get("userName")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let result = self.run_calls(&self.users().update, &mut vars).await;
+        // Whatever happened on the platform, the cached object may now be stale.
+        self.cache
+            .forget_object(&self.tenant, USER, &identity.backend_key)
+            .await;
+        let outcome = result?;
+        if let Some(name) = old_name {
+            self.cache.forget_name(&self.tenant, USER, &name).await;
+        }
+        let object = self
+            .object_after(outcome, current.clone(), &identity.backend_key)
+            .await?;
+        let shadow = shadow_of(&resource);
+        for attribute in self.users().kept_changes(&identity.shadow, &shadow) {
+            tracing::warn!(
+                scim_id = %identity.scim_id,
+                attribute,
+                "the platform cannot change this attribute: it keeps its value, the gateway keeps the IdP's"
+            );
+        }
+        identity.external_id = external_id_of(&resource);
+        identity.shadow = shadow;
+        identity.platform = (*object).clone();
+        identity.last_modified = now();
+        self.store.update(self.scope(), &identity).await?;
+        self.answer_written(&identity, object, req).await
+    }
+
+    pub async fn delete_user(&self, id: &str) -> Result<()> {
+        let identity = self.identity(id).await?;
+        let mut vars = self.base_vars();
+        vars.insert(
+            "key".to_owned(),
+            Value::String(identity.backend_key.clone()),
+        );
+        vars.insert("scim".to_owned(), identity.shadow.clone());
+        match self.run_calls(&self.users().delete, &mut vars).await {
+            Ok(_) => {}
+            // Already gone from the platform: the IdP's intent holds.
+            Err(ServiceError::Scim(e)) if e.status == 404 => {}
+            Err(e) => return Err(e),
+        }
+        self.forget(&identity).await
+    }
+
+    // ---- queries -------------------------------------------------------------------------
+
+    pub async fn list_users(
+        &self,
+        query: &ListQuery,
+        req: &RequestContext<'_>,
+    ) -> Result<ListPage> {
+        let rt = self.user_type()?;
+        if let Some(filter) = &query.filter {
+            filter.validate(&self.registry, rt)?;
+        }
+        let want = query
+            .count
+            .unwrap_or(self.limits.max_results)
+            .min(self.limits.max_results);
+        let start = query.start_index.max(1);
+
+        // Filters on what only the gateway holds are answered from the store.
+        if let Some(filter) = &query.filter {
+            if let Some(candidates) = self.store_candidates(filter).await? {
+                let mut matched = Vec::new();
+                for identity in candidates {
+                    match self.object_for(&identity, false).await {
+                        Ok(object) => {
+                            let r = self.render(&identity, &object, req)?;
+                            if filter.matches(&r.json, &self.registry, rt) {
+                                matched.push(r.json);
+                            }
+                        }
+                        Err(ServiceError::Scim(e)) if e.status == 404 => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                return Ok(self.finish_page(matched, query, start, want));
+            }
+            if let Some(page) = self
+                .cached_name_lookup(filter, query, start, want, req)
+                .await?
+            {
+                return Ok(page);
+            }
+        }
+
+        let pushdown = match &query.filter {
+            Some(filter) => self.users().list.pushdown(filter)?,
+            None => None,
+        };
+        let exact = query.filter.is_none() || pushdown.as_ref().is_some_and(|p| p.exact);
+        let extra: Vec<(String, String)> = pushdown.map(|p| p.query).unwrap_or_default();
+
+        if exact && query.sort_by.is_none() && self.users().list.pagination != PaginationStyle::None
+        {
+            return self.list_direct(&extra, start, want, req).await;
+        }
+        // The gateway must see every candidate: filter, sort and page here.
+        let objects = self.scan(&extra).await?;
+        let mut matched = Vec::new();
+        for (identity, object) in self.link_all(&objects).await? {
+            let r = self.render(&identity, &object, req)?;
+            if query
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&r.json, &self.registry, rt))
+            {
+                matched.push(r.json);
+            }
+        }
+        Ok(self.finish_page(matched, query, start, want))
+    }
+
+    fn finish_page(
+        &self,
+        mut matched: Vec<Value>,
+        query: &ListQuery,
+        start: usize,
+        want: usize,
+    ) -> ListPage {
+        if let (Some(by), Ok(rt)) = (&query.sort_by, self.user_type()) {
+            sort_resources(&self.registry, rt, &mut matched, by, query.sort_order);
+        }
+        let total = matched.len();
+        let resources: Vec<Value> = matched.into_iter().skip(start - 1).take(want).collect();
+        ListPage {
+            total_results: total,
+            start_index: start,
+            resources,
+        }
+    }
+
+    /// `id eq "..."` and `externalId eq "..."` (also inside a top-level `and`) name identities
+    /// the store knows directly.
+    async fn store_candidates(&self, filter: &Filter) -> Result<Option<Vec<Identity>>> {
+        match filter {
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: Literal::String(value),
+            } if path.sub.is_none() && is_core_or_none(&path.urn) => {
+                if path.name.eq_ignore_ascii_case("id") {
+                    let found = self.store.get(self.scope(), value).await?;
+                    Ok(Some(found.into_iter().collect()))
+                } else if path.name.eq_ignore_ascii_case("externalId") {
+                    Ok(Some(
+                        self.store.find_by_external_id(self.scope(), value).await?,
+                    ))
+                } else {
+                    Ok(None)
+                }
+            }
+            Filter::And(left, right) => {
+                if let Some(found) = Box::pin(self.store_candidates(left)).await? {
+                    return Ok(Some(found));
+                }
+                Box::pin(self.store_candidates(right)).await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// IdPs look a user up by `userName eq` before most writes; a name the gateway saw recently
+    /// is answered without listing the platform.
+    async fn cached_name_lookup(
+        &self,
+        filter: &Filter,
+        query: &ListQuery,
+        start: usize,
+        want: usize,
+        req: &RequestContext<'_>,
+    ) -> Result<Option<ListPage>> {
+        let Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Literal::String(name),
+        } = filter
+        else {
+            return Ok(None);
+        };
+        if !path.name.eq_ignore_ascii_case("userName")
+            || path.sub.is_some()
+            || !is_core_or_none(&path.urn)
+        {
+            return Ok(None);
+        }
+        let Some(id) = self.cache.id_for_name(&self.tenant, USER, name).await else {
+            return Ok(None);
+        };
+        let Some(identity) = self.store.get(self.scope(), &id).await? else {
+            return Ok(None);
+        };
+        let object = match self.object_for(&identity, false).await {
+            Ok(o) => o,
+            Err(ServiceError::Scim(e)) if e.status == 404 => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let rt = self.user_type()?;
+        let r = self.render(&identity, &object, req)?;
+        if !filter.matches(&r.json, &self.registry, rt) {
+            return Ok(None);
+        }
+        Ok(Some(self.finish_page(vec![r.json], query, start, want)))
+    }
+
+    /// The platform pages exactly what the IdP asked for.
+    async fn list_direct(
+        &self,
+        extra: &[(String, String)],
+        start: usize,
+        want: usize,
+        req: &RequestContext<'_>,
+    ) -> Result<ListPage> {
+        let list = &self.users().list;
+        let offset = start - 1;
+        let mut objects = Vec::new();
+        let mut total = None;
+        if want == 0 {
+            // Only the total is wanted; ask for the smallest page (a limit of 0 means "all" on
+            // some platforms).
+            let (_, t) = self.list_page(extra, offset, 1).await?;
+            total = t;
+        }
+        let mut fetched = 0;
+        while fetched < want {
+            let size = (want - fetched).min(list.max_page_size);
+            let (items, t) = self.list_page(extra, offset + fetched, size).await?;
+            total = total.or(t);
+            let n = items.len();
+            objects.extend(items);
+            fetched += n;
+            if n < size {
+                break;
+            }
+        }
+        let total = match total {
+            Some(t) => t,
+            // The platform gives no total: count by scanning (bounded).
+            None => self.scan(extra).await?.len(),
+        };
+        let mut resources = Vec::with_capacity(objects.len());
+        for (identity, object) in self.link_all(&objects).await? {
+            resources.push(self.render(&identity, &object, req)?.json);
+        }
+        Ok(ListPage {
+            total_results: total,
+            start_index: start,
+            resources,
+        })
+    }
+
+    /// One platform list call for `size` objects from `offset`; returns them and the total.
+    async fn list_page(
+        &self,
+        extra: &[(String, String)],
+        offset: usize,
+        size: usize,
+    ) -> Result<(Vec<Value>, Option<usize>)> {
+        let list = &self.users().list;
+        let mut vars = self.base_vars();
+        match list.pagination {
+            PaginationStyle::Offset => {
+                vars.insert("offset".to_owned(), json!(offset));
+                vars.insert("limit".to_owned(), json!(size));
+            }
+            PaginationStyle::Page => {
+                // Pages are aligned to `size`; callers ask for aligned ranges when paging by page.
+                vars.insert("page".to_owned(), json!(offset / size.max(1) + 1));
+                vars.insert("per_page".to_owned(), json!(size));
+            }
+            PaginationStyle::None => {}
+        }
+        let request = list.call.render(&context_from(&vars), extra)?;
+        let response = self.send(&request).await?;
+        let headers = Value::Object(response.headers.clone());
+        let ctx = context(&[("response", &response.body), ("headers", &headers)]);
+        let items = match list.items.eval(&ctx) {
+            Ok(Some(Value::Array(items))) => items,
+            Ok(Some(Value::Null)) | Ok(None) => Vec::new(),
+            Ok(Some(other)) => {
+                return Err(ServiceError::Mapping(format!(
+                    "`{}` gave {} instead of a list",
+                    list.items.source(),
+                    kind(&other)
+                )))
+            }
+            Err(e) => return Err(ServiceError::Mapping(format!("list items: {e}"))),
+        };
+        let total = match &list.total {
+            None => None,
+            Some(expr) => match expr.eval(&ctx) {
+                Ok(Some(Value::Number(n))) => n.as_u64().map(|n| n as usize),
+                Ok(Some(Value::String(s))) => s.trim().parse().ok(),
+                _ => None,
+            },
+        };
+        Ok((items, total))
+    }
+
+    /// Every platform object matching the push-down query, up to the configured bound.
+    async fn scan(&self, extra: &[(String, String)]) -> Result<Vec<Value>> {
+        let list = &self.users().list;
+        let cap = self.limits.max_scan;
+        let too_many = || {
+            ScimError::bad_request(
+                ScimType::TooMany,
+                format!(
+                    "answering this query needs more than {cap} platform objects to be read; narrow the filter"
+                ),
+            )
+        };
+        if list.pagination == PaginationStyle::None {
+            let (items, _) = self.list_page(extra, 0, 0).await?;
+            if items.len() > cap {
+                return Err(too_many().into());
+            }
+            return Ok(items);
+        }
+        let size = list.max_page_size;
+        let mut out = Vec::new();
+        loop {
+            let (items, total) = self.list_page(extra, out.len(), size).await?;
+            if total.is_some_and(|t| t > cap) {
+                return Err(too_many().into());
+            }
+            let n = items.len();
+            out.extend(items);
+            if out.len() > cap {
+                return Err(too_many().into());
+            }
+            if n < size || total.is_some_and(|t| out.len() >= t) {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Pairs platform objects with their links, linking objects seen for the first time.
+    async fn link_all(&self, objects: &[Value]) -> Result<Vec<(Identity, Arc<Value>)>> {
+        let mut keyed = Vec::with_capacity(objects.len());
+        for object in objects {
+            keyed.push((self.users().key_of(object)?, object));
+        }
+        let keys: Vec<String> = keyed.iter().map(|(k, _)| k.clone()).collect();
+        let known = self.store.get_by_backend_keys(self.scope(), &keys).await?;
+        let mut by_key: std::collections::HashMap<String, Identity> = known
+            .into_iter()
+            .map(|i| (i.backend_key.clone(), i))
+            .collect();
+        let mut out = Vec::with_capacity(keyed.len());
+        for (key, object) in keyed {
+            let identity = match by_key.remove(&key) {
+                Some(i) => i,
+                None => {
+                    let now = now();
+                    let fresh = Identity {
+                        scim_id: uuid::Uuid::new_v4().to_string(),
+                        backend_key: key.clone(),
+                        external_id: None,
+                        shadow: Value::Object(Map::new()),
+                        platform: Value::Null,
+                        created: now,
+                        last_modified: now,
+                    };
+                    self.store.link_or_get(self.scope(), &fresh).await?
+                }
+            };
+            let object = Arc::new(object.clone());
+            self.cache
+                .put_object(&self.tenant, USER, &key, object.clone())
+                .await;
+            out.push((identity, object));
+        }
+        Ok(out)
+    }
+}
+
+fn is_core_or_none(urn: &Option<String>) -> bool {
+    urn.as_deref()
+        .is_none_or(|u| u.eq_ignore_ascii_case("urn:ietf:params:scim:schemas:core:2.0:User"))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn not_found(id: &str) -> ScimError {
+    ScimError::not_found(format!("User {id} not found"))
+}
+
+fn context_from(vars: &Map<String, Value>) -> minijinja::Value {
+    minijinja::Value::from_serialize(vars)
+}
+
+fn external_id_of(resource: &Value) -> Option<String> {
+    resource
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// The resource without `id`, `meta` or `schemas` (those are the gateway's to compute).
+fn strip_common(mut resource: Value) -> Value {
+    if let Some(map) = resource.as_object_mut() {
+        map.remove("id");
+        map.remove("meta");
+        map.remove("schemas");
+    }
+    resource
+}
+
+/// What the identity store keeps of a written resource: never a password (RFC 7643 §4.1.1
+/// makes it write-only; the platform gets it only if the mapping maps it).
+fn shadow_of(resource: &Value) -> Value {
+    let mut shadow = strip_common(resource.clone());
+    if let Some(map) = shadow.as_object_mut() {
+        map.remove("password");
+    }
+    shadow
+}
+
+fn now() -> OffsetDateTime {
+    // Whole milliseconds, so a stored timestamp reads back exactly as it was written.
+    let t = OffsetDateTime::now_utc();
+    t.replace_millisecond(t.millisecond()).unwrap_or(t)
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// A weak entity tag over the resource's attributes (RFC 7644 §3.14, RFC 7232 §2.3).
+fn weak_etag(attrs: &Value) -> String {
+    let digest = Sha256::digest(attrs.to_string().as_bytes());
+    let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    format!("W/\"{hex}\"")
+}

@@ -1,0 +1,122 @@
+//! `scimgate check`: every problem of a config and its mapping, with file and key, and a
+//! non-zero exit.
+
+use std::process::Command;
+
+#[test]
+fn check_reports_every_problem_with_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/mappings/coder.toml"
+    ))
+    .unwrap()
+    .replace(
+        "to_backend = \"value | local_part | slug(32)\"",
+        "to_backend = \"value | local_part |\"",
+    )
+    .replace("scim = \"displayName\"", "scim = \"displayNme\"")
+    .replace("method = \"DELETE\"", "method = \"TELEPORT\"")
+    .replace(
+        "items = \"response.users\"",
+        "items = \"response.users\"\ncolour = \"blue\"",
+    );
+    std::fs::create_dir(dir.path().join("mappings")).unwrap();
+    std::fs::write(dir.path().join("mappings/coder.toml"), mapping).unwrap();
+    let config = dir.path().join("scimgate.toml");
+    std::fs::write(
+        &config,
+        r#"
+[server]
+listen = "not an address"
+
+[[auth.tokens]]
+name = "okta"
+env = "SCIMGATE_TEST_TOKEN_THAT_IS_NOT_SET"
+
+[backend]
+mapping = "mappings/coder.toml"
+base_url = "coder.example.com"
+credential = { env = "SCIMGATE_TEST_CREDENTIAL_THAT_IS_NOT_SET" }
+"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let config_name = config.display().to_string();
+    let mapping_name = dir.path().join("mappings/coder.toml").display().to_string();
+    for expected in [
+        format!("{config_name}: server.listen:"),
+        format!("{config_name}: auth.tokens[0]: environment variable SCIMGATE_TEST_TOKEN_THAT_IS_NOT_SET is not set"),
+        format!("{config_name}: backend.base_url:"),
+        format!("{config_name}: backend.credential:"),
+        format!("{mapping_name}: users.attributes[0].to_backend: invalid expression `value | local_part |`"),
+        format!("{mapping_name}: users.attributes[1].scim: `displayNme` is not an attribute"),
+        format!("{mapping_name}: users.delete[0].method: unsupported HTTP method `TELEPORT`"),
+        format!("{mapping_name}: users.list: unknown field `colour`"),
+    ] {
+        assert!(stderr.contains(&expected), "missing `{expected}` in:\n{stderr}");
+    }
+    assert!(stderr.contains("problem(s) found"), "{stderr}");
+}
+
+#[test]
+fn check_accepts_the_shipped_example() {
+    let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args([
+            "check",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/scimgate.toml"),
+        ])
+        .env("SCIMGATE_OKTA_TOKEN", "an-okta-token-of-enough-length")
+        .env("CODER_SESSION_TOKEN", "abcdefghij-0123456789abcdefghijkl")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+}
+
+#[test]
+fn check_names_missing_settings_the_mapping_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mappings")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/mappings/coder.toml"),
+        dir.path().join("mappings/coder.toml"),
+    )
+    .unwrap();
+    let config = dir.path().join("scimgate.toml");
+    std::fs::write(
+        &config,
+        "[[auth.tokens]]\nname = \"okta\"\nenv = \"SCIMGATE_IT_TOKEN\"\n\n[backend]\nmapping = \"mappings/coder.toml\"\nbase_url = \"http://127.0.0.1:1\"\ncredential = { env = \"SCIMGATE_IT_CREDENTIAL\" }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("SCIMGATE_IT_TOKEN", "an-okta-token-of-enough-length")
+        .env(
+            "SCIMGATE_IT_CREDENTIAL",
+            "abcdefghij-0123456789abcdefghijkl",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "{}: backend.settings.organization_id: the Coder mapping needs this setting",
+            config.display()
+        )),
+        "{stderr}"
+    );
+}

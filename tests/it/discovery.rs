@@ -1,0 +1,122 @@
+//! Discovery endpoints (RFC 7644 §4) and the protocol's edges: authentication, unknown URLs,
+//! wrong methods, unsupported features.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::Harness;
+
+#[tokio::test]
+async fn discovery_tells_the_truth() {
+    let h = Harness::start().await;
+    let spc = h.get("/ServiceProviderConfig").await.expect(200);
+    assert_eq!(spc["patch"]["supported"], true);
+    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(spc["filter"]["supported"], true);
+    assert_eq!(spc["filter"]["maxResults"], 200);
+    assert_eq!(spc["sort"]["supported"], true);
+    assert_eq!(spc["etag"]["supported"], false);
+    assert_eq!(spc["changePassword"]["supported"], false);
+    assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
+
+    let types = h.get("/ResourceTypes").await.expect(200);
+    assert_eq!(types["totalResults"], 1);
+    let user_type = &types["Resources"][0];
+    assert_eq!(user_type["id"], "User");
+    assert_eq!(user_type["endpoint"], "/Users");
+    assert_eq!(
+        user_type["schema"],
+        "urn:ietf:params:scim:schemas:core:2.0:User"
+    );
+    assert_eq!(
+        h.get("/ResourceTypes/User").await.expect(200)["name"],
+        "User"
+    );
+    h.get("/ResourceTypes/Group").await.expect_error(404, None);
+
+    let schemas = h.get("/Schemas").await.expect(200);
+    let ids: Vec<&str> = schemas["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "urn:ietf:params:scim:schemas:core:2.0:User",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+        ]
+    );
+    let core = h
+        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+        .await
+        .expect(200);
+    let user_name = core["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "userName")
+        .expect("userName attribute");
+    assert_eq!(user_name["required"], true);
+    assert_eq!(user_name["uniqueness"], "server");
+
+    // Discovery endpoints answer a filter with 403 (RFC 7644 §4).
+    h.get("/Schemas?filter=id%20eq%20%22x%22")
+        .await
+        .expect_error(403, None);
+    h.demo.stop().await;
+}
+
+#[tokio::test]
+async fn authentication_is_required() {
+    let h = Harness::start().await;
+    for token in [None, Some("wrong-token-wrong-token")] {
+        let mut request = h.http.get(h.url("/Users"));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+        assert!(response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("Bearer")));
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "401");
+    }
+    h.demo.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_urls_methods_and_features() {
+    let h = Harness::start().await;
+    h.get("/Nope").await.expect_error(404, None);
+    h.get("/Users/abc/def").await.expect_error(404, None);
+    let wrong = h.call(Method::DELETE, "/Users", None).await;
+    assert!(wrong.headers.get("allow").is_some());
+    wrong.expect_error(405, None);
+    h.call(Method::POST, "/ServiceProviderConfig", Some(json!({})))
+        .await
+        .expect_error(405, None);
+    h.call(Method::PUT, "/Schemas", Some(json!({})))
+        .await
+        .expect_error(405, None);
+    h.call(Method::GET, "/.search", None)
+        .await
+        .expect_error(405, None);
+    h.post("/Bulk", json!({})).await.expect_error(501, None);
+    h.get("/Groups").await.expect_error(501, None);
+    h.get("/Me").await.expect_error(501, None);
+    // Outside the base path entirely.
+    let outside = h
+        .http
+        .get(h.url("/Users").replace("/scim/v2", "/other"))
+        .bearer_auth(&h.demo.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status().as_u16(), 404);
+    h.demo.stop().await;
+}

@@ -1,0 +1,9 @@
+//! Black-box integration tests: the real gateway on port 0 in front of the Coder emulator,
+//! spoken to over HTTP as IdPs speak to it.
+
+mod check_cli;
+mod discovery;
+mod entra;
+mod okta;
+mod protocol;
+mod support;

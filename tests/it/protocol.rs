@@ -1,0 +1,288 @@
+//! Protocol behaviour over HTTP: validation errors, filters, paging, sorting, projection,
+//! uniqueness, platform errors and push-down limits.
+
+use serde_json::{json, Value};
+
+use crate::support::{filter_query, patch_op, user, Harness};
+use scimgate::demo::DemoOptions;
+
+async fn create(h: &Harness, name: &str) -> Value {
+    h.post("/Users", user(name, &format!("{name}@example.com")))
+        .await
+        .expect(201)
+}
+
+#[tokio::test]
+async fn bad_requests_get_scim_errors() {
+    let h = Harness::start().await;
+    // Not JSON, wrong type, missing required attribute, unknown attribute, wrong media type.
+    let raw = h
+        .http
+        .post(h.url("/Users"))
+        .bearer_auth(&h.demo.token)
+        .header("content-type", "application/scim+json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 400);
+    let body: Value = raw.json().await.unwrap();
+    assert_eq!(body["scimType"], "invalidSyntax");
+    h.post("/Users", json!({"userName": 42}))
+        .await
+        .expect_error(400, Some("invalidValue"));
+    h.post("/Users", json!({"displayName": "no user name"}))
+        .await
+        .expect_error(400, Some("invalidValue"));
+    h.post(
+        "/Users",
+        json!({"userName": "x@example.com", "favouriteColour": "red"}),
+    )
+    .await
+    .expect_error(400, Some("invalidSyntax"));
+    let form = h
+        .http
+        .post(h.url("/Users"))
+        .bearer_auth(&h.demo.token)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status().as_u16(), 415);
+
+    // A userName Coder cannot derive a name from.
+    h.post("/Users", user("@@@", "a@example.com"))
+        .await
+        .expect_error(400, Some("invalidValue"));
+    // No email at all: the demo's placeholder domain gives Coder the address it requires, and
+    // the placeholder is never shown over SCIM.
+    let no_email = h
+        .post("/Users", json!({"userName": "noemail"}))
+        .await
+        .expect(201);
+    assert!(no_email.get("emails").is_none(), "{no_email}");
+    assert_eq!(
+        h.coder_user("noemail")["email"],
+        "noemail@no-email.scimgate.invalid"
+    );
+
+    // Filters: bad syntax says where.
+    let bad = h
+        .get(&format!(
+            "/Users?{}",
+            filter_query(r#"userName eq "x" and"#)
+        ))
+        .await
+        .expect_error(400, Some("invalidFilter"));
+    assert!(
+        bad["detail"].as_str().unwrap().contains("position"),
+        "{bad}"
+    );
+    h.get(&format!("/Users?{}", filter_query("active gt true")))
+        .await
+        .expect_error(400, Some("invalidFilter"));
+    h.get("/Users?count=abc")
+        .await
+        .expect_error(400, Some("invalidValue"));
+
+    // PATCH errors.
+    let id = create(&h, "patchy").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/Users/{id}");
+    h.patch(&path, patch_op(json!([{"op": "remove"}])))
+        .await
+        .expect_error(400, Some("noTarget"));
+    h.patch(
+        &path,
+        patch_op(json!([{"op": "replace", "path": "id", "value": "x"}])),
+    )
+    .await
+    .expect_error(400, Some("mutability"));
+    h.patch(
+        &path,
+        patch_op(json!([{"op": "replace", "path": "emails[type eq", "value": "x"}])),
+    )
+    .await
+    .expect_error(400, Some("invalidPath"));
+    h.patch(
+        &path,
+        patch_op(json!([{"op": "jump", "path": "title", "value": "x"}])),
+    )
+    .await
+    .expect_error(400, Some("invalidSyntax"));
+    // Atomic: the first operation is not applied when the second fails.
+    h.patch(
+        &path,
+        patch_op(json!([
+            {"op": "replace", "path": "title", "value": "Boss"},
+            {"op": "replace", "path": "meta.created", "value": "x"}
+        ])),
+    )
+    .await
+    .expect_error(400, Some("mutability"));
+    assert!(h.get(&path).await.expect(200).get("title").is_none());
+    h.demo.stop().await;
+}
+
+#[tokio::test]
+async fn uniqueness_and_identity() {
+    let h = Harness::start().await;
+    let first = create(&h, "jane").await;
+    // Same userName in another case: Coder's normalized name clashes: 409 uniqueness.
+    h.post("/Users", user("JANE", "jane2@example.com"))
+        .await
+        .expect_error(409, Some("uniqueness"));
+    // Renaming through PUT changes Coder's username and keeps the SCIM id.
+    let mut renamed = first.clone();
+    renamed["userName"] = json!("jane.doe");
+    let after = h
+        .put(
+            &format!("/Users/{}", first["id"].as_str().unwrap()),
+            renamed,
+        )
+        .await
+        .expect(200);
+    assert_eq!(after["id"], first["id"]);
+    assert_eq!(after["userName"], "jane.doe");
+    assert_eq!(h.coder_user("jane-doe")["email"], "jane@example.com");
+    // The old name no longer finds anyone; the new one does.
+    let old = h
+        .get(&format!("/Users?{}", filter_query(r#"userName eq "jane""#)))
+        .await
+        .expect(200);
+    assert_eq!(old["totalResults"], 0);
+    let new = h
+        .get(&format!(
+            "/Users?{}",
+            filter_query(r#"userName eq "jane.doe""#)
+        ))
+        .await
+        .expect(200);
+    assert_eq!(new["totalResults"], 1);
+    h.demo.stop().await;
+}
+
+#[tokio::test]
+async fn paging_sorting_and_projection() {
+    let h = Harness::start().await;
+    for name in ["carol", "alice", "erin", "bob", "dave"] {
+        create(&h, name).await;
+    }
+    // Coder always has its first (owner) user, who appears in plain lists too.
+    let all = h.get("/Users").await.expect(200);
+    assert_eq!(all["totalResults"], 6);
+    assert_eq!(all["startIndex"], 1);
+    assert_eq!(all["itemsPerPage"], 6);
+
+    let page = h.get("/Users?startIndex=2&count=2").await.expect(200);
+    assert_eq!(page["totalResults"], 6);
+    assert_eq!(page["startIndex"], 2);
+    assert_eq!(page["itemsPerPage"], 2);
+    assert_eq!(page["Resources"].as_array().unwrap().len(), 2);
+
+    let only_total = h.get("/Users?count=0").await.expect(200);
+    assert_eq!(only_total["totalResults"], 6);
+    assert_eq!(only_total["Resources"], json!([]));
+
+    let sorted = h
+        .get(&format!(
+            "/Users?{}&sortBy=userName&sortOrder=descending&count=3",
+            filter_query("userName co \"a\"")
+        ))
+        .await
+        .expect(200);
+    let names: Vec<&str> = sorted["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap())
+        .collect();
+    // "admin", Coder's own first user, matches too and sorts last.
+    assert_eq!(names, ["dave", "carol", "alice"]);
+    assert_eq!(sorted["totalResults"], 4);
+
+    let projected = h
+        .get(&format!(
+            "/Users?{}&attributes=userName",
+            filter_query(r#"userName eq "erin""#)
+        ))
+        .await
+        .expect(200);
+    let erin = &projected["Resources"][0];
+    assert_eq!(erin["userName"], "erin");
+    assert!(erin.get("id").is_some(), "id is always returned");
+    assert!(erin.get("name").is_none());
+    assert!(erin.get("emails").is_none());
+
+    // POST /.search with the same query.
+    let searched = h
+        .post(
+            "/Users/.search",
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter": "userName sw \"b\"",
+                "attributes": ["userName"],
+                "startIndex": 1,
+                "count": 10
+            }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(searched["totalResults"], 1);
+    assert_eq!(searched["Resources"][0]["userName"], "bob");
+
+    // Complex filters are evaluated by the gateway over the merged resource.
+    let complex = h
+        .get(&format!(
+            "/Users?{}",
+            filter_query(r#"(userName eq "alice" or userName eq "bob") and emails[type eq "work" and value ew "@example.com"] and not (name.givenName pr and active eq false)"#)
+        ))
+        .await
+        .expect(200);
+    assert_eq!(complex["totalResults"], 2);
+    h.demo.stop().await;
+}
+
+#[tokio::test]
+async fn scans_are_bounded() {
+    let h = Harness::with(DemoOptions {
+        max_scan: 3,
+        ..Default::default()
+    })
+    .await;
+    for name in ["u1", "u2", "u3", "u4"] {
+        create(&h, name).await;
+    }
+    // Coder cannot answer a `title` filter: the gateway would read every user; over the bound
+    // it refuses rather than crawl.
+    h.get(&format!("/Users?{}", filter_query(r#"title eq "x""#)))
+        .await
+        .expect_error(400, Some("tooMany"));
+    // Pass-through paging is not bounded by the scan limit.
+    assert_eq!(h.get("/Users").await.expect(200)["totalResults"], 5);
+    h.demo.stop().await;
+}
+
+#[tokio::test]
+async fn users_created_on_the_platform_are_served() {
+    let h = Harness::start().await;
+    // Coder's own first user was never provisioned through SCIM; it still gets a stable id.
+    let list = h
+        .get(&format!(
+            "/Users?{}",
+            filter_query(r#"userName eq "admin""#)
+        ))
+        .await
+        .expect(200);
+    assert_eq!(list["totalResults"], 1);
+    let admin = &list["Resources"][0];
+    let id = admin["id"].as_str().unwrap();
+    assert_eq!(admin["emails"][0]["value"], "admin@coder.example");
+    assert_eq!(admin["active"], true);
+    let again = h.get(&format!("/Users/{id}")).await.expect(200);
+    assert_eq!(again["userName"], "admin");
+    h.demo.stop().await;
+}

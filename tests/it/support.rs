@@ -1,0 +1,149 @@
+//! Starting a demo gateway and talking SCIM to it.
+
+use reqwest::{Method, StatusCode};
+use scimgate::demo::{self, Demo, DemoOptions};
+use serde_json::{json, Value};
+
+pub struct Harness {
+    pub demo: Demo,
+    pub http: reqwest::Client,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {}",
+            self.body
+        );
+        self.body
+    }
+
+    /// Asserts a SCIM error with this status and scimType (RFC 7644 §3.12).
+    #[track_caller]
+    pub fn expect_error(self, status: u16, scim_type: Option<&str>) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {}",
+            self.body
+        );
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/scim+json")
+        );
+        assert_eq!(
+            self.body["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+        );
+        assert_eq!(self.body["status"], json!(status.to_string()));
+        assert_eq!(self.body["scimType"].as_str(), scim_type, "{}", self.body);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        self.body
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Self::with(DemoOptions::default()).await
+    }
+
+    pub async fn with(options: DemoOptions) -> Harness {
+        let demo = demo::start(options).await.expect("demo starts");
+        Harness {
+            demo,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.demo.scim_url, path)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.demo.token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/scim+json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("gateway answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// The Coder user behind a SCIM user, as the platform holds it.
+    pub fn coder_user(&self, username: &str) -> Value {
+        self.demo
+            .emulator
+            .user_json(username)
+            .unwrap_or_else(|| panic!("Coder has no user {username}"))
+    }
+}
+
+pub fn patch_op(ops: Value) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": ops,
+    })
+}
+
+pub fn user(user_name: &str, email: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Given", "familyName": "Family"},
+        "emails": [{"value": email, "type": "work", "primary": true}],
+        "active": true,
+    })
+}
+
+/// `?filter=` with the value percent-encoded.
+pub fn filter_query(filter: &str) -> String {
+    let encoded: String = form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+    format!("filter={encoded}")
+}
