@@ -9,6 +9,8 @@ pub mod compile;
 pub mod expr;
 pub mod model;
 mod plan;
+#[cfg(test)]
+mod tests;
 
 pub use compile::{load_mapping, Mapping, ResourceMapping};
 pub use plan::{BackendRequest, BackendResponse, MappingError};

@@ -1,0 +1,319 @@
+//! Unit tests of the mapping engine against the shipped Coder mapping.
+
+use std::path::Path;
+
+use minijinja::Value as JinjaValue;
+use serde_json::{json, Value};
+
+use super::compile::compile_mapping_str;
+use super::{BackendResponse, Mapping, MappingError};
+use crate::config::Problems;
+use crate::scim::filter::parse_filter;
+use crate::scim::schema::Registry;
+
+const CODER: &str = include_str!("../../config/mappings/coder.toml");
+
+fn coder_with(text: &str) -> Mapping {
+    let registry = Registry::standard().unwrap();
+    let mut problems = Problems::default();
+    let mapping = compile_mapping_str(Path::new("coder.toml"), text, &registry, &mut problems);
+    assert!(problems.is_empty(), "{problems}");
+    mapping.unwrap()
+}
+
+fn coder() -> Mapping {
+    coder_with(CODER)
+}
+
+fn settings() -> Value {
+    json!({"organization_id": "org-1", "placeholder_email_domain": "none.invalid"})
+}
+
+fn coder_user(username: &str, name: &str, email: &str, status: &str) -> Value {
+    json!({"id": "uuid-1", "username": username, "name": name, "email": email, "status": status})
+}
+
+#[test]
+fn platform_objects_become_scim_attributes() {
+    let m = coder();
+    let s = settings();
+    let out = m
+        .users
+        .to_scim(
+            &coder_user("alice", "Alice L", "alice@x.example", "dormant"),
+            None,
+            None,
+            &s,
+        )
+        .unwrap();
+    assert_eq!(
+        out,
+        json!({
+            "userName": "alice",
+            "displayName": "Alice L",
+            "emails": [{"value": "alice@x.example", "type": "work", "primary": true}],
+            "active": true
+        })
+    );
+    let suspended = m
+        .users
+        .to_scim(
+            &coder_user("bob", "", "bob@x.example", "suspended"),
+            None,
+            None,
+            &s,
+        )
+        .unwrap();
+    assert_eq!(suspended["active"], false);
+    assert!(
+        suspended.get("displayName").is_none(),
+        "an empty name is no value"
+    );
+    // A placeholder address the gateway made up is never shown.
+    let placeholder = m
+        .users
+        .to_scim(
+            &coder_user("carol", "", "carol@none.invalid", "active"),
+            None,
+            None,
+            &s,
+        )
+        .unwrap();
+    assert!(placeholder.get("emails").is_none(), "{placeholder}");
+}
+
+#[test]
+fn what_the_idp_wrote_stands_until_the_platform_changes_it() {
+    let m = coder();
+    let s = settings();
+    let shadow = json!({"userName": "Alice@Example.com", "name": {"givenName": "Alice"}});
+    let snapshot = coder_user("alice", "", "alice@example.com", "dormant");
+    // Unchanged platform: the IdP's spelling and its removal of displayName stand.
+    let same = m
+        .users
+        .to_scim(&snapshot, Some(&shadow), Some(&snapshot), &s)
+        .unwrap();
+    assert_eq!(same["userName"], "Alice@Example.com");
+    assert!(same.get("displayName").is_none());
+    assert!(
+        same.get("active").is_none(),
+        "active was never written and did not change"
+    );
+    // Renamed and suspended on the platform: the platform wins for those attributes only.
+    let changed = coder_user("alice2", "", "alice@example.com", "suspended");
+    let out = m
+        .users
+        .to_scim(&changed, Some(&shadow), Some(&snapshot), &s)
+        .unwrap();
+    assert_eq!(out["userName"], "alice2");
+    assert_eq!(out["active"], false);
+    assert_eq!(out["name"]["givenName"], "Alice");
+    // "keep": the IdP's email stands even though Coder kept another one.
+    let kept = json!({"userName": "a", "emails": [{"value": "new@example.com"}]});
+    let out = m
+        .users
+        .to_scim(&changed, Some(&kept), Some(&snapshot), &s)
+        .unwrap();
+    assert_eq!(out["emails"], json!([{"value": "new@example.com"}]));
+}
+
+#[test]
+fn scim_resources_become_platform_fields() {
+    let m = coder();
+    let s = settings();
+    let desired = m
+        .users
+        .desired(
+            &json!({"userName": "Dade.Murphy@Example.com", "name": {"givenName": "Dade", "familyName": "Murphy"}}),
+            &s,
+        )
+        .unwrap();
+    assert_eq!(
+        Value::Object(desired),
+        json!({"username": "dade-murphy", "name": "Dade Murphy", "email": "Dade.Murphy@Example.com"})
+    );
+    let with_email = m
+        .users
+        .desired(
+            &json!({"userName": "x", "displayName": "X", "emails": [{"value": "a@e"}, {"value": "b@e", "primary": true}]}),
+            &s,
+        )
+        .unwrap();
+    assert_eq!(with_email["email"], "b@e");
+    assert_eq!(with_email["name"], "X");
+    let placeholder = m.users.desired(&json!({"userName": "Zed"}), &s).unwrap();
+    assert_eq!(placeholder["email"], "zed@none.invalid");
+    // Without a placeholder domain there is no email at all; the create call then refuses.
+    let none = m
+        .users
+        .desired(&json!({"userName": "Zed"}), &json!({}))
+        .unwrap();
+    assert!(none.get("email").is_none());
+    let err = m
+        .users
+        .desired(&json!({"userName": "@@@"}), &s)
+        .unwrap_err();
+    assert!(
+        matches!(err, MappingError::InvalidValue(ref msg) if msg.contains("userName")),
+        "{err}"
+    );
+}
+
+#[test]
+fn changes_apply_keep_or_reject() {
+    let m = coder();
+    let s = settings();
+    let current = coder_user("alice", "Alice", "alice@example.com", "active");
+    let desired = m
+        .users
+        .desired(
+            &json!({"userName": "alice", "emails": [{"value": "other@example.com"}]}),
+            &s,
+        )
+        .unwrap();
+    // The name was removed (a change: cleared), the email is kept by Coder (no change).
+    let changed = m.users.changes(&desired, &current).unwrap();
+    assert_eq!(Value::Object(changed), json!({"name": true}));
+    let strict = coder_with(&CODER.replace("on_change = \"keep\"", "on_change = \"reject\""));
+    let err = strict.users.changes(&desired, &current).unwrap_err();
+    assert!(matches!(err, MappingError::Immutable(_)), "{err}");
+    assert_eq!(
+        m.users.kept_changes(
+            &json!({"emails": [{"value": "a"}]}),
+            &json!({"emails": [{"value": "b"}]})
+        ),
+        vec!["emails"]
+    );
+}
+
+fn response(status: u16, body: Value) -> BackendResponse {
+    BackendResponse {
+        status,
+        headers: Default::default(),
+        raw_body: body.to_string(),
+        body,
+    }
+}
+
+#[test]
+fn platform_errors_become_scim_errors() {
+    let m = coder();
+    let unknown = response(
+        400,
+        json!({"message": "\"user\" must be an existing uuid or username.", "detail": "queried user=\"bob\""}),
+    );
+    let e = m.classify_error(&unknown).unwrap();
+    assert_eq!((e.status, e.scim_type), (404, None));
+    assert!(e.detail.contains("queried user"), "{}", e.detail);
+    let clash = m
+        .classify_error(&response(409, json!({"message": "User already exists."})))
+        .unwrap();
+    assert_eq!(clash.status, 409);
+    assert_eq!(clash.scim_type.map(|t| t.as_str()), Some("uniqueness"));
+    let invalid = response(
+        400,
+        json!({"message": "Validation failed.", "validations": [{"field": "username", "detail": "bad name"}]}),
+    );
+    let e = m.classify_error(&invalid).unwrap();
+    assert_eq!(e.scim_type.map(|t| t.as_str()), Some("invalidValue"));
+    assert!(e.detail.contains("bad name"), "{}", e.detail);
+    assert_eq!(
+        m.classify_error(&response(417, json!({"message": "workspaces"})))
+            .unwrap()
+            .status,
+        409
+    );
+    assert!(m
+        .classify_error(&response(500, json!({"message": "boom"})))
+        .is_none());
+    assert!(
+        m.classify_error(&response(401, json!({}))).is_none(),
+        "the gateway's credential is not the IdP's fault"
+    );
+}
+
+#[test]
+fn filters_are_pushed_down_where_the_platform_can() {
+    let m = coder();
+    let list = &m.users.list;
+    let plan = |f: &str| list.pushdown(&parse_filter(f).unwrap()).unwrap();
+    let by_name = plan(r#"userName eq "Alice.Smith@Example.com""#).unwrap();
+    assert_eq!(
+        by_name.query,
+        vec![("q".to_owned(), "alice-smith".to_owned())]
+    );
+    assert!(!by_name.exact, "Coder's search is a substring match");
+    let inactive = plan("active eq false").unwrap();
+    assert_eq!(
+        inactive.query,
+        vec![("q".to_owned(), "status:suspended".to_owned())]
+    );
+    assert!(inactive.exact);
+    let conj = plan(r#"active eq false and title eq "x""#).unwrap();
+    assert!(!conj.exact, "the other conjunct still needs the gateway");
+    assert!(plan(r#"userName co "x""#).is_none());
+    assert!(
+        plan(r#"userName eq "@@@""#).is_none(),
+        "nothing to push down: scan instead"
+    );
+}
+
+#[test]
+fn calls_render_typed_bodies() {
+    let m = coder();
+    let vars = json!({
+        "settings": settings(),
+        "desired": {"username": "alice", "email": "a@example.com"},
+        "scim": {"userName": "alice", "active": false},
+    });
+    let ctx = JinjaValue::from_serialize(&vars);
+    let create = &m.users.create[0];
+    let request = create.render(&ctx, &[]).unwrap();
+    assert_eq!(request.path, "/api/v2/users");
+    assert_eq!(
+        request.body,
+        Some(
+            json!({"email": "a@example.com", "username": "alice", "login_type": "oidc", "organization_ids": ["org-1"]})
+        )
+    );
+    assert!(
+        m.users.create[1].applies(&ctx).unwrap(),
+        "inactive users are suspended after create"
+    );
+    let no_email =
+        JinjaValue::from_serialize(&json!({"settings": settings(), "desired": {"username": "a"}}));
+    let err = create.render(&no_email, &[]).unwrap_err();
+    assert!(
+        matches!(err, MappingError::InvalidValue(ref msg) if msg.contains("email")),
+        "{err}"
+    );
+}
+
+#[test]
+fn broken_mappings_report_every_problem() {
+    let registry = Registry::standard().unwrap();
+    let mut problems = Problems::default();
+    let text = CODER
+        .replace("key = \"backend.id\"", "key = \"backend.\"")
+        .replace("scim = \"active\"", "scim = \"activ\"")
+        .replace(
+            "scheme = \"header\", header = \"Coder-Session-Token\"",
+            "scheme = \"header\"",
+        )
+        .replace("scim_type = \"uniqueness\"", "scim_type = \"unique\"");
+    assert!(compile_mapping_str(Path::new("m.toml"), &text, &registry, &mut problems).is_none());
+    let keys: Vec<&str> = problems.0.iter().map(|p| p.key.as_str()).collect();
+    for key in [
+        "platform.auth.header",
+        "errors[1].scim_type",
+        "users.key",
+        "users.attributes[3].scim",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+    let mut problems = Problems::default();
+    assert!(
+        compile_mapping_str(Path::new("m.toml"), "[platform", &registry, &mut problems).is_none()
+    );
+    assert!(problems.0[0].message.contains("not valid TOML"));
+}
