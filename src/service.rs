@@ -35,8 +35,8 @@ pub enum ServiceError {
     #[error(transparent)]
     Backend(#[from] BackendError),
     /// The platform answered with an error the mapping does not attribute to the request.
-    #[error("{0}")]
-    PlatformFailed(String),
+    #[error("{message}")]
+    PlatformFailed { status: u16, message: String },
     /// The platform's answer does not fit the mapping.
     #[error("{0}")]
     Mapping(String),
@@ -129,9 +129,10 @@ impl Gateway {
         }
         match self.mapping.classify_error(&response) {
             Some(scim) => Err(ServiceError::Scim(scim)),
-            None => Err(ServiceError::PlatformFailed(
-                self.mapping.error_message(&response),
-            )),
+            None => Err(ServiceError::PlatformFailed {
+                status: response.status,
+                message: self.mapping.error_message(&response),
+            }),
         }
     }
 
@@ -202,14 +203,12 @@ impl Gateway {
             Some(&identity.platform),
             &self.settings,
         )?;
+        attrs = strip_common(attrs);
         let Some(map) = attrs.as_object_mut() else {
             return Err(ServiceError::Mapping(
                 "resource is not an object".to_owned(),
             ));
         };
-        map.remove("id");
-        map.remove("meta");
-        map.remove("schemas");
         if let Some(ext) = &identity.external_id {
             map.insert("externalId".to_owned(), Value::String(ext.clone()));
         }
@@ -382,7 +381,9 @@ impl Gateway {
         let resource = normalize_resource(&self.registry, rt, body)?;
         let identity = self.identity(id).await?;
         let current = self.object_for(&identity, true).await?;
-        self.write(identity, &current, resource, req).await
+        let before = self.render(&identity, &current, req)?;
+        self.write(identity, &current, &before.json, resource, req)
+            .await
     }
 
     pub async fn patch_user(
@@ -397,7 +398,8 @@ impl Gateway {
         let current = self.object_for(&identity, true).await?;
         let before = self.render(&identity, &current, req)?;
         let patched = apply_patch(&self.registry, rt, &before.json, &ops)?;
-        self.write(identity, &current, patched, req).await
+        self.write(identity, &current, &before.json, patched, req)
+            .await
     }
 
     /// Applies a new full resource: platform calls for what changed, then the stored copy.
@@ -405,12 +407,17 @@ impl Gateway {
         &self,
         mut identity: Identity,
         current: &Value,
+        before: &Value,
         resource: Value,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
         let resource = strip_common(resource);
         let desired = self.users().desired(&resource, &self.settings)?;
-        let changed = self.users().changes(&desired, current)?;
+        // What the resource as the IdP last saw it asked for; unknown when it cannot be computed.
+        let desired_before = self.users().desired(before, &self.settings).ok();
+        let changed = self
+            .users()
+            .changes(&desired, desired_before.as_ref(), current)?;
         let mut vars = self.base_vars();
         vars.insert(
             "key".to_owned(),
@@ -426,6 +433,10 @@ impl Gateway {
             .get("userName")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        // Forgotten before the calls too, so a concurrent read cannot keep serving the old object.
+        self.cache
+            .forget_object(&self.tenant, USER, &identity.backend_key)
+            .await;
         let result = self.run_calls(&self.users().update, &mut vars).await;
         // Whatever happened on the platform, the cached object may now be stale.
         self.cache
@@ -641,7 +652,6 @@ impl Gateway {
         want: usize,
         req: &RequestContext<'_>,
     ) -> Result<ListPage> {
-        let list = &self.users().list;
         let offset = start - 1;
         let mut objects = Vec::new();
         let mut total = None;
@@ -651,17 +661,14 @@ impl Gateway {
             let (_, t) = self.list_page(extra, offset, 1).await?;
             total = t;
         }
-        let mut fetched = 0;
-        while fetched < want {
-            let size = (want - fetched).min(list.max_page_size);
-            let (items, t) = self.list_page(extra, offset + fetched, size).await?;
+        if want > 0 {
+            let (items, t) = self.fetch_range(extra, offset, want).await?;
+            objects = items;
             total = total.or(t);
-            let n = items.len();
-            objects.extend(items);
-            fetched += n;
-            if n < size {
-                break;
-            }
+        }
+        // Past the end some platforms (Coder) count nothing at all; ask for the real total.
+        if objects.is_empty() && offset > 0 && total.is_none_or(|t| t == 0) {
+            total = self.list_page(extra, 0, 1).await?.1;
         }
         let total = match total {
             Some(t) => t,
@@ -677,6 +684,47 @@ impl Gateway {
             start_index: start,
             resources,
         })
+    }
+
+    /// `want` platform objects from `offset` (fewer at the end), with the platform's total.
+    /// Offset paging asks for exactly that range; page paging reads the aligned pages that
+    /// cover it and cuts it out.
+    async fn fetch_range(
+        &self,
+        extra: &[(String, String)],
+        offset: usize,
+        want: usize,
+    ) -> Result<(Vec<Value>, Option<usize>)> {
+        let list = &self.users().list;
+        let page_size = list.max_page_size;
+        let aligned = list.pagination == PaginationStyle::Page;
+        let mut position = if aligned {
+            offset - offset % page_size
+        } else {
+            offset
+        };
+        let mut skip = offset - position;
+        let mut out = Vec::new();
+        let mut total = None;
+        while out.len() < want {
+            let size = if aligned {
+                page_size
+            } else {
+                (want - out.len()).min(page_size)
+            };
+            let (items, t) = self.list_page(extra, position, size).await?;
+            total = total.or(t);
+            let n = items.len();
+            out.extend(items.into_iter().skip(skip));
+            skip = 0;
+            position += n;
+            if n < size {
+                break;
+            }
+        }
+        // A platform that ignores the page size must not overflow the IdP's `count`.
+        out.truncate(want);
+        Ok((out, total))
     }
 
     /// One platform list call for `size` objects from `offset`; returns them and the total.

@@ -82,6 +82,10 @@ impl BackendClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
+            // Never follow redirects: a redirect to another host would carry the platform
+            // credential there (reqwest strips only Authorization), and a 301 turns a POST into a
+            // GET. A redirect is answered as the platform's error instead.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.timeout)
             .user_agent(concat!("scimgate/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -32,9 +32,15 @@ pub fn to_scim_error(err: &ServiceError) -> ScimError {
                 "The gateway could not build the platform request; see the gateway log.",
             )
         }
-        ServiceError::PlatformFailed(message) => {
-            tracing::warn!(%message, "platform failed");
-            ScimError::new(502, None, message.clone())
+        ServiceError::PlatformFailed { status, message } => {
+            // The platform's own words may hold internals (stack traces, proxy pages): logged,
+            // not answered.
+            tracing::warn!(status, %message, "platform failed");
+            ScimError::new(
+                502,
+                None,
+                format!("The platform failed (HTTP {status}); see the gateway log."),
+            )
         }
         ServiceError::Mapping(cause) => {
             tracing::error!(%cause, "platform answer does not fit the mapping");

@@ -314,10 +314,9 @@ fn single(
         ),
         _ => resource.json.clone(),
     };
+    // `meta.version` carries the version; the ETag header comes with conditional requests
+    // (ServiceProviderConfig says etag.supported = false until then).
     let mut response = scim_json(status, &json);
-    if let Ok(v) = HeaderValue::from_str(&resource.version) {
-        response.headers_mut().insert(header::ETAG, v);
-    }
     if status == StatusCode::CREATED {
         if let Some(location) = resource
             .json

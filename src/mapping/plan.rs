@@ -328,12 +328,18 @@ impl ResourceMapping {
 
     /// Refuses changes the platform cannot make (`on_change = "reject"`), and returns the
     /// platform fields that change (`changed` in call templates: field → true).
+    ///
+    /// `desired_before` is what the resource as the IdP saw it before this write asked for: a
+    /// field the IdP did not change is left alone even where the platform holds it in another
+    /// form (a platform-made `Bob-Smith` is not renamed `bob-smith` by an unrelated PATCH).
     pub fn changes(
         &self,
         desired: &Map<String, Value>,
+        desired_before: Option<&Map<String, Value>>,
         current: &Value,
     ) -> Result<Map<String, Value>, MappingError> {
         let desired_value = Value::Object(desired.clone());
+        let before_value = desired_before.map(|b| Value::Object(b.clone()));
         let mut changed = Map::new();
         for attr in &self.attributes {
             let (Some(field_path), Some(_)) = (&attr.backend_field, &attr.to_backend) else {
@@ -344,6 +350,11 @@ impl ResourceMapping {
             let have = field(current, field_path).filter(|v| !is_empty_value(v));
             if want == have {
                 continue;
+            }
+            if let Some(before) = &before_value {
+                if want == field(before, field_path).filter(|v| !is_empty_value(v)) {
+                    continue;
+                }
             }
             match attr.on_change {
                 OnChange::Apply => {}
@@ -368,6 +379,7 @@ impl ResourceMapping {
         self.attributes
             .iter()
             .filter(|a| a.on_change == OnChange::Keep)
+            .filter(|a| scim_get(before, &a.scim).is_some())
             .filter(|a| scim_get(before, &a.scim) != scim_get(after, &a.scim))
             .map(|a| a.scim_source.as_str())
             .collect()
@@ -491,8 +503,10 @@ impl Mapping {
             }
             return Some(ScimError::new(rule.scim_status, rule.scim_type, message));
         }
+        // A bare 404 is not taken as "no such object": it is what a wrong base URL or a proxy
+        // answers too, and reading it as "gone" would drop identity links. Mappings say which
+        // 404s (or other answers) mean "not found" with an `[[errors]]` rule.
         match response.status {
-            404 => Some(ScimError::not_found(message)),
             409 => Some(ScimError::new(409, Some(ScimType::Uniqueness), message)),
             400 | 422 => Some(ScimError::bad_request(ScimType::InvalidValue, message)),
             _ => None,

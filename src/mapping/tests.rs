@@ -172,10 +172,10 @@ fn changes_apply_keep_or_reject() {
         )
         .unwrap();
     // The name was removed (a change: cleared), the email is kept by Coder (no change).
-    let changed = m.users.changes(&desired, &current).unwrap();
+    let changed = m.users.changes(&desired, None, &current).unwrap();
     assert_eq!(Value::Object(changed), json!({"name": true}));
     let strict = coder_with(&CODER.replace("on_change = \"keep\"", "on_change = \"reject\""));
-    let err = strict.users.changes(&desired, &current).unwrap_err();
+    let err = strict.users.changes(&desired, None, &current).unwrap_err();
     assert!(matches!(err, MappingError::Immutable(_)), "{err}");
     assert_eq!(
         m.users.kept_changes(
@@ -281,7 +281,7 @@ fn calls_render_typed_bodies() {
         "inactive users are suspended after create"
     );
     let no_email =
-        JinjaValue::from_serialize(&json!({"settings": settings(), "desired": {"username": "a"}}));
+        JinjaValue::from_serialize(json!({"settings": settings(), "desired": {"username": "a"}}));
     let err = create.render(&no_email, &[]).unwrap_err();
     assert!(
         matches!(err, MappingError::InvalidValue(ref msg) if msg.contains("email")),

@@ -183,6 +183,11 @@ async fn paging_sorting_and_projection() {
     assert_eq!(page["itemsPerPage"], 2);
     assert_eq!(page["Resources"].as_array().unwrap().len(), 2);
 
+    let past_the_end = h.get("/Users?startIndex=50&count=5").await.expect(200);
+    assert_eq!(past_the_end["totalResults"], 6);
+    assert_eq!(past_the_end["itemsPerPage"], 0);
+    assert_eq!(past_the_end["Resources"], json!([]));
+
     let only_total = h.get("/Users?count=0").await.expect(200);
     assert_eq!(only_total["totalResults"], 6);
     assert_eq!(only_total["Resources"], json!([]));
