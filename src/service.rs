@@ -42,6 +42,9 @@ pub enum ServiceError {
     Mapping(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The operation's task ended abnormally (a bug).
+    #[error("operation aborted: {0}")]
+    Aborted(String),
 }
 
 impl From<MappingError> for ServiceError {
@@ -541,11 +544,14 @@ impl Gateway {
         let mut matched = Vec::new();
         for (identity, object) in self.link_all(&objects).await? {
             let r = self.render(&identity, &object, req)?;
-            if query
-                .filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&r.json, &self.registry, rt))
-            {
+            let wanted = query.filter.as_ref().is_none_or(|f| {
+                f.matches(&r.json, &self.registry, rt)
+                    || (identity.platform.is_null()
+                        && self
+                            .users()
+                            .names_in_platform_form(f, &object, &self.settings))
+            });
+            if wanted {
                 matched.push(r.json);
             }
         }
@@ -853,8 +859,7 @@ impl Gateway {
 }
 
 fn is_core_or_none(urn: &Option<String>) -> bool {
-    urn.as_deref()
-        .is_none_or(|u| u.eq_ignore_ascii_case("urn:ietf:params:scim:schemas:core:2.0:User"))
+    urn.as_deref().is_none_or(crate::mapping::is_core_urn)
 }
 
 fn kind(v: &Value) -> &'static str {

@@ -50,6 +50,10 @@ pub fn to_scim_error(err: &ServiceError) -> ScimError {
                 "The platform's answer does not fit the gateway's mapping; see the gateway log.",
             )
         }
+        ServiceError::Aborted(cause) => {
+            tracing::error!(%cause, "operation aborted");
+            ScimError::new(500, None, "Internal error; see the gateway log.")
+        }
         ServiceError::Store(cause) => {
             tracing::error!(%cause, "identity store failure");
             ScimError::new(500, None, "Internal error; see the gateway log.")

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
+use tracing::Instrument;
 
 use self::error::{scim_error, service_error};
 use self::response::{empty, scim_json, HttpResponse};
@@ -21,7 +22,7 @@ use crate::scim::list::{list_response, ListQuery};
 use crate::scim::path::parse_attr_list;
 use crate::scim::projection::project;
 use crate::scim::{ScimError, ScimType};
-use crate::service::{Gateway, RequestContext, Resource};
+use crate::service::{Gateway, RequestContext, Resource, ServiceError};
 
 /// What the HTTP layer needs for every request.
 pub struct HttpState {
@@ -41,7 +42,7 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let timeout = state.request_timeout;
-    match tokio::time::timeout(timeout, route(&state, request)).await {
+    match tokio::time::timeout(timeout, route(state.clone(), request)).await {
         Ok(response) => response,
         Err(_) => scim_error(&ScimError::new(
             503,
@@ -51,11 +52,12 @@ where
     }
 }
 
-async fn route<B>(state: &HttpState, request: Request<B>) -> HttpResponse
+async fn route<B>(shared: Arc<HttpState>, request: Request<B>) -> HttpResponse
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    let state: &HttpState = &shared;
     let path = request.uri().path().to_owned();
     let Some(rest) = strip_base(&path, &state.base_path) else {
         return not_found_url(&path);
@@ -78,12 +80,12 @@ where
                     Ok(b) => b,
                     Err(r) => return r,
                 };
-                single(
-                    state,
-                    &query,
-                    state.gateway.create_user(&body, &ctx).await,
-                    StatusCode::CREATED,
-                )
+                let created = detached(&shared, &base_url, move |st, base| async move {
+                    let ctx = RequestContext { base_url: &base };
+                    st.gateway.create_user(&body, &ctx).await
+                })
+                .await;
+                single(state, &query, created, StatusCode::CREATED)
             }
             _ => method_not_allowed("GET, POST"),
         },
@@ -108,26 +110,30 @@ where
                         Ok(b) => b,
                         Err(r) => return r,
                     };
-                    single(
-                        state,
-                        &query,
-                        state.gateway.replace_user(&id, &body, &ctx).await,
-                        StatusCode::OK,
-                    )
+                    let replaced = detached(&shared, &base_url, move |st, base| async move {
+                        let ctx = RequestContext { base_url: &base };
+                        st.gateway.replace_user(&id, &body, &ctx).await
+                    })
+                    .await;
+                    single(state, &query, replaced, StatusCode::OK)
                 }
                 Method::PATCH => {
                     let body = match read_json(state, request).await {
                         Ok(b) => b,
                         Err(r) => return r,
                     };
-                    single(
-                        state,
-                        &query,
-                        state.gateway.patch_user(&id, &body, &ctx).await,
-                        StatusCode::OK,
-                    )
+                    let patched = detached(&shared, &base_url, move |st, base| async move {
+                        let ctx = RequestContext { base_url: &base };
+                        st.gateway.patch_user(&id, &body, &ctx).await
+                    })
+                    .await;
+                    single(state, &query, patched, StatusCode::OK)
                 }
-                Method::DELETE => match state.gateway.delete_user(&id).await {
+                Method::DELETE => match detached(&shared, &base_url, move |st, _| async move {
+                    st.gateway.delete_user(&id).await
+                })
+                .await
+                {
                     Ok(()) => empty(StatusCode::NO_CONTENT),
                     Err(e) => service_error(&e),
                 },
@@ -171,6 +177,25 @@ where
         ),
         ["Me", ..] => not_implemented("/Me is not supported: IdP tokens are not tied to a user"),
         _ => not_found_url(&path),
+    }
+}
+
+/// Runs a write to completion on its own task: a request timeout or a client that hangs up
+/// stops the waiting, never a write halfway through its platform calls and store updates.
+async fn detached<T, Fut>(
+    state: &Arc<HttpState>,
+    base_url: &str,
+    op: impl FnOnce(Arc<HttpState>, String) -> Fut,
+) -> Result<T, ServiceError>
+where
+    Fut: std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
+    T: Send + 'static,
+{
+    let task =
+        tokio::spawn(op(state.clone(), base_url.to_owned()).instrument(tracing::Span::current()));
+    match task.await {
+        Ok(result) => result,
+        Err(e) => Err(ServiceError::Aborted(e.to_string())),
     }
 }
 
@@ -293,7 +318,7 @@ where
 fn single(
     state: &HttpState,
     query: &[(String, String)],
-    result: Result<Resource, crate::service::ServiceError>,
+    result: Result<Resource, ServiceError>,
     status: StatusCode,
 ) -> HttpResponse {
     let resource = match result {

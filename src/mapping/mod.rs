@@ -13,4 +13,4 @@ mod plan;
 mod tests;
 
 pub use compile::{load_mapping, Mapping, ResourceMapping};
-pub use plan::{BackendRequest, BackendResponse, MappingError};
+pub use plan::{is_core_urn, BackendRequest, BackendResponse, MappingError};

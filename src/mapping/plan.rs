@@ -143,7 +143,8 @@ pub fn scim_get<'a>(resource: &'a Value, path: &AttrPath) -> Option<&'a Value> {
     }
 }
 
-fn is_core_urn(urn: &str) -> bool {
+/// Whether a schema URN is one of the core schemas (attributes at the top level of a resource).
+pub fn is_core_urn(urn: &str) -> bool {
     urn.to_ascii_lowercase()
         .starts_with("urn:ietf:params:scim:schemas:core:")
 }
@@ -373,6 +374,47 @@ impl ResourceMapping {
 }
 
 impl ResourceMapping {
+    /// For an object the IdP never wrote (created on the platform directly): whether a simple
+    /// `attr eq "value"` filter names it in the platform's own form. `userName eq
+    /// "alice@example.com"` then finds Coder's `alice`, so an IdP can match and adopt accounts
+    /// that existed before provisioning instead of failing to create them again.
+    pub fn names_in_platform_form(
+        &self,
+        filter: &Filter,
+        backend: &Value,
+        settings: &Value,
+    ) -> bool {
+        let Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Literal::String(wanted),
+        } = filter
+        else {
+            return false;
+        };
+        self.attributes.iter().any(|attr| {
+            let (Some(field_path), Some(_)) = (&attr.backend_field, &attr.to_backend) else {
+                return false;
+            };
+            if !same_attribute(&attr.scim, path) {
+                return false;
+            }
+            let mut resource = Value::Object(Map::new());
+            scim_set(
+                &mut resource,
+                &attr.scim,
+                Some(Value::String(wanted.clone())),
+            );
+            match (
+                attr.to_backend_value(&resource, settings),
+                field(backend, field_path),
+            ) {
+                (Ok(Some(Value::String(a))), Some(Value::String(b))) => a.eq_ignore_ascii_case(b),
+                _ => false,
+            }
+        })
+    }
+
     /// The `on_change = "keep"` attributes whose value the IdP changed between two versions
     /// of a resource: the platform keeps its own value for them.
     pub fn kept_changes<'a>(&'a self, before: &Value, after: &Value) -> Vec<&'a str> {
@@ -471,19 +513,24 @@ impl ListSpec {
 
 impl Pushdown {
     fn matches(&self, path: &AttrPath, op: CompareOp) -> bool {
-        self.op == op
-            && self.attribute.name.eq_ignore_ascii_case(&path.name)
-            && match (&self.attribute.sub, &path.sub) {
-                (None, None) => true,
-                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                _ => false,
-            }
-            && match (&self.attribute.urn, &path.urn) {
-                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                (Some(urn), None) | (None, Some(urn)) => is_core_urn(urn),
-                (None, None) => true,
-            }
+        self.op == op && same_attribute(&self.attribute, path)
     }
+}
+
+/// Two attribute paths naming the same attribute (names case-insensitive, the core schema URN
+/// optional).
+pub(crate) fn same_attribute(a: &AttrPath, b: &AttrPath) -> bool {
+    a.name.eq_ignore_ascii_case(&b.name)
+        && match (&a.sub, &b.sub) {
+            (None, None) => true,
+            (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+            _ => false,
+        }
+        && match (&a.urn, &b.urn) {
+            (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+            (Some(urn), None) | (None, Some(urn)) => is_core_urn(urn),
+            (None, None) => true,
+        }
 }
 
 impl Mapping {

@@ -289,5 +289,38 @@ async fn users_created_on_the_platform_are_served() {
     assert_eq!(admin["active"], true);
     let again = h.get(&format!("/Users/{id}")).await.expect(200);
     assert_eq!(again["userName"], "admin");
+
+    // An account made on Coder before provisioning is found by the IdP's userName (Coder's
+    // name derived from it) and adopted: the IdP's values stand from then on.
+    let made = h
+        .http
+        .post(format!("{}/api/v2/users", h.demo.emulator_url))
+        .header("Coder-Session-Token", &h.demo.emulator_token)
+        .json(&json!({
+            "email": "grace@example.com", "username": "grace", "login_type": "oidc",
+            "organization_ids": [h.demo.emulator.organization_id()]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status().as_u16(), 201);
+    let found = h
+        .get(&format!(
+            "/Users?{}",
+            filter_query(r#"userName eq "Grace@example.com""#)
+        ))
+        .await
+        .expect(200);
+    assert_eq!(found["totalResults"], 1, "{found}");
+    let mut grace = found["Resources"][0].clone();
+    assert_eq!(grace["userName"], "grace");
+    grace["userName"] = json!("Grace@example.com");
+    grace["displayName"] = json!("Grace Hopper");
+    let adopted = h
+        .put(&format!("/Users/{}", grace["id"].as_str().unwrap()), grace)
+        .await
+        .expect(200);
+    assert_eq!(adopted["userName"], "Grace@example.com");
+    assert_eq!(h.coder_user("grace")["name"], "Grace Hopper");
     h.demo.stop().await;
 }
