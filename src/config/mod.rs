@@ -243,16 +243,32 @@ impl Config {
                 );
             }
         }
-        let store_url = if raw.store.url.starts_with("sqlite:") {
-            raw.store.url.clone()
-        } else {
-            problems.add(
-                path,
-                "store.url",
-                format!("`{}` is not a sqlite: URL", raw.store.url),
-            );
-            String::new()
+        let store_url = match store_url(&raw.store.url, base_dir) {
+            Ok(url) => url,
+            Err(message) => {
+                problems.add(path, "store.url", message);
+                String::new()
+            }
         };
+        if raw.scim.max_scan == 0 {
+            problems.add(path, "scim.max_scan", "must be at least 1");
+        }
+        if raw.server.max_body_bytes < 1024 {
+            problems.add(path, "server.max_body_bytes", "must be at least 1024");
+        }
+        // Build the platform client now, so a credential HTTP cannot carry is reported by
+        // `check` rather than at `serve`.
+        if let Some(m) = &mapping {
+            let backend = BackendConfig {
+                base_url: base_url.clone(),
+                timeout: Duration::from_secs(1),
+                credential: credential.clone(),
+                settings: raw.backend.settings.clone(),
+            };
+            if let Err(message) = crate::backend::BackendClient::new(&backend, &m.platform) {
+                problems.add(path, "backend.credential", message);
+            }
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -286,6 +302,23 @@ impl Config {
             mapping,
         })
     }
+}
+
+/// A `sqlite:` URL with a relative file path taken from the config file's folder (like every
+/// other path in the config), checked for SQLite's URL syntax.
+fn store_url(url: &str, base_dir: &Path) -> Result<String, String> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Err(format!("`{url}` is not a sqlite: URL"));
+    };
+    let resolved = match rest.strip_prefix("//") {
+        Some(file) if !file.is_empty() && !file.starts_with('/') && !file.starts_with(':') => {
+            format!("sqlite://{}", base_dir.join(file).display())
+        }
+        _ => url.to_owned(),
+    };
+    <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&resolved)
+        .map_err(|e| format!("`{url}`: {e}"))?;
+    Ok(resolved)
 }
 
 fn normalize_base_path(p: &str) -> String {

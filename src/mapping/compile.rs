@@ -415,6 +415,28 @@ impl Compiler<'_> {
                 });
             }
         }
+        if let Some(call) = &call {
+            let used: std::collections::HashSet<String> = std::iter::once(&call.path)
+                .chain(call.query.iter().map(|(_, t)| t))
+                .flat_map(|t| t.variables())
+                .collect();
+            let needed: &[&str] = match raw.pagination {
+                PaginationStyle::Offset => &["offset", "limit"],
+                PaginationStyle::Page => &["page", "per_page"],
+                PaginationStyle::None => &[],
+            };
+            for var in needed {
+                if !used.contains(*var) {
+                    self.problem(
+                        &format!("{key}.query"),
+                        format!(
+                            "pagination {:?} needs `{{{{ {var} }}}}` in the path or query",
+                            raw.pagination
+                        ),
+                    );
+                }
+            }
+        }
         Some(ListSpec {
             call: call?,
             items: items?,

@@ -73,6 +73,11 @@ impl Expr {
         &self.source
     }
 
+    /// The top-level variables the expression reads.
+    pub fn variables(&self) -> std::collections::HashSet<String> {
+        self.compiled.undeclared_variables(false)
+    }
+
     /// Evaluates to JSON; an undefined result is `None` so callers can omit the value.
     pub fn eval(&self, ctx: &JinjaValue) -> Result<Option<Value>, EvalError> {
         let out = self.compiled.eval(ctx)?;
@@ -160,6 +165,21 @@ impl Template {
             parts.push(TextPart::Literal(rest.to_owned()));
         }
         Ok(Template::Text(parts))
+    }
+
+    /// The top-level variables the template reads.
+    pub fn variables(&self) -> std::collections::HashSet<String> {
+        match self {
+            Template::Literal(_) => Default::default(),
+            Template::Typed(e) => e.variables(),
+            Template::Text(parts) => parts
+                .iter()
+                .flat_map(|p| match p {
+                    TextPart::Literal(_) => Default::default(),
+                    TextPart::Expr(e) => e.variables(),
+                })
+                .collect(),
+        }
     }
 
     /// Renders; `None` when a typed expression is undefined (the caller omits the value).

@@ -300,7 +300,8 @@ fn broken_mappings_report_every_problem() {
             "scheme = \"header\", header = \"Coder-Session-Token\"",
             "scheme = \"header\"",
         )
-        .replace("scim_type = \"uniqueness\"", "scim_type = \"unique\"");
+        .replace("scim_type = \"uniqueness\"", "scim_type = \"unique\"")
+        .replace("offset = \"{{ offset }}\"", "start = \"{{ begin }}\"");
     assert!(compile_mapping_str(Path::new("m.toml"), &text, &registry, &mut problems).is_none());
     let keys: Vec<&str> = problems.0.iter().map(|p| p.key.as_str()).collect();
     for key in [
