@@ -1,6 +1,8 @@
-//! Lookup cache (moka): platform objects by key and `userName` → SCIM id, per tenant, with a
-//! TTL. Every write through the gateway refreshes or invalidates the entries it touches; the TTL
-//! bounds how long a change made on the platform directly can stay unseen.
+//! Lookup cache (moka): platform objects by key, identity links by SCIM id and `userName` → SCIM
+//! id, per tenant, with a TTL. Every write through the gateway refreshes or invalidates the
+//! entries it touches; the TTL bounds how long a change made on the platform directly can stay
+//! unseen. Platform keys deleted through the gateway are remembered for a while so that a list
+//! read before the delete cannot link them again.
 
 use std::sync::Arc;
 
@@ -8,11 +10,14 @@ use moka::future::Cache;
 use serde_json::Value;
 
 use crate::config::CacheConfig;
+use crate::store::Identity;
 
 #[derive(Clone)]
 pub struct LookupCache {
     objects: Cache<String, Arc<Value>>,
     names: Cache<String, String>,
+    identities: Cache<String, Arc<Identity>>,
+    deleted: Cache<String, ()>,
 }
 
 fn object_key(tenant: &str, resource_type: &str, backend_key: &str) -> String {
@@ -35,6 +40,15 @@ impl LookupCache {
                 .max_capacity(config.max_entries)
                 .time_to_live(config.ttl)
                 .build(),
+            identities: Cache::builder()
+                .max_capacity(config.max_entries)
+                .time_to_live(config.ttl)
+                .build(),
+            // Independent of the lookup TTL: long enough for any list in flight to finish.
+            deleted: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(300))
+                .build(),
         }
     }
 
@@ -50,6 +64,38 @@ impl LookupCache {
 
     pub async fn forget_object(&self, tenant: &str, rt: &str, key: &str) {
         self.objects.invalidate(&object_key(tenant, rt, key)).await;
+    }
+
+    pub async fn identity(&self, tenant: &str, rt: &str, scim_id: &str) -> Option<Arc<Identity>> {
+        self.identities.get(&object_key(tenant, rt, scim_id)).await
+    }
+
+    pub async fn put_identity(&self, tenant: &str, rt: &str, identity: Identity) {
+        let key = object_key(tenant, rt, &identity.scim_id);
+        self.identities.insert(key, Arc::new(identity)).await;
+    }
+
+    /// Forgets a link and remembers its platform key as deleted.
+    pub async fn forget_identity(&self, tenant: &str, rt: &str, identity: &Identity) {
+        self.identities
+            .invalidate(&object_key(tenant, rt, &identity.scim_id))
+            .await;
+        self.deleted
+            .insert(object_key(tenant, rt, &identity.backend_key), ())
+            .await;
+    }
+
+    /// A key linked again (platforms that reuse keys, such as names) is no longer "deleted".
+    pub async fn clear_deleted(&self, tenant: &str, rt: &str, backend_key: &str) {
+        self.deleted
+            .invalidate(&object_key(tenant, rt, backend_key))
+            .await;
+    }
+
+    /// Whether a platform key was deleted through the gateway recently.
+    pub fn was_deleted(&self, tenant: &str, rt: &str, backend_key: &str) -> bool {
+        self.deleted
+            .contains_key(&object_key(tenant, rt, backend_key))
     }
 
     pub async fn id_for_name(&self, tenant: &str, rt: &str, name: &str) -> Option<String> {

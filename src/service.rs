@@ -246,10 +246,27 @@ impl Gateway {
     }
 
     async fn identity(&self, id: &str) -> Result<Identity> {
-        self.store
+        if let Some(hit) = self.cache.identity(&self.tenant, USER, id).await {
+            return Ok((*hit).clone());
+        }
+        let identity = self
+            .store
             .get(self.scope(), id)
             .await?
-            .ok_or_else(|| not_found(id).into())
+            .ok_or_else(|| ServiceError::from(not_found(id)))?;
+        self.cache
+            .put_identity(&self.tenant, USER, identity.clone())
+            .await;
+        Ok(identity)
+    }
+
+    /// Writes a changed link to the store and the cache.
+    async fn save(&self, identity: &Identity) -> Result<()> {
+        self.store.update(self.scope(), identity).await?;
+        self.cache
+            .put_identity(&self.tenant, USER, identity.clone())
+            .await;
+        Ok(())
     }
 
     /// The platform object behind a link; a platform that no longer has it makes the id unknown.
@@ -265,6 +282,9 @@ impl Gateway {
 
     async fn forget(&self, identity: &Identity) -> Result<()> {
         self.store.delete(self.scope(), &identity.scim_id).await?;
+        self.cache
+            .forget_identity(&self.tenant, USER, identity)
+            .await;
         self.cache
             .forget_object(&self.tenant, USER, &identity.backend_key)
             .await;
@@ -312,7 +332,11 @@ impl Gateway {
         // Linked before any further call, so a failing later call (a state change) never leaves
         // a platform account the gateway does not know.
         match self.store.insert(self.scope(), &identity).await {
-            Ok(()) => {}
+            Ok(()) => {
+                self.cache
+                    .clear_deleted(&self.tenant, USER, &identity.backend_key)
+                    .await
+            }
             Err(StoreError::Conflict(key)) => {
                 return Err(ScimError::conflict_uniqueness(format!(
                     "the platform object {key} is already provisioned"
@@ -332,7 +356,7 @@ impl Gateway {
             .await?;
         if *object != identity.platform {
             identity.platform = (*object).clone();
-            self.store.update(self.scope(), &identity).await?;
+            self.save(&identity).await?;
         }
         self.answer_written(&identity, object, req).await
     }
@@ -464,7 +488,7 @@ impl Gateway {
         identity.shadow = shadow;
         identity.platform = (*object).clone();
         identity.last_modified = now();
-        self.store.update(self.scope(), &identity).await?;
+        self.save(&identity).await?;
         self.answer_written(&identity, object, req).await
     }
 
@@ -834,6 +858,8 @@ impl Gateway {
         for (key, object) in keyed {
             let identity = match by_key.remove(&key) {
                 Some(i) => i,
+                // Read before a delete that has since finished: not to be linked again.
+                None if self.cache.was_deleted(&self.tenant, USER, &key) => continue,
                 None => {
                     let now = now();
                     let fresh = Identity {
