@@ -47,6 +47,7 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
         cache: LookupCache::new(&config.cache),
         settings: serde_json::Value::Object(config.backend.settings.clone()),
         limits: config.scim.clone(),
+        locks: Default::default(),
     };
     Ok(Arc::new(HttpState {
         gateway,

@@ -85,6 +85,7 @@ pub struct Gateway {
     pub cache: LookupCache,
     pub settings: Value,
     pub limits: ScimConfig,
+    pub locks: WriteLocks,
 }
 
 const USER: &str = "User";
@@ -103,6 +104,61 @@ enum CallsOutcome {
 pub struct RequestContext<'a> {
     /// `https://host/scim/v2`, for `meta.location`.
     pub base_url: &'a str,
+    /// The `If-Match` header of a write (RFC 7644 §3.14): the write happens only while the
+    /// resource still has one of these versions.
+    pub if_match: Option<&'a str>,
+}
+
+/// Serializes writes to one resource within this process, so that two concurrent PATCHes of
+/// one resource both apply (each reads what the other wrote). Striped: a fixed set of locks,
+/// one chosen by the resource id.
+pub struct WriteLocks {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for WriteLocks {
+    fn default() -> Self {
+        WriteLocks {
+            stripes: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl WriteLocks {
+    async fn lock(&self, id: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut hasher);
+        let stripe = self
+            .stripes
+            .get(hasher.finish() as usize % self.stripes.len().max(1))?;
+        Some(stripe.lock().await)
+    }
+}
+
+/// Whether an `If-Match`/`If-None-Match` list names this version (`*` names any). Weak and
+/// strong tags compare by their opaque part: SCIM versions are weak (RFC 7644 §3.14).
+pub fn version_listed(header: &str, version: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let wanted = opaque(version);
+    header
+        .split(',')
+        .any(|tag| tag.trim() == "*" || opaque(tag) == wanted)
+}
+
+fn check_precondition(req: &RequestContext<'_>, current: &Resource) -> Result<()> {
+    match req.if_match {
+        Some(header) if !version_listed(header, &current.version) => Err(ScimError::new(
+            412,
+            None,
+            format!(
+                "the resource changed since that version; its version is now {}",
+                current.version
+            ),
+        )
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 impl Gateway {
@@ -406,9 +462,11 @@ impl Gateway {
     ) -> Result<Resource> {
         let rt = self.user_type()?;
         let resource = normalize_resource(&self.registry, rt, body)?;
+        let _guard = self.locks.lock(id).await;
         let identity = self.identity(id).await?;
         let current = self.object_for(&identity, true).await?;
         let before = self.render(&identity, &current, req)?;
+        check_precondition(req, &before)?;
         self.write(identity, &current, &before.json, resource, req)
             .await
     }
@@ -421,9 +479,11 @@ impl Gateway {
     ) -> Result<Resource> {
         let rt = self.user_type()?;
         let ops = parse_patch_request(body)?;
+        let _guard = self.locks.lock(id).await;
         let identity = self.identity(id).await?;
         let current = self.object_for(&identity, true).await?;
         let before = self.render(&identity, &current, req)?;
+        check_precondition(req, &before)?;
         let patched = apply_patch(&self.registry, rt, &before.json, &ops)?;
         self.write(identity, &current, &before.json, patched, req)
             .await
@@ -492,8 +552,13 @@ impl Gateway {
         self.answer_written(&identity, object, req).await
     }
 
-    pub async fn delete_user(&self, id: &str) -> Result<()> {
+    pub async fn delete_user(&self, id: &str, req: &RequestContext<'_>) -> Result<()> {
+        let _guard = self.locks.lock(id).await;
         let identity = self.identity(id).await?;
+        if req.if_match.is_some() {
+            let current = self.object_for(&identity, true).await?;
+            check_precondition(req, &self.render(&identity, &current, req)?)?;
+        }
         let mut vars = self.base_vars();
         vars.insert(
             "key".to_owned(),

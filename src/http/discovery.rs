@@ -53,7 +53,7 @@ impl Discovery {
             "filter": {"supported": true, "maxResults": self.max_results},
             "changePassword": {"supported": false},
             "sort": {"supported": true},
-            "etag": {"supported": false},
+            "etag": {"supported": true},
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",
                 "name": "OAuth Bearer Token",

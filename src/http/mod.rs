@@ -22,7 +22,7 @@ use crate::scim::list::{list_response, ListQuery};
 use crate::scim::path::parse_attr_list;
 use crate::scim::projection::project;
 use crate::scim::{ScimError, ScimType};
-use crate::service::{Gateway, RequestContext, Resource, ServiceError};
+use crate::service::{version_listed, Gateway, RequestContext, Resource, ServiceError};
 
 /// What the HTTP layer needs for every request.
 pub struct HttpState {
@@ -67,10 +67,13 @@ where
     }
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = request.method().clone();
-    let base_url = base_url(state, &request);
-    let ctx = RequestContext {
-        base_url: &base_url,
+    let facts = Facts {
+        base_url: base_url(state, &request),
+        if_match: header_text(&request, header::IF_MATCH),
     };
+    let if_none_match = header_text(&request, header::IF_NONE_MATCH);
+    let base_url = facts.base_url.clone();
+    let ctx = facts.context();
     let query = query_pairs(request.uri().query());
     match segments.as_slice() {
         ["Users"] => match method {
@@ -80,8 +83,8 @@ where
                     Ok(b) => b,
                     Err(r) => return r,
                 };
-                let created = detached(&shared, &base_url, move |st, base| async move {
-                    let ctx = RequestContext { base_url: &base };
+                let created = detached(&shared, &facts, move |st, facts| async move {
+                    let ctx = facts.context();
                     st.gateway.create_user(&body, &ctx).await
                 })
                 .await;
@@ -99,19 +102,24 @@ where
         ["Users", id] => {
             let id = (*id).to_owned();
             match method {
-                Method::GET => single(
-                    state,
-                    &query,
-                    state.gateway.get_user(&id, &ctx).await,
-                    StatusCode::OK,
-                ),
+                Method::GET => match state.gateway.get_user(&id, &ctx).await {
+                    // RFC 7644 §3.14: an unchanged resource answers 304 with no body.
+                    Ok(r)
+                        if if_none_match
+                            .as_deref()
+                            .is_some_and(|h| version_listed(h, &r.version)) =>
+                    {
+                        not_modified(&r.version)
+                    }
+                    other => single(state, &query, other, StatusCode::OK),
+                },
                 Method::PUT => {
                     let body = match read_json(state, request).await {
                         Ok(b) => b,
                         Err(r) => return r,
                     };
-                    let replaced = detached(&shared, &base_url, move |st, base| async move {
-                        let ctx = RequestContext { base_url: &base };
+                    let replaced = detached(&shared, &facts, move |st, facts| async move {
+                        let ctx = facts.context();
                         st.gateway.replace_user(&id, &body, &ctx).await
                     })
                     .await;
@@ -122,15 +130,15 @@ where
                         Ok(b) => b,
                         Err(r) => return r,
                     };
-                    let patched = detached(&shared, &base_url, move |st, base| async move {
-                        let ctx = RequestContext { base_url: &base };
+                    let patched = detached(&shared, &facts, move |st, facts| async move {
+                        let ctx = facts.context();
                         st.gateway.patch_user(&id, &body, &ctx).await
                     })
                     .await;
                     single(state, &query, patched, StatusCode::OK)
                 }
-                Method::DELETE => match detached(&shared, &base_url, move |st, _| async move {
-                    st.gateway.delete_user(&id).await
+                Method::DELETE => match detached(&shared, &facts, move |st, facts| async move {
+                    st.gateway.delete_user(&id, &facts.context()).await
                 })
                 .await
                 {
@@ -180,19 +188,42 @@ where
     }
 }
 
+/// The request facts a service call needs, owned so a write can run on its own task.
+#[derive(Clone)]
+struct Facts {
+    base_url: String,
+    if_match: Option<String>,
+}
+
+impl Facts {
+    fn context(&self) -> RequestContext<'_> {
+        RequestContext {
+            base_url: &self.base_url,
+            if_match: self.if_match.as_deref(),
+        }
+    }
+}
+
+fn header_text<B>(request: &Request<B>, name: header::HeaderName) -> Option<String> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// Runs a write to completion on its own task: a request timeout or a client that hangs up
 /// stops the waiting, never a write halfway through its platform calls and store updates.
 async fn detached<T, Fut>(
     state: &Arc<HttpState>,
-    base_url: &str,
-    op: impl FnOnce(Arc<HttpState>, String) -> Fut,
+    facts: &Facts,
+    op: impl FnOnce(Arc<HttpState>, Facts) -> Fut,
 ) -> Result<T, ServiceError>
 where
     Fut: std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
     T: Send + 'static,
 {
-    let task =
-        tokio::spawn(op(state.clone(), base_url.to_owned()).instrument(tracing::Span::current()));
+    let task = tokio::spawn(op(state.clone(), facts.clone()).instrument(tracing::Span::current()));
     match task.await {
         Ok(result) => result,
         Err(e) => Err(ServiceError::Aborted(e.to_string())),
@@ -339,9 +370,10 @@ fn single(
         ),
         _ => resource.json.clone(),
     };
-    // `meta.version` carries the version; the ETag header comes with conditional requests
-    // (ServiceProviderConfig says etag.supported = false until then).
     let mut response = scim_json(status, &json);
+    if let Ok(v) = HeaderValue::from_str(&resource.version) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
     if status == StatusCode::CREATED {
         if let Some(location) = resource
             .json
@@ -419,6 +451,14 @@ async fn run_query(state: &HttpState, query: &ListQuery, ctx: &RequestContext<'_
         StatusCode::OK,
         &list_response(page.total_results, page.start_index, resources),
     )
+}
+
+fn not_modified(version: &str) -> HttpResponse {
+    let mut response = empty(StatusCode::NOT_MODIFIED);
+    if let Ok(v) = HeaderValue::from_str(version) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
 }
 
 fn not_found_url(path: &str) -> HttpResponse {

@@ -15,7 +15,7 @@ async fn discovery_tells_the_truth() {
     assert_eq!(spc["filter"]["supported"], true);
     assert_eq!(spc["filter"]["maxResults"], 200);
     assert_eq!(spc["sort"]["supported"], true);
-    assert_eq!(spc["etag"]["supported"], false);
+    assert_eq!(spc["etag"]["supported"], true);
     assert_eq!(spc["changePassword"]["supported"], false);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
 

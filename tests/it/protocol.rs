@@ -324,3 +324,110 @@ async fn users_created_on_the_platform_are_served() {
     assert_eq!(h.coder_user("grace")["name"], "Grace Hopper");
     h.demo.stop().await;
 }
+
+#[tokio::test]
+async fn conditional_requests_and_concurrent_writes() {
+    use reqwest::Method;
+    let h = Harness::start().await;
+    let created = h.post("/Users", user("etta", "etta@example.com")).await;
+    let etag = created
+        .headers
+        .get("etag")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let user = created.expect(201);
+    assert_eq!(user["meta"]["version"], etag.as_str());
+    let path = format!("/Users/{}", user["id"].as_str().unwrap());
+
+    // If-None-Match: unchanged → 304 with no body; another version → the resource.
+    let same = h
+        .call_with(Method::GET, &path, None, &[("if-none-match", &etag)])
+        .await;
+    assert_eq!(same.status.as_u16(), 304);
+    assert_eq!(same.body, Value::Null);
+    h.call_with(
+        Method::GET,
+        &path,
+        None,
+        &[("if-none-match", "W/\"other\"")],
+    )
+    .await
+    .expect(200);
+
+    // If-Match: a stale version is refused with 412 and changes nothing.
+    let title = patch_op(json!([{"op": "replace", "path": "title", "value": "Boss"}]));
+    let changed = h
+        .call_with(
+            Method::PATCH,
+            &path,
+            Some(title.clone()),
+            &[("if-match", &etag)],
+        )
+        .await;
+    let new_etag = changed
+        .headers
+        .get("etag")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_etag, etag);
+    changed.expect(200);
+    h.call_with(
+        Method::PATCH,
+        &path,
+        Some(title.clone()),
+        &[("if-match", &etag)],
+    )
+    .await
+    .expect_error(412, None);
+    h.call_with(
+        Method::PUT,
+        &path,
+        Some(user.clone()),
+        &[("if-match", &etag)],
+    )
+    .await
+    .expect_error(412, None);
+    h.call_with(Method::DELETE, &path, None, &[("if-match", &etag)])
+        .await
+        .expect_error(412, None);
+    assert_eq!(h.get(&path).await.expect(200)["title"], "Boss");
+    h.call_with(Method::PATCH, &path, Some(title), &[("if-match", "*")])
+        .await
+        .expect(200);
+
+    // Concurrent PATCHes of one user all apply: none is lost.
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let http = h.http.clone();
+        let url = h.url(&path);
+        let token = h.demo.token.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = patch_op(json!([{"op": "add", "path": "phoneNumbers", "value": [{"value": format!("+1 555 01{i:02}"), "type": "work"}]}]));
+            http.patch(url)
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let phones = h.get(&path).await.expect(200)["phoneNumbers"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(phones, 12);
+    h.call_with(Method::DELETE, &path, None, &[("if-match", "*")])
+        .await
+        .expect(204);
+    h.demo.stop().await;
+}

@@ -71,10 +71,23 @@ impl Harness {
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut request = self
             .http
             .request(method, self.url(path))
             .bearer_auth(&self.demo.token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/scim+json")
