@@ -49,6 +49,7 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
         limits: config.scim.clone(),
         locks: Default::default(),
     };
+    let kinds = gateway.kinds();
     Ok(Arc::new(HttpState {
         gateway,
         auth: Box::new(StaticTokens::new(config.tokens)),
@@ -56,7 +57,11 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
         public_url: config.server.public_url.clone(),
         max_body_bytes: config.server.max_body_bytes,
         request_timeout: config.server.request_timeout,
-        discovery: Discovery::new(registry, vec!["User".to_owned()], config.scim.max_results),
+        discovery: Discovery::new(
+            registry,
+            kinds.iter().map(|k| k.name().to_owned()).collect(),
+            config.scim.max_results,
+        ),
     }))
 }
 

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use crate::backend::{BackendClient, BackendError};
 use crate::cache::LookupCache;
 use crate::config::ScimConfig;
-use crate::mapping::compile::{CallSpec, ResourceMapping};
+use crate::mapping::compile::{CallSpec, MembersSpec, ResourceMapping};
 use crate::mapping::expr::context;
 use crate::mapping::model::PaginationStyle;
 use crate::mapping::{BackendRequest, BackendResponse, Mapping, MappingError};
@@ -88,9 +88,70 @@ pub struct Gateway {
     pub locks: WriteLocks,
 }
 
-const USER: &str = "User";
+/// The resource types this gateway can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Group,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::User => "User",
+            Kind::Group => "Group",
+        }
+    }
+}
+
+/// The operations on one resource type of a gateway.
+pub struct Resources<'a> {
+    gw: &'a Gateway,
+    section: &'a ResourceMapping,
+    pub rt: &'a ResourceType,
+}
+
+impl Gateway {
+    /// The operations on `kind`; a 501 SCIM error when the mapping does not serve it.
+    pub fn resources(&self, kind: Kind) -> Result<Resources<'_>> {
+        let section = match kind {
+            Kind::User => Some(&self.mapping.users),
+            Kind::Group => self.mapping.groups.as_ref(),
+        };
+        let Some(section) = section else {
+            return Err(ScimError::new(
+                501,
+                None,
+                format!(
+                    "the {} mapping does not serve {}s",
+                    self.mapping.platform.name,
+                    kind.name()
+                ),
+            )
+            .into());
+        };
+        let rt = self.registry.resource_type(kind.name()).ok_or_else(|| {
+            ServiceError::Mapping(format!("the schema registry has no {} type", kind.name()))
+        })?;
+        Ok(Resources {
+            gw: self,
+            section,
+            rt,
+        })
+    }
+
+    /// The resource types the mapping serves.
+    pub fn kinds(&self) -> Vec<Kind> {
+        let mut kinds = vec![Kind::User];
+        if self.mapping.groups.is_some() {
+            kinds.push(Kind::Group);
+        }
+        kinds
+    }
+}
 
 /// What a sequence of platform calls left behind.
+#[derive(Clone)]
 enum CallsOutcome {
     /// No call's condition held.
     NoneRan,
@@ -98,6 +159,16 @@ enum CallsOutcome {
     Object(Value),
     /// Calls ran; the object must be read again.
     Ran,
+}
+
+impl CallsOutcome {
+    /// The outcome of this sequence followed by another.
+    fn then(self, next: CallsOutcome) -> CallsOutcome {
+        match next {
+            CallsOutcome::NoneRan => self,
+            other => other,
+        }
+    }
 }
 
 /// Per-request facts the answer depends on.
@@ -161,36 +232,40 @@ fn check_precondition(req: &RequestContext<'_>, current: &Resource) -> Result<()
     }
 }
 
-impl Gateway {
+impl Resources<'_> {
     fn scope(&self) -> Scope<'_> {
         Scope {
-            tenant: &self.tenant,
-            resource_type: USER,
+            tenant: &self.gw.tenant,
+            resource_type: self.type_id(),
         }
     }
 
-    pub fn user_type(&self) -> Result<&ResourceType> {
-        self.registry
-            .resource_type(USER)
-            .ok_or_else(|| ServiceError::Mapping("the schema registry has no User type".to_owned()))
+    /// The resource type's id (`User`, `Group`), which also names it in the store and cache.
+    pub fn type_id(&self) -> &str {
+        &self.rt.id
     }
 
-    fn users(&self) -> &ResourceMapping {
-        &self.mapping.users
+    /// The attribute IdPs look resources up by before writing (`userName eq`, `displayName eq`).
+    fn name_attribute(&self) -> &'static str {
+        if self.rt.id == "Group" {
+            "displayName"
+        } else {
+            "userName"
+        }
     }
 
     // ---- platform calls -------------------------------------------------------------------
 
     async fn send(&self, request: &BackendRequest) -> Result<BackendResponse> {
-        let response = self.backend.send(request).await?;
+        let response = self.gw.backend.send(request).await?;
         if response.is_success() {
             return Ok(response);
         }
-        match self.mapping.classify_error(&response) {
+        match self.gw.mapping.classify_error(&response) {
             Some(scim) => Err(ServiceError::Scim(scim)),
             None => Err(ServiceError::PlatformFailed {
                 status: response.status,
-                message: self.mapping.error_message(&response),
+                message: self.gw.mapping.error_message(&response),
             }),
         }
     }
@@ -212,7 +287,7 @@ impl Gateway {
             let request = call.render(&ctx, &[])?;
             let response = self.send(&request).await?;
             if call.returns_object {
-                let key = self.users().key_of(&response.body)?;
+                let key = self.section.key_of(&response.body)?;
                 vars.insert("key".to_owned(), Value::String(key));
                 vars.insert("backend".to_owned(), response.body.clone());
                 outcome = CallsOutcome::Object(response.body);
@@ -226,41 +301,88 @@ impl Gateway {
     /// The platform object for a key, from the cache unless `fresh`.
     async fn fetch_object(&self, key: &str, fresh: bool) -> Result<Arc<Value>> {
         if !fresh {
-            if let Some(hit) = self.cache.object(&self.tenant, USER, key).await {
+            if let Some(hit) = self
+                .gw
+                .cache
+                .object(&self.gw.tenant, self.type_id(), key)
+                .await
+            {
                 return Ok(hit);
             }
         }
         let mut vars = self.base_vars();
         vars.insert("key".to_owned(), Value::String(key.to_owned()));
-        let request = self.users().get.render(&context_from(&vars), &[])?;
+        let request = self.section.get.render(&context_from(&vars), &[])?;
         let response = self.send(&request).await?;
         let object = Arc::new(response.body);
-        self.cache
-            .put_object(&self.tenant, USER, key, object.clone())
+        self.gw
+            .cache
+            .put_object(&self.gw.tenant, self.type_id(), key, object.clone())
             .await;
         Ok(object)
     }
 
     fn base_vars(&self) -> Map<String, Value> {
         let mut vars = Map::new();
-        vars.insert("settings".to_owned(), self.settings.clone());
+        vars.insert("settings".to_owned(), self.gw.settings.clone());
         vars
     }
 
     // ---- rendering -----------------------------------------------------------------------
 
-    fn render(
+    /// The resource a platform object and its link make, with group members resolved.
+    async fn present(
         &self,
         identity: &Identity,
         object: &Value,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
-        let rt = self.user_type()?;
-        let mut attrs = self.users().to_scim(
+        let members = match &self.section.members {
+            Some(spec) => Some(self.member_values(spec, object, req).await?),
+            None => None,
+        };
+        self.render(identity, object, members, req)
+    }
+
+    fn render(
+        &self,
+        identity: &Identity,
+        object: &Value,
+        members: Option<Vec<Value>>,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        let rt = self.rt;
+        // The `display` the IdP gave each member (the stored copy keeps nothing else of them).
+        let displays: std::collections::HashMap<&str, &Value> = identity
+            .shadow
+            .get("members")
+            .and_then(Value::as_array)
+            .map(|members| {
+                members
+                    .iter()
+                    .filter_map(|m| Some((m.get("value")?.as_str()?, m.get("display")?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let members = members.map(|list| {
+            list.into_iter()
+                .map(|mut member| {
+                    let display = member
+                        .get("value")
+                        .and_then(Value::as_str)
+                        .and_then(|id| displays.get(id));
+                    if let (Some(display), Some(map)) = (display, member.as_object_mut()) {
+                        map.insert("display".to_owned(), (*display).clone());
+                    }
+                    member
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut attrs = self.section.to_scim(
             object,
             Some(&identity.shadow),
             Some(&identity.platform),
-            &self.settings,
+            &self.gw.settings,
         )?;
         attrs = strip_common(attrs);
         let Some(map) = attrs.as_object_mut() else {
@@ -270,6 +392,11 @@ impl Gateway {
         };
         if let Some(ext) = &identity.external_id {
             map.insert("externalId".to_owned(), Value::String(ext.clone()));
+        }
+        // Membership always comes from the platform, never from the stored copy.
+        map.remove("members");
+        if let Some(members) = members.filter(|m| !m.is_empty()) {
+            map.insert("members".to_owned(), Value::Array(members));
         }
         let mut schemas = vec![Value::String(rt.schema.clone())];
         for ext in &rt.extensions {
@@ -287,7 +414,7 @@ impl Gateway {
         out.insert(
             "meta".to_owned(),
             json!({
-                "resourceType": USER,
+                "resourceType": self.type_id(),
                 "created": rfc3339(identity.created),
                 "lastModified": rfc3339(identity.last_modified),
                 "location": format!("{}{}/{}", req.base_url, rt.endpoint, identity.scim_id),
@@ -302,25 +429,33 @@ impl Gateway {
     }
 
     async fn identity(&self, id: &str) -> Result<Identity> {
-        if let Some(hit) = self.cache.identity(&self.tenant, USER, id).await {
+        if let Some(hit) = self
+            .gw
+            .cache
+            .identity(&self.gw.tenant, self.type_id(), id)
+            .await
+        {
             return Ok((*hit).clone());
         }
         let identity = self
+            .gw
             .store
             .get(self.scope(), id)
             .await?
-            .ok_or_else(|| ServiceError::from(not_found(id)))?;
-        self.cache
-            .put_identity(&self.tenant, USER, identity.clone())
+            .ok_or_else(|| ServiceError::from(not_found(self.type_id(), id)))?;
+        self.gw
+            .cache
+            .put_identity(&self.gw.tenant, self.type_id(), identity.clone())
             .await;
         Ok(identity)
     }
 
     /// Writes a changed link to the store and the cache.
     async fn save(&self, identity: &Identity) -> Result<()> {
-        self.store.update(self.scope(), identity).await?;
-        self.cache
-            .put_identity(&self.tenant, USER, identity.clone())
+        self.gw.store.update(self.scope(), identity).await?;
+        self.gw
+            .cache
+            .put_identity(&self.gw.tenant, self.type_id(), identity.clone())
             .await;
         Ok(())
     }
@@ -330,38 +465,55 @@ impl Gateway {
         match self.fetch_object(&identity.backend_key, fresh).await {
             Err(ServiceError::Scim(e)) if e.status == 404 => {
                 self.forget(identity).await?;
-                Err(not_found(&identity.scim_id).into())
+                Err(not_found(self.type_id(), &identity.scim_id).into())
             }
             other => other,
         }
     }
 
     async fn forget(&self, identity: &Identity) -> Result<()> {
-        self.store.delete(self.scope(), &identity.scim_id).await?;
-        self.cache
-            .forget_identity(&self.tenant, USER, identity)
+        self.gw
+            .store
+            .delete(self.scope(), &identity.scim_id)
+            .await?;
+        self.gw
+            .cache
+            .forget_identity(&self.gw.tenant, self.type_id(), identity)
             .await;
-        self.cache
-            .forget_object(&self.tenant, USER, &identity.backend_key)
+        self.gw
+            .cache
+            .forget_object(&self.gw.tenant, self.type_id(), &identity.backend_key)
             .await;
-        if let Some(name) = identity.shadow.get("userName").and_then(Value::as_str) {
-            self.cache.forget_name(&self.tenant, USER, name).await;
+        if let Some(name) = identity
+            .shadow
+            .get(self.name_attribute())
+            .and_then(Value::as_str)
+        {
+            self.gw
+                .cache
+                .forget_name(&self.gw.tenant, self.type_id(), name)
+                .await;
         }
         Ok(())
     }
 
     // ---- operations ----------------------------------------------------------------------
 
-    pub async fn get_user(&self, id: &str, req: &RequestContext<'_>) -> Result<Resource> {
+    pub async fn get(&self, id: &str, req: &RequestContext<'_>) -> Result<Resource> {
         let identity = self.identity(id).await?;
         let object = self.object_for(&identity, false).await?;
-        self.render(&identity, &object, req)
+        self.present(&identity, &object, req).await
     }
 
-    pub async fn create_user(&self, body: &Value, req: &RequestContext<'_>) -> Result<Resource> {
-        let rt = self.user_type()?;
-        let resource = normalize_resource(&self.registry, rt, body)?;
-        let desired = self.users().desired(&resource, &self.settings)?;
+    pub async fn create(&self, body: &Value, req: &RequestContext<'_>) -> Result<Resource> {
+        let rt = self.rt;
+        let resource = normalize_resource(&self.gw.registry, rt, body)?;
+        let desired = self.section.desired(&resource, &self.gw.settings)?;
+        // Members are checked before anything is created on the platform.
+        let member_keys = match &self.section.members {
+            Some(_) => self.member_keys(&member_ids(&resource)?).await?,
+            None => Vec::new(),
+        };
         let mut vars = self.base_vars();
         vars.insert("scim".to_owned(), resource.clone());
         vars.insert("desired".to_owned(), Value::Object(desired));
@@ -376,21 +528,22 @@ impl Gateway {
             last_modified: now,
         };
         // The mapping compiler guarantees an unconditional first call that returns the object.
-        let Some((first, rest)) = self.users().create.split_first() else {
+        let Some((first, rest)) = self.section.create.split_first() else {
             return Err(ServiceError::Mapping(
                 "the mapping has no create call".to_owned(),
             ));
         };
         let request = first.render(&context_from(&vars), &[])?;
         let created = self.send(&request).await?.body;
-        identity.backend_key = self.users().key_of(&created)?;
+        identity.backend_key = self.section.key_of(&created)?;
         identity.platform = created.clone();
         // Linked before any further call, so a failing later call (a state change) never leaves
         // a platform account the gateway does not know.
-        match self.store.insert(self.scope(), &identity).await {
+        match self.gw.store.insert(self.scope(), &identity).await {
             Ok(()) => {
-                self.cache
-                    .clear_deleted(&self.tenant, USER, &identity.backend_key)
+                self.gw
+                    .cache
+                    .clear_deleted(&self.gw.tenant, self.type_id(), &identity.backend_key)
                     .await
             }
             Err(StoreError::Conflict(key)) => {
@@ -406,7 +559,14 @@ impl Gateway {
             Value::String(identity.backend_key.clone()),
         );
         vars.insert("backend".to_owned(), created.clone());
-        let outcome = self.run_calls(rest, &mut vars).await?;
+        let mut outcome = self.run_calls(rest, &mut vars).await?;
+        if let Some(spec) = &self.section.members {
+            if !member_keys.is_empty() {
+                vars.insert("added".to_owned(), json!(member_keys));
+                vars.insert("removed".to_owned(), json!([]));
+                outcome = outcome.then(self.run_calls(&spec.update, &mut vars).await?);
+            }
+        }
         let object = self
             .object_after(outcome, created, &identity.backend_key)
             .await?;
@@ -439,52 +599,63 @@ impl Gateway {
         object: Arc<Value>,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
-        self.cache
-            .put_object(&self.tenant, USER, &identity.backend_key, object.clone())
+        self.gw
+            .cache
+            .put_object(
+                &self.gw.tenant,
+                self.type_id(),
+                &identity.backend_key,
+                object.clone(),
+            )
             .await;
         self.remember_name(identity).await;
-        self.render(identity, &object, req)
+        self.present(identity, &object, req).await
     }
 
     async fn remember_name(&self, identity: &Identity) {
-        if let Some(name) = identity.shadow.get("userName").and_then(Value::as_str) {
-            self.cache
-                .put_name(&self.tenant, USER, name, &identity.scim_id)
+        if let Some(name) = identity
+            .shadow
+            .get(self.name_attribute())
+            .and_then(Value::as_str)
+        {
+            self.gw
+                .cache
+                .put_name(&self.gw.tenant, self.type_id(), name, &identity.scim_id)
                 .await;
         }
     }
 
-    pub async fn replace_user(
+    pub async fn replace(
         &self,
         id: &str,
         body: &Value,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
-        let rt = self.user_type()?;
-        let resource = normalize_resource(&self.registry, rt, body)?;
-        let _guard = self.locks.lock(id).await;
+        let rt = self.rt;
+        let resource = normalize_resource(&self.gw.registry, rt, body)?;
+        let _guard = self.gw.locks.lock(id).await;
         let identity = self.identity(id).await?;
         let current = self.object_for(&identity, true).await?;
-        let before = self.render(&identity, &current, req)?;
+        let before = self.present(&identity, &current, req).await?;
         check_precondition(req, &before)?;
         self.write(identity, &current, &before.json, resource, req)
             .await
     }
 
-    pub async fn patch_user(
+    pub async fn patch(
         &self,
         id: &str,
         body: &Value,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
-        let rt = self.user_type()?;
+        let rt = self.rt;
         let ops = parse_patch_request(body)?;
-        let _guard = self.locks.lock(id).await;
+        let _guard = self.gw.locks.lock(id).await;
         let identity = self.identity(id).await?;
         let current = self.object_for(&identity, true).await?;
-        let before = self.render(&identity, &current, req)?;
+        let before = self.present(&identity, &current, req).await?;
         check_precondition(req, &before)?;
-        let patched = apply_patch(&self.registry, rt, &before.json, &ops)?;
+        let patched = apply_patch(&self.gw.registry, rt, &before.json, &ops)?;
         self.write(identity, &current, &before.json, patched, req)
             .await
     }
@@ -499,11 +670,11 @@ impl Gateway {
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
         let resource = strip_common(resource);
-        let desired = self.users().desired(&resource, &self.settings)?;
+        let desired = self.section.desired(&resource, &self.gw.settings)?;
         // What the resource as the IdP last saw it asked for; unknown when it cannot be computed.
-        let desired_before = self.users().desired(before, &self.settings).ok();
+        let desired_before = self.section.desired(before, &self.gw.settings).ok();
         let changed = self
-            .users()
+            .section
             .changes(&desired, desired_before.as_ref(), current)?;
         let mut vars = self.base_vars();
         vars.insert(
@@ -517,27 +688,55 @@ impl Gateway {
         vars.insert("backend".to_owned(), current.clone());
         let old_name = identity
             .shadow
-            .get("userName")
+            .get(self.name_attribute())
             .and_then(Value::as_str)
             .map(str::to_owned);
         // Forgotten before the calls too, so a concurrent read cannot keep serving the old object.
-        self.cache
-            .forget_object(&self.tenant, USER, &identity.backend_key)
+        self.gw
+            .cache
+            .forget_object(&self.gw.tenant, self.type_id(), &identity.backend_key)
             .await;
-        let result = self.run_calls(&self.users().update, &mut vars).await;
+        // Membership changes as a delta: only who joined and who left, whatever the group's size.
+        let membership = match &self.section.members {
+            Some(spec) => {
+                let (added, removed) = id_delta(&member_ids(before)?, &member_ids(&resource)?);
+                Some((
+                    spec,
+                    self.member_keys(&added).await?,
+                    self.member_keys(&removed).await?,
+                ))
+            }
+            None => None,
+        };
+        let mut result = self.run_calls(&self.section.update, &mut vars).await;
+        if let (Some((spec, added, removed)), Ok(first)) = (membership, &result) {
+            if !added.is_empty() || !removed.is_empty() {
+                let first = first.clone();
+                vars.insert("added".to_owned(), json!(added));
+                vars.insert("removed".to_owned(), json!(removed));
+                result = self
+                    .run_calls(&spec.update, &mut vars)
+                    .await
+                    .map(|next| first.then(next));
+            }
+        }
         // Whatever happened on the platform, the cached object may now be stale.
-        self.cache
-            .forget_object(&self.tenant, USER, &identity.backend_key)
+        self.gw
+            .cache
+            .forget_object(&self.gw.tenant, self.type_id(), &identity.backend_key)
             .await;
         let outcome = result?;
         if let Some(name) = old_name {
-            self.cache.forget_name(&self.tenant, USER, &name).await;
+            self.gw
+                .cache
+                .forget_name(&self.gw.tenant, self.type_id(), &name)
+                .await;
         }
         let object = self
             .object_after(outcome, current.clone(), &identity.backend_key)
             .await?;
         let shadow = shadow_of(&resource);
-        for attribute in self.users().kept_changes(&identity.shadow, &shadow) {
+        for attribute in self.section.kept_changes(&identity.shadow, &shadow) {
             tracing::warn!(
                 scim_id = %identity.scim_id,
                 attribute,
@@ -552,12 +751,12 @@ impl Gateway {
         self.answer_written(&identity, object, req).await
     }
 
-    pub async fn delete_user(&self, id: &str, req: &RequestContext<'_>) -> Result<()> {
-        let _guard = self.locks.lock(id).await;
+    pub async fn delete(&self, id: &str, req: &RequestContext<'_>) -> Result<()> {
+        let _guard = self.gw.locks.lock(id).await;
         let identity = self.identity(id).await?;
         if req.if_match.is_some() {
             let current = self.object_for(&identity, true).await?;
-            check_precondition(req, &self.render(&identity, &current, req)?)?;
+            check_precondition(req, &self.present(&identity, &current, req).await?)?;
         }
         let mut vars = self.base_vars();
         vars.insert(
@@ -565,7 +764,7 @@ impl Gateway {
             Value::String(identity.backend_key.clone()),
         );
         vars.insert("scim".to_owned(), identity.shadow.clone());
-        match self.run_calls(&self.users().delete, &mut vars).await {
+        match self.run_calls(&self.section.delete, &mut vars).await {
             Ok(_) => {}
             // Already gone from the platform: the IdP's intent holds.
             Err(ServiceError::Scim(e)) if e.status == 404 => {}
@@ -576,19 +775,15 @@ impl Gateway {
 
     // ---- queries -------------------------------------------------------------------------
 
-    pub async fn list_users(
-        &self,
-        query: &ListQuery,
-        req: &RequestContext<'_>,
-    ) -> Result<ListPage> {
-        let rt = self.user_type()?;
+    pub async fn list(&self, query: &ListQuery, req: &RequestContext<'_>) -> Result<ListPage> {
+        let rt = self.rt;
         if let Some(filter) = &query.filter {
-            filter.validate(&self.registry, rt)?;
+            filter.validate(&self.gw.registry, rt)?;
         }
         let want = query
             .count
-            .unwrap_or(self.limits.max_results)
-            .min(self.limits.max_results);
+            .unwrap_or(self.gw.limits.max_results)
+            .min(self.gw.limits.max_results);
         let start = query.start_index.max(1);
 
         // Filters on what only the gateway holds are answered from the store.
@@ -598,8 +793,8 @@ impl Gateway {
                 for identity in candidates {
                     match self.object_for(&identity, false).await {
                         Ok(object) => {
-                            let r = self.render(&identity, &object, req)?;
-                            if filter.matches(&r.json, &self.registry, rt) {
+                            let r = self.present(&identity, &object, req).await?;
+                            if filter.matches(&r.json, &self.gw.registry, rt) {
                                 matched.push(r.json);
                             }
                         }
@@ -618,13 +813,13 @@ impl Gateway {
         }
 
         let pushdown = match &query.filter {
-            Some(filter) => self.users().list.pushdown(filter)?,
+            Some(filter) => self.section.list.pushdown(filter)?,
             None => None,
         };
         let exact = query.filter.is_none() || pushdown.as_ref().is_some_and(|p| p.exact);
         let extra: Vec<(String, String)> = pushdown.map(|p| p.query).unwrap_or_default();
 
-        if exact && query.sort_by.is_none() && self.users().list.pagination != PaginationStyle::None
+        if exact && query.sort_by.is_none() && self.section.list.pagination != PaginationStyle::None
         {
             return self.list_direct(&extra, start, want, req).await;
         }
@@ -632,13 +827,13 @@ impl Gateway {
         let objects = self.scan(&extra).await?;
         let mut matched = Vec::new();
         for (identity, object) in self.link_all(&objects).await? {
-            let r = self.render(&identity, &object, req)?;
+            let r = self.present(&identity, &object, req).await?;
             let wanted = query.filter.as_ref().is_none_or(|f| {
-                f.matches(&r.json, &self.registry, rt)
+                f.matches(&r.json, &self.gw.registry, rt)
                     || (identity.platform.is_null()
                         && self
-                            .users()
-                            .names_in_platform_form(f, &object, &self.settings))
+                            .section
+                            .names_in_platform_form(f, &object, &self.gw.settings))
             });
             if wanted {
                 matched.push(r.json);
@@ -654,8 +849,14 @@ impl Gateway {
         start: usize,
         want: usize,
     ) -> ListPage {
-        if let (Some(by), Ok(rt)) = (&query.sort_by, self.user_type()) {
-            sort_resources(&self.registry, rt, &mut matched, by, query.sort_order);
+        if let Some(by) = &query.sort_by {
+            sort_resources(
+                &self.gw.registry,
+                self.rt,
+                &mut matched,
+                by,
+                query.sort_order,
+            );
         }
         let total = matched.len();
         let resources: Vec<Value> = matched.into_iter().skip(start - 1).take(want).collect();
@@ -676,11 +877,14 @@ impl Gateway {
                 value: Literal::String(value),
             } if path.sub.is_none() && is_core_or_none(&path.urn) => {
                 if path.name.eq_ignore_ascii_case("id") {
-                    let found = self.store.get(self.scope(), value).await?;
+                    let found = self.gw.store.get(self.scope(), value).await?;
                     Ok(Some(found.into_iter().collect()))
                 } else if path.name.eq_ignore_ascii_case("externalId") {
                     Ok(Some(
-                        self.store.find_by_external_id(self.scope(), value).await?,
+                        self.gw
+                            .store
+                            .find_by_external_id(self.scope(), value)
+                            .await?,
                     ))
                 } else {
                     Ok(None)
@@ -714,16 +918,21 @@ impl Gateway {
         else {
             return Ok(None);
         };
-        if !path.name.eq_ignore_ascii_case("userName")
+        if !path.name.eq_ignore_ascii_case(self.name_attribute())
             || path.sub.is_some()
             || !is_core_or_none(&path.urn)
         {
             return Ok(None);
         }
-        let Some(id) = self.cache.id_for_name(&self.tenant, USER, name).await else {
+        let Some(id) = self
+            .gw
+            .cache
+            .id_for_name(&self.gw.tenant, self.type_id(), name)
+            .await
+        else {
             return Ok(None);
         };
-        let Some(identity) = self.store.get(self.scope(), &id).await? else {
+        let Some(identity) = self.gw.store.get(self.scope(), &id).await? else {
             return Ok(None);
         };
         let object = match self.object_for(&identity, false).await {
@@ -731,9 +940,9 @@ impl Gateway {
             Err(ServiceError::Scim(e)) if e.status == 404 => return Ok(None),
             Err(e) => return Err(e),
         };
-        let rt = self.user_type()?;
-        let r = self.render(&identity, &object, req)?;
-        if !filter.matches(&r.json, &self.registry, rt) {
+        let rt = self.rt;
+        let r = self.present(&identity, &object, req).await?;
+        if !filter.matches(&r.json, &self.gw.registry, rt) {
             return Ok(None);
         }
         Ok(Some(self.finish_page(vec![r.json], query, start, want)))
@@ -772,7 +981,7 @@ impl Gateway {
         };
         let mut resources = Vec::with_capacity(objects.len());
         for (identity, object) in self.link_all(&objects).await? {
-            resources.push(self.render(&identity, &object, req)?.json);
+            resources.push(self.present(&identity, &object, req).await?.json);
         }
         Ok(ListPage {
             total_results: total,
@@ -790,7 +999,7 @@ impl Gateway {
         offset: usize,
         want: usize,
     ) -> Result<(Vec<Value>, Option<usize>)> {
-        let list = &self.users().list;
+        let list = &self.section.list;
         let page_size = list.max_page_size;
         let aligned = list.pagination == PaginationStyle::Page;
         let mut position = if aligned {
@@ -829,7 +1038,7 @@ impl Gateway {
         offset: usize,
         size: usize,
     ) -> Result<(Vec<Value>, Option<usize>)> {
-        let list = &self.users().list;
+        let list = &self.section.list;
         let mut vars = self.base_vars();
         match list.pagination {
             PaginationStyle::Offset => {
@@ -872,8 +1081,8 @@ impl Gateway {
 
     /// Every platform object matching the push-down query, up to the configured bound.
     async fn scan(&self, extra: &[(String, String)]) -> Result<Vec<Value>> {
-        let list = &self.users().list;
-        let cap = self.limits.max_scan;
+        let list = &self.section.list;
+        let cap = self.gw.limits.max_scan;
         let too_many = || {
             ScimError::bad_request(
                 ScimType::TooMany,
@@ -907,24 +1116,99 @@ impl Gateway {
         }
     }
 
-    /// Pairs platform objects with their links, linking objects seen for the first time.
-    async fn link_all(&self, objects: &[Value]) -> Result<Vec<(Identity, Arc<Value>)>> {
-        let mut keyed = Vec::with_capacity(objects.len());
-        for object in objects {
-            keyed.push((self.users().key_of(object)?, object));
-        }
-        let keys: Vec<String> = keyed.iter().map(|(k, _)| k.clone()).collect();
-        let known = self.store.get_by_backend_keys(self.scope(), &keys).await?;
+    /// A group's members as SCIM values (`value`, `$ref`, `display`, `type`), from the platform
+    /// keys the mapping reads off the group object.
+    async fn member_values(
+        &self,
+        spec: &MembersSpec,
+        object: &Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Vec<Value>> {
+        let ctx = context(&[("backend", object), ("settings", &self.gw.settings)]);
+        let keys: Vec<String> = match spec.from_backend.eval(&ctx) {
+            Ok(Some(Value::Array(items))) => items
+                .iter()
+                .filter_map(|item| match item {
+                    Value::String(k) => Some(k.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            Ok(None) | Ok(Some(Value::Null)) => Vec::new(),
+            Ok(Some(other)) => {
+                return Err(ServiceError::Mapping(format!(
+                    "members: `{}` gave {} instead of a list of keys",
+                    spec.from_backend.source(),
+                    kind(&other)
+                )))
+            }
+            Err(e) => return Err(ServiceError::Mapping(format!("members: {e}"))),
+        };
+        let users = self.gw.resources(Kind::User)?;
+        let linked = users.link_keys(&keys).await?;
+        Ok(linked
+            .into_iter()
+            .map(|identity| {
+                let mut member = Map::new();
+                member.insert("value".to_owned(), Value::String(identity.scim_id.clone()));
+                member.insert(
+                    "$ref".to_owned(),
+                    Value::String(format!(
+                        "{}{}/{}",
+                        req.base_url, users.rt.endpoint, identity.scim_id
+                    )),
+                );
+                member.insert("type".to_owned(), Value::String("User".to_owned()));
+                Value::Object(member)
+            })
+            .collect())
+    }
+
+    /// The platform keys of the users a SCIM member list names; a member that is not a known
+    /// user (or is a group: the platforms served have no nested groups) is a 400.
+    async fn member_keys(&self, members: &[String]) -> Result<Vec<String>> {
+        let users = self.gw.resources(Kind::User)?;
+        let found = self.gw.store.get_many(users.scope(), members).await?;
+        let by_id: std::collections::HashMap<&str, &str> = found
+            .iter()
+            .map(|i| (i.scim_id.as_str(), i.backend_key.as_str()))
+            .collect();
+        members
+            .iter()
+            .map(|id| {
+                by_id
+                    .get(id.as_str())
+                    .map(|k| (*k).to_owned())
+                    .ok_or_else(|| {
+                        ServiceError::Scim(ScimError::bad_request(
+                            ScimType::InvalidValue,
+                            format!("member {id} is not a known User"),
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// Links platform keys (creating links for keys seen for the first time), in their order.
+    async fn link_keys(&self, keys: &[String]) -> Result<Vec<Identity>> {
+        let known = self
+            .gw
+            .store
+            .get_by_backend_keys(self.scope(), keys)
+            .await?;
         let mut by_key: std::collections::HashMap<String, Identity> = known
             .into_iter()
             .map(|i| (i.backend_key.clone(), i))
             .collect();
-        let mut out = Vec::with_capacity(keyed.len());
-        for (key, object) in keyed {
-            let identity = match by_key.remove(&key) {
-                Some(i) => i,
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            match by_key.remove(key) {
+                Some(identity) => out.push(identity),
                 // Read before a delete that has since finished: not to be linked again.
-                None if self.cache.was_deleted(&self.tenant, USER, &key) => continue,
+                None if self
+                    .gw
+                    .cache
+                    .was_deleted(&self.gw.tenant, self.type_id(), key) => {}
                 None => {
                     let now = now();
                     let fresh = Identity {
@@ -936,17 +1220,92 @@ impl Gateway {
                         created: now,
                         last_modified: now,
                     };
-                    self.store.link_or_get(self.scope(), &fresh).await?
+                    out.push(self.gw.store.link_or_get(self.scope(), &fresh).await?);
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pairs platform objects with their links, linking objects seen for the first time.
+    async fn link_all(&self, objects: &[Value]) -> Result<Vec<(Identity, Arc<Value>)>> {
+        let mut by_key = std::collections::HashMap::with_capacity(objects.len());
+        let mut keys = Vec::with_capacity(objects.len());
+        for object in objects {
+            let key = self.section.key_of(object)?;
+            by_key.insert(key.clone(), object);
+            keys.push(key);
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for identity in self.link_keys(&keys).await? {
+            let Some(object) = by_key.get(&identity.backend_key) else {
+                continue;
             };
-            let object = Arc::new(object.clone());
-            self.cache
-                .put_object(&self.tenant, USER, &key, object.clone())
+            let object = Arc::new((*object).clone());
+            self.gw
+                .cache
+                .put_object(
+                    &self.gw.tenant,
+                    self.type_id(),
+                    &identity.backend_key,
+                    object.clone(),
+                )
                 .await;
             out.push((identity, object));
         }
         Ok(out)
     }
+}
+
+/// The SCIM ids of a resource's `members`; members that are groups are refused (the platforms
+/// served have no nested groups).
+fn member_ids(resource: &Value) -> Result<Vec<String>> {
+    let Some(members) = resource.get("members").and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
+    let mut ids = Vec::with_capacity(members.len());
+    for member in members {
+        if member
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("Group"))
+        {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                "groups cannot be members here: the platform has no nested groups",
+            )
+            .into());
+        }
+        match member.get("value").and_then(Value::as_str) {
+            Some(id) if !ids.iter().any(|known| known == id) => ids.push(id.to_owned()),
+            Some(_) => {}
+            None => {
+                return Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    "every member needs a `value` (the member's id)",
+                )
+                .into())
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Who joined and who left between two member lists, in their order.
+fn id_delta(before: &[String], after: &[String]) -> (Vec<String>, Vec<String>) {
+    let old: std::collections::HashSet<&String> = before.iter().collect();
+    let new: std::collections::HashSet<&String> = after.iter().collect();
+    let added = after
+        .iter()
+        .filter(|id| !old.contains(id))
+        .cloned()
+        .collect();
+    let removed = before
+        .iter()
+        .filter(|id| !new.contains(id))
+        .cloned()
+        .collect();
+    (added, removed)
 }
 
 fn is_core_or_none(urn: &Option<String>) -> bool {
@@ -964,8 +1323,8 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn not_found(id: &str) -> ScimError {
-    ScimError::not_found(format!("User {id} not found"))
+fn not_found(kind: &str, id: &str) -> ScimError {
+    ScimError::not_found(format!("{kind} {id} not found"))
 }
 
 fn context_from(vars: &Map<String, Value>) -> minijinja::Value {
@@ -990,11 +1349,27 @@ fn strip_common(mut resource: Value) -> Value {
 }
 
 /// What the identity store keeps of a written resource: never a password (RFC 7643 §4.1.1
-/// makes it write-only; the platform gets it only if the mapping maps it).
+/// makes it write-only; the platform gets it only if the mapping maps it) and of members only
+/// the `display` the IdP gave them.
 fn shadow_of(resource: &Value) -> Value {
     let mut shadow = strip_common(resource.clone());
     if let Some(map) = shadow.as_object_mut() {
         map.remove("password");
+        // Who is a member lives on the platform only; what is kept is the `display` an IdP
+        // gave a member, so it reads back what it wrote.
+        if let Some(Value::Array(members)) = map.remove("members") {
+            let displays: Vec<Value> = members
+                .into_iter()
+                .filter_map(|m| {
+                    let value = m.get("value")?.clone();
+                    let display = m.get("display")?.clone();
+                    Some(json!({"value": value, "display": display}))
+                })
+                .collect();
+            if !displays.is_empty() {
+                map.insert("members".to_owned(), Value::Array(displays));
+            }
+        }
     }
     shadow
 }

@@ -22,7 +22,7 @@ use crate::scim::list::{list_response, ListQuery};
 use crate::scim::path::parse_attr_list;
 use crate::scim::projection::project;
 use crate::scim::{ScimError, ScimType};
-use crate::service::{version_listed, Gateway, RequestContext, Resource, ServiceError};
+use crate::service::{version_listed, Gateway, Kind, RequestContext, Resource, ServiceError};
 
 /// What the HTTP layer needs for every request.
 pub struct HttpState {
@@ -76,54 +76,93 @@ where
     let ctx = facts.context();
     let query = query_pairs(request.uri().query());
     match segments.as_slice() {
-        ["Users"] => match method {
-            Method::GET => list_users(state, &query, &ctx).await,
-            Method::POST => {
-                let body = match read_json(state, request).await {
-                    Ok(b) => b,
-                    Err(r) => return r,
-                };
-                let created = detached(&shared, &facts, move |st, facts| async move {
-                    let ctx = facts.context();
-                    st.gateway.create_user(&body, &ctx).await
-                })
-                .await;
-                single(state, &query, created, StatusCode::CREATED)
+        [endpoint] if kind_of(endpoint).is_some() => {
+            let Some(kind) = kind_of(endpoint) else {
+                return not_found_url(&path);
+            };
+            match method {
+                Method::GET => {
+                    match ListQuery::from_query_pairs(&query, state.gateway.limits.max_results) {
+                        Ok(q) => run_query(state, &[kind], &q, &ctx).await,
+                        Err(e) => scim_error(&e),
+                    }
+                }
+                Method::POST => {
+                    let body = match read_json(state, request).await {
+                        Ok(b) => b,
+                        Err(r) => return r,
+                    };
+                    let created = detached(&shared, &facts, move |st, facts| async move {
+                        st.gateway
+                            .resources(kind)?
+                            .create(&body, &facts.context())
+                            .await
+                    })
+                    .await;
+                    single(state, kind, &query, created, StatusCode::CREATED)
+                }
+                _ => method_not_allowed("GET, POST"),
             }
-            _ => method_not_allowed("GET, POST"),
-        },
-        ["Users", ".search"] | [".search"] => match method {
+        }
+        [endpoint, ".search"] if kind_of(endpoint).is_some() => match method {
             Method::POST => match read_json(state, request).await {
-                Ok(body) => search_users(state, &body, &ctx).await,
+                Ok(body) => {
+                    search(
+                        state,
+                        &kind_of(endpoint).into_iter().collect::<Vec<_>>(),
+                        &body,
+                        &ctx,
+                    )
+                    .await
+                }
                 Err(r) => r,
             },
             _ => method_not_allowed("POST"),
         },
-        ["Users", id] => {
+        // RFC 7644 §3.4.3: a search at the root covers every resource type served.
+        [".search"] => match method {
+            Method::POST => match read_json(state, request).await {
+                Ok(body) => search(state, &state.gateway.kinds(), &body, &ctx).await,
+                Err(r) => r,
+            },
+            _ => method_not_allowed("POST"),
+        },
+        [endpoint, id] if kind_of(endpoint).is_some() => {
+            let Some(kind) = kind_of(endpoint) else {
+                return not_found_url(&path);
+            };
             let id = (*id).to_owned();
             match method {
-                Method::GET => match state.gateway.get_user(&id, &ctx).await {
-                    // RFC 7644 §3.14: an unchanged resource answers 304 with no body.
-                    Ok(r)
-                        if if_none_match
-                            .as_deref()
-                            .is_some_and(|h| version_listed(h, &r.version)) =>
-                    {
-                        not_modified(&r.version)
+                Method::GET => {
+                    let read = match state.gateway.resources(kind) {
+                        Ok(r) => r.get(&id, &ctx).await,
+                        Err(e) => Err(e),
+                    };
+                    match read {
+                        // RFC 7644 §3.14: an unchanged resource answers 304 with no body.
+                        Ok(r)
+                            if if_none_match
+                                .as_deref()
+                                .is_some_and(|h| version_listed(h, &r.version)) =>
+                        {
+                            not_modified(&r.version)
+                        }
+                        other => single(state, kind, &query, other, StatusCode::OK),
                     }
-                    other => single(state, &query, other, StatusCode::OK),
-                },
+                }
                 Method::PUT => {
                     let body = match read_json(state, request).await {
                         Ok(b) => b,
                         Err(r) => return r,
                     };
                     let replaced = detached(&shared, &facts, move |st, facts| async move {
-                        let ctx = facts.context();
-                        st.gateway.replace_user(&id, &body, &ctx).await
+                        st.gateway
+                            .resources(kind)?
+                            .replace(&id, &body, &facts.context())
+                            .await
                     })
                     .await;
-                    single(state, &query, replaced, StatusCode::OK)
+                    single(state, kind, &query, replaced, StatusCode::OK)
                 }
                 Method::PATCH => {
                     let body = match read_json(state, request).await {
@@ -131,14 +170,19 @@ where
                         Err(r) => return r,
                     };
                     let patched = detached(&shared, &facts, move |st, facts| async move {
-                        let ctx = facts.context();
-                        st.gateway.patch_user(&id, &body, &ctx).await
+                        st.gateway
+                            .resources(kind)?
+                            .patch(&id, &body, &facts.context())
+                            .await
                     })
                     .await;
-                    single(state, &query, patched, StatusCode::OK)
+                    single(state, kind, &query, patched, StatusCode::OK)
                 }
                 Method::DELETE => match detached(&shared, &facts, move |st, facts| async move {
-                    st.gateway.delete_user(&id, &facts.context()).await
+                    st.gateway
+                        .resources(kind)?
+                        .delete(&id, &facts.context())
+                        .await
                 })
                 .await
                 {
@@ -177,9 +221,6 @@ where
             },
             _ => method_not_allowed("GET"),
         },
-        ["Groups", ..] => {
-            not_implemented("Groups are not supported yet by this gateway (see ResourceTypes)")
-        }
         ["Bulk"] => not_implemented(
             "Bulk operations are not supported (ServiceProviderConfig bulk.supported is false)",
         ),
@@ -348,6 +389,7 @@ where
 /// Answers one resource, honouring `attributes`/`excludedAttributes` (RFC 7644 §3.9).
 fn single(
     state: &HttpState,
+    kind: Kind,
     query: &[(String, String)],
     result: Result<Resource, ServiceError>,
     status: StatusCode,
@@ -360,8 +402,8 @@ fn single(
         Ok(p) => p,
         Err(e) => return scim_error(&e),
     };
-    let json = match state.gateway.user_type() {
-        Ok(rt) if !attributes.is_empty() || !excluded.is_empty() => project(
+    let json = match state.gateway.registry.resource_type(kind.name()) {
+        Some(rt) if !attributes.is_empty() || !excluded.is_empty() => project(
             &state.gateway.registry,
             rt,
             &resource.json,
@@ -408,48 +450,84 @@ fn projection_params(
     Ok((attributes, excluded))
 }
 
-async fn list_users(
+/// The resource type an endpoint segment names.
+fn kind_of(endpoint: &str) -> Option<Kind> {
+    match endpoint {
+        "Users" => Some(Kind::User),
+        "Groups" => Some(Kind::Group),
+        _ => None,
+    }
+}
+
+async fn search(
     state: &HttpState,
-    query: &[(String, String)],
+    kinds: &[Kind],
+    body: &Value,
     ctx: &RequestContext<'_>,
 ) -> HttpResponse {
-    match ListQuery::from_query_pairs(query, state.gateway.limits.max_results) {
-        Ok(q) => run_query(state, &q, ctx).await,
-        Err(e) => scim_error(&e),
-    }
-}
-
-async fn search_users(state: &HttpState, body: &Value, ctx: &RequestContext<'_>) -> HttpResponse {
     match ListQuery::from_search_request(body, state.gateway.limits.max_results) {
-        Ok(q) => run_query(state, &q, ctx).await,
+        Ok(q) => run_query(state, kinds, &q, ctx).await,
         Err(e) => scim_error(&e),
     }
 }
 
-async fn run_query(state: &HttpState, query: &ListQuery, ctx: &RequestContext<'_>) -> HttpResponse {
-    let page = match state.gateway.list_users(query, ctx).await {
-        Ok(p) => p,
-        Err(e) => return service_error(&e),
-    };
-    let resources = match state.gateway.user_type() {
-        Ok(rt) if !query.attributes.is_empty() || !query.excluded_attributes.is_empty() => page
-            .resources
-            .iter()
-            .map(|r| {
+/// Answers a query over one resource type, or over several for a root search (each type's
+/// matches in turn, paged together).
+async fn run_query(
+    state: &HttpState,
+    kinds: &[Kind],
+    query: &ListQuery,
+    ctx: &RequestContext<'_>,
+) -> HttpResponse {
+    let mut total = 0;
+    let mut resources = Vec::new();
+    let mut start_index = query.start_index.max(1);
+    for &kind in kinds {
+        let resources_of = match state.gateway.resources(kind) {
+            Ok(r) => r,
+            Err(e) => return service_error(&e),
+        };
+        let page = if kinds.len() == 1 {
+            resources_of.list(query, ctx).await
+        } else {
+            // Several types: each type's matches from the first, paged together below.
+            let mut all = ListQuery::clone(query);
+            all.start_index = 1;
+            all.count = Some(state.gateway.limits.max_results);
+            resources_of.list(&all, ctx).await
+        };
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => return service_error(&e),
+        };
+        total += page.total_results;
+        start_index = page.start_index;
+        resources.extend(page.resources.into_iter().map(|r| {
+            if query.attributes.is_empty() && query.excluded_attributes.is_empty() {
+                r
+            } else {
                 project(
                     &state.gateway.registry,
-                    rt,
-                    r,
+                    resources_of.rt,
+                    &r,
                     &query.attributes,
                     &query.excluded_attributes,
                 )
-            })
-            .collect(),
-        _ => page.resources,
-    };
+            }
+        }));
+    }
+    if kinds.len() > 1 {
+        start_index = query.start_index.max(1);
+        let want = query.count.unwrap_or(state.gateway.limits.max_results);
+        resources = resources
+            .into_iter()
+            .skip(start_index - 1)
+            .take(want)
+            .collect();
+    }
     scim_json(
         StatusCode::OK,
-        &list_response(page.total_results, page.start_index, resources),
+        &list_response(total, start_index, resources),
     )
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::expr::{Expr, Template, ValueTemplate};
 use super::model::{
     AuthScheme, OnChange, PaginationStyle, RawAttribute, RawCall, RawErrorRule, RawList,
-    RawPlatform,
+    RawMembers, RawPlatform,
 };
 use crate::config::Problems;
 use crate::scim::filter::CompareOp;
@@ -26,6 +26,8 @@ pub struct Mapping {
     pub platform: Platform,
     pub errors: Vec<ErrorRule>,
     pub users: ResourceMapping,
+    /// Groups, when the platform has them.
+    pub groups: Option<ResourceMapping>,
 }
 
 #[derive(Debug)]
@@ -56,6 +58,14 @@ pub struct ResourceMapping {
     pub create: Vec<CallSpec>,
     pub update: Vec<CallSpec>,
     pub delete: Vec<CallSpec>,
+    /// Group membership.
+    pub members: Option<MembersSpec>,
+}
+
+#[derive(Debug)]
+pub struct MembersSpec {
+    pub from_backend: Expr,
+    pub update: Vec<CallSpec>,
 }
 
 #[derive(Debug)]
@@ -130,12 +140,13 @@ pub fn compile_mapping_str(
         file: path,
         registry,
         problems,
+        rt_name: "User",
     };
     for key in table.keys() {
-        if !["platform", "errors", "users"].contains(&key.as_str()) {
+        if !["platform", "errors", "users", "groups"].contains(&key.as_str()) {
             c.problem(
                 key,
-                "unknown section (expected `platform`, `errors` or `users`)".to_owned(),
+                "unknown section (expected `platform`, `errors`, `users` or `groups`)".to_owned(),
             );
         }
     }
@@ -149,6 +160,25 @@ pub fn compile_mapping_str(
         .enumerate()
         .filter_map(|(i, raw)| c.error_rule(&format!("errors[{i}]"), raw))
         .collect();
+    let groups = match table.get("groups") {
+        Some(toml::Value::Table(groups)) => {
+            c.rt_name = "Group";
+            let groups = c.resource_table("groups", groups);
+            if groups.as_ref().is_some_and(|g| g.members.is_none()) {
+                c.problem(
+                    "groups.members",
+                    "missing (how the platform lists and changes members)".to_owned(),
+                );
+            }
+            groups
+        }
+        Some(_) => {
+            c.problem("groups", "must be a table".to_owned());
+            None
+        }
+        None => None,
+    };
+    c.rt_name = "User";
     let users = match table.get("users") {
         Some(toml::Value::Table(users)) => c.resource_table("users", users),
         Some(_) => {
@@ -160,11 +190,16 @@ pub fn compile_mapping_str(
             None
         }
     };
+    let groups_ok = !table.contains_key("groups") || groups.is_some();
+    if !groups_ok {
+        return None;
+    }
     Some(Mapping {
         file: path.to_owned(),
         platform: platform?,
         errors,
         users: users?,
+        groups,
     })
 }
 
@@ -172,6 +207,8 @@ struct Compiler<'a> {
     file: &'a Path,
     registry: &'a Registry,
     problems: &'a mut Problems,
+    /// The SCIM resource type of the section being compiled.
+    rt_name: &'static str,
 }
 
 impl Compiler<'_> {
@@ -459,7 +496,7 @@ impl Compiler<'_> {
                 return None;
             }
         };
-        let Some(rt) = self.registry.resource_type("User") else {
+        let Some(rt) = self.registry.resource_type(self.rt_name) else {
             self.problem(
                 key,
                 "the schema registry has no User resource type".to_owned(),
@@ -469,7 +506,10 @@ impl Compiler<'_> {
         if self.registry.resolve(rt, &path).is_none() {
             self.problem(
                 key,
-                format!("`{source}` is not an attribute of the SCIM User schemas"),
+                format!(
+                    "`{source}` is not an attribute of the SCIM {} schemas",
+                    self.rt_name
+                ),
             );
             return None;
         }
@@ -478,7 +518,7 @@ impl Compiler<'_> {
 
     fn attribute(&mut self, key: &str, raw: RawAttribute) -> Option<AttributeMapping> {
         let scim = self.scim_path(&format!("{key}.scim"), &raw.scim)?;
-        if let Some(rt) = self.registry.resource_type("User") {
+        if let Some(rt) = self.registry.resource_type(self.rt_name) {
             if let Some(resolved) = self.registry.resolve(rt, &scim) {
                 let attr = resolved.sub_attribute.unwrap_or(resolved.attribute);
                 if attr.mutability == Mutability::ReadOnly && raw.to_backend.is_some() {
@@ -508,6 +548,7 @@ impl Compiler<'_> {
             }
         }
         let from_source = match (&raw.from_backend, &raw.backend) {
+            _ if !raw.read => None,
             (Some(expr), _) => Some(expr.clone()),
             (None, Some(field)) => Some(format!("backend.{field}")),
             (None, None) => None,
@@ -605,7 +646,7 @@ impl Compiler<'_> {
     }
 
     fn resource_table(&mut self, key: &str, table: &toml::Table) -> Option<ResourceMapping> {
-        const KEYS: [&str; 7] = [
+        const KEYS: [&str; 8] = [
             "key",
             "attributes",
             "get",
@@ -613,6 +654,7 @@ impl Compiler<'_> {
             "create",
             "update",
             "delete",
+            "members",
         ];
         for k in table.keys() {
             if !KEYS.contains(&k.as_str()) {
@@ -629,8 +671,21 @@ impl Compiler<'_> {
         let create = self.member_list::<RawCall>(table, key, "create");
         let update = self.member_list::<RawCall>(table, key, "update");
         let delete = self.member_list::<RawCall>(table, key, "delete");
+        let members = match table.get("members") {
+            None => None,
+            Some(_) if self.rt_name != "Group" => {
+                self.problem(
+                    &format!("{key}.members"),
+                    "only groups have members".to_owned(),
+                );
+                None
+            }
+            Some(_) => self
+                .member::<RawMembers>(table, key, "members")
+                .and_then(|m| self.members(&format!("{key}.members"), m)),
+        };
         // Compile what parsed, even when other parts did not, to report their problems too.
-        self.resource(
+        let mut resource = self.resource(
             key,
             RawResourceParts {
                 key: raw_key,
@@ -641,7 +696,18 @@ impl Compiler<'_> {
                 update,
                 delete,
             },
-        )
+        )?;
+        resource.members = members;
+        Some(resource)
+    }
+
+    fn members(&mut self, key: &str, raw: RawMembers) -> Option<MembersSpec> {
+        let from_backend = self.expr(&format!("{key}.from_backend"), &raw.from_backend);
+        let update = self.calls(&format!("{key}.update"), raw.update);
+        Some(MembersSpec {
+            from_backend: from_backend?,
+            update: update?,
+        })
     }
 
     fn resource(&mut self, key: &str, raw: RawResourceParts) -> Option<ResourceMapping> {
@@ -685,6 +751,7 @@ impl Compiler<'_> {
             create: create?,
             update: update?,
             delete: delete?,
+            members: None,
         })
     }
 }

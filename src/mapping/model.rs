@@ -85,6 +85,24 @@ pub struct RawAttribute {
     pub to_backend: Option<String>,
     #[serde(default)]
     pub on_change: OnChange,
+    /// `false`: the attribute is only written to the platform, never read from it (another
+    /// entry reads it, e.g. a group's display name written both as a name and a display name).
+    #[serde(default = "yes")]
+    pub read: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Group membership (`[groups.members]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMembers {
+    /// Expression over `backend` (the group object) giving the platform keys of its members.
+    pub from_backend: String,
+    /// Calls that change membership; `added` and `removed` hold platform user keys.
+    pub update: Vec<RawCall>,
 }
 
 #[derive(Debug, Deserialize)]

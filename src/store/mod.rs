@@ -58,6 +58,13 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 pub trait IdentityStore: Send + Sync + 'static {
     fn get<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, Option<Identity>>;
 
+    /// The identities with any of these SCIM ids (in no particular order).
+    fn get_many<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        scim_ids: &'a [String],
+    ) -> StoreFuture<'a, Vec<Identity>>;
+
     /// The identities linked to any of these platform keys (in no particular order).
     fn get_by_backend_keys<'a>(
         &'a self,

@@ -58,6 +58,33 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// The identities whose `column` is one of `values`.
+    async fn get_where_in(
+        &self,
+        scope: Scope<'_>,
+        column: &str,
+        values: &[String],
+    ) -> Result<Vec<Identity>, StoreError> {
+        let mut out = Vec::with_capacity(values.len());
+        // SQLite limits bound parameters per statement; stay well below it.
+        for chunk in values.chunks(500) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT {COLUMNS} FROM identities WHERE tenant = ? AND resource_type = ? AND {column} IN ({placeholders})"
+            );
+            let mut query = sqlx::query(&sql)
+                .bind(scope.tenant)
+                .bind(scope.resource_type);
+            for value in chunk {
+                query = query.bind(value);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.push(identity_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// `INSERT` of one identity, with `suffix` appended (a conflict clause).
     async fn insert_row(
         &self,
@@ -149,31 +176,20 @@ impl IdentityStore for SqliteStore {
         })
     }
 
+    fn get_many<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        scim_ids: &'a [String],
+    ) -> StoreFuture<'a, Vec<Identity>> {
+        Box::pin(async move { self.get_where_in(scope, "scim_id", scim_ids).await })
+    }
+
     fn get_by_backend_keys<'a>(
         &'a self,
         scope: Scope<'a>,
         keys: &'a [String],
     ) -> StoreFuture<'a, Vec<Identity>> {
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(keys.len());
-            // SQLite limits bound parameters per statement; stay well below it.
-            for chunk in keys.chunks(500) {
-                let placeholders = vec!["?"; chunk.len()].join(", ");
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM identities WHERE tenant = ? AND resource_type = ? AND backend_key IN ({placeholders})"
-                );
-                let mut query = sqlx::query(&sql)
-                    .bind(scope.tenant)
-                    .bind(scope.resource_type);
-                for key in chunk {
-                    query = query.bind(key);
-                }
-                for row in query.fetch_all(&self.pool).await? {
-                    out.push(identity_from_row(&row)?);
-                }
-            }
-            Ok(out)
-        })
+        Box::pin(async move { self.get_where_in(scope, "backend_key", keys).await })
     }
 
     fn find_by_external_id<'a>(
@@ -305,6 +321,8 @@ mod tests {
             store.get_by_backend_keys(SCOPE, &keys).await.unwrap(),
             vec![a.clone()]
         );
+        let ids = vec!["a".to_owned(), "zz".to_owned()];
+        assert_eq!(store.get_many(SCOPE, &ids).await.unwrap(), vec![a.clone()]);
         assert_eq!(
             store.find_by_external_id(SCOPE, "ext-a").await.unwrap(),
             vec![a.clone()]

@@ -20,7 +20,7 @@ async fn discovery_tells_the_truth() {
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
 
     let types = h.get("/ResourceTypes").await.expect(200);
-    assert_eq!(types["totalResults"], 1);
+    assert_eq!(types["totalResults"], 2);
     let user_type = &types["Resources"][0];
     assert_eq!(user_type["id"], "User");
     assert_eq!(user_type["endpoint"], "/Users");
@@ -32,7 +32,11 @@ async fn discovery_tells_the_truth() {
         h.get("/ResourceTypes/User").await.expect(200)["name"],
         "User"
     );
-    h.get("/ResourceTypes/Group").await.expect_error(404, None);
+    assert_eq!(
+        h.get("/ResourceTypes/Group").await.expect(200)["endpoint"],
+        "/Groups"
+    );
+    h.get("/ResourceTypes/Role").await.expect_error(404, None);
 
     let schemas = h.get("/Schemas").await.expect(200);
     let ids: Vec<&str> = schemas["Resources"]
@@ -45,7 +49,8 @@ async fn discovery_tells_the_truth() {
         ids,
         [
             "urn:ietf:params:scim:schemas:core:2.0:User",
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "urn:ietf:params:scim:schemas:core:2.0:Group"
         ]
     );
     let core = h
@@ -107,7 +112,6 @@ async fn unknown_urls_methods_and_features() {
         .await
         .expect_error(405, None);
     h.post("/Bulk", json!({})).await.expect_error(501, None);
-    h.get("/Groups").await.expect_error(501, None);
     h.get("/Me").await.expect_error(501, None);
     // Outside the base path entirely.
     let outside = h
