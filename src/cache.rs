@@ -18,6 +18,7 @@ pub struct LookupCache {
     names: Cache<String, String>,
     identities: Cache<String, Arc<Identity>>,
     deleted: Cache<String, ()>,
+    groups_of: Cache<String, Arc<Vec<Value>>>,
 }
 
 fn object_key(tenant: &str, resource_type: &str, backend_key: &str) -> String {
@@ -41,6 +42,10 @@ impl LookupCache {
                 .time_to_live(config.ttl)
                 .build(),
             identities: Cache::builder()
+                .max_capacity(config.max_entries)
+                .time_to_live(config.ttl)
+                .build(),
+            groups_of: Cache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.ttl)
                 .build(),
@@ -96,6 +101,24 @@ impl LookupCache {
     pub fn was_deleted(&self, tenant: &str, rt: &str, backend_key: &str) -> bool {
         self.deleted
             .contains_key(&object_key(tenant, rt, backend_key))
+    }
+
+    /// The platform group objects a user (by platform key) belongs to.
+    pub async fn groups_of(&self, tenant: &str, user_key: &str) -> Option<Arc<Vec<Value>>> {
+        self.groups_of
+            .get(&object_key(tenant, "User", user_key))
+            .await
+    }
+
+    pub async fn put_groups_of(&self, tenant: &str, user_key: &str, groups: Arc<Vec<Value>>) {
+        self.groups_of
+            .insert(object_key(tenant, "User", user_key), groups)
+            .await;
+    }
+
+    /// Any group write can change any user's groups.
+    pub fn forget_all_groups_of(&self) {
+        self.groups_of.invalidate_all();
     }
 
     pub async fn id_for_name(&self, tenant: &str, rt: &str, name: &str) -> Option<String> {

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use crate::backend::{BackendClient, BackendError};
 use crate::cache::LookupCache;
 use crate::config::ScimConfig;
-use crate::mapping::compile::{CallSpec, MembersSpec, ResourceMapping};
+use crate::mapping::compile::{CallSpec, GroupsOfSpec, MembersSpec, ResourceMapping};
 use crate::mapping::expr::context;
 use crate::mapping::model::PaginationStyle;
 use crate::mapping::{BackendRequest, BackendResponse, Mapping, MappingError};
@@ -337,11 +337,96 @@ impl Resources<'_> {
         object: &Value,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
+        self.present_with(identity, object, false, req).await
+    }
+
+    /// `present`, with a user's read-only `groups` when `with_groups` (it costs a platform call,
+    /// so single reads include it and lists only when asked for by `attributes`).
+    async fn present_with(
+        &self,
+        identity: &Identity,
+        object: &Value,
+        with_groups: bool,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
         let members = match &self.section.members {
             Some(spec) => Some(self.member_values(spec, object, req).await?),
             None => None,
         };
-        self.render(identity, object, members, req)
+        let mut resource = self.render(identity, object, members, req)?;
+        if let (true, Some(spec)) = (with_groups, &self.section.groups_of) {
+            let groups = self.group_values(spec, &identity.backend_key, req).await?;
+            if let (false, Some(map)) = (groups.is_empty(), resource.json.as_object_mut()) {
+                // Derived from the platform: not part of what the version covers.
+                map.insert("groups".to_owned(), Value::Array(groups));
+            }
+        }
+        Ok(resource)
+    }
+
+    /// A user's groups as SCIM values (`value`, `$ref`, `display`, `type` "direct").
+    async fn group_values(
+        &self,
+        spec: &GroupsOfSpec,
+        user_key: &str,
+        req: &RequestContext<'_>,
+    ) -> Result<Vec<Value>> {
+        let objects = match self.gw.cache.groups_of(&self.gw.tenant, user_key).await {
+            Some(hit) => hit,
+            None => {
+                let mut vars = self.base_vars();
+                vars.insert("key".to_owned(), Value::String(user_key.to_owned()));
+                let request = spec.call.render(&context_from(&vars), &[])?;
+                let response = self.send(&request).await?;
+                let ctx = context(&[
+                    ("response", &response.body),
+                    ("settings", &self.gw.settings),
+                ]);
+                let items = match spec.items.eval(&ctx) {
+                    Ok(Some(Value::Array(items))) => items,
+                    Ok(None) | Ok(Some(Value::Null)) => Vec::new(),
+                    Ok(Some(other)) => {
+                        return Err(ServiceError::Mapping(format!(
+                            "groups: `{}` gave {} instead of a list",
+                            spec.items.source(),
+                            kind(&other)
+                        )))
+                    }
+                    Err(e) => return Err(ServiceError::Mapping(format!("groups: {e}"))),
+                };
+                let items = Arc::new(items);
+                self.gw
+                    .cache
+                    .put_groups_of(&self.gw.tenant, user_key, items.clone())
+                    .await;
+                items
+            }
+        };
+        let groups = self.gw.resources(Kind::Group)?;
+        let mut out = Vec::with_capacity(objects.len());
+        for (identity, object) in groups.link_all(&objects).await? {
+            let attrs = groups.section.to_scim(
+                &object,
+                Some(&identity.shadow),
+                Some(&identity.platform),
+                &self.gw.settings,
+            )?;
+            let mut group = Map::new();
+            group.insert("value".to_owned(), Value::String(identity.scim_id.clone()));
+            group.insert(
+                "$ref".to_owned(),
+                Value::String(format!(
+                    "{}{}/{}",
+                    req.base_url, groups.rt.endpoint, identity.scim_id
+                )),
+            );
+            if let Some(display) = attrs.get("displayName") {
+                group.insert("display".to_owned(), display.clone());
+            }
+            group.insert("type".to_owned(), Value::String("direct".to_owned()));
+            out.push(Value::Object(group));
+        }
+        Ok(out)
     }
 
     fn render(
@@ -502,7 +587,7 @@ impl Resources<'_> {
     pub async fn get(&self, id: &str, req: &RequestContext<'_>) -> Result<Resource> {
         let identity = self.identity(id).await?;
         let object = self.object_for(&identity, false).await?;
-        self.present(&identity, &object, req).await
+        self.present_with(&identity, &object, true, req).await
     }
 
     pub async fn create(&self, body: &Value, req: &RequestContext<'_>) -> Result<Resource> {
@@ -609,7 +694,10 @@ impl Resources<'_> {
             )
             .await;
         self.remember_name(identity).await;
-        self.present(identity, &object, req).await
+        if self.rt.id == Kind::Group.name() {
+            self.gw.cache.forget_all_groups_of();
+        }
+        self.present_with(identity, &object, true, req).await
     }
 
     async fn remember_name(&self, identity: &Identity) {
@@ -770,6 +858,9 @@ impl Resources<'_> {
             Err(ServiceError::Scim(e)) if e.status == 404 => {}
             Err(e) => return Err(e),
         }
+        if self.rt.id == Kind::Group.name() {
+            self.gw.cache.forget_all_groups_of();
+        }
         self.forget(&identity).await
     }
 
@@ -777,6 +868,11 @@ impl Resources<'_> {
 
     pub async fn list(&self, query: &ListQuery, req: &RequestContext<'_>) -> Result<ListPage> {
         let rt = self.rt;
+        // A user's groups cost a platform call each: in lists only when asked for.
+        let with_groups = query
+            .attributes
+            .iter()
+            .any(|a| a.name.eq_ignore_ascii_case("groups"));
         if let Some(filter) = &query.filter {
             filter.validate(&self.gw.registry, rt)?;
         }
@@ -793,7 +889,9 @@ impl Resources<'_> {
                 for identity in candidates {
                     match self.object_for(&identity, false).await {
                         Ok(object) => {
-                            let r = self.present(&identity, &object, req).await?;
+                            let r = self
+                                .present_with(&identity, &object, with_groups, req)
+                                .await?;
                             if filter.matches(&r.json, &self.gw.registry, rt) {
                                 matched.push(r.json);
                             }
@@ -805,7 +903,7 @@ impl Resources<'_> {
                 return Ok(self.finish_page(matched, query, start, want));
             }
             if let Some(page) = self
-                .cached_name_lookup(filter, query, start, want, req)
+                .cached_name_lookup(filter, query, start, want, with_groups, req)
                 .await?
             {
                 return Ok(page);
@@ -821,13 +919,17 @@ impl Resources<'_> {
 
         if exact && query.sort_by.is_none() && self.section.list.pagination != PaginationStyle::None
         {
-            return self.list_direct(&extra, start, want, req).await;
+            return self
+                .list_direct(&extra, start, want, with_groups, req)
+                .await;
         }
         // The gateway must see every candidate: filter, sort and page here.
         let objects = self.scan(&extra).await?;
         let mut matched = Vec::new();
         for (identity, object) in self.link_all(&objects).await? {
-            let r = self.present(&identity, &object, req).await?;
+            let r = self
+                .present_with(&identity, &object, with_groups, req)
+                .await?;
             let wanted = query.filter.as_ref().is_none_or(|f| {
                 f.matches(&r.json, &self.gw.registry, rt)
                     || (identity.platform.is_null()
@@ -908,6 +1010,7 @@ impl Resources<'_> {
         query: &ListQuery,
         start: usize,
         want: usize,
+        with_groups: bool,
         req: &RequestContext<'_>,
     ) -> Result<Option<ListPage>> {
         let Filter::Compare {
@@ -941,7 +1044,9 @@ impl Resources<'_> {
             Err(e) => return Err(e),
         };
         let rt = self.rt;
-        let r = self.present(&identity, &object, req).await?;
+        let r = self
+            .present_with(&identity, &object, with_groups, req)
+            .await?;
         if !filter.matches(&r.json, &self.gw.registry, rt) {
             return Ok(None);
         }
@@ -954,6 +1059,7 @@ impl Resources<'_> {
         extra: &[(String, String)],
         start: usize,
         want: usize,
+        with_groups: bool,
         req: &RequestContext<'_>,
     ) -> Result<ListPage> {
         let offset = start - 1;
@@ -981,7 +1087,11 @@ impl Resources<'_> {
         };
         let mut resources = Vec::with_capacity(objects.len());
         for (identity, object) in self.link_all(&objects).await? {
-            resources.push(self.present(&identity, &object, req).await?.json);
+            resources.push(
+                self.present_with(&identity, &object, with_groups, req)
+                    .await?
+                    .json,
+            );
         }
         Ok(ListPage {
             total_results: total,

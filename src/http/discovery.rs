@@ -49,7 +49,11 @@ impl Discovery {
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
             "patch": {"supported": true},
-            "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+            "bulk": {
+                "supported": true,
+                "maxOperations": super::bulk::MAX_OPERATIONS,
+                "maxPayloadSize": super::bulk::MAX_PAYLOAD_SIZE
+            },
             "filter": {"supported": true, "maxResults": self.max_results},
             "changePassword": {"supported": false},
             "sort": {"supported": true},

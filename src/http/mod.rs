@@ -2,6 +2,7 @@
 //! extraction into typed values, and answers in `application/scim+json`. Errors become HTTP only
 //! through `error.rs`.
 
+pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod response;
@@ -221,9 +222,10 @@ where
             },
             _ => method_not_allowed("GET"),
         },
-        ["Bulk"] => not_implemented(
-            "Bulk operations are not supported (ServiceProviderConfig bulk.supported is false)",
-        ),
+        ["Bulk"] => match method {
+            Method::POST => bulk::post(&shared, request, base_url).await,
+            _ => method_not_allowed("POST"),
+        },
         ["Me", ..] => not_implemented("/Me is not supported: IdP tokens are not tied to a user"),
         _ => not_found_url(&path),
     }
@@ -344,6 +346,24 @@ where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    let limit = state.max_body_bytes;
+    read_json_within(request, limit, || {
+        format!("the request body is larger than {limit} bytes")
+    })
+    .await
+}
+
+/// Reads a JSON body of a JSON media type within `limit` bytes (a declared or actual larger
+/// body is a 413 with `too_large()` as its detail).
+async fn read_json_within<B>(
+    request: Request<B>,
+    limit: usize,
+    too_large: impl Fn() -> String,
+) -> Result<Value, HttpResponse>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     if let Some(ct) = request.headers().get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
         let essence = ct.split(';').next().unwrap_or("").trim();
@@ -358,18 +378,22 @@ where
             )));
         }
     }
-    let limit = state.max_body_bytes;
+    let too_large = || scim_error(&ScimError::new(413, None, too_large()));
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
     let bytes = match Limited::new(request.into_body(), limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            return Err(scim_error(&ScimError::new(
-                413,
-                None,
-                format!("the request body is larger than {limit} bytes"),
-            )))
+            return Err(too_large())
         }
         Err(_) => {
             return Err(scim_error(&ScimError::bad_request(

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::expr::{Expr, Template, ValueTemplate};
 use super::model::{
-    AuthScheme, OnChange, PaginationStyle, RawAttribute, RawCall, RawErrorRule, RawList,
-    RawMembers, RawPlatform,
+    AuthScheme, OnChange, PaginationStyle, RawAttribute, RawCall, RawErrorRule, RawGroupsOf,
+    RawList, RawMembers, RawPlatform,
 };
 use crate::config::Problems;
 use crate::scim::filter::CompareOp;
@@ -60,6 +60,14 @@ pub struct ResourceMapping {
     pub delete: Vec<CallSpec>,
     /// Group membership.
     pub members: Option<MembersSpec>,
+    /// The groups a user belongs to.
+    pub groups_of: Option<GroupsOfSpec>,
+}
+
+#[derive(Debug)]
+pub struct GroupsOfSpec {
+    pub call: CallSpec,
+    pub items: Expr,
 }
 
 #[derive(Debug)]
@@ -190,6 +198,13 @@ pub fn compile_mapping_str(
             None
         }
     };
+    if users.as_ref().is_some_and(|u| u.groups_of.is_some()) && !table.contains_key("groups") {
+        c.problem(
+            "users.groups",
+            "needs a [groups] section (to know the groups it lists)".to_owned(),
+        );
+        return None;
+    }
     let groups_ok = !table.contains_key("groups") || groups.is_some();
     if !groups_ok {
         return None;
@@ -646,7 +661,7 @@ impl Compiler<'_> {
     }
 
     fn resource_table(&mut self, key: &str, table: &toml::Table) -> Option<ResourceMapping> {
-        const KEYS: [&str; 8] = [
+        const KEYS: [&str; 9] = [
             "key",
             "attributes",
             "get",
@@ -655,6 +670,7 @@ impl Compiler<'_> {
             "update",
             "delete",
             "members",
+            "groups",
         ];
         for k in table.keys() {
             if !KEYS.contains(&k.as_str()) {
@@ -684,6 +700,19 @@ impl Compiler<'_> {
                 .member::<RawMembers>(table, key, "members")
                 .and_then(|m| self.members(&format!("{key}.members"), m)),
         };
+        let groups_of = match table.get("groups") {
+            None => None,
+            Some(_) if self.rt_name != "User" => {
+                self.problem(
+                    &format!("{key}.groups"),
+                    "only users belong to groups".to_owned(),
+                );
+                None
+            }
+            Some(_) => self
+                .member::<RawGroupsOf>(table, key, "groups")
+                .and_then(|g| self.groups_of(&format!("{key}.groups"), g)),
+        };
         // Compile what parsed, even when other parts did not, to report their problems too.
         let mut resource = self.resource(
             key,
@@ -698,7 +727,28 @@ impl Compiler<'_> {
             },
         )?;
         resource.members = members;
+        resource.groups_of = groups_of;
         Some(resource)
+    }
+
+    fn groups_of(&mut self, key: &str, raw: RawGroupsOf) -> Option<GroupsOfSpec> {
+        let call = self.call(
+            key,
+            RawCall {
+                when: None,
+                method: raw.method.unwrap_or_else(|| "GET".to_owned()),
+                path: raw.path,
+                query: raw.query,
+                headers: Default::default(),
+                body: None,
+                returns_object: false,
+            },
+        );
+        let items = self.expr(&format!("{key}.items"), &raw.items);
+        Some(GroupsOfSpec {
+            call: call?,
+            items: items?,
+        })
     }
 
     fn members(&mut self, key: &str, raw: RawMembers) -> Option<MembersSpec> {
@@ -752,6 +802,7 @@ impl Compiler<'_> {
             update: update?,
             delete: delete?,
             members: None,
+            groups_of: None,
         })
     }
 }

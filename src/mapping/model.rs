@@ -172,3 +172,17 @@ pub struct RawPushdown {
     #[serde(default)]
     pub exact: bool,
 }
+
+/// How to read the groups a user belongs to (`[users.groups]`), for the user's read-only
+/// `groups` attribute.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroupsOf {
+    pub method: Option<String>,
+    /// Path template (`key` is the user's platform key).
+    pub path: String,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Expression over `response` giving the array of platform group objects.
+    pub items: String,
+}

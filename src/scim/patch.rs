@@ -972,9 +972,10 @@ mod tests {
             {"op": "add", "path": "members", "value": [{"display": "James Smith", "value": "08e1d05d-121c-4561-8b96-473d93df9210"}]}
         ]))
         .unwrap();
+        // `display` is immutable (RFC 7643 §2.4): set with the member, it is kept.
         assert_eq!(
             g["members"],
-            json!([{"value": "08e1d05d-121c-4561-8b96-473d93df9210"}])
+            json!([{"display": "James Smith", "value": "08e1d05d-121c-4561-8b96-473d93df9210"}])
         );
     }
 

@@ -1121,7 +1121,8 @@ mod tests {
             &json!({"displayName": "G", "members": [{"value": "u1", "display": "U"}]}),
         )
         .unwrap();
-        assert_eq!(out["members"], json!([{"value": "u1"}]));
+        // A member's `display` is immutable (RFC 7643 §2.4), not read-only: it is kept.
+        assert_eq!(out["members"], json!([{"value": "u1", "display": "U"}]));
         assert_eq!(out["schemas"], json!([GROUP_SCHEMA]));
     }
 

@@ -11,7 +11,9 @@ async fn discovery_tells_the_truth() {
     let h = Harness::start().await;
     let spc = h.get("/ServiceProviderConfig").await.expect(200);
     assert_eq!(spc["patch"]["supported"], true);
-    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(spc["bulk"]["supported"], true);
+    assert_eq!(spc["bulk"]["maxOperations"], 1000);
+    assert_eq!(spc["bulk"]["maxPayloadSize"], 1048576);
     assert_eq!(spc["filter"]["supported"], true);
     assert_eq!(spc["filter"]["maxResults"], 200);
     assert_eq!(spc["sort"]["supported"], true);
@@ -111,7 +113,10 @@ async fn unknown_urls_methods_and_features() {
     h.call(Method::GET, "/.search", None)
         .await
         .expect_error(405, None);
-    h.post("/Bulk", json!({})).await.expect_error(501, None);
+    h.post("/Bulk", json!({}))
+        .await
+        .expect_error(400, Some("invalidSyntax"));
+    h.get("/Bulk").await.expect_error(405, None);
     h.get("/Me").await.expect_error(501, None);
     // Outside the base path entirely.
     let outside = h

@@ -155,7 +155,8 @@ fn scim_member_ids(group: &Value) -> BTreeSet<String> {
     }
 }
 
-/// Each member carries `value`, `$ref` (`<base>/Users/<value>`), `display` and `type` "User".
+/// Each member carries `value`, `$ref` (`<base>/Users/<value>`) and `type` "User", and maybe a
+/// `display`.
 fn check_member_shape(group: &Value) {
     for m in group["members"].as_array().into_iter().flatten() {
         let value = m["value"].as_str().expect("member value");
@@ -168,10 +169,13 @@ fn check_member_shape(group: &Value) {
             "member $ref is the user's URI: {m}"
         );
         assert_eq!(m["type"], "User", "{m}");
-        assert!(
-            m["display"].as_str().is_some_and(|d| !d.is_empty()),
-            "member without display: {m}"
-        );
+        // `display` is optional (RFC 7643 §4.2); when there, it is a name.
+        if let Some(display) = m.get("display").filter(|d| !d.is_null()) {
+            assert!(
+                display.as_str().is_some_and(|d| !d.is_empty()),
+                "member display: {m}"
+            );
+        }
     }
 }
 
@@ -498,6 +502,14 @@ async fn okta_group_push_flow() {
         .await,
     );
     check_group(&group, "Engineering");
+    // The IdP reads back the display it gave each member.
+    for member in group["members"].as_array().expect("members") {
+        let sent = [&ann, &ben]
+            .into_iter()
+            .find(|p| member["value"] == p.id.as_str())
+            .unwrap_or_else(|| panic!("unexpected member {member}"));
+        assert_eq!(member["display"], sent.user_name.as_str(), "{member}");
+    }
     let id = group["id"].as_str().unwrap().to_owned();
     let coder_id = coder_group_id(&h, "Engineering").await;
     assert_members(&h, &group, &coder_id, &[&ann, &ben], "POST with members").await;
@@ -759,7 +771,7 @@ async fn membership_patch_is_a_delta_on_a_large_group() {
                 "username": format!("bulk-{i:05}"),
                 "name": format!("Bulk User {i:05}"),
                 "login_type": "oidc",
-                "organization_ids": [org],
+                "organization_ids": [org]
             }));
         creations.push(tokio::spawn(async move {
             let _permit = permit;
