@@ -1255,22 +1255,46 @@ impl Resources<'_> {
             Err(e) => return Err(ServiceError::Mapping(format!("members: {e}"))),
         };
         let users = self.gw.resources(Kind::User)?;
-        let linked = users.link_keys(&keys).await?;
-        Ok(linked
+        let ids = users.link_ids(&keys).await?;
+        Ok(ids
             .into_iter()
-            .map(|identity| {
+            .map(|id| {
                 let mut member = Map::new();
-                member.insert("value".to_owned(), Value::String(identity.scim_id.clone()));
                 member.insert(
                     "$ref".to_owned(),
-                    Value::String(format!(
-                        "{}{}/{}",
-                        req.base_url, users.rt.endpoint, identity.scim_id
-                    )),
+                    Value::String(format!("{}{}/{}", req.base_url, users.rt.endpoint, id)),
                 );
+                member.insert("value".to_owned(), Value::String(id));
                 member.insert("type".to_owned(), Value::String("User".to_owned()));
                 Value::Object(member)
             })
+            .collect())
+    }
+
+    /// The SCIM ids of platform keys, in their order, linking keys seen for the first time;
+    /// reads only ids, so a 10,000-member group does not parse 10,000 stored users.
+    async fn link_ids(&self, keys: &[String]) -> Result<Vec<String>> {
+        let known: std::collections::HashMap<String, String> = self
+            .gw
+            .store
+            .ids_by_backend_keys(self.scope(), keys)
+            .await?
+            .into_iter()
+            .collect();
+        let unknown: Vec<String> = keys
+            .iter()
+            .filter(|k| !known.contains_key(*k))
+            .cloned()
+            .collect();
+        let mut fresh: std::collections::HashMap<String, String> = Default::default();
+        if !unknown.is_empty() {
+            for identity in self.link_keys(&unknown).await? {
+                fresh.insert(identity.backend_key, identity.scim_id);
+            }
+        }
+        Ok(keys
+            .iter()
+            .filter_map(|k| known.get(k).or_else(|| fresh.get(k)).cloned())
             .collect())
     }
 
@@ -1374,6 +1398,7 @@ fn member_ids(resource: &Value) -> Result<Vec<String>> {
         return Ok(Vec::new());
     };
     let mut ids = Vec::with_capacity(members.len());
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
     for member in members {
         if member
             .get("type")
@@ -1387,8 +1412,11 @@ fn member_ids(resource: &Value) -> Result<Vec<String>> {
             .into());
         }
         match member.get("value").and_then(Value::as_str) {
-            Some(id) if !ids.iter().any(|known| known == id) => ids.push(id.to_owned()),
-            Some(_) => {}
+            Some(id) => {
+                if seen.insert(id) {
+                    ids.push(id.to_owned());
+                }
+            }
             None => {
                 return Err(ScimError::bad_request(
                     ScimType::InvalidValue,

@@ -65,6 +65,14 @@ pub trait IdentityStore: Send + Sync + 'static {
         scim_ids: &'a [String],
     ) -> StoreFuture<'a, Vec<Identity>>;
 
+    /// `(platform key, SCIM id)` of the links of any of these platform keys (in no particular
+    /// order): the cheap lookup for large member lists.
+    fn ids_by_backend_keys<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        keys: &'a [String],
+    ) -> StoreFuture<'a, Vec<(String, String)>>;
+
     /// The identities linked to any of these platform keys (in no particular order).
     fn get_by_backend_keys<'a>(
         &'a self,

@@ -184,6 +184,32 @@ impl IdentityStore for SqliteStore {
         Box::pin(async move { self.get_where_in(scope, "scim_id", scim_ids).await })
     }
 
+    fn ids_by_backend_keys<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        keys: &'a [String],
+    ) -> StoreFuture<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(keys.len());
+            for chunk in keys.chunks(500) {
+                let placeholders = vec!["?"; chunk.len()].join(", ");
+                let sql = format!(
+                    "SELECT backend_key, scim_id FROM identities WHERE tenant = ? AND resource_type = ? AND backend_key IN ({placeholders})"
+                );
+                let mut query = sqlx::query(&sql)
+                    .bind(scope.tenant)
+                    .bind(scope.resource_type);
+                for key in chunk {
+                    query = query.bind(key);
+                }
+                for row in query.fetch_all(&self.pool).await? {
+                    out.push((row.try_get("backend_key")?, row.try_get("scim_id")?));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     fn get_by_backend_keys<'a>(
         &'a self,
         scope: Scope<'a>,
@@ -320,6 +346,10 @@ mod tests {
         assert_eq!(
             store.get_by_backend_keys(SCOPE, &keys).await.unwrap(),
             vec![a.clone()]
+        );
+        assert_eq!(
+            store.ids_by_backend_keys(SCOPE, &keys).await.unwrap(),
+            vec![("key-a".to_owned(), "a".to_owned())]
         );
         let ids = vec!["a".to_owned(), "zz".to_owned()];
         assert_eq!(store.get_many(SCOPE, &ids).await.unwrap(), vec![a.clone()]);

@@ -1175,3 +1175,52 @@ async fn group_search_uniqueness_and_user_groups() {
     assert!(group_ids(&ben_read).is_empty(), "{ben_read}");
     h.demo.stop().await;
 }
+
+/// Concurrent membership PATCHes on one group all apply: none overwrites another's change.
+#[tokio::test]
+async fn concurrent_membership_patches_are_not_lost() {
+    let h = Harness::start().await;
+    let mut people = Vec::new();
+    for i in 0..8 {
+        people.push(person(&h, &format!("conc{i}")).await);
+    }
+    let group = created(
+        h.post(
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "Busy"}),
+        )
+        .await,
+    );
+    let path = format!("/Groups/{}", group["id"].as_str().unwrap());
+    let mut tasks = Vec::new();
+    for p in &people {
+        let http = h.http.clone();
+        let url = h.url(&path);
+        let token = h.demo.token.clone();
+        let body = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": p.id}]}]));
+        tasks.push(tokio::spawn(async move {
+            http.patch(url)
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let read = h.get(&path).await.expect(200);
+    let ids: BTreeSet<&str> = read["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    let expected: BTreeSet<&str> = people.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, expected);
+    h.demo.stop().await;
+}
