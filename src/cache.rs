@@ -50,9 +50,10 @@ impl LookupCache {
                 .time_to_live(config.ttl)
                 .build(),
             // Independent of the lookup TTL: long enough for any list in flight to finish.
+            // At least twice the lookup TTL, so no cached list can outlive the mark.
             deleted: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(std::time::Duration::from_secs(300))
+                .time_to_live(std::time::Duration::from_secs(300).max(config.ttl * 2))
                 .build(),
         }
     }

@@ -14,7 +14,7 @@ use crate::backend::{BackendClient, BackendError};
 use crate::cache::LookupCache;
 use crate::config::ScimConfig;
 use crate::mapping::compile::{CallSpec, GroupsOfSpec, MembersSpec, ResourceMapping};
-use crate::mapping::expr::context;
+use crate::mapping::expr::{context, Expr};
 use crate::mapping::model::PaginationStyle;
 use crate::mapping::{BackendRequest, BackendResponse, Mapping, MappingError};
 use crate::scim::filter::{CompareOp, Filter, Literal};
@@ -178,6 +178,9 @@ pub struct RequestContext<'a> {
     /// The `If-Match` header of a write (RFC 7644 §3.14): the write happens only while the
     /// resource still has one of these versions.
     pub if_match: Option<&'a str>,
+    /// Whether a single group read answers with its members (false for Entra's
+    /// `excludedAttributes=members`, which then costs no member resolution).
+    pub include_members: bool,
 }
 
 /// Serializes writes to one resource within this process, so that two concurrent PATCHes of
@@ -200,6 +203,7 @@ impl WriteLocks {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         id.hash(&mut hasher);
+        // `get` rather than indexing: no panic path, even if the stripes were ever empty.
         let stripe = self
             .stripes
             .get(hasher.finish() as usize % self.stripes.len().max(1))?;
@@ -349,16 +353,43 @@ impl Resources<'_> {
         with_groups: bool,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
+        self.present_full(identity, object, with_groups, req.include_members, req)
+            .await
+    }
+
+    async fn present_full(
+        &self,
+        identity: &Identity,
+        object: &Value,
+        with_groups: bool,
+        with_members: bool,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
         let members = match &self.section.members {
-            Some(spec) => Some(self.member_values(spec, object, req).await?),
+            Some(spec) => {
+                let keys = self.member_platform_keys(spec, object)?;
+                let values = match with_members {
+                    true => Some(self.member_values(&keys, req).await?),
+                    false => None,
+                };
+                Some((keys, values))
+            }
             None => None,
         };
         let mut resource = self.render(identity, object, members, req)?;
         if let (true, Some(spec)) = (with_groups, &self.section.groups_of) {
-            let groups = self.group_values(spec, &identity.backend_key, req).await?;
-            if let (false, Some(map)) = (groups.is_empty(), resource.json.as_object_mut()) {
-                // Derived from the platform: not part of what the version covers.
-                map.insert("groups".to_owned(), Value::Array(groups));
+            // A user's groups are a courtesy of the read: a platform that cannot list them
+            // (Coder without its Premium licence answers 403) must not fail the user.
+            match self.group_values(spec, &identity.backend_key, req).await {
+                Ok(groups) => {
+                    if let (false, Some(map)) = (groups.is_empty(), resource.json.as_object_mut()) {
+                        // Derived from the platform: not part of what the version covers.
+                        map.insert("groups".to_owned(), Value::Array(groups));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list the user's groups; answering without them")
+                }
             }
         }
         Ok(resource)
@@ -382,19 +413,7 @@ impl Resources<'_> {
                     ("response", &response.body),
                     ("settings", &self.gw.settings),
                 ]);
-                let items = match spec.items.eval(&ctx) {
-                    Ok(Some(Value::Array(items))) => items,
-                    Ok(None) | Ok(Some(Value::Null)) => Vec::new(),
-                    Ok(Some(other)) => {
-                        return Err(ServiceError::Mapping(format!(
-                            "groups: `{}` gave {} instead of a list",
-                            spec.items.source(),
-                            kind(&other)
-                        )))
-                    }
-                    Err(e) => return Err(ServiceError::Mapping(format!("groups: {e}"))),
-                };
-                let items = Arc::new(items);
+                let items = Arc::new(eval_list(&spec.items, &ctx, "groups")?);
                 self.gw
                     .cache
                     .put_groups_of(&self.gw.tenant, user_key, items.clone())
@@ -404,9 +423,20 @@ impl Resources<'_> {
         };
         let groups = self.gw.resources(Kind::Group)?;
         let mut out = Vec::with_capacity(objects.len());
-        for (identity, object) in groups.link_all(&objects).await? {
+        // Linked without caching the objects: these may be older than a group write's answer.
+        let mut keyed = std::collections::HashMap::with_capacity(objects.len());
+        let mut keys = Vec::with_capacity(objects.len());
+        for object in objects.iter() {
+            let key = groups.section.key_of(object)?;
+            keyed.insert(key.clone(), object);
+            keys.push(key);
+        }
+        for identity in groups.link_keys(&keys).await? {
+            let Some(object) = keyed.get(&identity.backend_key) else {
+                continue;
+            };
             let attrs = groups.section.to_scim(
-                &object,
+                object,
                 Some(&identity.shadow),
                 Some(&identity.platform),
                 &self.gw.settings,
@@ -433,9 +463,13 @@ impl Resources<'_> {
         &self,
         identity: &Identity,
         object: &Value,
-        members: Option<Vec<Value>>,
+        members: Option<(Vec<String>, Option<Vec<Value>>)>,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
+        let (member_keys, members) = match members {
+            Some((keys, values)) => (Some(keys), values),
+            None => (None, None),
+        };
         let rt = self.rt;
         // The `display` the IdP gave each member (the stored copy keeps nothing else of them).
         let displays: std::collections::HashMap<&str, &Value> = identity
@@ -480,16 +514,25 @@ impl Resources<'_> {
         }
         // Membership always comes from the platform, never from the stored copy.
         map.remove("members");
-        if let Some(members) = members.filter(|m| !m.is_empty()) {
+        // The version covers the attributes and who the members are (by platform key), so it is
+        // the same however the resource is read: through any host name, with or without members.
+        let version = weak_etag(&attrs, member_keys.as_deref());
+        if let (Some(members), Some(map)) =
+            (members.filter(|m| !m.is_empty()), attrs.as_object_mut())
+        {
             map.insert("members".to_owned(), Value::Array(members));
         }
+        let Some(map) = attrs.as_object_mut() else {
+            return Err(ServiceError::Mapping(
+                "resource is not an object".to_owned(),
+            ));
+        };
         let mut schemas = vec![Value::String(rt.schema.clone())];
         for ext in &rt.extensions {
             if map.contains_key(&ext.schema) {
                 schemas.push(Value::String(ext.schema.clone()));
             }
         }
-        let version = weak_etag(&attrs);
         let mut out = Map::new();
         out.insert("schemas".to_owned(), Value::Array(schemas));
         out.insert("id".to_owned(), Value::String(identity.scim_id.clone()));
@@ -649,7 +692,22 @@ impl Resources<'_> {
             if !member_keys.is_empty() {
                 vars.insert("added".to_owned(), json!(member_keys));
                 vars.insert("removed".to_owned(), json!([]));
-                outcome = outcome.then(self.run_calls(&spec.update, &mut vars).await?);
+                let added = self.run_calls(&spec.update, &mut vars).await.map_err(|e| {
+                    // The group exists now: say so, so the IdP can find it instead of
+                    // retrying a create that would clash.
+                    let cause = crate::http::error::to_scim_error(&e);
+                    ServiceError::Scim(ScimError::new(
+                        cause.status,
+                        cause.scim_type,
+                        format!(
+                            "{} {} was created, but its members could not be set: {}",
+                            self.type_id(),
+                            identity.scim_id,
+                            cause.detail
+                        ),
+                    ))
+                })?;
+                outcome = outcome.then(added);
             }
         }
         let object = self
@@ -780,6 +838,9 @@ impl Resources<'_> {
             .and_then(Value::as_str)
             .map(str::to_owned);
         // Forgotten before the calls too, so a concurrent read cannot keep serving the old object.
+        if self.rt.id == Kind::Group.name() {
+            self.gw.cache.forget_all_groups_of();
+        }
         self.gw
             .cache
             .forget_object(&self.gw.tenant, self.type_id(), &identity.backend_key)
@@ -813,13 +874,18 @@ impl Resources<'_> {
             .cache
             .forget_object(&self.gw.tenant, self.type_id(), &identity.backend_key)
             .await;
-        let outcome = result?;
+        // Even after a failure part-way, the old name and users' groups may no longer be true.
+        // The stored copy is left as it was: the platform's changed values then win on reads.
         if let Some(name) = old_name {
             self.gw
                 .cache
                 .forget_name(&self.gw.tenant, self.type_id(), &name)
                 .await;
         }
+        if self.rt.id == Kind::Group.name() {
+            self.gw.cache.forget_all_groups_of();
+        }
+        let outcome = result?;
         let object = self
             .object_after(outcome, current.clone(), &identity.backend_key)
             .await?;
@@ -873,6 +939,22 @@ impl Resources<'_> {
             .attributes
             .iter()
             .any(|a| a.name.eq_ignore_ascii_case("groups"));
+        // Members are resolved only when the filter or the answer needs them.
+        let with_members = query
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.to_string().to_ascii_lowercase().contains("members"))
+            || if query.attributes.is_empty() {
+                !query
+                    .excluded_attributes
+                    .iter()
+                    .any(|a| a.name.eq_ignore_ascii_case("members"))
+            } else {
+                query
+                    .attributes
+                    .iter()
+                    .any(|a| a.name.eq_ignore_ascii_case("members"))
+            };
         if let Some(filter) = &query.filter {
             filter.validate(&self.gw.registry, rt)?;
         }
@@ -890,7 +972,7 @@ impl Resources<'_> {
                     match self.object_for(&identity, false).await {
                         Ok(object) => {
                             let r = self
-                                .present_with(&identity, &object, with_groups, req)
+                                .present_full(&identity, &object, with_groups, with_members, req)
                                 .await?;
                             if filter.matches(&r.json, &self.gw.registry, rt) {
                                 matched.push(r.json);
@@ -903,7 +985,7 @@ impl Resources<'_> {
                 return Ok(self.finish_page(matched, query, start, want));
             }
             if let Some(page) = self
-                .cached_name_lookup(filter, query, start, want, with_groups, req)
+                .cached_name_lookup(filter, query, start, want, (with_groups, with_members), req)
                 .await?
             {
                 return Ok(page);
@@ -920,7 +1002,7 @@ impl Resources<'_> {
         if exact && query.sort_by.is_none() && self.section.list.pagination != PaginationStyle::None
         {
             return self
-                .list_direct(&extra, start, want, with_groups, req)
+                .list_direct(&extra, start, want, (with_groups, with_members), req)
                 .await;
         }
         // The gateway must see every candidate: filter, sort and page here.
@@ -928,7 +1010,7 @@ impl Resources<'_> {
         let mut matched = Vec::new();
         for (identity, object) in self.link_all(&objects).await? {
             let r = self
-                .present_with(&identity, &object, with_groups, req)
+                .present_full(&identity, &object, with_groups, with_members, req)
                 .await?;
             let wanted = query.filter.as_ref().is_none_or(|f| {
                 f.matches(&r.json, &self.gw.registry, rt)
@@ -1010,7 +1092,7 @@ impl Resources<'_> {
         query: &ListQuery,
         start: usize,
         want: usize,
-        with_groups: bool,
+        (with_groups, with_members): (bool, bool),
         req: &RequestContext<'_>,
     ) -> Result<Option<ListPage>> {
         let Filter::Compare {
@@ -1045,7 +1127,7 @@ impl Resources<'_> {
         };
         let rt = self.rt;
         let r = self
-            .present_with(&identity, &object, with_groups, req)
+            .present_full(&identity, &object, with_groups, with_members, req)
             .await?;
         if !filter.matches(&r.json, &self.gw.registry, rt) {
             return Ok(None);
@@ -1059,7 +1141,7 @@ impl Resources<'_> {
         extra: &[(String, String)],
         start: usize,
         want: usize,
-        with_groups: bool,
+        (with_groups, with_members): (bool, bool),
         req: &RequestContext<'_>,
     ) -> Result<ListPage> {
         let offset = start - 1;
@@ -1088,7 +1170,7 @@ impl Resources<'_> {
         let mut resources = Vec::with_capacity(objects.len());
         for (identity, object) in self.link_all(&objects).await? {
             resources.push(
-                self.present_with(&identity, &object, with_groups, req)
+                self.present_full(&identity, &object, with_groups, with_members, req)
                     .await?
                     .json,
             );
@@ -1165,19 +1247,12 @@ impl Resources<'_> {
         let request = list.call.render(&context_from(&vars), extra)?;
         let response = self.send(&request).await?;
         let headers = Value::Object(response.headers.clone());
-        let ctx = context(&[("response", &response.body), ("headers", &headers)]);
-        let items = match list.items.eval(&ctx) {
-            Ok(Some(Value::Array(items))) => items,
-            Ok(Some(Value::Null)) | Ok(None) => Vec::new(),
-            Ok(Some(other)) => {
-                return Err(ServiceError::Mapping(format!(
-                    "`{}` gave {} instead of a list",
-                    list.items.source(),
-                    kind(&other)
-                )))
-            }
-            Err(e) => return Err(ServiceError::Mapping(format!("list items: {e}"))),
-        };
+        let ctx = context(&[
+            ("response", &response.body),
+            ("headers", &headers),
+            ("settings", &self.gw.settings),
+        ]);
+        let items = eval_list(&list.items, &ctx, "list items")?;
         let total = match &list.total {
             None => None,
             Some(expr) => match expr.eval(&ctx) {
@@ -1228,34 +1303,21 @@ impl Resources<'_> {
 
     /// A group's members as SCIM values (`value`, `$ref`, `display`, `type`), from the platform
     /// keys the mapping reads off the group object.
-    async fn member_values(
-        &self,
-        spec: &MembersSpec,
-        object: &Value,
-        req: &RequestContext<'_>,
-    ) -> Result<Vec<Value>> {
+    fn member_platform_keys(&self, spec: &MembersSpec, object: &Value) -> Result<Vec<String>> {
         let ctx = context(&[("backend", object), ("settings", &self.gw.settings)]);
-        let keys: Vec<String> = match spec.from_backend.eval(&ctx) {
-            Ok(Some(Value::Array(items))) => items
-                .iter()
-                .filter_map(|item| match item {
-                    Value::String(k) => Some(k.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                })
-                .collect(),
-            Ok(None) | Ok(Some(Value::Null)) => Vec::new(),
-            Ok(Some(other)) => {
-                return Err(ServiceError::Mapping(format!(
-                    "members: `{}` gave {} instead of a list of keys",
-                    spec.from_backend.source(),
-                    kind(&other)
-                )))
-            }
-            Err(e) => return Err(ServiceError::Mapping(format!("members: {e}"))),
-        };
+        Ok(eval_list(&spec.from_backend, &ctx, "members")?
+            .into_iter()
+            .filter_map(|item| match item {
+                Value::String(k) => Some(k),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn member_values(&self, keys: &[String], req: &RequestContext<'_>) -> Result<Vec<Value>> {
         let users = self.gw.resources(Kind::User)?;
-        let ids = users.link_ids(&keys).await?;
+        let ids = users.link_ids(keys).await?;
         Ok(ids
             .into_iter()
             .map(|id| {
@@ -1446,6 +1508,20 @@ fn id_delta(before: &[String], after: &[String]) -> (Vec<String>, Vec<String>) {
     (added, removed)
 }
 
+/// Evaluates a mapping expression that must give a list (no value is an empty list).
+fn eval_list(expr: &Expr, ctx: &minijinja::Value, what: &str) -> Result<Vec<Value>> {
+    match expr.eval(ctx) {
+        Ok(Some(Value::Array(items))) => Ok(items),
+        Ok(None) | Ok(Some(Value::Null)) => Ok(Vec::new()),
+        Ok(Some(other)) => Err(ServiceError::Mapping(format!(
+            "{what}: `{}` gave {} instead of a list",
+            expr.source(),
+            kind(&other)
+        ))),
+        Err(e) => Err(ServiceError::Mapping(format!("{what}: {e}"))),
+    }
+}
+
 fn is_core_or_none(urn: &Option<String>) -> bool {
     urn.as_deref().is_none_or(crate::mapping::is_core_urn)
 }
@@ -1522,9 +1598,49 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-/// A weak entity tag over the resource's attributes (RFC 7644 §3.14, RFC 7232 §2.3).
-fn weak_etag(attrs: &Value) -> String {
-    let digest = Sha256::digest(attrs.to_string().as_bytes());
+/// A weak entity tag over the resource's attributes and its members' platform keys (RFC 7644
+/// §3.14, RFC 7232 §2.3). Object keys are hashed in sorted order, so equal content gives the
+/// same tag whatever order an IdP sent it in.
+fn weak_etag(attrs: &Value, member_keys: Option<&[String]>) -> String {
+    fn canonical(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for k in keys {
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    if let Some(v) = map.get(k) {
+                        canonical(v, out);
+                    }
+                    out.push(',');
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for item in items {
+                    canonical(item, out);
+                    out.push(',');
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(attrs, &mut text);
+    if let Some(keys) = member_keys {
+        let mut keys: Vec<&String> = keys.iter().collect();
+        keys.sort();
+        text.push_str("|members:");
+        for k in keys {
+            text.push_str(k);
+            text.push(',');
+        }
+    }
+    let digest = Sha256::digest(text.as_bytes());
     let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
     format!("W/\"{hex}\"")
 }

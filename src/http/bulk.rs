@@ -267,6 +267,7 @@ async fn run_one(
     let facts = Facts {
         base_url: base_url.to_owned(),
         if_match: ready.version.clone(),
+        include_members: true,
     };
     let (kind, id, data) = (ready.kind, ready.id.clone().unwrap_or_default(), ready.data);
     let result = match ready.verb {

@@ -42,6 +42,11 @@ where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    // A bulk request runs many operations, each bounded by the platform timeouts; the whole is
+    // not cut off by the single-request limit (its client would lose every result).
+    if request.uri().path().ends_with("/Bulk") {
+        return route(state, request).await;
+    }
     let timeout = state.request_timeout;
     match tokio::time::timeout(timeout, route(state.clone(), request)).await {
         Ok(response) => response,
@@ -68,14 +73,15 @@ where
     }
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = request.method().clone();
+    let query = query_pairs(request.uri().query());
     let facts = Facts {
         base_url: base_url(state, &request),
         if_match: header_text(&request, header::IF_MATCH),
+        include_members: members_wanted(&query),
     };
     let if_none_match = header_text(&request, header::IF_NONE_MATCH);
     let base_url = facts.base_url.clone();
     let ctx = facts.context();
-    let query = query_pairs(request.uri().query());
     match segments.as_slice() {
         [endpoint] if kind_of(endpoint).is_some() => {
             let Some(kind) = kind_of(endpoint) else {
@@ -233,9 +239,10 @@ where
 
 /// The request facts a service call needs, owned so a write can run on its own task.
 #[derive(Clone)]
-struct Facts {
-    base_url: String,
-    if_match: Option<String>,
+pub(crate) struct Facts {
+    pub(crate) base_url: String,
+    pub(crate) if_match: Option<String>,
+    pub(crate) include_members: bool,
 }
 
 impl Facts {
@@ -243,6 +250,7 @@ impl Facts {
         RequestContext {
             base_url: &self.base_url,
             if_match: self.if_match.as_deref(),
+            include_members: self.include_members,
         }
     }
 }
@@ -472,6 +480,20 @@ fn projection_params(
         }
     }
     Ok((attributes, excluded))
+}
+
+/// Whether the answer's projection keeps `members` (so they are worth resolving).
+fn members_wanted(query: &[(String, String)]) -> bool {
+    let Ok((attributes, excluded)) = projection_params(query) else {
+        return true;
+    };
+    let names = |paths: &[crate::scim::path::AttrPath]| {
+        paths.iter().any(|p| p.name.eq_ignore_ascii_case("members"))
+    };
+    if !attributes.is_empty() {
+        return names(&attributes);
+    }
+    !names(&excluded)
 }
 
 /// The resource type an endpoint segment names.

@@ -215,6 +215,7 @@ async fn bulk_patch_put_and_delete_by_path() {
         .as_str()
         .is_some_and(|l| l.ends_with(&path)));
     assert_ne!(patched["version"], json!(version));
+    let boss_version = patched["version"].as_str().unwrap().to_owned();
     // The second PATCH still names the first version: refused, with its location.
     assert_failed(&ops[1], 412, None);
     assert!(ops[1]["location"]
@@ -226,11 +227,18 @@ async fn bulk_patch_put_and_delete_by_path() {
     let now = h.get(&path).await.expect(200);
     assert!(now.get("title").is_none(), "{now}");
     assert_eq!(now["meta"]["version"], ops[2]["version"]);
+    assert_eq!(
+        ops[2]["version"],
+        json!(version),
+        "same content, same version"
+    );
 
     let ops = run(
         &h,
         bulk(json!([
-            {"method": "DELETE", "path": path, "version": version},
+            // The version with the title is stale again (the PUT restored the original
+            // content, and with it the original version).
+            {"method": "DELETE", "path": path, "version": boss_version},
             {"method": "DELETE", "path": path},
             {"method": "DELETE", "path": path},
         ])),

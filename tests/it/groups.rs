@@ -1222,5 +1222,16 @@ async fn concurrent_membership_patches_are_not_lost() {
         .collect();
     let expected: BTreeSet<&str> = people.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, expected);
+    // Coder's implicit "Everyone" group is not served: the only group is ours.
+    let all = h
+        .get("/Groups?excludedAttributes=members")
+        .await
+        .expect(200);
+    assert_eq!(all["totalResults"], 1, "{all}");
+    assert!(all["Resources"][0].get("members").is_none());
+    assert_eq!(
+        all["Resources"][0]["meta"]["version"], read["meta"]["version"],
+        "the version does not depend on members being shown"
+    );
     h.demo.stop().await;
 }
