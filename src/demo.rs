@@ -31,6 +31,8 @@ pub struct DemoOptions {
     pub cache_ttl: Duration,
     /// Mapping text to use instead of the built-in Coder mapping (tests of mapping variants).
     pub mapping: Option<String>,
+    /// The identity store URL; an SQLite file in the data directory when `None`.
+    pub store_url: Option<String>,
 }
 
 impl Default for DemoOptions {
@@ -42,6 +44,7 @@ impl Default for DemoOptions {
             max_scan: 10_000,
             cache_ttl: Duration::from_secs(30),
             mapping: None,
+            store_url: None,
         }
     }
 }
@@ -161,7 +164,10 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             name: "demo".to_owned(),
             secret: Secret::new(token.clone()),
         }],
-        store_url: format!("sqlite://{}", store_path.display()),
+        store_url: options
+            .store_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", store_path.display())),
         cache: CacheConfig {
             ttl: options.cache_ttl,
             max_entries: if options.cache_ttl.is_zero() {

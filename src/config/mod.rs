@@ -115,7 +115,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub scim: ScimConfig,
     pub tokens: Vec<ApiToken>,
-    /// `sqlite://path` (created when missing) or `sqlite::memory:`.
+    /// `sqlite://path` (created when missing), `sqlite::memory:` or `postgres://...`.
     pub store_url: String,
     pub cache: CacheConfig,
     pub backend: BackendConfig,
@@ -304,11 +304,19 @@ impl Config {
     }
 }
 
-/// A `sqlite:` URL with a relative file path taken from the config file's folder (like every
-/// other path in the config), checked for SQLite's URL syntax.
+/// A `postgres://` URL, or a `sqlite:` URL with a relative file path taken from the config
+/// file's folder (like every other path in the config), checked for the database's URL syntax.
 fn store_url(url: &str, base_dir: &Path) -> Result<String, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
+            .map(|_| url.to_owned())
+            // The URL may hold a password: the message does not repeat it.
+            .map_err(|e| format!("not a valid PostgreSQL URL: {e}"));
+    }
     let Some(rest) = url.strip_prefix("sqlite:") else {
-        return Err(format!("`{url}` is not a sqlite: URL"));
+        return Err(format!(
+            "`{url}` is neither a sqlite: nor a postgres:// URL"
+        ));
     };
     let resolved = match rest.strip_prefix("//") {
         Some(file) if !file.is_empty() && !file.starts_with('/') && !file.starts_with(':') => {

@@ -6,8 +6,11 @@
 //! A deleted resource's link is removed, so its id answers 404 from then on even on platforms that
 //! only soft-delete (RFC 7644 §3.6).
 //!
-//! The trait is the seam for the PostgreSQL store; SQLite (embedded) is the default.
+//! One trait, two stores running the same SQL: SQLite (embedded, the default) and PostgreSQL
+//! (several replicas on one database).
 
+mod postgres;
+mod sql;
 mod sqlite;
 
 use std::future::Future;
@@ -16,6 +19,7 @@ use std::pin::Pin;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +108,162 @@ pub trait IdentityStore: Send + Sync + 'static {
     fn delete<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, bool>;
 }
 
-/// Opens the store a URL names (`sqlite://path`, `sqlite::memory:`), running migrations.
+/// Opens the store a URL names, running migrations: `sqlite://path` or `sqlite::memory:`
+/// (embedded), `postgres://...` (shared by several replicas).
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn IdentityStore>, StoreError> {
-    Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PostgresStore::open(url).await?))
+    } else {
+        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! The contract every store keeps, run against SQLite and PostgreSQL alike.
+
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) const SCOPE: Scope<'static> = Scope {
+        tenant: "default",
+        resource_type: "User",
+    };
+
+    pub(crate) fn identity(id: &str, key: &str) -> Identity {
+        let now = OffsetDateTime::now_utc();
+        let now = now.replace_millisecond(now.millisecond()).unwrap_or(now);
+        Identity {
+            scim_id: id.to_owned(),
+            backend_key: key.to_owned(),
+            external_id: Some(format!("ext-{id}")),
+            shadow: json!({"userName": id}),
+            platform: json!({"id": key}),
+            created: now,
+            last_modified: now,
+        }
+    }
+
+    pub(crate) async fn contract(store: &dyn IdentityStore) {
+        let a = identity("a", "key-a");
+        store.insert(SCOPE, &a).await.unwrap();
+        assert_eq!(store.get(SCOPE, "a").await.unwrap(), Some(a.clone()));
+        assert!(matches!(
+            store.insert(SCOPE, &identity("b", "key-a")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.insert(SCOPE, &identity("a", "key-other")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let keys = vec!["key-a".to_owned(), "nope".to_owned()];
+        assert_eq!(
+            store.get_by_backend_keys(SCOPE, &keys).await.unwrap(),
+            vec![a.clone()]
+        );
+        assert_eq!(
+            store.ids_by_backend_keys(SCOPE, &keys).await.unwrap(),
+            vec![("key-a".to_owned(), "a".to_owned())]
+        );
+        let ids = vec!["a".to_owned(), "zz".to_owned()];
+        assert_eq!(store.get_many(SCOPE, &ids).await.unwrap(), vec![a.clone()]);
+        assert_eq!(
+            store.find_by_external_id(SCOPE, "ext-a").await.unwrap(),
+            vec![a.clone()]
+        );
+        // A second link attempt for the same key returns the first link.
+        let again = store
+            .link_or_get(SCOPE, &identity("c", "key-a"))
+            .await
+            .unwrap();
+        assert_eq!(again.scim_id, "a");
+        let fresh = store
+            .link_or_get(SCOPE, &identity("d", "key-d"))
+            .await
+            .unwrap();
+        assert_eq!(fresh.scim_id, "d");
+        // Updates replace the stored attributes and may move the key; a taken key conflicts.
+        let mut changed = a.clone();
+        changed.shadow = json!({"userName": "renamed"});
+        changed.external_id = None;
+        changed.backend_key = "key-a2".to_owned();
+        store.update(SCOPE, &changed).await.unwrap();
+        assert_eq!(store.get(SCOPE, "a").await.unwrap(), Some(changed.clone()));
+        changed.backend_key = "key-d".to_owned();
+        assert!(matches!(
+            store.update(SCOPE, &changed).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // Scopes are apart: another tenant or type sees nothing.
+        let other_tenant = Scope {
+            tenant: "other",
+            resource_type: "User",
+        };
+        let other_type = Scope {
+            tenant: "default",
+            resource_type: "Group",
+        };
+        assert_eq!(store.get(other_tenant, "a").await.unwrap(), None);
+        assert_eq!(store.get(other_type, "a").await.unwrap(), None);
+        store
+            .insert(other_tenant, &identity("a", "key-a"))
+            .await
+            .unwrap();
+        // Many keys at once (more than one statement's worth).
+        let many: Vec<String> = (0..1200).map(|i| format!("bulk-{i}")).collect();
+        for key in many.iter().take(3) {
+            store
+                .insert(SCOPE, &identity(&format!("id-{key}"), key))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store.ids_by_backend_keys(SCOPE, &many).await.unwrap().len(),
+            3
+        );
+        assert!(store.delete(SCOPE, "a").await.unwrap());
+        assert!(!store.delete(SCOPE, "a").await.unwrap());
+        assert_eq!(store.get(SCOPE, "a").await.unwrap(), None);
+        assert!(store.get(other_tenant, "a").await.unwrap().is_some());
+    }
+
+    /// PostgreSQL from `SCIMGATE_TEST_POSTGRES` (default: the local server). The test makes its
+    /// own database and drops it. Without a server it is skipped, except under CI, where the
+    /// server is part of the machine and its absence is a failure.
+    #[tokio::test]
+    async fn postgres_store_keeps_the_contract() {
+        use sqlx::Connection;
+        let admin_url = std::env::var("SCIMGATE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(c) => c,
+            Err(e) if std::env::var_os("CI").is_none() => {
+                eprintln!(
+                    "SKIPPED: no PostgreSQL at {admin_url} ({e}); set SCIMGATE_TEST_POSTGRES"
+                );
+                return;
+            }
+            Err(e) => panic!("PostgreSQL at {admin_url}: {e}"),
+        };
+        let db = format!("scimgate_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let url = match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{db}"),
+            None => panic!("SCIMGATE_TEST_POSTGRES must name a database"),
+        };
+        {
+            let store = PostgresStore::open(&url).await.unwrap();
+            contract(&store).await;
+            // Opening again (another replica) finds the schema migrated.
+            let second = PostgresStore::open(&url).await.unwrap();
+            assert!(second.get(SCOPE, "d").await.unwrap().is_some());
+        }
+        sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
 }

@@ -431,3 +431,55 @@ async fn conditional_requests_and_concurrent_writes() {
         .expect(204);
     h.demo.stop().await;
 }
+
+/// The gateway on a PostgreSQL store: the same behaviour as on SQLite. Skipped without a
+/// PostgreSQL server, except under CI.
+#[tokio::test]
+async fn gateway_on_postgres() {
+    use sqlx::Connection;
+    let admin_url = std::env::var("SCIMGATE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIPPED: no PostgreSQL at {admin_url} ({e})");
+            return;
+        }
+        Err(e) => panic!("PostgreSQL at {admin_url}: {e}"),
+    };
+    let db = format!("scimgate_it_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let h = Harness::with(DemoOptions {
+        store_url: Some(format!("{base}/{db}")),
+        ..Default::default()
+    })
+    .await;
+    let created = create(&h, "pat").await;
+    let id = created["id"].as_str().unwrap();
+    let found = h
+        .get(&format!("/Users?{}", filter_query(r#"userName eq "pat""#)))
+        .await
+        .expect(200);
+    assert_eq!(found["Resources"][0]["id"], id);
+    h.patch(
+        &format!("/Users/{id}"),
+        patch_op(json!([{"op": "add", "path": "title", "value": "Captain"}])),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        h.get(&format!("/Users/{id}")).await.expect(200)["title"],
+        "Captain"
+    );
+    h.delete(&format!("/Users/{id}")).await.expect(204);
+    h.get(&format!("/Users/{id}")).await.expect_error(404, None);
+    h.demo.stop().await;
+    sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}

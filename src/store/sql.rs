@@ -1,0 +1,323 @@
+//! The identity store's SQL, shared by the SQLite and PostgreSQL stores.
+//!
+//! Both run the same statements: numbered placeholders (`$1`, which both drivers accept), TEXT
+//! columns, `ON CONFLICT DO NOTHING`. [`sql_identity_store!`] writes the [`IdentityStore`]
+//! implementation once for a store type with a `pool` field, so the two cannot drift apart.
+//!
+//! [`IdentityStore`]: super::IdentityStore
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::StoreError;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "identities",
+    include_str!("migrations/0001_identities.sql"),
+)];
+
+/// The migrations, compiled into the binary (the DDL is the same for both databases).
+pub(super) fn migrator() -> Migrator {
+    let migrations: Vec<Migration> = MIGRATIONS
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                Cow::Borrowed(*sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+pub(super) fn timestamp(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+pub(super) fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp `{s}`: {e}")))
+}
+
+pub(super) fn parse_json(s: &str, what: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+pub(super) const COLUMNS: &str =
+    "scim_id, backend_key, external_id, shadow, platform, created, last_modified";
+
+/// Bound parameters per statement stay well below every database's limit.
+pub(super) const CHUNK: usize = 500;
+
+/// `$first, $first+1, ...` for `count` parameters.
+pub(super) fn numbered(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Implements `IdentityStore` for `$store` (a struct with a `pool` field) whose rows are `$row`.
+macro_rules! sql_identity_store {
+    ($store:ty, $row:ty) => {
+        impl $store {
+            fn identity_from_row(row: &$row) -> Result<Identity, StoreError> {
+                use sqlx::Row;
+                let shadow: String = row.try_get("shadow")?;
+                let platform: String = row.try_get("platform")?;
+                let created: String = row.try_get("created")?;
+                let last_modified: String = row.try_get("last_modified")?;
+                Ok(Identity {
+                    scim_id: row.try_get("scim_id")?,
+                    backend_key: row.try_get("backend_key")?,
+                    external_id: row.try_get("external_id")?,
+                    shadow: sql::parse_json(&shadow, "stored attributes")?,
+                    platform: sql::parse_json(&platform, "stored platform object")?,
+                    created: sql::parse_time(&created)?,
+                    last_modified: sql::parse_time(&last_modified)?,
+                })
+            }
+
+            /// The rows of `columns` whose `column` is one of `values`.
+            async fn rows_where_in(
+                &self,
+                scope: Scope<'_>,
+                columns: &str,
+                column: &str,
+                values: &[String],
+            ) -> Result<Vec<$row>, StoreError> {
+                let mut out = Vec::with_capacity(values.len());
+                for chunk in values.chunks(sql::CHUNK) {
+                    let statement = format!(
+                        "SELECT {columns} FROM identities WHERE tenant = $1 AND resource_type = $2 AND {column} IN ({})",
+                        sql::numbered(3, chunk.len())
+                    );
+                    let mut query = sqlx::query(&statement)
+                        .bind(scope.tenant)
+                        .bind(scope.resource_type);
+                    for value in chunk {
+                        query = query.bind(value);
+                    }
+                    out.extend(query.fetch_all(&self.pool).await?);
+                }
+                Ok(out)
+            }
+
+            async fn identities_where_in(
+                &self,
+                scope: Scope<'_>,
+                column: &str,
+                values: &[String],
+            ) -> Result<Vec<Identity>, StoreError> {
+                self.rows_where_in(scope, sql::COLUMNS, column, values)
+                    .await?
+                    .iter()
+                    .map(Self::identity_from_row)
+                    .collect()
+            }
+
+            /// `INSERT` of one identity, with `suffix` appended (a conflict clause).
+            async fn insert_row(
+                &self,
+                scope: Scope<'_>,
+                identity: &Identity,
+                suffix: &str,
+            ) -> Result<u64, sqlx::Error> {
+                let done = sqlx::query(&format!(
+                    "INSERT INTO identities (tenant, resource_type, scim_id, backend_key, external_id, shadow, platform, created, last_modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){suffix}"
+                ))
+                .bind(scope.tenant)
+                .bind(scope.resource_type)
+                .bind(&identity.scim_id)
+                .bind(&identity.backend_key)
+                .bind(&identity.external_id)
+                .bind(identity.shadow.to_string())
+                .bind(identity.platform.to_string())
+                .bind(sql::timestamp(identity.created))
+                .bind(sql::timestamp(identity.last_modified))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        impl IdentityStore for $store {
+            fn get<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                scim_id: &'a str,
+            ) -> StoreFuture<'a, Option<Identity>> {
+                Box::pin(async move {
+                    let row = sqlx::query(&format!(
+                        "SELECT {} FROM identities WHERE tenant = $1 AND resource_type = $2 AND scim_id = $3",
+                        sql::COLUMNS
+                    ))
+                    .bind(scope.tenant)
+                    .bind(scope.resource_type)
+                    .bind(scim_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    row.as_ref().map(Self::identity_from_row).transpose()
+                })
+            }
+
+            fn get_many<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                scim_ids: &'a [String],
+            ) -> StoreFuture<'a, Vec<Identity>> {
+                Box::pin(async move { self.identities_where_in(scope, "scim_id", scim_ids).await })
+            }
+
+            fn ids_by_backend_keys<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                keys: &'a [String],
+            ) -> StoreFuture<'a, Vec<(String, String)>> {
+                Box::pin(async move {
+                    use sqlx::Row;
+                    let rows = self
+                        .rows_where_in(scope, "backend_key, scim_id", "backend_key", keys)
+                        .await?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        out.push((row.try_get("backend_key")?, row.try_get("scim_id")?));
+                    }
+                    Ok(out)
+                })
+            }
+
+            fn get_by_backend_keys<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                keys: &'a [String],
+            ) -> StoreFuture<'a, Vec<Identity>> {
+                Box::pin(async move { self.identities_where_in(scope, "backend_key", keys).await })
+            }
+
+            fn find_by_external_id<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                external_id: &'a str,
+            ) -> StoreFuture<'a, Vec<Identity>> {
+                Box::pin(async move {
+                    let rows = sqlx::query(&format!(
+                        "SELECT {} FROM identities WHERE tenant = $1 AND resource_type = $2 AND external_id = $3",
+                        sql::COLUMNS
+                    ))
+                    .bind(scope.tenant)
+                    .bind(scope.resource_type)
+                    .bind(external_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter().map(Self::identity_from_row).collect()
+                })
+            }
+
+            fn insert<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                identity: &'a Identity,
+            ) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    match self.insert_row(scope, identity, "").await {
+                        Ok(_) => Ok(()),
+                        Err(e) if sql::is_unique_violation(&e) => {
+                            Err(StoreError::Conflict(identity.backend_key.clone()))
+                        }
+                        Err(e) => Err(e.into()),
+                    }
+                })
+            }
+
+            fn link_or_get<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                identity: &'a Identity,
+            ) -> StoreFuture<'a, Identity> {
+                Box::pin(async move {
+                    self.insert_row(scope, identity, " ON CONFLICT DO NOTHING")
+                        .await?;
+                    let row = sqlx::query(&format!(
+                        "SELECT {} FROM identities WHERE tenant = $1 AND resource_type = $2 AND backend_key = $3",
+                        sql::COLUMNS
+                    ))
+                    .bind(scope.tenant)
+                    .bind(scope.resource_type)
+                    .bind(&identity.backend_key)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    Self::identity_from_row(&row)
+                })
+            }
+
+            fn update<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                identity: &'a Identity,
+            ) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    let result = sqlx::query(
+                        "UPDATE identities SET backend_key = $1, external_id = $2, shadow = $3, platform = $4, last_modified = $5 WHERE tenant = $6 AND resource_type = $7 AND scim_id = $8",
+                    )
+                    .bind(&identity.backend_key)
+                    .bind(&identity.external_id)
+                    .bind(identity.shadow.to_string())
+                    .bind(identity.platform.to_string())
+                    .bind(sql::timestamp(identity.last_modified))
+                    .bind(scope.tenant)
+                    .bind(scope.resource_type)
+                    .bind(&identity.scim_id)
+                    .execute(&self.pool)
+                    .await;
+                    match result {
+                        Ok(_) => Ok(()),
+                        Err(e) if sql::is_unique_violation(&e) => {
+                            Err(StoreError::Conflict(identity.backend_key.clone()))
+                        }
+                        Err(e) => Err(e.into()),
+                    }
+                })
+            }
+
+            fn delete<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, bool> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "DELETE FROM identities WHERE tenant = $1 AND resource_type = $2 AND scim_id = $3",
+                    )
+                    .bind(scope.tenant)
+                    .bind(scope.resource_type)
+                    .bind(scim_id)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                })
+            }
+        }
+    };
+}
+
+pub(super) use sql_identity_store;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbered_placeholders() {
+        assert_eq!(super::numbered(3, 3), "$3, $4, $5");
+        assert_eq!(super::numbered(1, 0), "");
+    }
+}
