@@ -36,6 +36,16 @@ pub enum StartError {
 /// Builds everything a running gateway needs: store (migrated), cache, platform client.
 pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpState>, StartError> {
     let store = store::open(&config.store_url).await?;
+    let cache = LookupCache::new(&config.cache);
+    // Several replicas on one store: what another replica writes must not be served stale here.
+    if let Some(mut changes) = store.changes().await? {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            while let Some(change) = changes.recv().await {
+                cache.forget_change(&change).await;
+            }
+        });
+    }
     let backend = BackendClient::new(&config.backend, &config.mapping.platform)
         .map_err(StartError::Backend)?;
     let gateway = Gateway {
@@ -44,7 +54,7 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
         mapping: Arc::new(config.mapping),
         backend,
         store,
-        cache: LookupCache::new(&config.cache),
+        cache,
         settings: serde_json::Value::Object(config.backend.settings.clone()),
         limits: config.scim.clone(),
         locks: Default::default(),

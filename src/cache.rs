@@ -117,6 +117,23 @@ impl LookupCache {
             .await;
     }
 
+    /// Drops everything cached about a link another process (or this one) changed in a
+    /// shared store.
+    pub async fn forget_change(&self, change: &crate::store::Change) {
+        let (tenant, rt) = (change.tenant.as_str(), change.resource_type.as_str());
+        self.identities
+            .invalidate(&object_key(tenant, rt, &change.scim_id))
+            .await;
+        self.objects
+            .invalidate(&object_key(tenant, rt, &change.backend_key))
+            .await;
+        // A rename elsewhere leaves an old name pointing here; names are cheap to look up again.
+        self.names.invalidate_all();
+        if rt == "Group" {
+            self.groups_of.invalidate_all();
+        }
+    }
+
     /// Any group write can change any user's groups.
     pub fn forget_all_groups_of(&self) {
         self.groups_of.invalidate_all();

@@ -33,6 +33,9 @@ pub struct DemoOptions {
     pub mapping: Option<String>,
     /// The identity store URL; an SQLite file in the data directory when `None`.
     pub store_url: Option<String>,
+    /// Serve in front of this already running emulator (another replica's) instead of
+    /// starting one: `(emulator, its URL, its token)`.
+    pub platform: Option<(CoderEmulator, String, String)>,
 }
 
 impl Default for DemoOptions {
@@ -45,6 +48,7 @@ impl Default for DemoOptions {
             cache_ttl: Duration::from_secs(30),
             mapping: None,
             store_url: None,
+            platform: None,
         }
     }
 }
@@ -94,18 +98,25 @@ fn random_secret(len: usize) -> String {
 
 pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
     // Coder API keys look like `<10-char id>-<22-char secret>`.
-    let emulator_token = format!("{}-{}", random_secret(10), random_secret(22));
-    let emulator = CoderEmulator::new(emulator_token.clone());
-    let emulator_addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let emulator_listener = TcpListener::bind(emulator_addr)
-        .await
-        .map_err(|e| DemoError::Bind(emulator_addr, e))?;
-    let emulator_url = format!(
-        "http://{}",
-        emulator_listener
-            .local_addr()
-            .map_err(|e| DemoError::Bind(emulator_addr, e))?
-    );
+    let (emulator, emulator_url, emulator_token, emulator_listener) = match options.platform.clone()
+    {
+        Some((emulator, url, token)) => (emulator, url, token, None),
+        None => {
+            let token = format!("{}-{}", random_secret(10), random_secret(22));
+            let emulator = CoderEmulator::new(token.clone());
+            let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| DemoError::Bind(addr, e))?;
+            let url = format!(
+                "http://{}",
+                listener
+                    .local_addr()
+                    .map_err(|e| DemoError::Bind(addr, e))?
+            );
+            (emulator, url, token, Some(listener))
+        }
+    };
 
     let (temp_dir, data_dir) = match options.data_dir {
         Some(dir) => {
@@ -192,14 +203,23 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         .map_err(|e| DemoError::Bind(options.listen, e))?;
     let state = crate::app::build(config, registry).await?;
 
-    let (emulator_stop, emulator_stopped) = oneshot::channel::<()>();
-    let emulator_task = tokio::spawn(emulator.clone().serve(emulator_listener, async move {
-        let _ = emulator_stopped.await;
-    }));
+    let mut stops = Vec::new();
+    let mut tasks = Vec::new();
     let (gateway_stop, gateway_stopped) = oneshot::channel::<()>();
-    let gateway_task = tokio::spawn(crate::app::run(listener, state, async move {
+    tasks.push(tokio::spawn(crate::app::run(listener, state, async move {
         let _ = gateway_stopped.await;
-    }));
+    })));
+    stops.push(gateway_stop);
+    if let Some(emulator_listener) = emulator_listener {
+        let (emulator_stop, emulator_stopped) = oneshot::channel::<()>();
+        tasks.push(tokio::spawn(emulator.clone().serve(
+            emulator_listener,
+            async move {
+                let _ = emulator_stopped.await;
+            },
+        )));
+        stops.push(emulator_stop);
+    }
     Ok(Demo {
         scim_url: format!("http://{gateway_addr}/scim/v2"),
         token,
@@ -207,8 +227,8 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         emulator_token,
         emulator,
         store_path,
-        stops: vec![gateway_stop, emulator_stop],
-        tasks: vec![gateway_task, emulator_task],
+        stops,
+        tasks,
         _temp_dir: temp_dir,
     })
 }

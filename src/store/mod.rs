@@ -59,6 +59,16 @@ pub struct Identity {
 
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
+/// A link written by some gateway process sharing the store (RFC-independent plumbing for
+/// running several replicas): caches everywhere drop what they hold for it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    pub tenant: String,
+    pub resource_type: String,
+    pub scim_id: String,
+    pub backend_key: String,
+}
+
 pub trait IdentityStore: Send + Sync + 'static {
     fn get<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, Option<Identity>>;
 
@@ -106,6 +116,10 @@ pub trait IdentityStore: Send + Sync + 'static {
 
     /// Removes a link; true when there was one.
     fn delete<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, bool>;
+
+    /// The links other processes (and this one) change, for stores several gateway processes
+    /// share; `None` for a store only this process uses.
+    fn changes(&self) -> StoreFuture<'_, Option<tokio::sync::mpsc::Receiver<Change>>>;
 }
 
 /// Opens the store a URL names, running migrations: `sqlite://path` or `sqlite::memory:`

@@ -4,10 +4,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use super::sql::{self, sql_identity_store};
-use super::{Identity, IdentityStore, Scope, StoreError, StoreFuture};
+use super::{Change, Identity, IdentityStore, Scope, StoreError, StoreFuture};
+
+/// The channel every replica listens on.
+const CHANNEL: &str = "scimgate_identity_changes";
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -26,6 +29,58 @@ impl PostgresStore {
         // the others wait.
         sql::migrator().run(&pool).await?;
         Ok(PostgresStore { pool })
+    }
+}
+
+impl PostgresStore {
+    /// Tells every replica (NOTIFY) that a link changed, so their caches drop it.
+    async fn announce(
+        &self,
+        scope: Scope<'_>,
+        scim_id: &str,
+        backend_key: &str,
+    ) -> Result<(), StoreError> {
+        let change = Change {
+            tenant: scope.tenant.to_owned(),
+            resource_type: scope.resource_type.to_owned(),
+            scim_id: scim_id.to_owned(),
+            backend_key: backend_key.to_owned(),
+        };
+        let payload = serde_json::to_string(&change)
+            .map_err(|e| StoreError::Corrupt(format!("change notice: {e}")))?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Listens (LISTEN) for the links any replica changes. The listener reconnects by itself
+    /// (sqlx's PgListener); notices lost while it was away are covered by the cache TTL.
+    async fn listen(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Change>>, StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(notice) => match serde_json::from_str::<Change>(notice.payload()) {
+                        Ok(change) => {
+                            if sender.send(change).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "unreadable change notice"),
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "change listener failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(receiver))
     }
 }
 

@@ -235,7 +235,7 @@ macro_rules! sql_identity_store {
             ) -> StoreFuture<'a, ()> {
                 Box::pin(async move {
                     match self.insert_row(scope, identity, "").await {
-                        Ok(_) => Ok(()),
+                        Ok(_) => self.announce(scope, &identity.scim_id, &identity.backend_key).await,
                         Err(e) if sql::is_unique_violation(&e) => {
                             Err(StoreError::Conflict(identity.backend_key.clone()))
                         }
@@ -285,7 +285,7 @@ macro_rules! sql_identity_store {
                     .execute(&self.pool)
                     .await;
                     match result {
-                        Ok(_) => Ok(()),
+                        Ok(_) => self.announce(scope, &identity.scim_id, &identity.backend_key).await,
                         Err(e) if sql::is_unique_violation(&e) => {
                             Err(StoreError::Conflict(identity.backend_key.clone()))
                         }
@@ -296,16 +296,30 @@ macro_rules! sql_identity_store {
 
             fn delete<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, bool> {
                 Box::pin(async move {
-                    let done = sqlx::query(
-                        "DELETE FROM identities WHERE tenant = $1 AND resource_type = $2 AND scim_id = $3",
+                    use sqlx::Row;
+                    let row = sqlx::query(
+                        "DELETE FROM identities WHERE tenant = $1 AND resource_type = $2 AND scim_id = $3 RETURNING backend_key",
                     )
                     .bind(scope.tenant)
                     .bind(scope.resource_type)
                     .bind(scim_id)
-                    .execute(&self.pool)
+                    .fetch_optional(&self.pool)
                     .await?;
-                    Ok(done.rows_affected() > 0)
+                    match row {
+                        Some(row) => {
+                            let key: String = row.try_get("backend_key")?;
+                            self.announce(scope, scim_id, &key).await?;
+                            Ok(true)
+                        }
+                        None => Ok(false),
+                    }
                 })
+            }
+
+            fn changes(
+                &self,
+            ) -> StoreFuture<'_, Option<tokio::sync::mpsc::Receiver<super::Change>>> {
+                Box::pin(async move { self.listen().await })
             }
         }
     };

@@ -45,6 +45,19 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// One process owns an SQLite store: nobody else to tell.
+    async fn announce(&self, _: Scope<'_>, _: &str, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn listen(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<super::Change>>, StoreError> {
+        Ok(None)
+    }
+}
+
 sql_identity_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 
 #[cfg(test)]

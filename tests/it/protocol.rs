@@ -432,29 +432,54 @@ async fn conditional_requests_and_concurrent_writes() {
     h.demo.stop().await;
 }
 
-/// The gateway on a PostgreSQL store: the same behaviour as on SQLite. Skipped without a
-/// PostgreSQL server, except under CI.
+/// A database of its own on the test PostgreSQL server (`SCIMGATE_TEST_POSTGRES`, default the
+/// local server), dropped by [`TestDatabase::drop_now`]. `None` (skip) without a server, except
+/// under CI, where the server is part of the machine.
+struct TestDatabase {
+    admin: sqlx::PgConnection,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create() -> Option<TestDatabase> {
+        use sqlx::Connection;
+        let admin_url = std::env::var("SCIMGATE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(c) => c,
+            Err(e) if std::env::var_os("CI").is_none() => {
+                eprintln!("SKIPPED: no PostgreSQL at {admin_url} ({e})");
+                return None;
+            }
+            Err(e) => panic!("PostgreSQL at {admin_url}: {e}"),
+        };
+        let name = format!("scimgate_it_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        let url = format!("{base}/{name}");
+        Some(TestDatabase { admin, name, url })
+    }
+
+    async fn drop_now(mut self) {
+        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+            .execute(&mut self.admin)
+            .await
+            .unwrap();
+    }
+}
+
+/// The gateway on a PostgreSQL store: the same behaviour as on SQLite.
 #[tokio::test]
 async fn gateway_on_postgres() {
-    use sqlx::Connection;
-    let admin_url = std::env::var("SCIMGATE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
-        Ok(c) => c,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED: no PostgreSQL at {admin_url} ({e})");
-            return;
-        }
-        Err(e) => panic!("PostgreSQL at {admin_url}: {e}"),
+    let Some(db) = TestDatabase::create().await else {
+        return;
     };
-    let db = format!("scimgate_it_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
     let h = Harness::with(DemoOptions {
-        store_url: Some(format!("{base}/{db}")),
+        store_url: Some(db.url.clone()),
         ..Default::default()
     })
     .await;
@@ -478,8 +503,66 @@ async fn gateway_on_postgres() {
     h.delete(&format!("/Users/{id}")).await.expect(204);
     h.get(&format!("/Users/{id}")).await.expect_error(404, None);
     h.demo.stop().await;
-    sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    db.drop_now().await;
+}
+
+/// Two gateway processes on one PostgreSQL store (and one platform) behave as one: a write
+/// through one is read through the other at once, although the other had it cached.
+#[tokio::test]
+async fn replicas_on_one_postgres_behave_as_one() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let a = Harness::with(DemoOptions {
+        store_url: Some(db.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let b = Harness::with(DemoOptions {
+        store_url: Some(db.url.clone()),
+        platform: Some((
+            a.demo.emulator.clone(),
+            a.demo.emulator_url.clone(),
+            a.demo.emulator_token.clone(),
+        )),
+        token: Some(a.demo.token.clone()),
+        ..Default::default()
+    })
+    .await;
+    let created = create(&a, "rhea").await;
+    let path = format!("/Users/{}", created["id"].as_str().unwrap());
+    // B knows the same SCIM id, and now caches the user.
+    assert_eq!(b.get(&path).await.expect(200)["userName"], "rhea");
+    assert_eq!(b.get(&path).await.expect(200)["userName"], "rhea");
+
+    a.patch(
+        &path,
+        patch_op(json!([{"op": "add", "path": "title", "value": "Pilot"}])),
+    )
+    .await
+    .expect(200);
+    // The change notice reaches B within moments (no waiting for the cache TTL).
+    let mut seen = Value::Null;
+    for _ in 0..50 {
+        seen = b.get(&path).await.expect(200);
+        if seen["title"] == "Pilot" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen["title"], "Pilot", "{seen}");
+
+    a.delete(&path).await.expect(204);
+    let mut status = 200;
+    for _ in 0..50 {
+        status = b.get(&path).await.status.as_u16();
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 404);
+    b.demo.stop().await;
+    a.demo.stop().await;
+    db.drop_now().await;
 }
