@@ -65,6 +65,12 @@ where
 {
     let state: &HttpState = &shared;
     let path = request.uri().path().to_owned();
+    // Public operational endpoints, outside the SCIM API and without authentication.
+    match (path.as_str(), request.method()) {
+        ("/healthz", &Method::GET) => return empty(StatusCode::NO_CONTENT),
+        ("/info", &Method::GET) => return build_info(),
+        _ => {}
+    }
     let Some(rest) = strip_base(&path, &state.base_path) else {
         return not_found_url(&path);
     };
@@ -480,6 +486,24 @@ fn projection_params(
         }
     }
     Ok((attributes, excluded))
+}
+
+/// What is running: version, commit, the protocol versions served.
+fn build_info() -> HttpResponse {
+    let mut response = empty(StatusCode::OK);
+    let body = serde_json::json!({
+        "name": "scimgate",
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": env!("SCIMGATE_COMMIT"),
+        "scim": {"version": "2.0", "specifications": ["RFC 7643", "RFC 7644"]},
+        "adminApi": null,
+    });
+    *response.body_mut() = http_body_util::Full::new(Bytes::from(body.to_string()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// Whether the answer's projection keeps `members` (so they are worth resolving).

@@ -129,3 +129,19 @@ async fn unknown_urls_methods_and_features() {
     assert_eq!(outside.status().as_u16(), 404);
     h.demo.stop().await;
 }
+
+#[tokio::test]
+async fn build_info_and_health_are_public() {
+    let h = Harness::start().await;
+    let base = h.url("").replace("/scim/v2", "");
+    let info = h.http.get(format!("{base}/info")).send().await.unwrap();
+    assert_eq!(info.status().as_u16(), 200);
+    let info: serde_json::Value = info.json().await.unwrap();
+    assert_eq!(info["name"], "scimgate");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert!(info["commit"].as_str().is_some_and(|c| !c.is_empty()));
+    assert_eq!(info["scim"]["version"], "2.0");
+    let health = h.http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 204);
+    h.demo.stop().await;
+}
