@@ -319,10 +319,7 @@ impl Resources<'_> {
         let request = self.section.get.render(&context_from(&vars), &[])?;
         let response = self.send(&request).await?;
         let object = Arc::new(response.body);
-        self.gw
-            .cache
-            .put_object(&self.gw.tenant, self.type_id(), key, object.clone())
-            .await;
+        self.cache_object(key, object.clone()).await;
         Ok(object)
     }
 
@@ -735,6 +732,13 @@ impl Resources<'_> {
         }
     }
 
+    async fn cache_object(&self, backend_key: &str, object: Arc<Value>) {
+        self.gw
+            .cache
+            .put_object(&self.gw.tenant, self.type_id(), backend_key, object)
+            .await;
+    }
+
     /// Caches what a write left and answers with the resource.
     async fn answer_written(
         &self,
@@ -742,14 +746,7 @@ impl Resources<'_> {
         object: Arc<Value>,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
-        self.gw
-            .cache
-            .put_object(
-                &self.gw.tenant,
-                self.type_id(),
-                &identity.backend_key,
-                object.clone(),
-            )
+        self.cache_object(&identity.backend_key, object.clone())
             .await;
         self.remember_name(identity).await;
         if self.rt.id == Kind::Group.name() {
@@ -1438,14 +1435,7 @@ impl Resources<'_> {
                 continue;
             };
             let object = Arc::new((*object).clone());
-            self.gw
-                .cache
-                .put_object(
-                    &self.gw.tenant,
-                    self.type_id(),
-                    &identity.backend_key,
-                    object.clone(),
-                )
+            self.cache_object(&identity.backend_key, object.clone())
                 .await;
             out.push((identity, object));
         }

@@ -687,32 +687,12 @@ impl Compiler<'_> {
         let create = self.member_list::<RawCall>(table, key, "create");
         let update = self.member_list::<RawCall>(table, key, "update");
         let delete = self.member_list::<RawCall>(table, key, "delete");
-        let members = match table.get("members") {
-            None => None,
-            Some(_) if self.rt_name != "Group" => {
-                self.problem(
-                    &format!("{key}.members"),
-                    "only groups have members".to_owned(),
-                );
-                None
-            }
-            Some(_) => self
-                .member::<RawMembers>(table, key, "members")
-                .and_then(|m| self.members(&format!("{key}.members"), m)),
-        };
-        let groups_of = match table.get("groups") {
-            None => None,
-            Some(_) if self.rt_name != "User" => {
-                self.problem(
-                    &format!("{key}.groups"),
-                    "only users belong to groups".to_owned(),
-                );
-                None
-            }
-            Some(_) => self
-                .member::<RawGroupsOf>(table, key, "groups")
-                .and_then(|g| self.groups_of(&format!("{key}.groups"), g)),
-        };
+        let members = self
+            .section_for::<RawMembers>(table, key, "members", "Group", "only groups have members")
+            .and_then(|m| self.members(&format!("{key}.members"), m));
+        let groups_of = self
+            .section_for::<RawGroupsOf>(table, key, "groups", "User", "only users belong to groups")
+            .and_then(|g| self.groups_of(&format!("{key}.groups"), g));
         // Compile what parsed, even when other parts did not, to report their problems too.
         let mut resource = self.resource(
             key,
@@ -729,6 +709,23 @@ impl Compiler<'_> {
         resource.members = members;
         resource.groups_of = groups_of;
         Some(resource)
+    }
+
+    /// An optional member that only one resource type may have.
+    fn section_for<T: DeserializeOwned>(
+        &mut self,
+        table: &toml::Table,
+        key: &str,
+        name: &str,
+        only: &str,
+        why: &str,
+    ) -> Option<T> {
+        table.get(name)?;
+        if self.rt_name != only {
+            self.problem(&format!("{key}.{name}"), why.to_owned());
+            return None;
+        }
+        self.member::<T>(table, key, name)
     }
 
     fn groups_of(&mut self, key: &str, raw: RawGroupsOf) -> Option<GroupsOfSpec> {
