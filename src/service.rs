@@ -661,7 +661,7 @@ impl Resources<'_> {
         let request = first.render(&context_from(&vars), &[])?;
         let created = self.send(&request).await?.body;
         identity.backend_key = self.section.key_of(&created)?;
-        identity.platform = created.clone();
+        identity.platform = self.section.snapshot_of(&created);
         // Linked before any further call, so a failing later call (a state change) never leaves
         // a platform account the gateway does not know.
         match self.gw.store.insert(self.scope(), &identity).await {
@@ -710,8 +710,9 @@ impl Resources<'_> {
         let object = self
             .object_after(outcome, created, &identity.backend_key)
             .await?;
-        if *object != identity.platform {
-            identity.platform = (*object).clone();
+        let snapshot = self.section.snapshot_of(&object);
+        if snapshot != identity.platform {
+            identity.platform = snapshot;
             self.save(&identity).await?;
         }
         self.answer_written(&identity, object, req).await
@@ -896,7 +897,7 @@ impl Resources<'_> {
         }
         identity.external_id = external_id_of(&resource);
         identity.shadow = shadow;
-        identity.platform = (*object).clone();
+        identity.platform = self.section.snapshot_of(&object);
         identity.last_modified = now();
         self.save(&identity).await?;
         self.answer_written(&identity, object, req).await

@@ -62,6 +62,9 @@ pub struct ResourceMapping {
     pub members: Option<MembersSpec>,
     /// The groups a user belongs to.
     pub groups_of: Option<GroupsOfSpec>,
+    /// The platform object fields the attributes read (`None`: the whole object), which is all
+    /// of it the gateway needs to remember as "last written".
+    pub snapshot_fields: Option<Vec<Vec<String>>>,
 }
 
 #[derive(Debug)]
@@ -787,6 +790,7 @@ impl Compiler<'_> {
         let delete = raw
             .delete
             .and_then(|c| self.calls(&format!("{key}.delete"), c));
+        let snapshot_fields = snapshot_fields(&attributes);
         if !ok {
             return None;
         }
@@ -800,8 +804,32 @@ impl Compiler<'_> {
             delete: delete?,
             members: None,
             groups_of: None,
+            snapshot_fields,
         })
     }
+}
+
+/// The platform fields the attributes' `from_backend` expressions read, as paths under
+/// `backend`; `None` when one reads the object as a whole.
+fn snapshot_fields(attributes: &[AttributeMapping]) -> Option<Vec<Vec<String>>> {
+    let mut fields: Vec<Vec<String>> = Vec::new();
+    for expr in attributes.iter().filter_map(|a| a.from_backend.as_ref()) {
+        for path in expr.paths() {
+            let mut parts = path.split('.');
+            if parts.next() != Some("backend") {
+                continue;
+            }
+            let rest: Vec<String> = parts.map(str::to_owned).collect();
+            if rest.is_empty() {
+                return None;
+            }
+            if !fields.contains(&rest) {
+                fields.push(rest);
+            }
+        }
+    }
+    fields.sort();
+    Some(fields)
 }
 
 /// The members of a resource section, each parsed on its own (`None` when it did not parse).

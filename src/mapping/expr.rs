@@ -78,6 +78,12 @@ impl Expr {
         self.compiled.undeclared_variables(false)
     }
 
+    /// The dotted paths the expression reads (`backend.status`; a bare `backend` when it reads
+    /// the variable as a whole, e.g. by a computed key).
+    pub fn paths(&self) -> std::collections::HashSet<String> {
+        self.compiled.undeclared_variables(true)
+    }
+
     /// Evaluates to JSON; an undefined result is `None` so callers can omit the value.
     pub fn eval(&self, ctx: &JinjaValue) -> Result<Option<Value>, EvalError> {
         let out = self.compiled.eval(ctx)?;

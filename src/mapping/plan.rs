@@ -276,7 +276,7 @@ impl ResourceMapping {
             .unwrap_or_else(|| Value::Object(Map::new()));
         // The common case: the platform object is exactly as the gateway last wrote it, so
         // every attribute stands as the IdP wrote it (the rule below, without evaluating it).
-        if shadow.is_some() && snapshot == Some(backend) {
+        if shadow.is_some() && snapshot.is_some_and(|snap| *snap == self.snapshot_of(backend)) {
             return Ok(resource);
         }
         let backend_ctx = context(&[("backend", backend), ("settings", settings)]);
@@ -312,6 +312,22 @@ impl ResourceMapping {
             scim_set(&mut resource, &attr.scim, value);
         }
         Ok(resource)
+    }
+
+    /// What the gateway remembers of a platform object as "last written": the fields the
+    /// attributes read (so a platform-side change elsewhere, such as a login time, does not
+    /// count as a change, and a group's member list is not stored again with every write).
+    pub fn snapshot_of(&self, backend: &Value) -> Value {
+        let Some(fields) = &self.snapshot_fields else {
+            return backend.clone();
+        };
+        let mut out = Map::new();
+        for path in fields {
+            if let Some(v) = field(backend, path) {
+                insert_path(&mut out, path, v.clone());
+            }
+        }
+        Value::Object(out)
     }
 
     /// The platform fields a SCIM resource asks for (`desired` in call templates).

@@ -318,3 +318,27 @@ fn broken_mappings_report_every_problem() {
     );
     assert!(problems.0[0].message.contains("not valid TOML"));
 }
+
+#[test]
+fn snapshots_keep_only_what_attributes_read() {
+    let m = coder();
+    let mut user = coder_user("alice", "Alice", "alice@example.com", "active");
+    user["last_seen_at"] = json!("2026-01-01T00:00:00Z");
+    let snap = m.users.snapshot_of(&user);
+    assert_eq!(
+        snap,
+        json!({"email": "alice@example.com", "name": "Alice", "status": "active", "username": "alice"})
+    );
+    // A login elsewhere on the platform is no change to what the IdP wrote.
+    user["last_seen_at"] = json!("2026-02-02T00:00:00Z");
+    let shadow = json!({"userName": "Alice@Example.com"});
+    let out = m
+        .users
+        .to_scim(&user, Some(&shadow), Some(&snap), &settings())
+        .unwrap();
+    assert_eq!(out, shadow);
+    // A group's member list is not part of its snapshot.
+    let groups = m.groups.as_ref().unwrap();
+    let group = json!({"id": "g", "name": "eng", "display_name": "Eng", "members": [{"id": "u1"}]});
+    assert_eq!(groups.snapshot_of(&group), json!({"display_name": "Eng"}));
+}
