@@ -15,11 +15,11 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::StaticTokens;
+use crate::auth::{Authenticator, StaticTokens};
 use crate::backend::BackendClient;
 use crate::cache::LookupCache;
 use crate::config::Config;
-use crate::http::{discovery::Discovery, HttpState};
+use crate::http::{discovery::Discovery, HttpState, Surface};
 use crate::scim::schema::Registry;
 use crate::service::Gateway;
 use crate::store;
@@ -67,6 +67,9 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
         public_url: config.server.public_url.clone(),
         max_body_bytes: config.server.max_body_bytes,
         request_timeout: config.server.request_timeout,
+        admin: (!config.admin.tokens.is_empty()).then(|| {
+            Box::new(StaticTokens::new(config.admin.tokens.clone())) as Box<dyn Authenticator>
+        }),
         discovery: Discovery::new(
             registry,
             kinds.iter().map(|k| k.name().to_owned()).collect(),
@@ -75,10 +78,22 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
     }))
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves SCIM (and the admin API) until `shutdown` resolves, then lets in-flight requests
+/// finish.
 pub async fn run(
     listener: TcpListener,
     state: Arc<HttpState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve(listener, state, Surface::ScimAndAdmin, shutdown).await
+}
+
+/// Serves what `surface` names on one listener (`main` runs SCIM and the admin API on two
+/// addresses when the config gives the admin API its own).
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<HttpState>,
+    surface: Surface,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // The stack, outermost first: every request gets an id (kept from the caller's
@@ -104,7 +119,7 @@ pub async fn run(
         .layer(PropagateRequestIdLayer::x_request_id())
         .service_fn(move |request| {
             let state = state.clone();
-            async move { Ok::<_, Infallible>(crate::http::handle(state, request).await) }
+            async move { Ok::<_, Infallible>(crate::http::handle(state, surface, request).await) }
         });
 
     let graceful = GracefulShutdown::new();

@@ -11,7 +11,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{
-    ApiToken, BackendConfig, CacheConfig, Config, Problems, ScimConfig, Secret, ServerConfig,
+    AdminConfig, ApiToken, BackendConfig, CacheConfig, Config, Problems, ScimConfig, Secret,
+    ServerConfig,
 };
 use crate::mapping::compile::compile_mapping_str;
 use crate::sandbox::coder::CoderEmulator;
@@ -33,6 +34,8 @@ pub struct DemoOptions {
     pub mapping: Option<String>,
     /// The identity store URL; an SQLite file in the data directory when `None`.
     pub store_url: Option<String>,
+    /// The admin API token; a random one when `None`.
+    pub admin_token: Option<String>,
     /// Serve in front of this already running emulator (another replica's) instead of
     /// starting one: `(emulator, its URL, its token)`.
     pub platform: Option<(CoderEmulator, String, String)>,
@@ -49,6 +52,7 @@ impl Default for DemoOptions {
             mapping: None,
             store_url: None,
             platform: None,
+            admin_token: None,
         }
     }
 }
@@ -60,6 +64,8 @@ pub struct Demo {
     pub emulator_url: String,
     pub emulator_token: String,
     pub emulator: CoderEmulator,
+    /// Bearer token of the admin API (`/admin/v1`).
+    pub admin_token: String,
     pub store_path: PathBuf,
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
@@ -131,6 +137,10 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
     };
     let store_path = data_dir.join("scimgate.sqlite");
     let token = options.token.unwrap_or_else(|| random_secret(40));
+    let admin_token = options
+        .admin_token
+        .clone()
+        .unwrap_or_else(|| random_secret(40));
 
     let registry = Arc::new(Registry::standard().map_err(|e| {
         let mut p = Problems::default();
@@ -175,6 +185,13 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             name: "demo".to_owned(),
             secret: Secret::new(token.clone()),
         }],
+        admin: AdminConfig {
+            tokens: vec![ApiToken {
+                name: "demo-admin".to_owned(),
+                secret: Secret::new(admin_token.clone()),
+            }],
+            listen: None,
+        },
         store_url: options
             .store_url
             .clone()
@@ -226,6 +243,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         emulator_url,
         emulator_token,
         emulator,
+        admin_token,
         store_path,
         stops,
         tasks,

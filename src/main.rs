@@ -147,6 +147,7 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
         }
     };
     let listen = config.server.listen;
+    let admin_listen = config.admin.listen;
     let base_path = config.server.base_path.clone();
     let platform = config.mapping.platform.name.clone();
     let listener = tokio::net::TcpListener::bind(listen)
@@ -154,7 +155,36 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let state = scimgate::app::build(config, registry).await?;
     tracing::info!(%listen, %base_path, %platform, "scimgate serving");
-    scimgate::app::run(listener, state, shutdown_signal()).await?;
+    match admin_listen {
+        None => scimgate::app::run(listener, state, shutdown_signal()).await?,
+        Some(admin_addr) => {
+            let admin_listener = tokio::net::TcpListener::bind(admin_addr)
+                .await
+                .with_context(|| format!("cannot listen on {admin_addr} (admin.listen)"))?;
+            tracing::info!(%admin_addr, "admin API serving on its own address");
+            // One shutdown signal stops both listeners.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            };
+            let scim = tokio::spawn(scimgate::app::serve(
+                listener,
+                state.clone(),
+                scimgate::http::Surface::ScimOnly,
+                wait(stopped.clone()),
+            ));
+            let admin = tokio::spawn(scimgate::app::serve(
+                admin_listener,
+                state,
+                scimgate::http::Surface::AdminOnly,
+                wait(stopped),
+            ));
+            shutdown_signal().await;
+            let _ = stop.send(true);
+            scim.await??;
+            admin.await??;
+        }
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -183,6 +213,11 @@ async fn demo(
         demo.emulator_url, demo.emulator_token
     );
     println!("  Identity store: {}", demo.store_path.display());
+    println!(
+        "  Admin API     : {}/admin/v1 (Bearer {})",
+        demo.scim_url.trim_end_matches("/scim/v2"),
+        demo.admin_token
+    );
     println!();
     println!("Try:");
     println!(

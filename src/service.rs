@@ -1299,6 +1299,69 @@ impl Resources<'_> {
         }
     }
 
+    // ---- identity links (admin API) -------------------------------------------------------
+
+    /// One page of this type's identity links (oldest first) and how many there are.
+    pub async fn links(&self, offset: u64, limit: u64) -> Result<(Vec<Identity>, u64)> {
+        Ok(self.gw.store.page(self.scope(), offset, limit).await?)
+    }
+
+    pub async fn link(&self, id: &str) -> Result<Identity> {
+        self.gw
+            .store
+            .get(self.scope(), id)
+            .await?
+            .ok_or_else(|| not_found(self.type_id(), id).into())
+    }
+
+    pub async fn links_by_external_id(&self, external_id: &str) -> Result<Vec<Identity>> {
+        Ok(self
+            .gw
+            .store
+            .find_by_external_id(self.scope(), external_id)
+            .await?)
+    }
+
+    /// Re-links: the identity answers to another `externalId` (the IdP's id of the person
+    /// changed, or an account is handed to another IdP identity). The platform is not touched.
+    pub async fn relink(&self, id: &str, external_id: Option<String>) -> Result<Identity> {
+        let _guard = self.gw.locks.lock(id).await;
+        let mut identity = self.link(id).await?;
+        identity.external_id = external_id.clone();
+        if let Some(map) = identity.shadow.as_object_mut() {
+            match external_id {
+                Some(ext) => {
+                    map.insert("externalId".to_owned(), Value::String(ext));
+                }
+                None => {
+                    map.remove("externalId");
+                }
+            }
+        }
+        identity.last_modified = now();
+        self.save(&identity).await?;
+        Ok(identity)
+    }
+
+    /// Drops a link (and what the gateway keeps for it); the platform object stays, and gets a
+    /// new SCIM id the next time a query finds it.
+    pub async fn unlink(&self, id: &str) -> Result<()> {
+        let _guard = self.gw.locks.lock(id).await;
+        let identity = self.link(id).await?;
+        self.gw.store.delete(self.scope(), id).await?;
+        // Not marked deleted: the platform object is still there and may be linked again.
+        self.gw
+            .cache
+            .forget_change(&crate::store::Change {
+                tenant: self.gw.tenant.clone(),
+                resource_type: self.type_id().to_owned(),
+                scim_id: identity.scim_id.clone(),
+                backend_key: identity.backend_key.clone(),
+            })
+            .await;
+        Ok(())
+    }
+
     /// A group's members as SCIM values (`value`, `$ref`, `display`, `type`), from the platform
     /// keys the mapping reads off the group object.
     fn member_platform_keys(&self, spec: &MembersSpec, object: &Value) -> Result<Vec<String>> {

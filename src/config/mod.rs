@@ -93,6 +93,13 @@ pub struct ApiToken {
     pub secret: Secret,
 }
 
+/// The admin API: off without tokens; beside SCIM unless it has its own address.
+#[derive(Debug, Clone, Default)]
+pub struct AdminConfig {
+    pub tokens: Vec<ApiToken>,
+    pub listen: Option<SocketAddr>,
+}
+
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
     pub ttl: Duration,
@@ -115,6 +122,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub scim: ScimConfig,
     pub tokens: Vec<ApiToken>,
+    pub admin: AdminConfig,
     /// `sqlite://path` (created when missing), `sqlite::memory:` or `postgres://...`.
     pub store_url: String,
     pub cache: CacheConfig,
@@ -177,20 +185,40 @@ impl Config {
         if raw.scim.max_results == 0 {
             problems.add(path, "scim.max_results", "must be at least 1");
         }
-        let mut tokens = Vec::new();
-        for (i, t) in raw.auth.tokens.iter().enumerate() {
-            match t.secret.resolve(base_dir) {
-                Ok(secret) if secret.expose().len() < 16 => problems.add(
-                    path,
-                    &format!("auth.tokens[{i}]"),
-                    format!("token `{}` is shorter than 16 characters", t.name),
-                ),
-                Ok(secret) => tokens.push(ApiToken {
-                    name: t.name.clone(),
-                    secret,
-                }),
-                Err(msg) => problems.add(path, &format!("auth.tokens[{i}]"), msg),
-            }
+        let tokens = resolve_tokens(
+            path,
+            base_dir,
+            "auth.tokens",
+            &raw.auth.tokens,
+            &mut problems,
+        );
+        let admin_tokens = resolve_tokens(
+            path,
+            base_dir,
+            "admin.tokens",
+            &raw.admin.tokens,
+            &mut problems,
+        );
+        let admin_listen = match &raw.admin.listen {
+            None => None,
+            Some(addr) => match addr.parse::<SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    problems.add(
+                        path,
+                        "admin.listen",
+                        format!("`{addr}` is not an address:port: {e}"),
+                    );
+                    None
+                }
+            },
+        };
+        if admin_listen.is_some() && admin_tokens.is_empty() {
+            problems.add(
+                path,
+                "admin.listen",
+                "the admin API has no tokens (admin.tokens), so it would be off",
+            );
         }
         if raw.auth.tokens.is_empty() {
             problems.add(
@@ -288,6 +316,10 @@ impl Config {
                 max_scan: raw.scim.max_scan,
             },
             tokens,
+            admin: AdminConfig {
+                tokens: admin_tokens,
+                listen: admin_listen,
+            },
             store_url,
             cache: CacheConfig {
                 ttl: Duration::from_secs(raw.cache.ttl_secs),
@@ -327,6 +359,32 @@ fn store_url(url: &str, base_dir: &Path) -> Result<String, String> {
     <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&resolved)
         .map_err(|e| format!("`{url}`: {e}"))?;
     Ok(resolved)
+}
+
+/// Bearer tokens by reference, each at least 16 characters.
+fn resolve_tokens(
+    path: &Path,
+    base_dir: &Path,
+    key: &str,
+    raw: &[raw::RawToken],
+    problems: &mut Problems,
+) -> Vec<ApiToken> {
+    let mut tokens = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        match t.secret.resolve(base_dir) {
+            Ok(secret) if secret.expose().len() < 16 => problems.add(
+                path,
+                &format!("{key}[{i}]"),
+                format!("token `{}` is shorter than 16 characters", t.name),
+            ),
+            Ok(secret) => tokens.push(ApiToken {
+                name: t.name.clone(),
+                secret,
+            }),
+            Err(msg) => problems.add(path, &format!("{key}[{i}]"), msg),
+        }
+    }
+    tokens
 }
 
 fn normalize_base_path(p: &str) -> String {

@@ -16,6 +16,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub auth: RawAuth,
     #[serde(default)]
+    pub admin: RawAdmin,
+    #[serde(default)]
     pub store: RawStore,
     #[serde(default)]
     pub cache: RawCache,
@@ -65,6 +67,17 @@ impl Default for RawScim {
 pub struct RawAuth {
     #[serde(default)]
     pub tokens: Vec<RawToken>,
+}
+
+/// The admin API (`/admin/v1`): off without tokens.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Admin bearer tokens (by reference, like `auth.tokens`); none: the admin API is off.
+    #[serde(default)]
+    pub tokens: Vec<RawToken>,
+    /// Serve the admin API on its own address instead of beside SCIM.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@
 //! extraction into typed values, and answers in `application/scim+json`. Errors become HTTP only
 //! through `error.rs`.
 
+pub mod admin;
 pub mod bulk;
 pub mod discovery;
 pub mod error;
@@ -34,10 +35,21 @@ pub struct HttpState {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub discovery: discovery::Discovery,
+    /// The admin API's tokens; `None` when the admin API is off.
+    pub admin: Option<Box<dyn Authenticator>>,
+}
+
+/// What a listener serves: SCIM and the admin API together, or the admin API on its own
+/// address (then the SCIM listener does not serve it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    ScimAndAdmin,
+    ScimOnly,
+    AdminOnly,
 }
 
 /// Answers one request; never fails (every error is a SCIM error answer).
-pub async fn handle<B>(state: Arc<HttpState>, request: Request<B>) -> HttpResponse
+pub async fn handle<B>(state: Arc<HttpState>, surface: Surface, request: Request<B>) -> HttpResponse
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -45,10 +57,10 @@ where
     // A bulk request runs many operations, each bounded by the platform timeouts; the whole is
     // not cut off by the single-request limit (its client would lose every result).
     if request.uri().path().ends_with("/Bulk") {
-        return route(state, request).await;
+        return route(state, surface, request).await;
     }
     let timeout = state.request_timeout;
-    match tokio::time::timeout(timeout, route(state.clone(), request)).await {
+    match tokio::time::timeout(timeout, route(state.clone(), surface, request)).await {
         Ok(response) => response,
         Err(_) => scim_error(&ScimError::new(
             503,
@@ -58,7 +70,7 @@ where
     }
 }
 
-async fn route<B>(shared: Arc<HttpState>, request: Request<B>) -> HttpResponse
+async fn route<B>(shared: Arc<HttpState>, surface: Surface, request: Request<B>) -> HttpResponse
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -70,6 +82,14 @@ where
         ("/healthz", &Method::GET) => return empty(StatusCode::NO_CONTENT),
         ("/info", &Method::GET) => return build_info(),
         _ => {}
+    }
+    let admin_path = path == admin::PREFIX || path.starts_with(&format!("{}/", admin::PREFIX));
+    if admin_path && surface != Surface::ScimOnly {
+        let base_url = base_url(state, &request);
+        return admin::route(state, &base_url, request).await;
+    }
+    if surface == Surface::AdminOnly {
+        return not_found_url(&path);
     }
     let Some(rest) = strip_base(&path, &state.base_path) else {
         return not_found_url(&path);

@@ -117,6 +117,14 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// Removes a link; true when there was one.
     fn delete<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, bool>;
 
+    /// One page of links of a scope, oldest first, and how many there are in all.
+    fn page<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreFuture<'a, (Vec<Identity>, u64)>;
+
     /// The links other processes (and this one) change, for stores several gateway processes
     /// share; `None` for a store only this process uses.
     fn changes(&self) -> StoreFuture<'_, Option<tokio::sync::mpsc::Receiver<Change>>>;
@@ -235,6 +243,14 @@ pub(crate) mod tests {
             store.ids_by_backend_keys(SCOPE, &many).await.unwrap().len(),
             3
         );
+        let (first, total) = store.page(SCOPE, 0, 2).await.unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(first.len(), 2);
+        let (rest, _) = store.page(SCOPE, 2, 10).await.unwrap();
+        assert_eq!(rest.len(), 3);
+        assert!(rest
+            .iter()
+            .all(|r| first.iter().all(|f| f.scim_id != r.scim_id)));
         assert!(store.delete(SCOPE, "a").await.unwrap());
         assert!(!store.delete(SCOPE, "a").await.unwrap());
         assert_eq!(store.get(SCOPE, "a").await.unwrap(), None);

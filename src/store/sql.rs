@@ -316,6 +316,40 @@ macro_rules! sql_identity_store {
                 })
             }
 
+            fn page<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                offset: u64,
+                limit: u64,
+            ) -> StoreFuture<'a, (Vec<Identity>, u64)> {
+                Box::pin(async move {
+                    use sqlx::Row;
+                    let rows = sqlx::query(&format!(
+                        "SELECT {} FROM identities WHERE tenant = $1 AND resource_type = $2 ORDER BY created, scim_id LIMIT $3 OFFSET $4",
+                        sql::COLUMNS
+                    ))
+                    .bind(scope.tenant)
+                    .bind(scope.resource_type)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let total: i64 = sqlx::query(
+                        "SELECT COUNT(*) AS n FROM identities WHERE tenant = $1 AND resource_type = $2",
+                    )
+                    .bind(scope.tenant)
+                    .bind(scope.resource_type)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                    let identities = rows
+                        .iter()
+                        .map(Self::identity_from_row)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok((identities, u64::try_from(total).unwrap_or(0)))
+                })
+            }
+
             fn changes(
                 &self,
             ) -> StoreFuture<'_, Option<tokio::sync::mpsc::Receiver<super::Change>>> {

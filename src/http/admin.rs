@@ -1,0 +1,266 @@
+//! The admin API (`/admin/v1`, JSON), authenticated apart from SCIM with the admin tokens of the
+//! config: today the identity links of a tenant (list, get, look up by `externalId`, re-link,
+//! delete), and the OpenAPI document describing it (public, at `/admin/v1/openapi.json`).
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, StatusCode};
+use http_body_util::Full;
+use serde_json::{json, Value};
+
+use super::{query_pairs, read_json, HttpState};
+use crate::auth::bearer_token;
+use crate::http::error::to_scim_error;
+use crate::service::{Kind, ServiceError};
+use crate::store::Identity;
+
+use super::response::HttpResponse;
+
+pub const PREFIX: &str = "/admin/v1";
+
+fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
+    let mut response = http::Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Admin errors: `{"status": 404, "error": "..."}`.
+fn error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
+    json_response(
+        status,
+        &json!({"status": status.as_u16(), "error": message.into()}),
+    )
+}
+
+fn service_error(e: &ServiceError) -> HttpResponse {
+    let scim = to_scim_error(e);
+    error(
+        StatusCode::from_u16(scim.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        scim.detail,
+    )
+}
+
+/// Answers a request under `/admin/v1`.
+pub async fn route<B>(state: &HttpState, base_url: &str, request: Request<B>) -> HttpResponse
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let path = request.uri().path().to_owned();
+    let rest = path.strip_prefix(PREFIX).unwrap_or_default();
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let method = request.method().clone();
+    if segments.as_slice() == ["openapi.json"] {
+        return match method {
+            Method::GET => json_response(StatusCode::OK, &openapi()),
+            _ => error(StatusCode::METHOD_NOT_ALLOWED, "GET only"),
+        };
+    }
+    let Some(admin) = &state.admin else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "the admin API is off (no admin.tokens configured)",
+        );
+    };
+    let caller = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .and_then(|t| admin.authenticate(t));
+    let Some(caller) = caller else {
+        let mut response = error(
+            StatusCode::UNAUTHORIZED,
+            "admin authentication required: Authorization: Bearer <admin token>",
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"scimgate-admin\""),
+        );
+        return response;
+    };
+    tracing::Span::current().record("caller", caller.token_name.as_str());
+    let query = query_pairs(request.uri().query());
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    match segments.as_slice() {
+        ["tenants", tenant, "links", rest @ ..] => {
+            if *tenant != state.gateway.tenant {
+                return error(StatusCode::NOT_FOUND, format!("no tenant {tenant}"));
+            }
+            let kind = match param("type").as_deref() {
+                None | Some("User") => Kind::User,
+                Some("Group") => Kind::Group,
+                Some(other) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        format!("type must be User or Group, not {other}"),
+                    )
+                }
+            };
+            let resources = match state.gateway.resources(kind) {
+                Ok(r) => r,
+                Err(e) => return service_error(&e),
+            };
+            let render =
+                |i: &Identity| link_json(i, kind, base_url, resources.rt.endpoint.as_str());
+            match (rest, method) {
+                ([], Method::GET) => {
+                    if let Some(ext) = param("externalId") {
+                        return match resources.links_by_external_id(&ext).await {
+                            Ok(found) => json_response(
+                                StatusCode::OK,
+                                &json!({"total": found.len(), "startIndex": 1, "links": found.iter().map(render).collect::<Vec<_>>()}),
+                            ),
+                            Err(e) => service_error(&e),
+                        };
+                    }
+                    let start = param("startIndex")
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(1)
+                        .max(1);
+                    let count = param("count")
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(100)
+                        .min(1000);
+                    match resources.links(start - 1, count).await {
+                        Ok((links, total)) => json_response(
+                            StatusCode::OK,
+                            &json!({"total": total, "startIndex": start, "links": links.iter().map(render).collect::<Vec<_>>()}),
+                        ),
+                        Err(e) => service_error(&e),
+                    }
+                }
+                ([id], Method::GET) => match resources.link(id).await {
+                    Ok(link) => json_response(StatusCode::OK, &render(&link)),
+                    Err(e) => service_error(&e),
+                },
+                ([id], Method::PATCH) => {
+                    let body = match read_json(state, request).await {
+                        Ok(b) => b,
+                        Err(r) => return r,
+                    };
+                    let external_id = match body.get("externalId") {
+                        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                        Some(Value::Null) => None,
+                        _ => {
+                            return error(
+                                StatusCode::BAD_REQUEST,
+                                "send {\"externalId\": \"<new id>\"} (or null to clear it)",
+                            )
+                        }
+                    };
+                    match resources.relink(id, external_id).await {
+                        Ok(link) => json_response(StatusCode::OK, &render(&link)),
+                        Err(e) => service_error(&e),
+                    }
+                }
+                ([id], Method::DELETE) => match resources.unlink(id).await {
+                    Ok(()) => {
+                        let mut response = json_response(StatusCode::NO_CONTENT, &Value::Null);
+                        *response.body_mut() = Full::new(Bytes::new());
+                        response.headers_mut().remove(header::CONTENT_TYPE);
+                        response
+                    }
+                    Err(e) => service_error(&e),
+                },
+                ([], _) => error(StatusCode::METHOD_NOT_ALLOWED, "GET only"),
+                ([_], _) => error(StatusCode::METHOD_NOT_ALLOWED, "GET, PATCH or DELETE"),
+                _ => error(
+                    StatusCode::NOT_FOUND,
+                    format!("no admin endpoint at {path}"),
+                ),
+            }
+        }
+        _ => error(
+            StatusCode::NOT_FOUND,
+            format!("no admin endpoint at {path}"),
+        ),
+    }
+}
+
+fn link_json(identity: &Identity, kind: Kind, base_url: &str, endpoint: &str) -> Value {
+    let time = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    json!({
+        "id": identity.scim_id,
+        "resourceType": kind.name(),
+        "platformKey": identity.backend_key,
+        "externalId": identity.external_id,
+        "created": time(identity.created),
+        "lastModified": time(identity.last_modified),
+        "location": format!("{base_url}{endpoint}/{}", identity.scim_id),
+    })
+}
+
+/// The OpenAPI 3.0 description of this API.
+pub fn openapi() -> Value {
+    let link = json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "The SCIM id the gateway owns"},
+            "resourceType": {"type": "string", "enum": ["User", "Group"]},
+            "platformKey": {"type": "string", "description": "The platform's key of the object"},
+            "externalId": {"type": "string", "nullable": true},
+            "created": {"type": "string", "format": "date-time"},
+            "lastModified": {"type": "string", "format": "date-time"},
+            "location": {"type": "string", "format": "uri"}
+        }
+    });
+    let err = json!({"type": "object", "properties": {"status": {"type": "integer"}, "error": {"type": "string"}}});
+    let params = json!([
+        {"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}, "description": "`default` for the single-tenant setup"},
+        {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["User", "Group"], "default": "User"}}
+    ]);
+    let errors = json!({
+        "401": {"description": "No or a wrong admin token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        "404": {"description": "No such tenant or link", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    });
+    let one = json!({"description": "The link", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Link"}}}});
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "scimgate admin API", "version": "1", "description": "Identity links between the gateway's SCIM ids and platform accounts."},
+        "components": {
+            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Link": link, "Error": err}
+        },
+        "security": [{"admin": []}],
+        "paths": {
+            "/admin/v1/tenants/{tenant}/links": {
+                "get": {
+                    "summary": "List links (paged), or find them by externalId",
+                    "parameters": params.as_array().cloned().unwrap_or_default().into_iter().chain([
+                        json!({"name": "externalId", "in": "query", "schema": {"type": "string"}}),
+                        json!({"name": "startIndex", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}}),
+                        json!({"name": "count", "in": "query", "schema": {"type": "integer", "maximum": 1000, "default": 100}})
+                    ]).collect::<Vec<_>>(),
+                    "responses": {"200": {"description": "A page of links", "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "properties": {"total": {"type": "integer"}, "startIndex": {"type": "integer"}, "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}
+                    }}}}, "401": errors["401"], "404": errors["404"]}
+                }
+            },
+            "/admin/v1/tenants/{tenant}/links/{id}": {
+                "parameters": params.as_array().cloned().unwrap_or_default().into_iter().chain([
+                    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}})
+                ]).collect::<Vec<_>>(),
+                "get": {"summary": "One link", "responses": {"200": one, "401": errors["401"], "404": errors["404"]}},
+                "patch": {
+                    "summary": "Re-link: change the externalId the identity answers to",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"externalId": {"type": "string", "nullable": true}}, "required": ["externalId"]}}}},
+                    "responses": {"200": one, "400": {"description": "Bad body"}, "401": errors["401"], "404": errors["404"]}
+                },
+                "delete": {"summary": "Delete the link (the platform account stays)", "responses": {"204": {"description": "Deleted"}, "401": errors["401"], "404": errors["404"]}}
+            }
+        }
+    })
+}

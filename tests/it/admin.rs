@@ -1,0 +1,194 @@
+//! The admin API (`/admin/v1`): identity links of a tenant, over HTTP.
+
+use serde_json::{json, Value};
+
+use crate::support::{filter_query, user, Harness};
+
+async fn admin(
+    h: &Harness,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let base = h.url("").replace("/scim/v2", "");
+    let mut request = h.http.request(method, format!("{base}/admin/v1{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    (status, body)
+}
+
+#[tokio::test]
+async fn identity_links_can_be_listed_found_relinked_and_deleted() {
+    use reqwest::Method;
+    let h = Harness::start().await;
+    let token = h.demo.admin_token.clone();
+    let t = Some(token.as_str());
+
+    // The OpenAPI document is public; everything else needs the admin token (not a SCIM one).
+    let (status, doc) = admin(&h, Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert!(doc["paths"]["/admin/v1/tenants/{tenant}/links/{id}"]["patch"].is_object());
+    assert_eq!(
+        admin(&h, Method::GET, "/tenants/default/links", None, None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        admin(
+            &h,
+            Method::GET,
+            "/tenants/default/links",
+            None,
+            Some(&h.demo.token)
+        )
+        .await
+        .0,
+        401
+    );
+
+    let mut ada = user("ada", "ada@example.com");
+    ada["externalId"] = json!("okta-00u1");
+    let ada = h.post("/Users", ada).await.expect(201);
+    let ada_id = ada["id"].as_str().unwrap().to_owned();
+    h.post("/Users", user("bob", "bob@example.com"))
+        .await
+        .expect(201);
+
+    let (status, page) = admin(&h, Method::GET, "/tenants/default/links?count=1", None, t).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["links"].as_array().unwrap().len(), 1);
+    let (_, link) = admin(
+        &h,
+        Method::GET,
+        &format!("/tenants/default/links/{ada_id}"),
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(link["resourceType"], "User");
+    assert_eq!(link["externalId"], "okta-00u1");
+    assert_eq!(link["platformKey"], h.coder_user("ada")["id"]);
+    assert!(link["location"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/scim/v2/Users/{ada_id}")));
+    let (_, found) = admin(
+        &h,
+        Method::GET,
+        "/tenants/default/links?externalId=okta-00u1",
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(found["links"][0]["id"], ada_id.as_str());
+
+    // Re-link: the identity now answers to another externalId, over SCIM too.
+    let (status, relinked) = admin(
+        &h,
+        Method::PATCH,
+        &format!("/tenants/default/links/{ada_id}"),
+        Some(json!({"externalId": "entra-7f3c"})),
+        t,
+    )
+    .await;
+    assert_eq!(status, 200, "{relinked}");
+    assert_eq!(relinked["externalId"], "entra-7f3c");
+    assert_eq!(
+        h.get(&format!("/Users/{ada_id}")).await.expect(200)["externalId"],
+        "entra-7f3c"
+    );
+    let by_new = h
+        .get(&format!(
+            "/Users?{}",
+            filter_query(r#"externalId eq "entra-7f3c""#)
+        ))
+        .await
+        .expect(200);
+    assert_eq!(by_new["Resources"][0]["id"], ada_id.as_str());
+    assert_eq!(
+        admin(
+            &h,
+            Method::PATCH,
+            &format!("/tenants/default/links/{ada_id}"),
+            Some(json!({"externalId": 5})),
+            t
+        )
+        .await
+        .0,
+        400
+    );
+
+    // Delete the link: the SCIM id is gone, the Coder account stays and is found anew.
+    let (status, _) = admin(
+        &h,
+        Method::DELETE,
+        &format!("/tenants/default/links/{ada_id}"),
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(status, 204);
+    h.get(&format!("/Users/{ada_id}"))
+        .await
+        .expect_error(404, None);
+    assert_eq!(h.coder_user("ada")["deleted"], false);
+    let again = h
+        .get(&format!("/Users?{}", filter_query(r#"userName eq "ada""#)))
+        .await
+        .expect(200);
+    assert_eq!(again["totalResults"], 1);
+    assert_ne!(again["Resources"][0]["id"], ada_id.as_str());
+
+    // Unknown things.
+    assert_eq!(
+        admin(
+            &h,
+            Method::GET,
+            &format!("/tenants/default/links/{ada_id}"),
+            None,
+            t
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        admin(&h, Method::GET, "/tenants/acme/links", None, t)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        admin(&h, Method::GET, "/tenants/default/links?type=Role", None, t)
+            .await
+            .0,
+        400
+    );
+    let (_, groups) = admin(
+        &h,
+        Method::GET,
+        "/tenants/default/links?type=Group",
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(groups["total"], 0);
+    assert_eq!(admin(&h, Method::GET, "/nothing", None, t).await.0, 404);
+    h.demo.stop().await;
+}
