@@ -46,6 +46,26 @@ enum Command {
         )]
         config: PathBuf,
     },
+    /// Manage identity links through a running gateway's admin API.
+    Links {
+        /// The gateway's base URL (scheme, host, port).
+        #[arg(
+            long,
+            env = "SCIMGATE_ADMIN_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        admin_url: String,
+        /// An admin token (admin.tokens).
+        #[arg(long, env = "SCIMGATE_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: String,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// User or Group.
+        #[arg(long = "type", default_value = "User")]
+        resource_type: String,
+        #[command(subcommand)]
+        action: LinkAction,
+    },
     /// Serve SCIM in front of a built-in emulated Coder, with an SQLite store, on loopback.
     /// Prints the SCIM base URL, the bearer token and a curl line.
     Demo {
@@ -59,6 +79,32 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum LinkAction {
+    /// One page of links.
+    List {
+        #[arg(long, default_value_t = 1)]
+        start_index: u64,
+        #[arg(long, default_value_t = 100)]
+        count: u64,
+    },
+    /// One link by SCIM id.
+    Get { id: String },
+    /// The links answering to an externalId.
+    Find {
+        #[arg(long)]
+        external_id: String,
+    },
+    /// Re-link: set the externalId a link answers to.
+    Relink {
+        id: String,
+        #[arg(long)]
+        external_id: String,
+    },
+    /// Delete a link (the platform account stays).
+    Delete { id: String },
 }
 
 fn init_tracing() {
@@ -88,6 +134,13 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { config } => serve(config).await,
             Command::Check { config } => check(config),
+            Command::Links {
+                admin_url,
+                admin_token,
+                tenant,
+                resource_type,
+                action,
+            } => links(&admin_url, &admin_token, &tenant, &resource_type, action).await,
             Command::Demo {
                 listen,
                 token,
@@ -101,6 +154,57 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Calls the admin API and prints its JSON answer; a non-2xx answer is an error.
+async fn links(
+    admin_url: &str,
+    token: &str,
+    tenant: &str,
+    resource_type: &str,
+    action: LinkAction,
+) -> anyhow::Result<ExitCode> {
+    let base = format!(
+        "{}/admin/v1/tenants/{tenant}/links",
+        admin_url.trim_end_matches('/')
+    );
+    let http = reqwest::Client::new();
+    let typed = [("type", resource_type.to_owned())];
+    let request = match action {
+        LinkAction::List { start_index, count } => http.get(&base).query(&typed).query(&[
+            ("startIndex", start_index.to_string()),
+            ("count", count.to_string()),
+        ]),
+        LinkAction::Get { id } => http.get(format!("{base}/{id}")).query(&typed),
+        LinkAction::Find { external_id } => http
+            .get(&base)
+            .query(&typed)
+            .query(&[("externalId", external_id)]),
+        LinkAction::Relink { id, external_id } => http
+            .patch(format!("{base}/{id}"))
+            .query(&typed)
+            .json(&serde_json::json!({ "externalId": external_id })),
+        LinkAction::Delete { id } => http.delete(format!("{base}/{id}")).query(&typed),
+    };
+    let response = request
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the admin API at {admin_url}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !text.is_empty() {
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) => println!("{}", serde_json::to_string_pretty(&v).unwrap_or(text)),
+            Err(_) => println!("{text}"),
+        }
+    }
+    if status.is_success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("admin API answered {status}");
+        Ok(ExitCode::FAILURE)
     }
 }
 

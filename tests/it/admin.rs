@@ -192,3 +192,62 @@ async fn identity_links_can_be_listed_found_relinked_and_deleted() {
     assert_eq!(admin(&h, Method::GET, "/nothing", None, t).await.0, 404);
     h.demo.stop().await;
 }
+
+/// `scimgate links ...` calls the admin API of a running gateway.
+#[tokio::test]
+async fn links_cli_uses_the_admin_api() {
+    let h = Harness::start().await;
+    let mut kim = user("kim", "kim@example.com");
+    kim["externalId"] = json!("ext-kim");
+    let kim = h.post("/Users", kim).await.expect(201);
+    let id = kim["id"].as_str().unwrap().to_owned();
+    let base = h.url("").replace("/scim/v2", "");
+    let token = h.demo.admin_token.clone();
+    let run = move |args: Vec<String>| {
+        let base = base.clone();
+        let token = token.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+                .arg("links")
+                .args(["--admin-url", &base])
+                .env("SCIMGATE_ADMIN_TOKEN", &token)
+                .args(&args)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(vec![
+        "find".into(),
+        "--external-id".into(),
+        "ext-kim".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(found["links"][0]["id"], id.as_str());
+    let out = run(vec![
+        "relink".into(),
+        id.clone(),
+        "--external-id".into(),
+        "ext-kim-2".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        h.get(&format!("/Users/{id}")).await.expect(200)["externalId"],
+        "ext-kim-2"
+    );
+    let out = run(vec!["get".into(), "no-such-id".into()]).await.unwrap();
+    assert!(!out.status.success());
+    h.demo.stop().await;
+}
