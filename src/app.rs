@@ -46,6 +46,22 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
             }
         });
     }
+    if let Some(retention) = config.audit_retention {
+        // Hourly, in every replica; deleting what another replica already deleted is harmless.
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                let before = time::OffsetDateTime::now_utc() - retention;
+                match store.prune_audit(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "audit entries past retention removed"),
+                    Err(e) => tracing::warn!(error = %e, "cannot prune the audit log"),
+                }
+            }
+        });
+    }
     let backend = BackendClient::new(&config.backend, &config.mapping.platform)
         .map_err(StartError::Backend)?;
     let gateway = Gateway {

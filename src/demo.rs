@@ -192,6 +192,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             }],
             listen: None,
         },
+        audit_retention: Some(Duration::from_secs(365 * 86_400)),
         store_url: options
             .store_url
             .clone()

@@ -140,6 +140,15 @@ impl Gateway {
         })
     }
 
+    /// The audit log of this gateway's tenant.
+    pub async fn audit_log(
+        &self,
+        mut query: crate::store::AuditQuery,
+    ) -> Result<(Vec<crate::store::AuditEntry>, u64)> {
+        query.tenant = self.tenant.clone();
+        Ok(self.store.audit(&query).await?)
+    }
+
     /// The resource types the mapping serves.
     pub fn kinds(&self) -> Vec<Kind> {
         let mut kinds = vec![Kind::User];
@@ -181,6 +190,8 @@ pub struct RequestContext<'a> {
     /// Whether a single group read answers with its members (false for Entra's
     /// `excludedAttributes=members`, which then costs no member resolution).
     pub include_members: bool,
+    /// Who makes the request, for the audit log (`token:<name>`, `admin:<name>`).
+    pub actor: &'a str,
 }
 
 /// Serializes writes to one resource within this process, so that two concurrent PATCHes of
@@ -630,7 +641,24 @@ impl Resources<'_> {
         self.present_with(&identity, &object, true, req).await
     }
 
+    /// Creates a resource (RFC 7644 §3.3); recorded in the audit log.
     pub async fn create(&self, body: &Value, req: &RequestContext<'_>) -> Result<Resource> {
+        let result = self.create_unaudited(body, req).await;
+        let target = match &result {
+            Ok(r) => r.id.clone(),
+            // No id yet: the name the IdP gave it.
+            Err(_) => body
+                .get(self.name_attribute())
+                .and_then(Value::as_str)
+                .unwrap_or("-")
+                .to_owned(),
+        };
+        self.audit("create", &target, req, result.as_ref().map(|_| 201))
+            .await;
+        result
+    }
+
+    async fn create_unaudited(&self, body: &Value, req: &RequestContext<'_>) -> Result<Resource> {
         let rt = self.rt;
         let resource = normalize_resource(&self.gw.registry, rt, body)?;
         let desired = self.section.desired(&resource, &self.gw.settings)?;
@@ -769,7 +797,20 @@ impl Resources<'_> {
         }
     }
 
+    /// Replaces a resource (RFC 7644 §3.5.1); recorded in the audit log.
     pub async fn replace(
+        &self,
+        id: &str,
+        body: &Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        let result = self.replace_unaudited(id, body, req).await;
+        self.audit("replace", id, req, result.as_ref().map(|_| 200))
+            .await;
+        result
+    }
+
+    async fn replace_unaudited(
         &self,
         id: &str,
         body: &Value,
@@ -786,7 +827,20 @@ impl Resources<'_> {
             .await
     }
 
+    /// Modifies a resource (RFC 7644 §3.5.2); recorded in the audit log.
     pub async fn patch(
+        &self,
+        id: &str,
+        body: &Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        let result = self.patch_unaudited(id, body, req).await;
+        self.audit("patch", id, req, result.as_ref().map(|_| 200))
+            .await;
+        result
+    }
+
+    async fn patch_unaudited(
         &self,
         id: &str,
         body: &Value,
@@ -903,7 +957,15 @@ impl Resources<'_> {
         self.answer_written(&identity, object, req).await
     }
 
+    /// Deletes a resource (RFC 7644 §3.6); recorded in the audit log.
     pub async fn delete(&self, id: &str, req: &RequestContext<'_>) -> Result<()> {
+        let result = self.delete_unaudited(id, req).await;
+        self.audit("delete", id, req, result.as_ref().map(|_| 204))
+            .await;
+        result
+    }
+
+    async fn delete_unaudited(&self, id: &str, req: &RequestContext<'_>) -> Result<()> {
         let _guard = self.gw.locks.lock(id).await;
         let identity = self.identity(id).await?;
         if req.if_match.is_some() {
@@ -1299,6 +1361,51 @@ impl Resources<'_> {
         }
     }
 
+    // ---- audit log -------------------------------------------------------------------------
+
+    async fn audit<T>(
+        &self,
+        operation: &str,
+        target: &str,
+        req: &RequestContext<'_>,
+        result: Result<u16, &T>,
+    ) where
+        T: AuditableError,
+    {
+        self.audit_as(req.actor, operation, target, result).await
+    }
+
+    /// Records one operation. A failure to record is logged, not answered: the operation
+    /// itself is done (or failed) on the platform already.
+    async fn audit_as<T>(&self, actor: &str, operation: &str, target: &str, result: Result<u16, &T>)
+    where
+        T: AuditableError,
+    {
+        let (outcome, status, detail) = match result {
+            Ok(status) => ("success", status, String::new()),
+            Err(e) => {
+                let (status, detail) = e.status_and_detail();
+                ("failure", status, detail)
+            }
+        };
+        let entry = crate::store::AuditEntry {
+            // Time-ordered (UUIDv7): entries of one millisecond still sort in order.
+            id: uuid::Uuid::now_v7().to_string(),
+            at: now(),
+            tenant: self.gw.tenant.clone(),
+            actor: actor.to_owned(),
+            operation: operation.to_owned(),
+            resource_type: self.type_id().to_owned(),
+            target: target.to_owned(),
+            outcome: outcome.to_owned(),
+            status,
+            detail,
+        };
+        if let Err(e) = self.gw.store.record(&entry).await {
+            tracing::error!(error = %e, operation, target, "cannot write the audit log");
+        }
+    }
+
     // ---- identity links (admin API) -------------------------------------------------------
 
     /// One page of this type's identity links (oldest first) and how many there are.
@@ -1324,7 +1431,19 @@ impl Resources<'_> {
 
     /// Re-links: the identity answers to another `externalId` (the IdP's id of the person
     /// changed, or an account is handed to another IdP identity). The platform is not touched.
-    pub async fn relink(&self, id: &str, external_id: Option<String>) -> Result<Identity> {
+    pub async fn relink(
+        &self,
+        id: &str,
+        external_id: Option<String>,
+        actor: &str,
+    ) -> Result<Identity> {
+        let result = self.relink_unaudited(id, external_id).await;
+        self.audit_as(actor, "relink", id, result.as_ref().map(|_| 200))
+            .await;
+        result
+    }
+
+    async fn relink_unaudited(&self, id: &str, external_id: Option<String>) -> Result<Identity> {
         let _guard = self.gw.locks.lock(id).await;
         let mut identity = self.link(id).await?;
         identity.external_id = external_id.clone();
@@ -1345,7 +1464,14 @@ impl Resources<'_> {
 
     /// Drops a link (and what the gateway keeps for it); the platform object stays, and gets a
     /// new SCIM id the next time a query finds it.
-    pub async fn unlink(&self, id: &str) -> Result<()> {
+    pub async fn unlink(&self, id: &str, actor: &str) -> Result<()> {
+        let result = self.unlink_unaudited(id).await;
+        self.audit_as(actor, "unlink", id, result.as_ref().map(|_| 204))
+            .await;
+        result
+    }
+
+    async fn unlink_unaudited(&self, id: &str) -> Result<()> {
         let _guard = self.gw.locks.lock(id).await;
         let identity = self.link(id).await?;
         self.gw.store.delete(self.scope(), id).await?;
@@ -1573,6 +1699,18 @@ fn eval_list(expr: &Expr, ctx: &minijinja::Value, what: &str) -> Result<Vec<Valu
             kind(&other)
         ))),
         Err(e) => Err(ServiceError::Mapping(format!("{what}: {e}"))),
+    }
+}
+
+/// What the audit log records of a failed operation.
+pub trait AuditableError {
+    fn status_and_detail(&self) -> (u16, String);
+}
+
+impl AuditableError for ServiceError {
+    fn status_and_detail(&self) -> (u16, String) {
+        let scim = crate::http::error::to_scim_error(self);
+        (scim.status, scim.detail)
     }
 }
 

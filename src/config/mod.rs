@@ -123,6 +123,8 @@ pub struct Config {
     pub scim: ScimConfig,
     pub tokens: Vec<ApiToken>,
     pub admin: AdminConfig,
+    /// How long audit entries are kept (`None`: forever).
+    pub audit_retention: Option<Duration>,
     /// `sqlite://path` (created when missing), `sqlite::memory:` or `postgres://...`.
     pub store_url: String,
     pub cache: CacheConfig,
@@ -320,6 +322,8 @@ impl Config {
                 tokens: admin_tokens,
                 listen: admin_listen,
             },
+            audit_retention: (raw.audit.retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(raw.audit.retention_days) * 86_400)),
             store_url,
             cache: CacheConfig {
                 ttl: Duration::from_secs(raw.cache.ttl_secs),

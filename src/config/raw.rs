@@ -18,6 +18,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub admin: RawAdmin,
     #[serde(default)]
+    pub audit: RawAudit,
+    #[serde(default)]
     pub store: RawStore,
     #[serde(default)]
     pub cache: RawCache,
@@ -67,6 +69,22 @@ impl Default for RawScim {
 pub struct RawAuth {
     #[serde(default)]
     pub tokens: Vec<RawToken>,
+}
+
+/// The audit log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAudit {
+    /// Entries older than this many days are removed (0: kept forever).
+    pub retention_days: u32,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        RawAudit {
+            retention_days: 365,
+        }
+    }
 }
 
 /// The admin API (`/admin/v1`): off without tokens.

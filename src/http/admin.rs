@@ -83,6 +83,7 @@ where
         return response;
     };
     tracing::Span::current().record("caller", caller.token_name.as_str());
+    let actor = format!("admin:{}", caller.token_name);
     let query = query_pairs(request.uri().query());
     let param = |name: &str| {
         query
@@ -91,6 +92,55 @@ where
             .map(|(_, v)| v.clone())
     };
     match segments.as_slice() {
+        ["tenants", tenant, "audit"] => {
+            if *tenant != state.gateway.tenant {
+                return error(StatusCode::NOT_FOUND, format!("no tenant {tenant}"));
+            }
+            if method != Method::GET {
+                return error(StatusCode::METHOD_NOT_ALLOWED, "GET only");
+            }
+            let time = |name: &str| -> Result<Option<time::OffsetDateTime>, String> {
+                match param(name) {
+                    None => Ok(None),
+                    Some(v) => time::OffsetDateTime::parse(
+                        &v,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .map(Some)
+                    .map_err(|e| format!("{name}: not an RFC 3339 time: {e}")),
+                }
+            };
+            let (since, until) = match (time("since"), time("until")) {
+                (Ok(s), Ok(u)) => (s, u),
+                (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, m),
+            };
+            let start = param("startIndex")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(1)
+                .max(1);
+            let count = param("count")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(100)
+                .min(1000);
+            let query = crate::store::AuditQuery {
+                tenant: String::new(),
+                actor: param("actor"),
+                operation: param("operation"),
+                target: param("target"),
+                outcome: param("outcome"),
+                since,
+                until,
+                offset: start - 1,
+                limit: count,
+            };
+            match state.gateway.audit_log(query).await {
+                Ok((entries, total)) => json_response(
+                    StatusCode::OK,
+                    &json!({"total": total, "startIndex": start, "entries": entries}),
+                ),
+                Err(e) => service_error(&e),
+            }
+        }
         ["tenants", tenant, "links", rest @ ..] => {
             if *tenant != state.gateway.tenant {
                 return error(StatusCode::NOT_FOUND, format!("no tenant {tenant}"));
@@ -157,12 +207,12 @@ where
                             )
                         }
                     };
-                    match resources.relink(id, external_id).await {
+                    match resources.relink(id, external_id, &actor).await {
                         Ok(link) => json_response(StatusCode::OK, &render(&link)),
                         Err(e) => service_error(&e),
                     }
                 }
-                ([id], Method::DELETE) => match resources.unlink(id).await {
+                ([id], Method::DELETE) => match resources.unlink(id, &actor).await {
                     Ok(()) => {
                         let mut response = json_response(StatusCode::NO_CONTENT, &Value::Null);
                         *response.body_mut() = Full::new(Bytes::new());
@@ -247,6 +297,26 @@ pub fn openapi() -> Value {
                         "type": "object",
                         "properties": {"total": {"type": "integer"}, "startIndex": {"type": "integer"}, "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}
                     }}}}, "401": errors["401"], "404": errors["404"]}
+                }
+            },
+            "/admin/v1/tenants/{tenant}/audit": {
+                "get": {
+                    "summary": "The audit log: every provisioning change and admin action, newest first",
+                    "parameters": [
+                        {"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}},
+                        {"name": "actor", "in": "query", "schema": {"type": "string"}, "description": "token:<name> or admin:<name>"},
+                        {"name": "operation", "in": "query", "schema": {"type": "string", "enum": ["create", "replace", "patch", "delete", "relink", "unlink"]}},
+                        {"name": "target", "in": "query", "schema": {"type": "string"}},
+                        {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": ["success", "failure"]}},
+                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "startIndex", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                        {"name": "count", "in": "query", "schema": {"type": "integer", "maximum": 1000}}
+                    ],
+                    "responses": {"200": {"description": "A page of entries", "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "properties": {"total": {"type": "integer"}, "startIndex": {"type": "integer"}, "entries": {"type": "array", "items": {"type": "object"}}}
+                    }}}}, "400": {"description": "Bad filter"}, "401": errors["401"], "404": errors["404"]}
                 }
             },
             "/admin/v1/tenants/{tenant}/links/{id}": {

@@ -32,7 +32,7 @@ const REFERENCE: &str = "bulkId:";
 pub(super) async fn post<B>(
     state: &Arc<HttpState>,
     request: Request<B>,
-    base_url: String,
+    facts: Facts,
 ) -> HttpResponse
 where
     B: http_body::Body<Data = Bytes> + Send,
@@ -46,7 +46,7 @@ where
         Ok(b) => b,
         Err(e) => return scim_error(&e),
     };
-    let results = run(state, &base_url, bulk).await;
+    let results = run(state, &facts, bulk).await;
     scim_json(
         StatusCode::OK,
         &json!({"schemas": [BULK_RESPONSE], "Operations": results}),
@@ -153,7 +153,7 @@ enum Slot {
 }
 
 /// Runs the operations in order and answers one BulkResponse entry per operation run.
-async fn run(state: &Arc<HttpState>, base_url: &str, bulk: BulkRequest) -> Vec<Value> {
+async fn run(state: &Arc<HttpState>, request_facts: &Facts, bulk: BulkRequest) -> Vec<Value> {
     let mut slots: HashMap<String, Slot> = HashMap::new();
     for (index, op) in bulk.operations.iter().enumerate() {
         if let Some(bulk_id) = op.get("bulkId").and_then(Value::as_str) {
@@ -164,7 +164,7 @@ async fn run(state: &Arc<HttpState>, base_url: &str, bulk: BulkRequest) -> Vec<V
     let mut errors = 0;
     for (index, op) in bulk.operations.into_iter().enumerate() {
         let bulk_id = op.get("bulkId").and_then(Value::as_str).map(str::to_owned);
-        let outcome = run_one(state, base_url, op, &slots).await;
+        let outcome = run_one(state, request_facts, op, &slots).await;
         if let Some(bulk_id) = bulk_id {
             let slot = match &outcome.created {
                 Some((id, location)) => Slot::Created {
@@ -237,10 +237,11 @@ struct Ready {
 
 async fn run_one(
     state: &Arc<HttpState>,
-    base_url: &str,
+    request_facts: &Facts,
     op: Value,
     slots: &HashMap<String, Slot>,
 ) -> Outcome {
+    let base_url = request_facts.base_url.as_str();
     let method_text = op
         .get("method")
         .and_then(Value::as_str)
@@ -268,6 +269,7 @@ async fn run_one(
         base_url: base_url.to_owned(),
         if_match: ready.version.clone(),
         include_members: true,
+        actor: request_facts.actor.clone(),
     };
     let (kind, id, data) = (ready.kind, ready.id.clone().unwrap_or_default(), ready.data);
     let result = match ready.verb {

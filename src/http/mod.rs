@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use self::error::{scim_error, service_error};
 use self::response::{empty, scim_json, HttpResponse};
-use crate::auth::{bearer_token, Authenticator};
+use crate::auth::{bearer_token, Authenticator, Caller};
 use crate::scim::list::{list_response, ListQuery};
 use crate::scim::path::parse_attr_list;
 use crate::scim::projection::project;
@@ -94,9 +94,17 @@ where
     let Some(rest) = strip_base(&path, &state.base_path) else {
         return not_found_url(&path);
     };
-    if let Some(response) = authenticate(state, &request) {
-        return response;
-    }
+    let caller = match authenticate(state, &request) {
+        Ok(caller) => caller,
+        Err(detail) => {
+            let mut response = scim_error(&ScimError::new(401, None, detail));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"scimgate\""),
+            );
+            return response;
+        }
+    };
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = request.method().clone();
     let query = query_pairs(request.uri().query());
@@ -104,6 +112,7 @@ where
         base_url: base_url(state, &request),
         if_match: header_text(&request, header::IF_MATCH),
         include_members: members_wanted(&query),
+        actor: format!("token:{}", caller.token_name),
     };
     let if_none_match = header_text(&request, header::IF_NONE_MATCH);
     let base_url = facts.base_url.clone();
@@ -255,7 +264,7 @@ where
             _ => method_not_allowed("GET"),
         },
         ["Bulk"] => match method {
-            Method::POST => bulk::post(&shared, request, base_url).await,
+            Method::POST => bulk::post(&shared, request, facts.clone()).await,
             _ => method_not_allowed("POST"),
         },
         ["Me", ..] => not_implemented("/Me is not supported: IdP tokens are not tied to a user"),
@@ -269,6 +278,8 @@ pub(crate) struct Facts {
     pub(crate) base_url: String,
     pub(crate) if_match: Option<String>,
     pub(crate) include_members: bool,
+    /// Who makes the request, for the audit log (`token:<name>`).
+    pub(crate) actor: String,
 }
 
 impl Facts {
@@ -277,6 +288,7 @@ impl Facts {
             base_url: &self.base_url,
             if_match: self.if_match.as_deref(),
             include_members: self.include_members,
+            actor: &self.actor,
         }
     }
 }
@@ -312,7 +324,8 @@ fn strip_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
 
-fn authenticate<B>(state: &HttpState, request: &Request<B>) -> Option<HttpResponse> {
+/// The caller of a SCIM request, or why it is refused.
+fn authenticate<B>(state: &HttpState, request: &Request<B>) -> Result<Caller, &'static str> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -323,21 +336,12 @@ fn authenticate<B>(state: &HttpState, request: &Request<B>) -> Option<HttpRespon
     match caller {
         Some(caller) => {
             tracing::Span::current().record("caller", caller.token_name.as_str());
-            None
+            Ok(caller)
         }
-        None => {
-            let detail = if header.is_none() {
-                "authentication required: send Authorization: Bearer <token>"
-            } else {
-                "the bearer token is not valid"
-            };
-            let mut response = scim_error(&ScimError::new(401, None, detail));
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"scimgate\""),
-            );
-            Some(response)
+        None if header.is_none() => {
+            Err("authentication required: send Authorization: Bearer <token>")
         }
+        None => Err("the bearer token is not valid"),
     }
 }
 

@@ -57,6 +57,42 @@ pub struct Identity {
     pub last_modified: OffsetDateTime,
 }
 
+/// One audit log entry: who did what to which resource, and how it ended.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub tenant: String,
+    /// `token:<name>` for an IdP's SCIM token, `admin:<name>` for an admin.
+    pub actor: String,
+    /// `create`, `replace`, `patch`, `delete` (SCIM), `relink`, `unlink` (admin).
+    pub operation: String,
+    pub resource_type: String,
+    /// The SCIM id (or, for a failed create, the resource's userName/displayName).
+    pub target: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    pub detail: String,
+}
+
+/// Filters and paging for the audit log; `None` filters match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub tenant: String,
+    pub actor: Option<String>,
+    pub operation: Option<String>,
+    pub target: Option<String>,
+    pub outcome: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// A link written by some gateway process sharing the store (RFC-independent plumbing for
@@ -124,6 +160,15 @@ pub trait IdentityStore: Send + Sync + 'static {
         offset: u64,
         limit: u64,
     ) -> StoreFuture<'a, (Vec<Identity>, u64)>;
+
+    /// Adds an entry to the audit log.
+    fn record<'a>(&'a self, entry: &'a AuditEntry) -> StoreFuture<'a, ()>;
+
+    /// Audit entries matching a query, newest first, and how many match in all.
+    fn audit<'a>(&'a self, query: &'a AuditQuery) -> StoreFuture<'a, (Vec<AuditEntry>, u64)>;
+
+    /// Removes audit entries older than `before`; how many.
+    fn prune_audit<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, u64>;
 
     /// The links other processes (and this one) change, for stores several gateway processes
     /// share; `None` for a store only this process uses.
@@ -253,6 +298,74 @@ pub(crate) mod tests {
             .all(|r| first.iter().all(|f| f.scim_id != r.scim_id)));
         assert!(store.delete(SCOPE, "a").await.unwrap());
         assert!(!store.delete(SCOPE, "a").await.unwrap());
+        // The audit log: filters, paging, newest first, retention.
+        let now = OffsetDateTime::now_utc();
+        for (i, (actor, outcome)) in [
+            ("token:okta", "success"),
+            ("token:okta", "failure"),
+            ("admin:ops", "success"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let at = now - time::Duration::days(2 - i as i64);
+            let at = at.replace_millisecond(at.millisecond()).unwrap_or(at);
+            store
+                .record(&AuditEntry {
+                    id: format!("e{i}"),
+                    at,
+                    tenant: "default".into(),
+                    actor: actor.into(),
+                    operation: "create".into(),
+                    resource_type: "User".into(),
+                    target: format!("t{i}"),
+                    outcome: outcome.into(),
+                    status: if outcome == "success" { 201 } else { 409 },
+                    detail: String::new(),
+                })
+                .await
+                .unwrap();
+        }
+        let all = AuditQuery {
+            tenant: "default".into(),
+            limit: 10,
+            ..Default::default()
+        };
+        let (entries, total) = store.audit(&all).await.unwrap();
+        assert_eq!(total, 3);
+        assert_eq!(
+            entries.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["e2", "e1", "e0"]
+        );
+        let okta = AuditQuery {
+            actor: Some("token:okta".into()),
+            ..all.clone()
+        };
+        assert_eq!(store.audit(&okta).await.unwrap().1, 2);
+        let failed = AuditQuery {
+            outcome: Some("failure".into()),
+            ..all.clone()
+        };
+        assert_eq!(store.audit(&failed).await.unwrap().0[0].status, 409);
+        let paged = AuditQuery {
+            offset: 1,
+            limit: 1,
+            ..all.clone()
+        };
+        assert_eq!(store.audit(&paged).await.unwrap().0[0].id, "e1");
+        let other = AuditQuery {
+            tenant: "other".into(),
+            ..all.clone()
+        };
+        assert_eq!(store.audit(&other).await.unwrap().1, 0);
+        assert_eq!(
+            store
+                .prune_audit(now - time::Duration::hours(36))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(store.audit(&all).await.unwrap().1, 2);
         assert_eq!(store.get(SCOPE, "a").await.unwrap(), None);
         assert!(store.get(other_tenant, "a").await.unwrap().is_some());
     }

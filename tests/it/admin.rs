@@ -251,3 +251,137 @@ async fn links_cli_uses_the_admin_api() {
     assert!(!out.status.success());
     h.demo.stop().await;
 }
+
+/// Every provisioning change and admin action lands in the audit log, with who, what, on which
+/// resource and how it ended; the log is filtered and paged.
+#[tokio::test]
+async fn audit_log_records_provisioning_and_admin_actions() {
+    use reqwest::Method;
+    let h = Harness::start().await;
+    let t = Some(h.demo.admin_token.as_str());
+    let lee = h
+        .post("/Users", user("lee", "lee@example.com"))
+        .await
+        .expect(201);
+    let id = lee["id"].as_str().unwrap().to_owned();
+    h.post("/Users", user("lee", "lee@example.com"))
+        .await
+        .expect_error(409, Some("uniqueness"));
+    h.patch(
+        &format!("/Users/{id}"),
+        crate::support::patch_op(json!([{"op": "replace", "path": "title", "value": "Chief"}])),
+    )
+    .await
+    .expect(200);
+    admin(
+        &h,
+        Method::PATCH,
+        &format!("/tenants/default/links/{id}"),
+        Some(json!({"externalId": "x-1"})),
+        t,
+    )
+    .await;
+    h.delete(&format!("/Users/{id}")).await.expect(204);
+
+    let (status, log) = admin(&h, Method::GET, "/tenants/default/audit", None, t).await;
+    assert_eq!(status, 200, "{log}");
+    let ops: Vec<(String, String, String)> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap().to_owned(),
+                e["actor"].as_str().unwrap().to_owned(),
+                e["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // Newest first.
+    let expected = [
+        ("delete", "token:demo", "success"),
+        ("relink", "admin:demo-admin", "success"),
+        ("patch", "token:demo", "success"),
+        ("create", "token:demo", "failure"),
+        ("create", "token:demo", "success"),
+    ];
+    assert_eq!(
+        ops,
+        expected
+            .iter()
+            .map(|(o, a, r)| (o.to_string(), a.to_string(), r.to_string()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(log["total"], 5);
+    let entry = &log["entries"][0];
+    assert_eq!(entry["target"], id.as_str());
+    assert_eq!(entry["resourceType"], "User");
+    assert_eq!(entry["status"], 204);
+    let failure = &log["entries"][3];
+    assert_eq!(failure["status"], 409);
+    assert_eq!(failure["target"], "lee");
+    assert!(
+        failure["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{failure}"
+    );
+
+    let (_, failures) = admin(
+        &h,
+        Method::GET,
+        "/tenants/default/audit?outcome=failure",
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(failures["total"], 1);
+    let (_, admins) = admin(
+        &h,
+        Method::GET,
+        "/tenants/default/audit?actor=admin:demo-admin",
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(admins["entries"][0]["operation"], "relink");
+    let (_, page) = admin(
+        &h,
+        Method::GET,
+        &format!("/tenants/default/audit?target={id}&startIndex=2&count=1"),
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(page["total"], 4);
+    assert_eq!(page["entries"][0]["operation"], "relink");
+    let (_, future) = admin(
+        &h,
+        Method::GET,
+        "/tenants/default/audit?since=2999-01-01T00:00:00Z",
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(future["total"], 0);
+    assert_eq!(
+        admin(
+            &h,
+            Method::GET,
+            "/tenants/default/audit?since=yesterday",
+            None,
+            t
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        admin(&h, Method::GET, "/tenants/default/audit", None, None)
+            .await
+            .0,
+        401
+    );
+    h.demo.stop().await;
+}
