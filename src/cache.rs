@@ -127,6 +127,11 @@ impl LookupCache {
         self.objects
             .invalidate(&object_key(tenant, rt, &change.backend_key))
             .await;
+        if change.deleted {
+            self.deleted
+                .insert(object_key(tenant, rt, &change.backend_key), ())
+                .await;
+        }
         // A rename elsewhere leaves an old name pointing here; names are cheap to look up again.
         self.names.invalidate_all();
         if rt == "Group" {

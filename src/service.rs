@@ -588,7 +588,14 @@ impl Resources<'_> {
 
     /// Writes a changed link to the store and the cache.
     async fn save(&self, identity: &Identity) -> Result<()> {
-        self.gw.store.update(self.scope(), identity).await?;
+        match self.gw.store.update(self.scope(), identity).await {
+            Ok(()) => {}
+            // Deleted meanwhile (another request or replica): the id is gone.
+            Err(StoreError::NotFound) => {
+                return Err(not_found(self.type_id(), &identity.scim_id).into())
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.gw
             .cache
             .put_identity(&self.gw.tenant, self.type_id(), identity.clone())
@@ -1483,6 +1490,7 @@ impl Resources<'_> {
                 resource_type: self.type_id().to_owned(),
                 scim_id: identity.scim_id.clone(),
                 backend_key: identity.backend_key.clone(),
+                deleted: false,
             })
             .await;
         Ok(())

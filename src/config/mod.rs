@@ -350,9 +350,8 @@ fn store_url(url: &str, base_dir: &Path) -> Result<String, String> {
             .map_err(|e| format!("not a valid PostgreSQL URL: {e}"));
     }
     let Some(rest) = url.strip_prefix("sqlite:") else {
-        return Err(format!(
-            "`{url}` is neither a sqlite: nor a postgres:// URL"
-        ));
+        // Not repeated: a mistyped URL may still carry a password.
+        return Err("neither a sqlite: nor a postgres:// URL".to_owned());
     };
     let resolved = match rest.strip_prefix("//") {
         Some(file) if !file.is_empty() && !file.starts_with('/') && !file.starts_with(':') => {

@@ -114,14 +114,10 @@ where
                 (Ok(s), Ok(u)) => (s, u),
                 (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, m),
             };
-            let start = param("startIndex")
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(1)
-                .max(1);
-            let count = param("count")
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(100)
-                .min(1000);
+            let (start, count) = match paging(&param) {
+                Ok(p) => p,
+                Err(m) => return error(StatusCode::BAD_REQUEST, m),
+            };
             let query = crate::store::AuditQuery {
                 tenant: String::new(),
                 actor: param("actor"),
@@ -172,14 +168,10 @@ where
                             Err(e) => service_error(&e),
                         };
                     }
-                    let start = param("startIndex")
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .unwrap_or(1)
-                        .max(1);
-                    let count = param("count")
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .unwrap_or(100)
-                        .min(1000);
+                    let (start, count) = match paging(&param) {
+                        Ok(p) => p,
+                        Err(m) => return error(StatusCode::BAD_REQUEST, m),
+                    };
                     match resources.links(start - 1, count).await {
                         Ok((links, total)) => json_response(
                             StatusCode::OK,
@@ -234,6 +226,20 @@ where
             format!("no admin endpoint at {path}"),
         ),
     }
+}
+
+/// `startIndex` (1-based, default 1) and `count` (default 100, at most 1000).
+fn paging(param: &dyn Fn(&str) -> Option<String>) -> Result<(u64, u64), String> {
+    let number = |name: &str, default: u64| match param(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| format!("{name} must be a whole number, not `{v}`")),
+    };
+    Ok((
+        number("startIndex", 1)?.max(1),
+        number("count", 100)?.min(1000),
+    ))
 }
 
 fn link_json(identity: &Identity, kind: Kind, base_url: &str, endpoint: &str) -> Value {

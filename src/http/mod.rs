@@ -520,7 +520,7 @@ fn build_info() -> HttpResponse {
         "version": env!("CARGO_PKG_VERSION"),
         "commit": env!("SCIMGATE_COMMIT"),
         "scim": {"version": "2.0", "specifications": ["RFC 7643", "RFC 7644"]},
-        "adminApi": null,
+        "adminApi": {"version": "1", "path": "/admin/v1"},
     });
     *response.body_mut() = http_body_util::Full::new(Bytes::from(body.to_string()));
     response.headers_mut().insert(

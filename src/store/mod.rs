@@ -33,6 +33,9 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("identity store holds unreadable data: {0}")]
     Corrupt(String),
+    /// The link to update is gone (deleted meanwhile, perhaps by another replica).
+    #[error("the identity link no longer exists")]
+    NotFound,
 }
 
 /// Which set of identities: a tenant's resources of one type.
@@ -103,6 +106,10 @@ pub struct Change {
     pub resource_type: String,
     pub scim_id: String,
     pub backend_key: String,
+    /// The link was deleted (not only changed): its key must not be linked again from an
+    /// older list.
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 pub trait IdentityStore: Send + Sync + 'static {

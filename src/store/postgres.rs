@@ -39,20 +39,30 @@ impl PostgresStore {
         scope: Scope<'_>,
         scim_id: &str,
         backend_key: &str,
+        deleted: bool,
     ) -> Result<(), StoreError> {
         let change = Change {
             tenant: scope.tenant.to_owned(),
             resource_type: scope.resource_type.to_owned(),
             scim_id: scim_id.to_owned(),
             backend_key: backend_key.to_owned(),
+            deleted,
         };
-        let payload = serde_json::to_string(&change)
-            .map_err(|e| StoreError::Corrupt(format!("change notice: {e}")))?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(payload)
-            .execute(&self.pool)
-            .await?;
+        // The write is committed already: a notice that cannot be sent is logged, never turned
+        // into a failed write (the other replicas' caches then catch up within their TTL).
+        let sent = match serde_json::to_string(&change) {
+            Ok(payload) => sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(payload)
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "cannot announce a link change to other replicas");
+        }
         Ok(())
     }
 

@@ -245,7 +245,10 @@ macro_rules! sql_identity_store {
             ) -> StoreFuture<'a, ()> {
                 Box::pin(async move {
                     match self.insert_row(scope, identity, "").await {
-                        Ok(_) => self.announce(scope, &identity.scim_id, &identity.backend_key).await,
+                        Ok(_) => {
+                            self.announce(scope, &identity.scim_id, &identity.backend_key, false)
+                                .await
+                        }
                         Err(e) if sql::is_unique_violation(&e) => {
                             Err(StoreError::Conflict(identity.backend_key.clone()))
                         }
@@ -295,7 +298,11 @@ macro_rules! sql_identity_store {
                     .execute(&self.pool)
                     .await;
                     match result {
-                        Ok(_) => self.announce(scope, &identity.scim_id, &identity.backend_key).await,
+                        Ok(done) if done.rows_affected() == 0 => Err(StoreError::NotFound),
+                        Ok(_) => {
+                            self.announce(scope, &identity.scim_id, &identity.backend_key, false)
+                                .await
+                        }
                         Err(e) if sql::is_unique_violation(&e) => {
                             Err(StoreError::Conflict(identity.backend_key.clone()))
                         }
@@ -318,7 +325,7 @@ macro_rules! sql_identity_store {
                     match row {
                         Some(row) => {
                             let key: String = row.try_get("backend_key")?;
-                            self.announce(scope, scim_id, &key).await?;
+                            self.announce(scope, scim_id, &key, true).await?;
                             Ok(true)
                         }
                         None => Ok(false),

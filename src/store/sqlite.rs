@@ -47,7 +47,7 @@ impl SqliteStore {
 
 impl SqliteStore {
     /// One process owns an SQLite store: nobody else to tell.
-    async fn announce(&self, _: Scope<'_>, _: &str, _: &str) -> Result<(), StoreError> {
+    async fn announce(&self, _: Scope<'_>, _: &str, _: &str, _: bool) -> Result<(), StoreError> {
         Ok(())
     }
 

@@ -377,6 +377,9 @@ async fn audit_log_records_provisioning_and_admin_actions() {
         .0,
         400
     );
+    let (status, bad) = admin(&h, Method::GET, "/tenants/default/audit?count=ten", None, t).await;
+    assert_eq!(status, 400, "{bad}");
+    assert!(bad["error"].as_str().unwrap().contains("count"));
     assert_eq!(
         admin(&h, Method::GET, "/tenants/default/audit", None, None)
             .await

@@ -12,3 +12,5 @@ CREATE TABLE audit (
     detail        TEXT NOT NULL
 );
 CREATE INDEX audit_by_tenant_time ON audit (tenant, at);
+-- Retention removes by time across tenants.
+CREATE INDEX audit_by_time ON audit (at);
