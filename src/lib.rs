@@ -6,7 +6,7 @@
 //! - [`service`]: one function per SCIM operation, orchestrating the cores and the edges.
 //! - [`http`]: routes, extraction, answers; the one place errors become HTTP.
 //! - [`backend`]: the platform's HTTP client. [`store`]: identity links and stored attributes.
-//!   [`cache`]: lookups. [`auth`]: bearer tokens.
+//!   [`cache`]: lookups. [`auth`]: bearer tokens. [`tokens`]: managed tokens.
 //! - [`config`]: the config file, compiled and validated at start-up. [`app`]: wiring and serving.
 //! - [`sandbox`]: faithful emulators of platform APIs for `demo` and tests. [`demo`]: the demo.
 
@@ -24,3 +24,4 @@ pub mod sandbox;
 pub mod scim;
 pub mod service;
 pub mod store;
+pub mod tokens;

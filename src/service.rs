@@ -140,6 +140,105 @@ impl Gateway {
         })
     }
 
+    // ---- managed tokens (admin API) -------------------------------------------------------
+
+    /// Makes a token; the secret is in the answer only.
+    pub async fn create_token(
+        &self,
+        name: &str,
+        expires_at: Option<OffsetDateTime>,
+        actor: &str,
+    ) -> Result<(crate::store::TokenRecord, String)> {
+        let (record, secret) = crate::tokens::issue(&self.tenant, name, expires_at);
+        let result = self.store.put_token(&record).await;
+        self.audit_token(actor, "token.create", &record.id, &result)
+            .await;
+        result?;
+        Ok((record, secret))
+    }
+
+    pub async fn tokens(&self) -> Result<Vec<crate::store::TokenRecord>> {
+        Ok(self.store.tokens(&self.tenant, None).await?)
+    }
+
+    pub async fn token(&self, id: &str) -> Result<crate::store::TokenRecord> {
+        self.store
+            .tokens(&self.tenant, Some(id))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ScimError::not_found(format!("no token {id}")).into())
+    }
+
+    /// Renames a token, changes its expiry, revokes it, or gives it a new secret (the old one
+    /// stops working at once); answers the record and, when regenerated, the new secret.
+    pub async fn change_token(
+        &self,
+        id: &str,
+        change: TokenChange,
+        actor: &str,
+    ) -> Result<(crate::store::TokenRecord, Option<String>)> {
+        let mut record = self.token(id).await?;
+        let (operation, secret) = match change {
+            TokenChange::Update { name, expires_at } => {
+                if let Some(name) = name {
+                    record.name = name;
+                }
+                if let Some(expires_at) = expires_at {
+                    record.expires_at = expires_at;
+                }
+                ("token.update", None)
+            }
+            TokenChange::Revoke => {
+                record.revoked_at = record.revoked_at.or(Some(now()));
+                ("token.revoke", None)
+            }
+            TokenChange::Regenerate => {
+                if record.revoked_at.is_some() {
+                    return Err(
+                        ScimError::new(409, None, "a revoked token cannot be regenerated").into(),
+                    );
+                }
+                (
+                    "token.regenerate",
+                    Some(crate::tokens::regenerate(&mut record)),
+                )
+            }
+        };
+        let result = self.store.put_token(&record).await;
+        self.audit_token(actor, operation, id, &result).await;
+        result?;
+        Ok((record, secret))
+    }
+
+    async fn audit_token(
+        &self,
+        actor: &str,
+        operation: &str,
+        id: &str,
+        result: &std::result::Result<(), StoreError>,
+    ) {
+        let (outcome, status, detail) = match result {
+            Ok(()) => ("success", 200, String::new()),
+            Err(e) => ("failure", 500, e.to_string()),
+        };
+        let entry = crate::store::AuditEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: now(),
+            tenant: self.tenant.clone(),
+            actor: actor.to_owned(),
+            operation: operation.to_owned(),
+            resource_type: "Token".to_owned(),
+            target: id.to_owned(),
+            outcome: outcome.to_owned(),
+            status,
+            detail,
+        };
+        if let Err(e) = self.store.record(&entry).await {
+            tracing::error!(error = %e, operation, "cannot write the audit log");
+        }
+    }
+
     /// The audit log of this gateway's tenant.
     pub async fn audit_log(
         &self,
@@ -1708,6 +1807,17 @@ fn eval_list(expr: &Expr, ctx: &minijinja::Value, what: &str) -> Result<Vec<Valu
         ))),
         Err(e) => Err(ServiceError::Mapping(format!("{what}: {e}"))),
     }
+}
+
+/// A change to a managed token.
+pub enum TokenChange {
+    /// New name and/or expiry (`Some(None)` removes the expiry).
+    Update {
+        name: Option<String>,
+        expires_at: Option<Option<OffsetDateTime>>,
+    },
+    Revoke,
+    Regenerate,
 }
 
 /// What the audit log records of a failed operation.

@@ -1,6 +1,7 @@
 //! The admin API (`/admin/v1`, JSON), authenticated apart from SCIM with the admin tokens of the
-//! config: today the identity links of a tenant (list, get, look up by `externalId`, re-link,
-//! delete), and the OpenAPI document describing it (public, at `/admin/v1/openapi.json`).
+//! config: a tenant's identity links (list, get, look up by `externalId`, re-link, delete),
+//! managed SCIM tokens (create, list, get, update, revoke, regenerate) and audit log, and the
+//! OpenAPI document describing it (public, at `/admin/v1/openapi.json`).
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode};
@@ -92,6 +93,12 @@ where
             .map(|(_, v)| v.clone())
     };
     match segments.as_slice() {
+        ["tenants", tenant, "tokens", rest @ ..] => {
+            if *tenant != state.gateway.tenant {
+                return error(StatusCode::NOT_FOUND, format!("no tenant {tenant}"));
+            }
+            tokens(state, &actor, rest, method, request).await
+        }
         ["tenants", tenant, "audit"] => {
             if *tenant != state.gateway.tenant {
                 return error(StatusCode::NOT_FOUND, format!("no tenant {tenant}"));
@@ -242,6 +249,125 @@ fn paging(param: &dyn Fn(&str) -> Option<String>) -> Result<(u64, u64), String> 
     ))
 }
 
+fn token_json(record: &crate::store::TokenRecord, secret: Option<String>) -> Value {
+    let time = |t: Option<time::OffsetDateTime>| {
+        t.map(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        })
+    };
+    let mut out = json!({
+        "id": record.id,
+        "name": record.name,
+        "created": time(Some(record.created)),
+        "expiresAt": time(record.expires_at),
+        "lastUsedAt": time(record.last_used_at),
+        "revokedAt": time(record.revoked_at),
+        "active": record.revoked_at.is_none()
+            && record.expires_at.is_none_or(|e| e > time::OffsetDateTime::now_utc()),
+    });
+    if let (Some(secret), Some(map)) = (secret, out.as_object_mut()) {
+        // Shown this once; the gateway keeps only its hash.
+        map.insert("token".to_owned(), Value::String(secret));
+    }
+    out
+}
+
+/// `expiresAt` of a token body: absent (no change), null (never), or an RFC 3339 time.
+fn expiry(body: &Value) -> Result<Option<Option<time::OffsetDateTime>>, String> {
+    match body.get("expiresAt") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) => {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map(|t| Some(Some(t)))
+                .map_err(|e| format!("expiresAt: not an RFC 3339 time: {e}"))
+        }
+        Some(_) => Err("expiresAt must be an RFC 3339 time or null".to_owned()),
+    }
+}
+
+/// `/tenants/{tenant}/tokens[...]`: managed SCIM tokens.
+async fn tokens<B>(
+    state: &HttpState,
+    actor: &str,
+    rest: &[&str],
+    method: Method,
+    request: Request<B>,
+) -> HttpResponse
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    use crate::service::TokenChange;
+    let gw = &state.gateway;
+    let answer = |result: Result<(crate::store::TokenRecord, Option<String>), ServiceError>,
+                  status| match result {
+        Ok((record, secret)) => json_response(status, &token_json(&record, secret)),
+        Err(e) => service_error(&e),
+    };
+    match (rest, method) {
+        ([], Method::GET) => match gw.tokens().await {
+            Ok(list) => json_response(
+                StatusCode::OK,
+                &json!({"tokens": list.iter().map(|r| token_json(r, None)).collect::<Vec<_>>()}),
+            ),
+            Err(e) => service_error(&e),
+        },
+        ([], Method::POST) => {
+            let body = match read_json(state, request).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let Some(name) = body
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+            else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "send {\"name\": \"...\", \"expiresAt\": \"<RFC 3339 time>\" (optional)}",
+                );
+            };
+            let expires_at = match expiry(&body) {
+                Ok(e) => e.flatten(),
+                Err(m) => return error(StatusCode::BAD_REQUEST, m),
+            };
+            let created = gw
+                .create_token(name, expires_at, actor)
+                .await
+                .map(|(r, s)| (r, Some(s)));
+            answer(created, StatusCode::CREATED)
+        }
+        ([id], Method::GET) => answer(gw.token(id).await.map(|r| (r, None)), StatusCode::OK),
+        ([id], Method::PATCH) => {
+            let body = match read_json(state, request).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let expires_at = match expiry(&body) {
+                Ok(e) => e,
+                Err(m) => return error(StatusCode::BAD_REQUEST, m),
+            };
+            let name = body.get("name").and_then(Value::as_str).map(str::to_owned);
+            answer(
+                gw.change_token(id, TokenChange::Update { name, expires_at }, actor)
+                    .await,
+                StatusCode::OK,
+            )
+        }
+        ([id, "revoke"], Method::POST) => answer(
+            gw.change_token(id, TokenChange::Revoke, actor).await,
+            StatusCode::OK,
+        ),
+        ([id, "regenerate"], Method::POST) => answer(
+            gw.change_token(id, TokenChange::Regenerate, actor).await,
+            StatusCode::OK,
+        ),
+        _ => error(StatusCode::NOT_FOUND, "no such token endpoint (or method)"),
+    }
+}
+
 fn link_json(identity: &Identity, kind: Kind, base_url: &str, endpoint: &str) -> Value {
     let time = |t: time::OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)
@@ -304,6 +430,33 @@ pub fn openapi() -> Value {
                         "properties": {"total": {"type": "integer"}, "startIndex": {"type": "integer"}, "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}
                     }}}}, "401": errors["401"], "404": errors["404"]}
                 }
+            },
+            "/admin/v1/tenants/{tenant}/tokens": {
+                "parameters": [{"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "get": {"summary": "List managed SCIM tokens (never their secrets)", "responses": {"200": {"description": "Tokens"}, "401": errors["401"], "404": errors["404"]}},
+                "post": {
+                    "summary": "Create a token; the answer's `token` is the secret, shown this once",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "expiresAt": {"type": "string", "format": "date-time"}}}}}},
+                    "responses": {"201": {"description": "The token and its secret"}, "400": {"description": "Bad body"}, "401": errors["401"]}
+                }
+            },
+            "/admin/v1/tenants/{tenant}/tokens/{id}": {
+                "parameters": [
+                    {"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}
+                ],
+                "get": {"summary": "One token", "responses": {"200": {"description": "The token"}, "401": errors["401"], "404": errors["404"]}},
+                "patch": {
+                    "summary": "Rename, or change the expiry (null: never)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"name": {"type": "string"}, "expiresAt": {"type": "string", "format": "date-time", "nullable": true}}}}}},
+                    "responses": {"200": {"description": "The token"}, "400": {"description": "Bad body"}, "401": errors["401"], "404": errors["404"]}
+                }
+            },
+            "/admin/v1/tenants/{tenant}/tokens/{id}/revoke": {
+                "post": {"summary": "Revoke: refused from now on, on every replica", "responses": {"200": {"description": "The token"}, "401": errors["401"], "404": errors["404"]}}
+            },
+            "/admin/v1/tenants/{tenant}/tokens/{id}/regenerate": {
+                "post": {"summary": "A new secret (in `token`); the old one is refused from now on", "responses": {"200": {"description": "The token and its new secret"}, "401": errors["401"], "404": errors["404"], "409": {"description": "Revoked"}}}
             },
             "/admin/v1/tenants/{tenant}/audit": {
                 "get": {

@@ -94,7 +94,7 @@ where
     let Some(rest) = strip_base(&path, &state.base_path) else {
         return not_found_url(&path);
     };
-    let caller = match authenticate(state, &request) {
+    let caller = match authenticate(state, &request).await {
         Ok(caller) => caller,
         Err(detail) => {
             let mut response = scim_error(&ScimError::new(401, None, detail));
@@ -325,14 +325,29 @@ fn strip_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
 }
 
 /// The caller of a SCIM request, or why it is refused.
-fn authenticate<B>(state: &HttpState, request: &Request<B>) -> Result<Caller, &'static str> {
+///
+/// Managed tokens (`sgt_...`) are looked up in the store on every request, so a revocation
+/// holds at once on every replica; tokens from the config are compared in memory.
+async fn authenticate<B>(state: &HttpState, request: &Request<B>) -> Result<Caller, &'static str> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let caller = header
-        .and_then(bearer_token)
-        .and_then(|t| state.auth.authenticate(t));
+    let caller = match header.and_then(bearer_token) {
+        Some(bearer) if crate::tokens::is_managed(bearer) => {
+            match crate::tokens::verify(state.gateway.store.as_ref(), &state.gateway.tenant, bearer)
+                .await
+            {
+                Ok(caller) => caller,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot check a managed token");
+                    None
+                }
+            }
+        }
+        Some(bearer) => state.auth.authenticate(bearer),
+        None => None,
+    };
     match caller {
         Some(caller) => {
             tracing::Span::current().record("caller", caller.token_name.as_str());

@@ -82,6 +82,20 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A managed SCIM bearer token; the secret itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    /// Hex SHA-256 of the secret part.
+    pub hash: String,
+    pub created: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
 /// Filters and paging for the audit log; `None` filters match everything.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -176,6 +190,16 @@ pub trait IdentityStore: Send + Sync + 'static {
 
     /// Removes audit entries older than `before`; how many.
     fn prune_audit<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, u64>;
+
+    /// Adds or replaces a managed token.
+    fn put_token<'a>(&'a self, token: &'a TokenRecord) -> StoreFuture<'a, ()>;
+
+    /// A tenant's managed tokens (one, with `id`), oldest first.
+    fn tokens<'a>(
+        &'a self,
+        tenant: &'a str,
+        id: Option<&'a str>,
+    ) -> StoreFuture<'a, Vec<TokenRecord>>;
 
     /// The links other processes (and this one) change, for stores several gateway processes
     /// share; `None` for a store only this process uses.
@@ -372,6 +396,35 @@ pub(crate) mod tests {
                 .unwrap(),
             1
         );
+        // Managed tokens: added, listed, replaced (revoked), scoped to their tenant.
+        let mut token = TokenRecord {
+            id: "tok1".into(),
+            tenant: "default".into(),
+            name: "okta".into(),
+            hash: "ab".repeat(32),
+            created: identity("x", "y").created,
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        store.put_token(&token).await.unwrap();
+        assert_eq!(
+            store.tokens("default", None).await.unwrap(),
+            vec![token.clone()]
+        );
+        token.revoked_at = Some(token.created);
+        token.name = "okta-prod".into();
+        store.put_token(&token).await.unwrap();
+        assert_eq!(
+            store.tokens("default", Some("tok1")).await.unwrap(),
+            vec![token.clone()]
+        );
+        assert!(store
+            .tokens("default", Some("nope"))
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store.tokens("other", None).await.unwrap().is_empty());
         assert_eq!(store.audit(&all).await.unwrap().1, 2);
         assert_eq!(store.get(SCOPE, "a").await.unwrap(), None);
         assert!(store.get(other_tenant, "a").await.unwrap().is_some());

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0001_identities.sql"),
     ),
     (2, "audit", include_str!("migrations/0002_audit.sql")),
+    (3, "tokens", include_str!("migrations/0003_tokens.sql")),
 ];
 
 /// The migrations, compiled into the binary (the DDL is the same for both databases).
@@ -453,6 +454,58 @@ macro_rules! sql_identity_store {
                         .execute(&self.pool)
                         .await?;
                     Ok(done.rows_affected())
+                })
+            }
+
+            fn put_token<'a>(&'a self, token: &'a super::TokenRecord) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO tokens (id, tenant, name, hash, created, expires_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET name = $3, hash = $4, expires_at = $6, last_used_at = $7, revoked_at = $8",
+                    )
+                    .bind(&token.id)
+                    .bind(&token.tenant)
+                    .bind(&token.name)
+                    .bind(&token.hash)
+                    .bind(sql::timestamp(token.created))
+                    .bind(token.expires_at.map(sql::timestamp))
+                    .bind(token.last_used_at.map(sql::timestamp))
+                    .bind(token.revoked_at.map(sql::timestamp))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                })
+            }
+
+            fn tokens<'a>(
+                &'a self,
+                tenant: &'a str,
+                id: Option<&'a str>,
+            ) -> StoreFuture<'a, Vec<super::TokenRecord>> {
+                Box::pin(async move {
+                    use sqlx::Row;
+                    let rows = sqlx::query(
+                        "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at FROM tokens WHERE tenant = $1 AND ($2 = '' OR id = $2) ORDER BY created, id",
+                    )
+                    .bind(tenant)
+                    .bind(id.unwrap_or_default())
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let time = |v: Option<String>| v.map(|t| sql::parse_time(&t)).transpose();
+                    let mut out = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        let created: String = row.try_get("created")?;
+                        out.push(super::TokenRecord {
+                            id: row.try_get("id")?,
+                            tenant: row.try_get("tenant")?,
+                            name: row.try_get("name")?,
+                            hash: row.try_get("hash")?,
+                            created: sql::parse_time(&created)?,
+                            expires_at: time(row.try_get("expires_at")?)?,
+                            last_used_at: time(row.try_get("last_used_at")?)?,
+                            revoked_at: time(row.try_get("revoked_at")?)?,
+                        });
+                    }
+                    Ok(out)
                 })
             }
 

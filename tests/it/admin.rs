@@ -388,3 +388,173 @@ async fn audit_log_records_provisioning_and_admin_actions() {
     );
     h.demo.stop().await;
 }
+
+/// Managed tokens: created through the admin API (secret shown once), used for SCIM,
+/// regenerated (old refused, new accepted), revoked (refused), each step in the audit log.
+#[tokio::test]
+async fn managed_tokens_are_created_rotated_and_revoked() {
+    use reqwest::Method;
+    let h = Harness::start().await;
+    let t = Some(h.demo.admin_token.as_str());
+    let scim = |token: String, name: &'static str| {
+        let http = h.http.clone();
+        let url = h.url("/Users");
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(user(name, &format!("{name}@example.com")).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+
+    let (status, created) = admin(
+        &h,
+        Method::POST,
+        "/tenants/default/tokens",
+        Some(json!({"name": "okta-prod"})),
+        t,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let first = created["token"].as_str().unwrap().to_owned();
+    assert!(first.starts_with("sgt_"));
+    assert_eq!(created["active"], true);
+    assert_eq!(scim(first.clone(), "tok1").await, 201);
+
+    // Listing and reading never show a secret (the gateway keeps only a hash).
+    let (_, list) = admin(&h, Method::GET, "/tenants/default/tokens", None, t).await;
+    assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
+    assert!(list["tokens"][0].get("token").is_none());
+    assert!(!list.to_string().contains(first.rsplit('_').next().unwrap()));
+    let (_, read) = admin(
+        &h,
+        Method::GET,
+        &format!("/tenants/default/tokens/{id}"),
+        None,
+        t,
+    )
+    .await;
+    assert!(read["lastUsedAt"].is_string(), "{read}");
+
+    // Regenerate: the old secret is dead at once, the new one works.
+    let (status, rotated) = admin(
+        &h,
+        Method::POST,
+        &format!("/tenants/default/tokens/{id}/regenerate"),
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let second = rotated["token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    assert_eq!(scim(first.clone(), "tok2").await, 401);
+    assert_eq!(scim(second.clone(), "tok3").await, 201);
+
+    // Rename and expiry; an expired token is refused.
+    let (_, renamed) = admin(
+        &h,
+        Method::PATCH,
+        &format!("/tenants/default/tokens/{id}"),
+        Some(json!({"name": "okta", "expiresAt": "2000-01-01T00:00:00Z"})),
+        t,
+    )
+    .await;
+    assert_eq!(renamed["name"], "okta");
+    assert_eq!(renamed["active"], false);
+    assert_eq!(scim(second.clone(), "tok4").await, 401);
+    admin(
+        &h,
+        Method::PATCH,
+        &format!("/tenants/default/tokens/{id}"),
+        Some(json!({"expiresAt": null})),
+        t,
+    )
+    .await;
+    assert_eq!(scim(second.clone(), "tok5").await, 201);
+
+    // Revoke: refused from then on, and it cannot be brought back by regenerating.
+    let (_, revoked) = admin(
+        &h,
+        Method::POST,
+        &format!("/tenants/default/tokens/{id}/revoke"),
+        None,
+        t,
+    )
+    .await;
+    assert!(revoked["revokedAt"].is_string());
+    assert_eq!(scim(second.clone(), "tok6").await, 401);
+    assert_eq!(
+        admin(
+            &h,
+            Method::POST,
+            &format!("/tenants/default/tokens/{id}/regenerate"),
+            None,
+            t
+        )
+        .await
+        .0,
+        409
+    );
+    assert_eq!(
+        admin(
+            &h,
+            Method::POST,
+            "/tenants/default/tokens",
+            Some(json!({})),
+            t
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        admin(&h, Method::GET, "/tenants/default/tokens/nope", None, t)
+            .await
+            .0,
+        404
+    );
+
+    // Every step is in the audit log, provisioning under the token's own actor name.
+    let (_, log) = admin(&h, Method::GET, "/tenants/default/audit?count=50", None, t).await;
+    let ops: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "token.create",
+            "create",
+            "token.regenerate",
+            "create",
+            "token.update",
+            "token.update",
+            "create",
+            "token.revoke"
+        ]
+    );
+    let creates: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "create")
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(
+        creates
+            .iter()
+            .all(|a| *a == format!("token:{id}:okta-prod") || *a == format!("token:{id}:okta")),
+        "{creates:?}"
+    );
+    h.demo.stop().await;
+}

@@ -562,6 +562,51 @@ async fn replicas_on_one_postgres_behave_as_one() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(status, 404);
+
+    // A managed token made and then revoked through A is refused by B at once.
+    let admin = |path: &str| {
+        format!(
+            "{}/admin/v1/tenants/default/tokens{path}",
+            a.url("").replace("/scim/v2", "")
+        )
+    };
+    let made: Value = a
+        .http
+        .post(admin(""))
+        .bearer_auth(&a.demo.admin_token)
+        .json(&json!({"name": "shared"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = made["token"].as_str().unwrap().to_owned();
+    let use_on_b = |name: &'static str| {
+        let http = b.http.clone();
+        let url = b.url("/Users");
+        let token = token.clone();
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&user(name, &format!("{name}@example.com")))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(use_on_b("via-b").await, 201);
+    let revoked = a
+        .http
+        .post(admin(&format!("/{}/revoke", made["id"].as_str().unwrap())))
+        .bearer_auth(&a.demo.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status().as_u16(), 200);
+    assert_eq!(use_on_b("via-b-again").await, 401);
     b.demo.stop().await;
     a.demo.stop().await;
     db.drop_now().await;
