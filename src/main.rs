@@ -48,23 +48,44 @@ enum Command {
     },
     /// Manage identity links through a running gateway's admin API.
     Links {
-        /// The gateway's base URL (scheme, host, port).
-        #[arg(
-            long,
-            env = "SCIMGATE_ADMIN_URL",
-            default_value = "http://127.0.0.1:8080"
-        )]
-        admin_url: String,
-        /// An admin token (admin.tokens).
-        #[arg(long, env = "SCIMGATE_ADMIN_TOKEN", hide_env_values = true)]
-        admin_token: String,
-        #[arg(long, default_value = "default")]
-        tenant: String,
+        #[command(flatten)]
+        admin: AdminArgs,
         /// User or Group.
         #[arg(long = "type", default_value = "User")]
         resource_type: String,
         #[command(subcommand)]
         action: LinkAction,
+    },
+    /// Manage SCIM bearer tokens through a running gateway's admin API.
+    Tokens {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Read the audit log through a running gateway's admin API (newest first).
+    Audit {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        operation: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+        /// success or failure.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        start_index: u64,
+        #[arg(long, default_value_t = 100)]
+        count: u64,
     },
     /// Serve SCIM in front of a built-in emulated Coder, with an SQLite store, on loopback.
     /// Prints the SCIM base URL, the bearer token and a curl line.
@@ -78,6 +99,68 @@ enum Command {
         /// Directory for the SQLite store; a temporary one (removed at exit) when not given.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+}
+
+/// Where the admin API is and how to get in.
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// The gateway's base URL (scheme, host, port).
+    #[arg(
+        long,
+        env = "SCIMGATE_ADMIN_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    admin_url: String,
+    /// An admin token (admin.tokens).
+    #[arg(long, env = "SCIMGATE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: String,
+    #[arg(long, default_value = "default")]
+    tenant: String,
+}
+
+impl AdminArgs {
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}/admin/v1/tenants/{}{path}",
+            self.admin_url.trim_end_matches('/'),
+            self.tenant
+        )
+    }
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token; prints its secret once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// RFC 3339 time after which it is refused.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    List,
+    Get {
+        id: String,
+    },
+    /// Rename it or change its expiry.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, conflicts_with = "no_expiry")]
+        expires_at: Option<String>,
+        /// Remove the expiry.
+        #[arg(long)]
+        no_expiry: bool,
+    },
+    /// Refuse it from now on.
+    Revoke {
+        id: String,
+    },
+    /// A new secret; the old one is refused from now on.
+    Regenerate {
+        id: String,
     },
 }
 
@@ -135,12 +218,43 @@ fn main() -> ExitCode {
             Command::Serve { config } => serve(config).await,
             Command::Check { config } => check(config),
             Command::Links {
-                admin_url,
-                admin_token,
-                tenant,
+                admin,
                 resource_type,
                 action,
-            } => links(&admin_url, &admin_token, &tenant, &resource_type, action).await,
+            } => links(&admin, &resource_type, action).await,
+            Command::Tokens { admin, action } => tokens(&admin, action).await,
+            Command::Audit {
+                admin,
+                actor,
+                operation,
+                target,
+                outcome,
+                since,
+                until,
+                start_index,
+                count,
+            } => {
+                let mut query: Vec<(&str, String)> = vec![
+                    ("startIndex", start_index.to_string()),
+                    ("count", count.to_string()),
+                ];
+                for (name, value) in [
+                    ("actor", actor),
+                    ("operation", operation),
+                    ("target", target),
+                    ("outcome", outcome),
+                    ("since", since),
+                    ("until", until),
+                ] {
+                    if let Some(v) = value {
+                        query.push((name, v));
+                    }
+                }
+                let request = reqwest::Client::new()
+                    .get(admin.url("/audit"))
+                    .query(&query);
+                send_admin(&admin, request).await
+            }
             Command::Demo {
                 listen,
                 token,
@@ -159,16 +273,11 @@ fn main() -> ExitCode {
 
 /// Calls the admin API and prints its JSON answer; a non-2xx answer is an error.
 async fn links(
-    admin_url: &str,
-    token: &str,
-    tenant: &str,
+    admin: &AdminArgs,
     resource_type: &str,
     action: LinkAction,
 ) -> anyhow::Result<ExitCode> {
-    let base = format!(
-        "{}/admin/v1/tenants/{tenant}/links",
-        admin_url.trim_end_matches('/')
-    );
+    let base = admin.url("/links");
     let http = reqwest::Client::new();
     let typed = [("type", resource_type.to_owned())];
     let request = match action {
@@ -187,11 +296,51 @@ async fn links(
             .json(&serde_json::json!({ "externalId": external_id })),
         LinkAction::Delete { id } => http.delete(format!("{base}/{id}")).query(&typed),
     };
+    send_admin(admin, request).await
+}
+
+async fn tokens(admin: &AdminArgs, action: TokenAction) -> anyhow::Result<ExitCode> {
+    let base = admin.url("/tokens");
+    let http = reqwest::Client::new();
+    let request = match action {
+        TokenAction::Create { name, expires_at } => http
+            .post(&base)
+            .json(&serde_json::json!({ "name": name, "expiresAt": expires_at })),
+        TokenAction::List => http.get(&base),
+        TokenAction::Get { id } => http.get(format!("{base}/{id}")),
+        TokenAction::Update {
+            id,
+            name,
+            expires_at,
+            no_expiry,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(name) = name {
+                body.insert("name".to_owned(), serde_json::Value::String(name));
+            }
+            if let Some(t) = expires_at {
+                body.insert("expiresAt".to_owned(), serde_json::Value::String(t));
+            } else if no_expiry {
+                body.insert("expiresAt".to_owned(), serde_json::Value::Null);
+            }
+            http.patch(format!("{base}/{id}")).json(&body)
+        }
+        TokenAction::Revoke { id } => http.post(format!("{base}/{id}/revoke")),
+        TokenAction::Regenerate { id } => http.post(format!("{base}/{id}/regenerate")),
+    };
+    send_admin(admin, request).await
+}
+
+/// Sends an admin API request and prints its JSON answer; a non-2xx answer is an error.
+async fn send_admin(
+    admin: &AdminArgs,
+    request: reqwest::RequestBuilder,
+) -> anyhow::Result<ExitCode> {
     let response = request
-        .bearer_auth(token)
+        .bearer_auth(&admin.admin_token)
         .send()
         .await
-        .with_context(|| format!("cannot reach the admin API at {admin_url}"))?;
+        .with_context(|| format!("cannot reach the admin API at {}", admin.admin_url))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     if !text.is_empty() {

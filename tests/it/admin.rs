@@ -558,3 +558,51 @@ async fn managed_tokens_are_created_rotated_and_revoked() {
     );
     h.demo.stop().await;
 }
+
+/// `scimgate tokens ...` and `scimgate audit ...` call the admin API of a running gateway.
+#[tokio::test]
+async fn tokens_and_audit_cli_use_the_admin_api() {
+    let h = Harness::start().await;
+    let base = h.url("").replace("/scim/v2", "");
+    let admin_token = h.demo.admin_token.clone();
+    let run = |args: Vec<&'static str>| {
+        let (base, token) = (base.clone(), admin_token.clone());
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+                .args(&args[..1])
+                .args(["--admin-url", &base])
+                .args(&args[1..])
+                .env("SCIMGATE_ADMIN_TOKEN", &token)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        })
+    };
+    let created = run(vec!["tokens", "create", "--name", "from-cli"])
+        .await
+        .unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    let status = h
+        .http
+        .post(h.url("/Users"))
+        .bearer_auth(&token)
+        .json(&user("cli-made", "cli-made@example.com"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 201);
+    let listed = run(vec!["tokens", "list"]).await.unwrap();
+    assert_eq!(listed["tokens"][0]["name"], "from-cli");
+    let log = run(vec!["audit", "--operation", "token.create"])
+        .await
+        .unwrap();
+    assert_eq!(log["total"], 1);
+    assert_eq!(log["entries"][0]["actor"], "admin:demo-admin");
+    h.demo.stop().await;
+}
