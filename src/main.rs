@@ -183,8 +183,11 @@ enum LinkAction {
     /// Re-link: set the externalId a link answers to.
     Relink {
         id: String,
-        #[arg(long)]
-        external_id: String,
+        #[arg(long, required_unless_present = "clear")]
+        external_id: Option<String>,
+        /// Remove the externalId instead.
+        #[arg(long, conflicts_with = "external_id")]
+        clear: bool,
     },
     /// Delete a link (the platform account stays).
     Delete { id: String },
@@ -290,7 +293,9 @@ async fn links(
             .get(&base)
             .query(&typed)
             .query(&[("externalId", external_id)]),
-        LinkAction::Relink { id, external_id } => http
+        LinkAction::Relink {
+            id, external_id, ..
+        } => http
             .patch(format!("{base}/{id}"))
             .query(&typed)
             .json(&serde_json::json!({ "externalId": external_id })),
@@ -432,8 +437,17 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
                 scimgate::http::Surface::AdminOnly,
                 wait(stopped),
             ));
-            shutdown_signal().await;
+            let (mut scim, mut admin) = (scim, admin);
+            // Either server ending on its own (an accept loop failing) ends the process too.
+            let early = tokio::select! {
+                () = shutdown_signal() => None,
+                r = &mut scim => Some(("SCIM", r)),
+                r = &mut admin => Some(("admin", r)),
+            };
             let _ = stop.send(true);
+            if let Some((which, result)) = early {
+                anyhow::bail!("the {which} listener stopped: {result:?}");
+            }
             scim.await??;
             admin.await??;
         }

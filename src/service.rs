@@ -1552,6 +1552,17 @@ impl Resources<'_> {
     async fn relink_unaudited(&self, id: &str, external_id: Option<String>) -> Result<Identity> {
         let _guard = self.gw.locks.lock(id).await;
         let mut identity = self.link(id).await?;
+        // One IdP identity, one account: an externalId another link answers to is refused.
+        if let Some(ext) = &external_id {
+            let holders = self.links_by_external_id(ext).await?;
+            if let Some(other) = holders.iter().find(|h| h.scim_id != identity.scim_id) {
+                return Err(ScimError::conflict_uniqueness(format!(
+                    "externalId {ext} belongs to {} already",
+                    other.scim_id
+                ))
+                .into());
+            }
+        }
         identity.external_id = external_id.clone();
         if let Some(map) = identity.shadow.as_object_mut() {
             match external_id {

@@ -121,6 +121,23 @@ async fn identity_links_can_be_listed_found_relinked_and_deleted() {
         .await
         .expect(200);
     assert_eq!(by_new["Resources"][0]["id"], ada_id.as_str());
+    // Another link's externalId is not taken over.
+    let bob_id = h
+        .get(&format!("/Users?{}", filter_query(r#"userName eq "bob""#)))
+        .await
+        .expect(200)["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, clash) = admin(
+        &h,
+        Method::PATCH,
+        &format!("/tenants/default/links/{bob_id}"),
+        Some(json!({"externalId": "entra-7f3c"})),
+        t,
+    )
+    .await;
+    assert_eq!(status, 409, "{clash}");
     assert_eq!(
         admin(
             &h,
