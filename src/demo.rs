@@ -36,6 +36,8 @@ pub struct DemoOptions {
     pub store_url: Option<String>,
     /// The admin API token; a random one when `None`.
     pub admin_token: Option<String>,
+    /// Serve the admin API on its own address (then not beside SCIM).
+    pub admin_listen: Option<SocketAddr>,
     /// Serve in front of this already running emulator (another replica's) instead of
     /// starting one: `(emulator, its URL, its token)`.
     pub platform: Option<(CoderEmulator, String, String)>,
@@ -53,6 +55,7 @@ impl Default for DemoOptions {
             store_url: None,
             platform: None,
             admin_token: None,
+            admin_listen: None,
         }
     }
 }
@@ -60,6 +63,8 @@ impl Default for DemoOptions {
 /// A running demo: the gateway and the emulator, stopped by [`Demo::stop`] or on drop.
 pub struct Demo {
     pub scim_url: String,
+    /// Where the admin API answers (`http://host:port`, without `/admin/v1`).
+    pub admin_url: String,
     pub token: String,
     pub emulator_url: String,
     pub emulator_token: String,
@@ -190,7 +195,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
                 name: "demo-admin".to_owned(),
                 secret: Secret::new(admin_token.clone()),
             }],
-            listen: None,
+            listen: options.admin_listen,
         },
         audit_retention: Some(Duration::from_secs(365 * 86_400)),
         store_url: options
@@ -224,9 +229,40 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
     let mut stops = Vec::new();
     let mut tasks = Vec::new();
     let (gateway_stop, gateway_stopped) = oneshot::channel::<()>();
-    tasks.push(tokio::spawn(crate::app::run(listener, state, async move {
-        let _ = gateway_stopped.await;
-    })));
+    let mut admin_url = format!("http://{gateway_addr}");
+    let scim_surface = match options.admin_listen {
+        None => crate::http::Surface::ScimAndAdmin,
+        Some(addr) => {
+            let admin_listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| DemoError::Bind(addr, e))?;
+            admin_url = format!(
+                "http://{}",
+                admin_listener
+                    .local_addr()
+                    .map_err(|e| DemoError::Bind(addr, e))?
+            );
+            let (admin_stop, admin_stopped) = oneshot::channel::<()>();
+            tasks.push(tokio::spawn(crate::app::serve(
+                admin_listener,
+                state.clone(),
+                crate::http::Surface::AdminOnly,
+                async move {
+                    let _ = admin_stopped.await;
+                },
+            )));
+            stops.push(admin_stop);
+            crate::http::Surface::ScimOnly
+        }
+    };
+    tasks.push(tokio::spawn(crate::app::serve(
+        listener,
+        state,
+        scim_surface,
+        async move {
+            let _ = gateway_stopped.await;
+        },
+    )));
     stops.push(gateway_stop);
     if let Some(emulator_listener) = emulator_listener {
         let (emulator_stop, emulator_stopped) = oneshot::channel::<()>();
@@ -240,6 +276,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
     }
     Ok(Demo {
         scim_url: format!("http://{gateway_addr}/scim/v2"),
+        admin_url,
         token,
         emulator_url,
         emulator_token,

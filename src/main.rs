@@ -482,8 +482,7 @@ async fn demo(
     println!("  Identity store: {}", demo.store_path.display());
     println!(
         "  Admin API     : {}/admin/v1 (Bearer {})",
-        demo.scim_url.trim_end_matches("/scim/v2"),
-        demo.admin_token
+        demo.admin_url, demo.admin_token
     );
     println!();
     println!("Try:");

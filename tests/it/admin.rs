@@ -623,3 +623,42 @@ async fn tokens_and_audit_cli_use_the_admin_api() {
     assert_eq!(log["entries"][0]["actor"], "admin:demo-admin");
     h.demo.stop().await;
 }
+
+/// With its own address, the admin API answers there and only there.
+#[tokio::test]
+async fn admin_api_on_its_own_address() {
+    let h = Harness::with(scimgate::demo::DemoOptions {
+        admin_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        ..Default::default()
+    })
+    .await;
+    let scim_base = h.url("").replace("/scim/v2", "");
+    assert_ne!(h.demo.admin_url, scim_base);
+    let admin_links = |base: &str| format!("{base}/admin/v1/tenants/default/links");
+    let on_admin = h
+        .http
+        .get(admin_links(&h.demo.admin_url))
+        .bearer_auth(&h.demo.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_admin.status().as_u16(), 200);
+    let on_scim = h
+        .http
+        .get(admin_links(&scim_base))
+        .bearer_auth(&h.demo.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_scim.status().as_u16(), 404);
+    let scim_on_admin = h
+        .http
+        .get(format!("{}/scim/v2/Users", h.demo.admin_url))
+        .bearer_auth(&h.demo.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scim_on_admin.status().as_u16(), 404);
+    h.get("/Users").await.expect(200);
+    h.demo.stop().await;
+}
