@@ -4,17 +4,12 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "common/args.rs"]
+mod args;
+
+use args::arg;
 use scimgate::demo::{self, DemoOptions};
 use serde_json::{json, Value};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {

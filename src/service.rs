@@ -922,13 +922,9 @@ impl Resources<'_> {
         body: &Value,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
-        let rt = self.rt;
-        let resource = normalize_resource(&self.gw.registry, rt, body)?;
+        let resource = normalize_resource(&self.gw.registry, self.rt, body)?;
         let _guard = self.gw.locks.lock(id).await;
-        let identity = self.identity(id).await?;
-        let current = self.object_for(&identity, true).await?;
-        let before = self.present(&identity, &current, req).await?;
-        check_precondition(req, &before)?;
+        let (identity, current, before) = self.current_for_write(id, req).await?;
         self.write(identity, &current, &before.json, resource, req)
             .await
     }
@@ -955,13 +951,25 @@ impl Resources<'_> {
         let rt = self.rt;
         let ops = parse_patch_request(body)?;
         let _guard = self.gw.locks.lock(id).await;
+        let (identity, current, before) = self.current_for_write(id, req).await?;
+        let patched = apply_patch(&self.gw.registry, rt, &before.json, &ops)?;
+        self.write(identity, &current, &before.json, patched, req)
+            .await
+    }
+
+    /// What a write to an existing resource starts from (the caller holds its write lock): the
+    /// link, the platform object read fresh, and the resource as the IdP sees it, whose
+    /// version must satisfy `If-Match`.
+    async fn current_for_write(
+        &self,
+        id: &str,
+        req: &RequestContext<'_>,
+    ) -> Result<(Identity, Arc<Value>, Resource)> {
         let identity = self.identity(id).await?;
         let current = self.object_for(&identity, true).await?;
         let before = self.present(&identity, &current, req).await?;
         check_precondition(req, &before)?;
-        let patched = apply_patch(&self.gw.registry, rt, &before.json, &ops)?;
-        self.write(identity, &current, &before.json, patched, req)
-            .await
+        Ok((identity, current, before))
     }
 
     /// Applies a new full resource: platform calls for what changed, then the stored copy.

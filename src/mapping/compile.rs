@@ -422,19 +422,31 @@ impl Compiler<'_> {
         ok.then_some(out)
     }
 
-    fn list(&mut self, key: &str, raw: RawList) -> Option<ListSpec> {
-        let call = self.call(
+    /// A call that reads (no condition, no body): list and groups-of calls.
+    fn read_call(
+        &mut self,
+        key: &str,
+        method: Option<String>,
+        path: String,
+        query: BTreeMap<String, String>,
+        headers: BTreeMap<String, String>,
+    ) -> Option<CallSpec> {
+        self.call(
             key,
             RawCall {
                 when: None,
-                method: raw.method.unwrap_or_else(|| "GET".to_owned()),
-                path: raw.path,
-                query: raw.query,
-                headers: raw.headers,
+                method: method.unwrap_or_else(|| "GET".to_owned()),
+                path,
+                query,
+                headers,
                 body: None,
                 returns_object: false,
             },
-        );
+        )
+    }
+
+    fn list(&mut self, key: &str, raw: RawList) -> Option<ListSpec> {
+        let call = self.read_call(key, raw.method, raw.path, raw.query, raw.headers);
         let items = self.expr(&format!("{key}.items"), &raw.items);
         let total = match raw.total.as_deref() {
             Some(s) => Some(self.expr(&format!("{key}.total"), s)?),
@@ -732,18 +744,7 @@ impl Compiler<'_> {
     }
 
     fn groups_of(&mut self, key: &str, raw: RawGroupsOf) -> Option<GroupsOfSpec> {
-        let call = self.call(
-            key,
-            RawCall {
-                when: None,
-                method: raw.method.unwrap_or_else(|| "GET".to_owned()),
-                path: raw.path,
-                query: raw.query,
-                headers: Default::default(),
-                body: None,
-                returns_object: false,
-            },
-        );
+        let call = self.read_call(key, raw.method, raw.path, raw.query, Default::default());
         let items = self.expr(&format!("{key}.items"), &raw.items);
         Some(GroupsOfSpec {
             call: call?,

@@ -128,6 +128,27 @@ macro_rules! sql_identity_store {
                 Ok(out)
             }
 
+            /// The identities whose `column` equals `value`.
+            async fn identities_where(
+                &self,
+                scope: Scope<'_>,
+                column: &str,
+                value: &str,
+            ) -> Result<Vec<Identity>, StoreError> {
+                sqlx::query(&format!(
+                    "SELECT {} FROM identities WHERE tenant = $1 AND resource_type = $2 AND {column} = $3",
+                    sql::COLUMNS
+                ))
+                .bind(scope.tenant)
+                .bind(scope.resource_type)
+                .bind(value)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::identity_from_row)
+                .collect()
+            }
+
             async fn identities_where_in(
                 &self,
                 scope: Scope<'_>,
@@ -173,16 +194,11 @@ macro_rules! sql_identity_store {
                 scim_id: &'a str,
             ) -> StoreFuture<'a, Option<Identity>> {
                 Box::pin(async move {
-                    let row = sqlx::query(&format!(
-                        "SELECT {} FROM identities WHERE tenant = $1 AND resource_type = $2 AND scim_id = $3",
-                        sql::COLUMNS
-                    ))
-                    .bind(scope.tenant)
-                    .bind(scope.resource_type)
-                    .bind(scim_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                    row.as_ref().map(Self::identity_from_row).transpose()
+                    Ok(self
+                        .identities_where(scope, "scim_id", scim_id)
+                        .await?
+                        .into_iter()
+                        .next())
                 })
             }
 
@@ -226,16 +242,8 @@ macro_rules! sql_identity_store {
                 external_id: &'a str,
             ) -> StoreFuture<'a, Vec<Identity>> {
                 Box::pin(async move {
-                    let rows = sqlx::query(&format!(
-                        "SELECT {} FROM identities WHERE tenant = $1 AND resource_type = $2 AND external_id = $3",
-                        sql::COLUMNS
-                    ))
-                    .bind(scope.tenant)
-                    .bind(scope.resource_type)
-                    .bind(external_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                    rows.iter().map(Self::identity_from_row).collect()
+                    self.identities_where(scope, "external_id", external_id)
+                        .await
                 })
             }
 
@@ -266,16 +274,11 @@ macro_rules! sql_identity_store {
                 Box::pin(async move {
                     self.insert_row(scope, identity, " ON CONFLICT DO NOTHING")
                         .await?;
-                    let row = sqlx::query(&format!(
-                        "SELECT {} FROM identities WHERE tenant = $1 AND resource_type = $2 AND backend_key = $3",
-                        sql::COLUMNS
-                    ))
-                    .bind(scope.tenant)
-                    .bind(scope.resource_type)
-                    .bind(&identity.backend_key)
-                    .fetch_one(&self.pool)
-                    .await?;
-                    Self::identity_from_row(&row)
+self.identities_where(scope, "backend_key", &identity.backend_key)
+                        .await?
+                        .into_iter()
+                        .next()
+                        .ok_or(StoreError::NotFound)
                 })
             }
 
