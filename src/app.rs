@@ -2,6 +2,7 @@
 //! listener behind the tower stack. `run` takes the listener and a shutdown future so tests bind
 //! port 0 and stop the server when they are done.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -21,8 +22,9 @@ use crate::cache::LookupCache;
 use crate::config::Config;
 use crate::http::{discovery::Discovery, HttpState, Surface};
 use crate::scim::schema::Registry;
-use crate::service::Gateway;
+use crate::service::kinds_of;
 use crate::store;
+use crate::tenants::{Platform, Tenants};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -33,16 +35,58 @@ pub enum StartError {
     Backend(String),
 }
 
-/// Builds everything a running gateway needs: store (migrated), cache, platform client.
+/// Builds everything a running gateway needs: store (migrated), cache, platform clients, the
+/// tenants (the `default` one made on first start when the config has a `[backend]`).
 pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpState>, StartError> {
     let store = store::open(&config.store_url).await?;
     let cache = LookupCache::new(&config.cache);
+    let mut platforms = Vec::new();
+    let mut discovery = HashMap::new();
+    for (name, backend) in config.backends {
+        let client = BackendClient::new(&backend.config, &backend.mapping.platform)
+            .map_err(|e| StartError::Backend(format!("backend {name}: {e}")))?;
+        let kinds = kinds_of(&backend.mapping);
+        discovery.insert(
+            name.clone(),
+            Discovery::new(
+                registry.clone(),
+                kinds.iter().map(|k| k.name().to_owned()).collect(),
+                config.scim.max_results,
+            ),
+        );
+        platforms.push(Platform {
+            name,
+            mapping: Arc::new(backend.mapping),
+            client,
+            settings: serde_json::Value::Object(backend.config.settings),
+        });
+    }
+    let tenants = Arc::new(Tenants::new(
+        platforms,
+        store.clone(),
+        cache.clone(),
+        registry,
+        config.scim.clone(),
+    ));
+    tenants.ensure_default().await?;
+    for orphan in tenants.orphans().await? {
+        tracing::warn!(
+            tenant = %orphan.id,
+            backend = %orphan.backend,
+            "this tenant fronts a backend the config does not define; it answers 503 until it does"
+        );
+    }
     // Several replicas on one store: what another replica writes must not be served stale here.
     if let Some(mut changes) = store.changes().await? {
         let cache = cache.clone();
+        let tenants = tenants.clone();
         tokio::spawn(async move {
             while let Some(change) = changes.recv().await {
-                cache.forget_change(&change).await;
+                if change.is_tenant() {
+                    tenants.forget(&change.tenant).await;
+                } else {
+                    cache.forget_change(&change).await;
+                }
             }
         });
     }
@@ -62,22 +106,8 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
             }
         });
     }
-    let backend = BackendClient::new(&config.backend, &config.mapping.platform)
-        .map_err(StartError::Backend)?;
-    let gateway = Gateway {
-        tenant: "default".to_owned(),
-        registry: registry.clone(),
-        mapping: Arc::new(config.mapping),
-        backend,
-        store,
-        cache,
-        settings: serde_json::Value::Object(config.backend.settings.clone()),
-        limits: config.scim.clone(),
-        locks: Default::default(),
-    };
-    let kinds = gateway.kinds();
     Ok(Arc::new(HttpState {
-        gateway,
+        tenants,
         auth: Box::new(StaticTokens::new(config.tokens)),
         base_path: config.server.base_path.clone(),
         public_url: config.server.public_url.clone(),
@@ -86,11 +116,7 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
         admin: (!config.admin.tokens.is_empty()).then(|| {
             Box::new(StaticTokens::new(config.admin.tokens.clone())) as Box<dyn Authenticator>
         }),
-        discovery: Discovery::new(
-            registry,
-            kinds.iter().map(|k| k.name().to_owned()).collect(),
-            config.scim.max_results,
-        ),
+        discovery,
     }))
 }
 

@@ -11,8 +11,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{
-    AdminConfig, ApiToken, BackendConfig, CacheConfig, Config, Problems, ScimConfig, Secret,
-    ServerConfig,
+    AdminConfig, ApiToken, BackendConfig, CacheConfig, Config, ConfiguredBackend, Problems,
+    ScimConfig, Secret, ServerConfig, DEFAULT_BACKEND,
 };
 use crate::mapping::compile::compile_mapping_str;
 use crate::sandbox::coder::CoderEmulator;
@@ -41,6 +41,9 @@ pub struct DemoOptions {
     /// Serve in front of this already running emulator (another replica's) instead of
     /// starting one: `(emulator, its URL, its token)`.
     pub platform: Option<(CoderEmulator, String, String)>,
+    /// More backends by these names, each in front of an emulated Coder of its own (for
+    /// tenants on different platforms).
+    pub extra_backends: Vec<String>,
 }
 
 impl Default for DemoOptions {
@@ -56,6 +59,7 @@ impl Default for DemoOptions {
             platform: None,
             admin_token: None,
             admin_listen: None,
+            extra_backends: Vec::new(),
         }
     }
 }
@@ -69,6 +73,8 @@ pub struct Demo {
     pub emulator_url: String,
     pub emulator_token: String,
     pub emulator: CoderEmulator,
+    /// The emulators behind `extra_backends`, by backend name.
+    pub extra_emulators: Vec<(String, CoderEmulator)>,
     /// Bearer token of the admin API (`/admin/v1`).
     pub admin_token: String,
     pub store_path: PathBuf,
@@ -107,24 +113,71 @@ fn random_secret(len: usize) -> String {
     s
 }
 
-pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
+/// A new emulated Coder on a loopback port (not serving yet): the emulator, its URL, its API
+/// key and its listener.
+async fn new_emulator() -> Result<(CoderEmulator, String, String, TcpListener), DemoError> {
     // Coder API keys look like `<10-char id>-<22-char secret>`.
+    let token = format!("{}-{}", random_secret(10), random_secret(22));
+    let emulator = CoderEmulator::new(token.clone());
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| DemoError::Bind(addr, e))?;
+    let url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| DemoError::Bind(addr, e))?
+    );
+    Ok((emulator, url, token, listener))
+}
+
+/// The Coder mapping (or `mapping_text`) compiled, in front of an emulator.
+fn coder_backend(
+    registry: &Registry,
+    mapping_text: &str,
+    emulator: &CoderEmulator,
+    url: &str,
+    token: &str,
+) -> Result<ConfiguredBackend, DemoError> {
+    let mut problems = Problems::default();
+    let mapping = compile_mapping_str(
+        Path::new("config/mappings/coder.toml"),
+        mapping_text,
+        registry,
+        &mut problems,
+    );
+    let mapping = match mapping {
+        Some(m) if problems.is_empty() => m,
+        _ => return Err(DemoError::Config(problems)),
+    };
+    let mut settings = serde_json::Map::new();
+    settings.insert(
+        "organization_id".to_owned(),
+        serde_json::Value::String(emulator.organization_id()),
+    );
+    // IdPs (and conformance suites) may create users without any email; Coder needs one.
+    settings.insert(
+        "placeholder_email_domain".to_owned(),
+        serde_json::Value::String("no-email.scimgate.invalid".to_owned()),
+    );
+    Ok(ConfiguredBackend {
+        config: BackendConfig {
+            base_url: url.to_owned(),
+            timeout: Duration::from_secs(10),
+            credential: Some(Secret::new(token.to_owned())),
+            settings,
+        },
+        mapping,
+    })
+}
+
+pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
     let (emulator, emulator_url, emulator_token, emulator_listener) = match options.platform.clone()
     {
         Some((emulator, url, token)) => (emulator, url, token, None),
         None => {
-            let token = format!("{}-{}", random_secret(10), random_secret(22));
-            let emulator = CoderEmulator::new(token.clone());
-            let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| DemoError::Bind(addr, e))?;
-            let url = format!(
-                "http://{}",
-                listener
-                    .local_addr()
-                    .map_err(|e| DemoError::Bind(addr, e))?
-            );
+            let (emulator, url, token, listener) = new_emulator().await?;
             (emulator, url, token, Some(listener))
         }
     };
@@ -152,28 +205,32 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         p.add(Path::new("<built-in schemas>"), "", format!("{e:?}"));
         DemoError::Config(p)
     })?);
-    let mut problems = Problems::default();
     let mapping_text = options.mapping.as_deref().unwrap_or(CODER_MAPPING);
-    let mapping = compile_mapping_str(
-        Path::new("config/mappings/coder.toml"),
-        mapping_text,
-        &registry,
-        &mut problems,
+    let mut backends = std::collections::BTreeMap::new();
+    backends.insert(
+        DEFAULT_BACKEND.to_owned(),
+        coder_backend(
+            &registry,
+            mapping_text,
+            &emulator,
+            &emulator_url,
+            &emulator_token,
+        )?,
     );
-    let mapping = match mapping {
-        Some(m) if problems.is_empty() => m,
-        _ => return Err(DemoError::Config(problems)),
-    };
-    let mut settings = serde_json::Map::new();
-    settings.insert(
-        "organization_id".to_owned(),
-        serde_json::Value::String(emulator.organization_id()),
-    );
-    // IdPs (and conformance suites) may create users without any email; Coder needs one.
-    settings.insert(
-        "placeholder_email_domain".to_owned(),
-        serde_json::Value::String("no-email.scimgate.invalid".to_owned()),
-    );
+    let mut emulator_listeners = Vec::new();
+    let mut extra_emulators = Vec::new();
+    for name in &options.extra_backends {
+        let (extra, url, token, listener) = new_emulator().await?;
+        backends.insert(
+            name.clone(),
+            coder_backend(&registry, mapping_text, &extra, &url, &token)?,
+        );
+        extra_emulators.push((name.clone(), extra.clone()));
+        emulator_listeners.push((extra, listener));
+    }
+    if let Some(listener) = emulator_listener {
+        emulator_listeners.push((emulator.clone(), listener));
+    }
     let config = Config {
         server: ServerConfig {
             listen: options.listen,
@@ -210,13 +267,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
                 10_000
             },
         },
-        backend: BackendConfig {
-            base_url: emulator_url.clone(),
-            timeout: Duration::from_secs(10),
-            credential: Some(Secret::new(emulator_token.clone())),
-            settings,
-        },
-        mapping,
+        backends,
     };
     let listener = TcpListener::bind(options.listen)
         .await
@@ -264,14 +315,11 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         },
     )));
     stops.push(gateway_stop);
-    if let Some(emulator_listener) = emulator_listener {
+    for (serving, listener) in emulator_listeners {
         let (emulator_stop, emulator_stopped) = oneshot::channel::<()>();
-        tasks.push(tokio::spawn(emulator.clone().serve(
-            emulator_listener,
-            async move {
-                let _ = emulator_stopped.await;
-            },
-        )));
+        tasks.push(tokio::spawn(serving.serve(listener, async move {
+            let _ = emulator_stopped.await;
+        })));
         stops.push(emulator_stop);
     }
     Ok(Demo {
@@ -281,6 +329,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         emulator_url,
         emulator_token,
         emulator,
+        extra_emulators,
         admin_token,
         store_path,
         stops,

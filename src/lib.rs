@@ -7,6 +7,7 @@
 //! - [`http`]: routes, extraction, answers; the one place errors become HTTP.
 //! - [`backend`]: the platform's HTTP client. [`store`]: identity links and stored attributes.
 //!   [`cache`]: lookups. [`auth`]: bearer tokens. [`tokens`]: managed tokens.
+//! - [`tenants`]: SCIM configurations, each with its own URL and tokens, fronting a backend.
 //! - [`config`]: the config file, compiled and validated at start-up. [`app`]: wiring and serving.
 //! - [`sandbox`]: faithful emulators of platform APIs for `demo` and tests. [`demo`]: the demo.
 
@@ -24,4 +25,5 @@ pub mod sandbox;
 pub mod scim;
 pub mod service;
 pub mod store;
+pub mod tenants;
 pub mod tokens;

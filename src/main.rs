@@ -46,7 +46,17 @@ enum Command {
         )]
         config: PathBuf,
     },
+    /// Manage tenants (SCIM configurations: each has its own SCIM URL and tokens and fronts a
+    /// backend of the config) through a running gateway's admin API.
+    #[command(alias = "tenant")]
+    Tenants {
+        #[command(flatten)]
+        admin: AdminServer,
+        #[command(subcommand)]
+        action: TenantAction,
+    },
     /// Manage identity links through a running gateway's admin API.
+    #[command(alias = "link")]
     Links {
         #[command(flatten)]
         admin: AdminArgs,
@@ -57,6 +67,7 @@ enum Command {
         action: LinkAction,
     },
     /// Manage SCIM bearer tokens through a running gateway's admin API.
+    #[command(alias = "token")]
     Tokens {
         #[command(flatten)]
         admin: AdminArgs,
@@ -104,8 +115,8 @@ enum Command {
 
 /// Where the admin API is and how to get in.
 #[derive(clap::Args)]
-struct AdminArgs {
-    /// The gateway's base URL (scheme, host, port).
+struct AdminServer {
+    /// The gateway's base URL (scheme, host, port), or the admin API's own address.
     #[arg(
         long,
         env = "SCIMGATE_ADMIN_URL",
@@ -115,18 +126,74 @@ struct AdminArgs {
     /// An admin token (admin.tokens).
     #[arg(long, env = "SCIMGATE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: String,
-    #[arg(long, default_value = "default")]
+}
+
+impl AdminServer {
+    fn url(&self, path: &str) -> String {
+        format!("{}/admin/v1{path}", self.admin_url.trim_end_matches('/'))
+    }
+}
+
+/// The admin API and the tenant a command is about.
+#[derive(clap::Args)]
+struct AdminArgs {
+    #[command(flatten)]
+    server: AdminServer,
+    /// The tenant (`default` answers at the bare SCIM base path).
+    #[arg(long, env = "SCIMGATE_TENANT", default_value = "default")]
     tenant: String,
 }
 
 impl AdminArgs {
     fn url(&self, path: &str) -> String {
-        format!(
-            "{}/admin/v1/tenants/{}{path}",
-            self.admin_url.trim_end_matches('/'),
-            self.tenant
-        )
+        self.server.url(&format!("/tenants/{}{path}", self.tenant))
     }
+}
+
+#[derive(Subcommand)]
+enum TenantAction {
+    /// Every tenant.
+    List,
+    /// One tenant.
+    Get { id: String },
+    /// Make a tenant; its SCIM base URL is <base>/scim/v2/<id>.
+    Create {
+        /// The URL segment: lower-case letters, digits and `-`.
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A backend of the config (`default` is [backend]); needed when there are several.
+        #[arg(long)]
+        backend: Option<String>,
+        /// Make it disabled (it answers every SCIM request with 403 until enabled).
+        #[arg(long)]
+        disabled: bool,
+        /// The longest a token of this tenant may live, in days.
+        #[arg(long)]
+        max_token_lifetime_days: Option<u32>,
+    },
+    /// Change a tenant.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Only while the tenant has no identity links.
+        #[arg(long)]
+        backend: Option<String>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        /// Shortens the tenant's tokens that would outlive it.
+        #[arg(long, conflicts_with = "no_token_lifetime_limit")]
+        max_token_lifetime_days: Option<u32>,
+        #[arg(long)]
+        no_token_lifetime_limit: bool,
+    },
+    /// Delete a tenant and its tokens (refused while it has identity links).
+    Delete { id: String },
+    /// What to paste into Okta or Entra ID: the SCIM base URL and how to authenticate.
+    Endpoint { id: String },
 }
 
 #[derive(Subcommand)]
@@ -226,6 +293,7 @@ fn main() -> ExitCode {
                 action,
             } => links(&admin, &resource_type, action).await,
             Command::Tokens { admin, action } => tokens(&admin, action).await,
+            Command::Tenants { admin, action } => tenants(&admin, action).await,
             Command::Audit {
                 admin,
                 actor,
@@ -256,7 +324,7 @@ fn main() -> ExitCode {
                 let request = reqwest::Client::new()
                     .get(admin.url("/audit"))
                     .query(&query);
-                send_admin(&admin, request).await
+                send_admin(&admin.server, request).await
             }
             Command::Demo {
                 listen,
@@ -301,7 +369,7 @@ async fn links(
             .json(&serde_json::json!({ "externalId": external_id })),
         LinkAction::Delete { id } => http.delete(format!("{base}/{id}")).query(&typed),
     };
-    send_admin(admin, request).await
+    send_admin(&admin.server, request).await
 }
 
 async fn tokens(admin: &AdminArgs, action: TokenAction) -> anyhow::Result<ExitCode> {
@@ -333,12 +401,72 @@ async fn tokens(admin: &AdminArgs, action: TokenAction) -> anyhow::Result<ExitCo
         TokenAction::Revoke { id } => http.post(format!("{base}/{id}/revoke")),
         TokenAction::Regenerate { id } => http.post(format!("{base}/{id}/regenerate")),
     };
+    send_admin(&admin.server, request).await
+}
+
+async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Result<ExitCode> {
+    use serde_json::{json, Map, Value};
+    let base = admin.url("/tenants");
+    let http = reqwest::Client::new();
+    let request = match action {
+        TenantAction::List => http.get(&base),
+        TenantAction::Get { id } => http.get(format!("{base}/{id}")),
+        TenantAction::Endpoint { id } => http.get(format!("{base}/{id}/endpoint")),
+        TenantAction::Delete { id } => http.delete(format!("{base}/{id}")),
+        TenantAction::Create {
+            id,
+            name,
+            backend,
+            disabled,
+            max_token_lifetime_days,
+        } => {
+            let mut body = json!({"id": id, "enabled": !disabled});
+            if let Some(map) = body.as_object_mut() {
+                if let Some(name) = name {
+                    map.insert("name".to_owned(), Value::String(name));
+                }
+                if let Some(backend) = backend {
+                    map.insert("backend".to_owned(), Value::String(backend));
+                }
+                if let Some(days) = max_token_lifetime_days {
+                    map.insert("tokenPolicy".to_owned(), json!({"maxLifetimeDays": days}));
+                }
+            }
+            http.post(&base).json(&body)
+        }
+        TenantAction::Update {
+            id,
+            name,
+            backend,
+            enable,
+            disable,
+            max_token_lifetime_days,
+            no_token_lifetime_limit,
+        } => {
+            let mut body = Map::new();
+            if let Some(name) = name {
+                body.insert("name".to_owned(), Value::String(name));
+            }
+            if let Some(backend) = backend {
+                body.insert("backend".to_owned(), Value::String(backend));
+            }
+            if enable || disable {
+                body.insert("enabled".to_owned(), Value::Bool(enable));
+            }
+            if let Some(days) = max_token_lifetime_days {
+                body.insert("tokenPolicy".to_owned(), json!({"maxLifetimeDays": days}));
+            } else if no_token_lifetime_limit {
+                body.insert("tokenPolicy".to_owned(), json!({"maxLifetimeDays": null}));
+            }
+            http.patch(format!("{base}/{id}")).json(&body)
+        }
+    };
     send_admin(admin, request).await
 }
 
 /// Sends an admin API request and prints its JSON answer; a non-2xx answer is an error.
 async fn send_admin(
-    admin: &AdminArgs,
+    admin: &AdminServer,
     request: reqwest::RequestBuilder,
 ) -> anyhow::Result<ExitCode> {
     let response = request
@@ -372,12 +500,15 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
     let registry = registry()?;
     match Config::load(&path, &registry) {
         Ok(config) => {
-            println!(
-                "{}: OK (platform {}, mapping {})",
-                path.display(),
-                config.mapping.platform.name,
-                config.mapping.file.display()
-            );
+            println!("{}: OK", path.display());
+            for (name, backend) in &config.backends {
+                println!(
+                    "  backend {name}: platform {}, mapping {}, {}",
+                    backend.mapping.platform.name,
+                    backend.mapping.file.display(),
+                    backend.config.base_url
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(problems) => {
@@ -407,12 +538,17 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
     let listen = config.server.listen;
     let admin_listen = config.admin.listen;
     let base_path = config.server.base_path.clone();
-    let platform = config.mapping.platform.name.clone();
+    let backends = config
+        .backends
+        .iter()
+        .map(|(name, b)| format!("{name} ({})", b.mapping.platform.name))
+        .collect::<Vec<_>>()
+        .join(", ");
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let state = scimgate::app::build(config, registry).await?;
-    tracing::info!(%listen, %base_path, %platform, "scimgate serving");
+    tracing::info!(%listen, %base_path, %backends, "scimgate serving");
     match admin_listen {
         None => scimgate::app::run(listener, state, shutdown_signal()).await?,
         Some(admin_addr) => {

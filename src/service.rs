@@ -147,11 +147,34 @@ impl Gateway {
         &self,
         name: &str,
         expires_at: Option<OffsetDateTime>,
+        max_lifetime_days: Option<u32>,
         actor: &str,
     ) -> Result<(crate::store::TokenRecord, String)> {
+        let now = now();
+        // Without an expiry asked for, a limited tenant's token gets the longest allowed.
+        let expires_at = expires_at.or(crate::tokens::latest_expiry(max_lifetime_days, now));
+        let checked = match expires_at {
+            Some(t) if t <= now => Err("expiresAt is in the past".to_owned()),
+            _ => crate::tokens::check_expiry(expires_at, max_lifetime_days, now),
+        };
+        if let Err(detail) = checked {
+            let refused =
+                ServiceError::from(ScimError::bad_request(ScimType::InvalidValue, detail));
+            record_admin_action(
+                self.store.as_ref(),
+                &self.tenant,
+                actor,
+                "token.create",
+                "Token",
+                name,
+                Err(&refused),
+            )
+            .await;
+            return Err(refused);
+        }
         let (record, secret) = crate::tokens::issue(&self.tenant, name, expires_at);
         let result = self.store.put_token(&record).await;
-        self.audit_token(actor, "token.create", &record.id, &result)
+        self.audit_token(actor, "token.create", &record.id, &result, String::new())
             .await;
         result?;
         Ok((record, secret))
@@ -176,21 +199,42 @@ impl Gateway {
         &self,
         id: &str,
         change: TokenChange,
+        max_lifetime_days: Option<u32>,
         actor: &str,
     ) -> Result<(crate::store::TokenRecord, Option<String>)> {
         let mut record = self.token(id).await?;
+        let now = now();
         let (operation, secret) = match change {
             TokenChange::Update { name, expires_at } => {
                 if let Some(name) = name {
                     record.name = name;
                 }
                 if let Some(expires_at) = expires_at {
+                    if let Err(detail) =
+                        crate::tokens::check_expiry(expires_at, max_lifetime_days, now)
+                    {
+                        let refused = ServiceError::from(ScimError::bad_request(
+                            ScimType::InvalidValue,
+                            detail,
+                        ));
+                        record_admin_action(
+                            self.store.as_ref(),
+                            &self.tenant,
+                            actor,
+                            "token.update",
+                            "Token",
+                            id,
+                            Err(&refused),
+                        )
+                        .await;
+                        return Err(refused);
+                    }
                     record.expires_at = expires_at;
                 }
                 ("token.update", None)
             }
             TokenChange::Revoke => {
-                record.revoked_at = record.revoked_at.or(Some(now()));
+                record.revoked_at = record.revoked_at.or(Some(now));
                 ("token.revoke", None)
             }
             TokenChange::Regenerate => {
@@ -199,6 +243,10 @@ impl Gateway {
                         ScimError::new(409, None, "a revoked token cannot be regenerated").into(),
                     );
                 }
+                // Under a lifetime limit, each new secret gets the whole lifetime.
+                if let Some(latest) = crate::tokens::latest_expiry(max_lifetime_days, now) {
+                    record.expires_at = Some(latest);
+                }
                 (
                     "token.regenerate",
                     Some(crate::tokens::regenerate(&mut record)),
@@ -206,7 +254,8 @@ impl Gateway {
             }
         };
         let result = self.store.put_token(&record).await;
-        self.audit_token(actor, operation, id, &result).await;
+        self.audit_token(actor, operation, id, &result, String::new())
+            .await;
         result?;
         Ok((record, secret))
     }
@@ -217,26 +266,22 @@ impl Gateway {
         operation: &str,
         id: &str,
         result: &std::result::Result<(), StoreError>,
+        detail: String,
     ) {
-        let (outcome, status, detail) = match result {
-            Ok(()) => ("success", 200, String::new()),
-            Err(e) => ("failure", 500, e.to_string()),
+        let outcome = match result {
+            Ok(()) => Ok((200, detail)),
+            Err(e) => Err(e),
         };
-        let entry = crate::store::AuditEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            at: now(),
-            tenant: self.tenant.clone(),
-            actor: actor.to_owned(),
-            operation: operation.to_owned(),
-            resource_type: "Token".to_owned(),
-            target: id.to_owned(),
-            outcome: outcome.to_owned(),
-            status,
-            detail,
-        };
-        if let Err(e) = self.store.record(&entry).await {
-            tracing::error!(error = %e, operation, "cannot write the audit log");
-        }
+        record_admin_action(
+            self.store.as_ref(),
+            &self.tenant,
+            actor,
+            operation,
+            "Token",
+            id,
+            outcome,
+        )
+        .await;
     }
 
     /// The audit log of this gateway's tenant.
@@ -250,12 +295,17 @@ impl Gateway {
 
     /// The resource types the mapping serves.
     pub fn kinds(&self) -> Vec<Kind> {
-        let mut kinds = vec![Kind::User];
-        if self.mapping.groups.is_some() {
-            kinds.push(Kind::Group);
-        }
-        kinds
+        kinds_of(&self.mapping)
     }
+}
+
+/// The resource types a mapping serves.
+pub fn kinds_of(mapping: &Mapping) -> Vec<Kind> {
+    let mut kinds = vec![Kind::User];
+    if mapping.groups.is_some() {
+        kinds.push(Kind::Group);
+    }
+    kinds
 }
 
 /// What a sequence of platform calls left behind.
@@ -1495,29 +1545,16 @@ impl Resources<'_> {
     where
         T: AuditableError,
     {
-        let (outcome, status, detail) = match result {
-            Ok(status) => ("success", status, String::new()),
-            Err(e) => {
-                let (status, detail) = e.status_and_detail();
-                ("failure", status, detail)
-            }
-        };
-        let entry = crate::store::AuditEntry {
-            // Time-ordered (UUIDv7): entries of one millisecond still sort in order.
-            id: uuid::Uuid::now_v7().to_string(),
-            at: now(),
-            tenant: self.gw.tenant.clone(),
-            actor: actor.to_owned(),
-            operation: operation.to_owned(),
-            resource_type: self.type_id().to_owned(),
-            target: target.to_owned(),
-            outcome: outcome.to_owned(),
-            status,
-            detail,
-        };
-        if let Err(e) = self.gw.store.record(&entry).await {
-            tracing::error!(error = %e, operation, target, "cannot write the audit log");
-        }
+        record_admin_action(
+            self.gw.store.as_ref(),
+            &self.gw.tenant,
+            actor,
+            operation,
+            self.type_id(),
+            target,
+            result.map(|status| (status, String::new())),
+        )
+        .await;
     }
 
     // ---- identity links (admin API) -------------------------------------------------------
@@ -1917,7 +1954,49 @@ fn shadow_of(resource: &Value) -> Value {
     shadow
 }
 
-fn now() -> OffsetDateTime {
+/// Records an admin action in the audit log (`Ok((status, detail))` for a success). A failure
+/// to record is logged, not answered: the action itself is done (or failed) already.
+pub(crate) async fn record_admin_action<E: AuditableError>(
+    store: &dyn IdentityStore,
+    tenant: &str,
+    actor: &str,
+    operation: &str,
+    resource_type: &str,
+    target: &str,
+    outcome: std::result::Result<(u16, String), &E>,
+) {
+    let (outcome, status, detail) = match outcome {
+        Ok((status, detail)) => ("success", status, detail),
+        Err(e) => {
+            let (status, detail) = e.status_and_detail();
+            ("failure", status, detail)
+        }
+    };
+    let entry = crate::store::AuditEntry {
+        // Time-ordered (UUIDv7): entries of one millisecond still sort in order.
+        id: uuid::Uuid::now_v7().to_string(),
+        at: now(),
+        tenant: tenant.to_owned(),
+        actor: actor.to_owned(),
+        operation: operation.to_owned(),
+        resource_type: resource_type.to_owned(),
+        target: target.to_owned(),
+        outcome: outcome.to_owned(),
+        status,
+        detail,
+    };
+    if let Err(e) = store.record(&entry).await {
+        tracing::error!(error = %e, operation, target, "cannot write the audit log");
+    }
+}
+
+impl AuditableError for StoreError {
+    fn status_and_detail(&self) -> (u16, String) {
+        (500, self.to_string())
+    }
+}
+
+pub(crate) fn now() -> OffsetDateTime {
     // Whole milliseconds, so a stored timestamp reads back exactly as it was written.
     let t = OffsetDateTime::now_utc();
     t.replace_millisecond(t.millisecond()).unwrap_or(t)

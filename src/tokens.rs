@@ -59,6 +59,37 @@ pub fn regenerate(record: &mut TokenRecord) -> String {
     format!("{PREFIX}{}_{secret}", record.id)
 }
 
+/// The latest expiry a tenant's maximum token lifetime (in days) allows for a secret issued
+/// `now`; `None` without a limit.
+pub fn latest_expiry(max_days: Option<u32>, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    max_days.map(|d| now + time::Duration::days(i64::from(d)))
+}
+
+/// Whether a token may be set to expire at `expires_at` (`None`: never) under a tenant's
+/// maximum lifetime; the reason when not.
+pub fn check_expiry(
+    expires_at: Option<OffsetDateTime>,
+    max_days: Option<u32>,
+    now: OffsetDateTime,
+) -> Result<(), String> {
+    // A client's clock and the request's own time: a minute's grace.
+    let grace = time::Duration::minutes(1);
+    match (expires_at, latest_expiry(max_days, now)) {
+        (None, Some(_)) => Err(format!(
+            "this tenant's tokens live at most {} days: a token must expire",
+            max_days.unwrap_or_default()
+        )),
+        (Some(t), Some(latest)) if t > latest + grace => Err(format!(
+            "this tenant's tokens live at most {} days: expiresAt must be before {}",
+            max_days.unwrap_or_default(),
+            latest
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a bearer looks like a managed token (else it is checked against the config's).
 pub fn is_managed(bearer: &str) -> bool {
     bearer.starts_with(PREFIX)
@@ -116,6 +147,24 @@ mod tests {
         assert_ne!(new_token, token);
         assert_eq!(again.id, record.id);
         assert_ne!(again.hash, record.hash);
+    }
+
+    #[test]
+    fn expiry_policy() {
+        let now = OffsetDateTime::now_utc();
+        let days = |d: i64| Some(now + time::Duration::days(d));
+        assert!(check_expiry(None, None, now).is_ok());
+        assert!(check_expiry(days(400), None, now).is_ok());
+        // An expiry in the past is allowed (it ends a token now, reversibly).
+        assert!(check_expiry(days(-1), Some(90), now).is_ok());
+        assert!(check_expiry(days(89), Some(90), now).is_ok());
+        assert!(check_expiry(days(90), Some(90), now).is_ok());
+        assert!(check_expiry(days(91), Some(90), now)
+            .unwrap_err()
+            .contains("at most 90 days"));
+        assert!(check_expiry(None, Some(90), now).is_err());
+        assert_eq!(latest_expiry(Some(90), now), days(90));
+        assert_eq!(latest_expiry(None, now), None);
     }
 
     #[tokio::test]

@@ -25,6 +25,8 @@ pub enum BackendError {
     InvalidRequest(String),
 }
 
+/// Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
 pub struct BackendClient {
     http: reqwest::Client,
     base_url: String,

@@ -116,6 +116,16 @@ pub struct BackendConfig {
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A platform the gateway can front: where it is, how to call it, and its compiled mapping.
+#[derive(Debug)]
+pub struct ConfiguredBackend {
+    pub config: BackendConfig,
+    pub mapping: Mapping,
+}
+
+/// The name `[backend]` has among the named backends; the `default` tenant fronts it.
+pub const DEFAULT_BACKEND: &str = "default";
+
 /// The validated configuration the gateway runs with.
 #[derive(Debug)]
 pub struct Config {
@@ -128,8 +138,8 @@ pub struct Config {
     /// `sqlite://path` (created when missing), `sqlite::memory:` or `postgres://...`.
     pub store_url: String,
     pub cache: CacheConfig,
-    pub backend: BackendConfig,
-    pub mapping: Mapping,
+    /// Every backend by name; `[backend]` is `default`.
+    pub backends: std::collections::BTreeMap<String, ConfiguredBackend>,
 }
 
 impl Config {
@@ -222,56 +232,56 @@ impl Config {
                 "the admin API has no tokens (admin.tokens), so it would be off",
             );
         }
-        if raw.auth.tokens.is_empty() {
+        if raw.auth.tokens.is_empty() && raw.admin.tokens.is_empty() {
             problems.add(
                 path,
                 "auth.tokens",
-                "no bearer token configured: no IdP could call the gateway",
+                "no bearer token configured, nor an admin API to make some: no IdP could call the gateway",
             );
         }
-        let credential = match &raw.backend.credential {
-            None => None,
-            Some(r) => match r.resolve(base_dir) {
-                Ok(s) => Some(s),
-                Err(msg) => {
-                    problems.add(path, "backend.credential", msg);
-                    None
-                }
-            },
-        };
-        let base_url = raw.backend.base_url.trim_end_matches('/').to_owned();
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        if !raw.auth.tokens.is_empty() && raw.backend.is_none() {
             problems.add(
                 path,
-                "backend.base_url",
-                format!("`{base_url}` must start with http:// or https://"),
+                "auth.tokens",
+                "these tokens are the default tenant's, which fronts [backend]; there is none",
             );
         }
-        let mapping_path = base_dir.join(&raw.backend.mapping);
-        let mapping = load_mapping(&mapping_path, registry, &mut problems);
-        if let Some(m) = &mapping {
-            for name in &m.platform.settings {
-                if !raw.backend.settings.contains_key(name) {
-                    problems.add(
-                        path,
-                        &format!("backend.settings.{name}"),
-                        format!("the {} mapping needs this setting", m.platform.name),
-                    );
-                }
-            }
-            if m.platform.auth_scheme != crate::mapping::model::AuthScheme::None
-                && credential.is_none()
-                && raw.backend.credential.is_none()
-            {
+        let mut backends = std::collections::BTreeMap::new();
+        let named = raw
+            .backend
+            .as_ref()
+            .map(|b| (DEFAULT_BACKEND.to_owned(), "backend".to_owned(), b))
+            .into_iter()
+            .chain(
+                raw.backends
+                    .iter()
+                    .map(|(name, b)| (name.clone(), format!("backends.{name}"), b)),
+            );
+        for (name, key, raw_backend) in named {
+            if key != "backend" && name == DEFAULT_BACKEND && raw.backend.is_some() {
                 problems.add(
                     path,
-                    "backend.credential",
-                    format!(
-                        "the {} mapping authenticates with a credential",
-                        m.platform.name
-                    ),
+                    &key,
+                    "`[backend]` is the backend named default already",
                 );
+                continue;
             }
+            if let Err(message) = check_name(&name) {
+                problems.add(path, &key, format!("backend name `{name}` {message}"));
+                continue;
+            }
+            if let Some(backend) =
+                compile_backend(path, base_dir, &key, raw_backend, registry, &mut problems)
+            {
+                backends.insert(name, backend);
+            }
+        }
+        if raw.backend.is_none() && raw.backends.is_empty() {
+            problems.add(
+                path,
+                "backend",
+                "no backend configured: the gateway needs a platform to front",
+            );
         }
         let store_url = match store_url(&raw.store.url, base_dir) {
             Ok(url) => url,
@@ -286,23 +296,10 @@ impl Config {
         if raw.server.max_body_bytes < 1024 {
             problems.add(path, "server.max_body_bytes", "must be at least 1024");
         }
-        // Build the platform client now, so a credential HTTP cannot carry is reported by
-        // `check` rather than at `serve`.
-        if let Some(m) = &mapping {
-            let backend = BackendConfig {
-                base_url: base_url.clone(),
-                timeout: Duration::from_secs(1),
-                credential: credential.clone(),
-                settings: raw.backend.settings.clone(),
-            };
-            if let Err(message) = crate::backend::BackendClient::new(&backend, &m.platform) {
-                problems.add(path, "backend.credential", message);
-            }
-        }
         if !problems.is_empty() {
             return Err(problems);
         }
-        let (Some(listen), Some(mapping)) = (listen, mapping) else {
+        let Some(listen) = listen else {
             return Err(problems);
         };
         Ok(Config {
@@ -329,15 +326,99 @@ impl Config {
                 ttl: Duration::from_secs(raw.cache.ttl_secs),
                 max_entries: raw.cache.max_entries,
             },
-            backend: BackendConfig {
-                base_url,
-                timeout: Duration::from_secs(raw.backend.timeout_secs.max(1)),
-                credential,
-                settings: raw.backend.settings,
-            },
-            mapping,
+            backends,
         })
     }
+}
+
+/// Tenant and backend names: URL segments, so lower-case letters, digits and `-` (not first),
+/// at most 63 characters, and never a SCIM endpoint's name.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    const RESERVED: &[&str] = &[
+        "users",
+        "groups",
+        "bulk",
+        "me",
+        "schemas",
+        "resourcetypes",
+        "serviceproviderconfig",
+    ];
+    let well_formed = !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !well_formed {
+        Err("must be 1 to 63 lower-case letters, digits or `-` (not first)")
+    } else if RESERVED.contains(&name) {
+        Err("is the name of a SCIM endpoint")
+    } else {
+        Ok(())
+    }
+}
+
+/// One backend section (`key` is `backend` or `backends.<name>`) and the mapping it names.
+fn compile_backend(
+    path: &Path,
+    base_dir: &Path,
+    key: &str,
+    raw: &raw::RawBackend,
+    registry: &Registry,
+    problems: &mut Problems,
+) -> Option<ConfiguredBackend> {
+    let credential = match &raw.credential {
+        None => None,
+        Some(r) => match r.resolve(base_dir) {
+            Ok(s) => Some(s),
+            Err(msg) => {
+                problems.add(path, &format!("{key}.credential"), msg);
+                None
+            }
+        },
+    };
+    let base_url = raw.base_url.trim_end_matches('/').to_owned();
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        problems.add(
+            path,
+            &format!("{key}.base_url"),
+            format!("`{base_url}` must start with http:// or https://"),
+        );
+    }
+    let mapping = load_mapping(&base_dir.join(&raw.mapping), registry, problems)?;
+    for name in &mapping.platform.settings {
+        if !raw.settings.contains_key(name) {
+            problems.add(
+                path,
+                &format!("{key}.settings.{name}"),
+                format!("the {} mapping needs this setting", mapping.platform.name),
+            );
+        }
+    }
+    if mapping.platform.auth_scheme != crate::mapping::model::AuthScheme::None
+        && raw.credential.is_none()
+    {
+        problems.add(
+            path,
+            &format!("{key}.credential"),
+            format!(
+                "the {} mapping authenticates with a credential",
+                mapping.platform.name
+            ),
+        );
+    }
+    let config = BackendConfig {
+        base_url,
+        timeout: Duration::from_secs(raw.timeout_secs.max(1)),
+        credential,
+        settings: raw.settings.clone(),
+    };
+    // Build the platform client now, so a credential HTTP cannot carry is reported by `check`
+    // rather than at `serve`.
+    if let Err(message) = crate::backend::BackendClient::new(&config, &mapping.platform) {
+        problems.add(path, &format!("{key}.credential"), message);
+    }
+    Some(ConfiguredBackend { config, mapping })
 }
 
 /// A `postgres://` URL, or a `sqlite:` URL with a relative file path taken from the config

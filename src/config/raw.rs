@@ -23,7 +23,11 @@ pub struct RawConfig {
     pub store: RawStore,
     #[serde(default)]
     pub cache: RawCache,
-    pub backend: RawBackend,
+    /// The default tenant's backend (named `default`).
+    pub backend: Option<RawBackend>,
+    /// More backends by name, for tenants made through the admin API.
+    #[serde(default)]
+    pub backends: std::collections::BTreeMap<String, RawBackend>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,11 +8,12 @@ use http::{header, HeaderValue, Method, Request, StatusCode};
 use http_body_util::Full;
 use serde_json::{json, Value};
 
-use super::{query_pairs, read_json, HttpState};
+use super::{query_pairs, read_json, HttpState, Surface};
 use crate::auth::bearer_token;
 use crate::http::error::to_scim_error;
-use crate::service::{Kind, ServiceError};
-use crate::store::Identity;
+use crate::service::{Gateway, Kind, ServiceError};
+use crate::store::{Identity, TenantRecord};
+use crate::tenants::{missing_backend, NewTenant, TenantChange, DEFAULT_TENANT};
 
 use super::response::HttpResponse;
 
@@ -45,7 +46,12 @@ fn service_error(e: &ServiceError) -> HttpResponse {
 }
 
 /// Answers a request under `/admin/v1`.
-pub async fn route<B>(state: &HttpState, base_url: &str, request: Request<B>) -> HttpResponse
+pub async fn route<B>(
+    state: &HttpState,
+    base_url: &str,
+    surface: Surface,
+    request: Request<B>,
+) -> HttpResponse
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -93,15 +99,40 @@ where
             .map(|(_, v)| v.clone())
     };
     match segments.as_slice() {
+        ["tenants"] | ["tenants", _] | ["tenants", _, "endpoint"] => {
+            tenants(
+                state,
+                base_url,
+                surface,
+                &actor,
+                &segments[1..],
+                method,
+                request,
+            )
+            .await
+        }
         ["tenants", tenant, "tokens", rest @ ..] => {
-            if *tenant != state.gateway.tenant {
-                return error(StatusCode::NOT_FOUND, format!("no tenant {tenant}"));
-            }
-            tokens(state, &actor, rest, method, request).await
+            let (record, gateway) = match state.tenants.existing(tenant).await {
+                Ok(record) => match state.tenants.gateway(&record) {
+                    Some(gw) => (record, gw),
+                    None => return service_error(&missing_backend(&record).into()),
+                },
+                Err(e) => return service_error(&e),
+            };
+            tokens(
+                state,
+                &gateway,
+                record.max_token_lifetime_days,
+                &actor,
+                rest,
+                method,
+                request,
+            )
+            .await
         }
         ["tenants", tenant, "audit"] => {
-            if *tenant != state.gateway.tenant {
-                return error(StatusCode::NOT_FOUND, format!("no tenant {tenant}"));
+            if let Err(e) = state.tenants.existing(tenant).await {
+                return service_error(&e);
             }
             if method != Method::GET {
                 return error(StatusCode::METHOD_NOT_ALLOWED, "GET only");
@@ -126,7 +157,7 @@ where
                 Err(m) => return error(StatusCode::BAD_REQUEST, m),
             };
             let query = crate::store::AuditQuery {
-                tenant: String::new(),
+                tenant: (*tenant).to_owned(),
                 actor: param("actor"),
                 operation: param("operation"),
                 target: param("target"),
@@ -136,18 +167,22 @@ where
                 offset: start - 1,
                 limit: count,
             };
-            match state.gateway.audit_log(query).await {
+            match state.tenants.store().audit(&query).await {
                 Ok((entries, total)) => json_response(
                     StatusCode::OK,
                     &json!({"total": total, "startIndex": start, "entries": entries}),
                 ),
-                Err(e) => service_error(&e),
+                Err(e) => service_error(&e.into()),
             }
         }
         ["tenants", tenant, "links", rest @ ..] => {
-            if *tenant != state.gateway.tenant {
-                return error(StatusCode::NOT_FOUND, format!("no tenant {tenant}"));
-            }
+            let gateway = match state.tenants.gateway_for_admin(tenant).await {
+                Ok(gw) => gw,
+                Err(e) => return service_error(&e),
+            };
+            // Links answer at the tenant's own SCIM URL.
+            let scim_base = tenant_scim_url(base_url, tenant);
+            let base_url = scim_base.as_str();
             let kind = match param("type").as_deref() {
                 None | Some("User") => Kind::User,
                 Some("Group") => Kind::Group,
@@ -158,7 +193,7 @@ where
                     )
                 }
             };
-            let resources = match state.gateway.resources(kind) {
+            let resources = match gateway.resources(kind) {
                 Ok(r) => r,
                 Err(e) => return service_error(&e),
             };
@@ -212,12 +247,7 @@ where
                     }
                 }
                 ([id], Method::DELETE) => match resources.unlink(id, &actor).await {
-                    Ok(()) => {
-                        let mut response = json_response(StatusCode::NO_CONTENT, &Value::Null);
-                        *response.body_mut() = Full::new(Bytes::new());
-                        response.headers_mut().remove(header::CONTENT_TYPE);
-                        response
-                    }
+                    Ok(()) => no_content(),
                     Err(e) => service_error(&e),
                 },
                 ([], _) => error(StatusCode::METHOD_NOT_ALLOWED, "GET only"),
@@ -233,6 +263,237 @@ where
             format!("no admin endpoint at {path}"),
         ),
     }
+}
+
+/// The SCIM base URL of a tenant, from the gateway's (`default` answers at the bare one).
+fn tenant_scim_url(scim_base: &str, tenant: &str) -> String {
+    if tenant == DEFAULT_TENANT {
+        scim_base.to_owned()
+    } else {
+        format!("{scim_base}/{tenant}")
+    }
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn tenant_json(record: &TenantRecord, scim_base: &str) -> Value {
+    json!({
+        "id": record.id,
+        "name": record.name,
+        "enabled": record.enabled,
+        "backend": record.backend,
+        "tokenPolicy": {"maxLifetimeDays": record.max_token_lifetime_days},
+        "scimBaseUrl": tenant_scim_url(scim_base, &record.id),
+        "created": rfc3339(record.created),
+        "updated": rfc3339(record.updated),
+    })
+}
+
+/// What an IdP admin pastes into Okta or Entra ID to connect to a tenant.
+fn endpoint_json(
+    state: &HttpState,
+    record: &TenantRecord,
+    scim_base: &str,
+    surface: Surface,
+) -> Value {
+    let url = tenant_scim_url(scim_base, &record.id);
+    let resource_types: Vec<&str> = state
+        .tenants
+        .platforms()
+        .find(|p| p.name == record.backend)
+        .map(|p| {
+            crate::service::kinds_of(&p.mapping)
+                .iter()
+                .map(|k| k.name())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = json!({
+        "tenant": record.id,
+        "enabled": record.enabled,
+        "scimBaseUrl": url,
+        "authentication": {
+            "method": "HTTP bearer token (RFC 6750)",
+            "header": "Authorization: Bearer <token>",
+            "tokens": format!("make one with POST /admin/v1/tenants/{}/tokens (or `scimgate tokens --tenant {} create --name <idp>`); its secret is shown once", record.id, record.id),
+        },
+        "resourceTypes": resource_types,
+        "okta": {
+            "SCIM connector base URL": url,
+            "Unique identifier field for users": "userName",
+            "Authentication Mode": "HTTP Header",
+            "Authorization": "Bearer <token>",
+            "Supported provisioning actions": ["Push New Users", "Push Profile Updates", "Push Groups"],
+        },
+        "entra": {
+            "Tenant URL": url,
+            "Secret Token": "<token>",
+        },
+    });
+    if surface == Surface::AdminOnly && state.public_url.is_none() {
+        if let Some(map) = out.as_object_mut() {
+            map.insert(
+                "warning".to_owned(),
+                Value::String("server.public_url is not set, so this URL is built from the admin API's own address; set server.public_url to the URL IdPs reach SCIM at".to_owned()),
+            );
+        }
+    }
+    out
+}
+
+/// `/tenants`, `/tenants/{id}` and `/tenants/{id}/endpoint`.
+async fn tenants<B>(
+    state: &HttpState,
+    scim_base: &str,
+    surface: Surface,
+    actor: &str,
+    rest: &[&str],
+    method: Method,
+    request: Request<B>,
+) -> HttpResponse
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let tenants = &state.tenants;
+    let answer = |result: Result<TenantRecord, ServiceError>, status| match result {
+        Ok(record) => json_response(status, &tenant_json(&record, scim_base)),
+        Err(e) => service_error(&e),
+    };
+    match (rest, method) {
+        ([], Method::GET) => match tenants.list().await {
+            Ok(list) => json_response(
+                StatusCode::OK,
+                &json!({"tenants": list.iter().map(|t| tenant_json(t, scim_base)).collect::<Vec<_>>()}),
+            ),
+            Err(e) => service_error(&e),
+        },
+        ([], Method::POST) => {
+            let body = match read_json(state, request).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let new = match new_tenant(&body) {
+                Ok(n) => n,
+                Err(m) => return error(StatusCode::BAD_REQUEST, m),
+            };
+            answer(tenants.create(new, actor).await, StatusCode::CREATED)
+        }
+        ([id], Method::GET) => answer(
+            tenants.existing(id).await.map(|r| TenantRecord::clone(&r)),
+            StatusCode::OK,
+        ),
+        ([id], Method::PATCH) => {
+            let body = match read_json(state, request).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let change = match tenant_change(&body) {
+                Ok(c) => c,
+                Err(m) => return error(StatusCode::BAD_REQUEST, m),
+            };
+            answer(tenants.update(id, change, actor).await, StatusCode::OK)
+        }
+        ([id], Method::DELETE) => match tenants.delete(id, actor).await {
+            Ok(()) => no_content(),
+            Err(e) => service_error(&e),
+        },
+        ([id, "endpoint"], Method::GET) => match tenants.existing(id).await {
+            Ok(record) => json_response(
+                StatusCode::OK,
+                &endpoint_json(state, &record, scim_base, surface),
+            ),
+            Err(e) => service_error(&e),
+        },
+        ([], _) => error(StatusCode::METHOD_NOT_ALLOWED, "GET or POST"),
+        ([_], _) => error(StatusCode::METHOD_NOT_ALLOWED, "GET, PATCH or DELETE"),
+        _ => error(StatusCode::METHOD_NOT_ALLOWED, "GET only"),
+    }
+}
+
+fn no_content() -> HttpResponse {
+    let mut response = json_response(StatusCode::NO_CONTENT, &Value::Null);
+    *response.body_mut() = Full::new(Bytes::new());
+    response.headers_mut().remove(header::CONTENT_TYPE);
+    response
+}
+
+/// Checks a tenant body's keys: only `allowed` ones, so a typo is an error, not ignored.
+fn known_keys(body: &Value, allowed: &[&str]) -> Result<(), String> {
+    let Some(map) = body.as_object() else {
+        return Err("send a JSON object".to_owned());
+    };
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(format!(
+            "unknown field `{k}`; known: {}",
+            allowed.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+fn optional_text(body: &Value, key: &str) -> Result<Option<String>, String> {
+    match body.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{key} must be a string")),
+    }
+}
+
+fn optional_bool(body: &Value, key: &str) -> Result<Option<bool>, String> {
+    match body.get(key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(format!("{key} must be true or false")),
+    }
+}
+
+/// `tokenPolicy.maxLifetimeDays`: absent (no change), null (no limit) or whole days.
+fn lifetime(body: &Value) -> Result<Option<Option<u32>>, String> {
+    let Some(policy) = body.get("tokenPolicy") else {
+        return Ok(None);
+    };
+    known_keys(policy, &["maxLifetimeDays"]).map_err(|m| format!("tokenPolicy: {m}"))?;
+    match policy.get("maxLifetimeDays") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(v) => v
+            .as_u64()
+            .and_then(|d| u32::try_from(d).ok())
+            .map(|d| Some(Some(d)))
+            .ok_or_else(|| {
+                "tokenPolicy.maxLifetimeDays must be a whole number of days or null".to_owned()
+            }),
+    }
+}
+
+const TENANT_FIELDS: &[&str] = &["id", "name", "backend", "enabled", "tokenPolicy"];
+
+fn new_tenant(body: &Value) -> Result<NewTenant, String> {
+    known_keys(body, TENANT_FIELDS)?;
+    let Some(id) = optional_text(body, "id")? else {
+        return Err("send {\"id\": \"<url segment>\", \"name\": ..., \"backend\": ..., \"enabled\": true, \"tokenPolicy\": {\"maxLifetimeDays\": 90}}".to_owned());
+    };
+    Ok(NewTenant {
+        id,
+        name: optional_text(body, "name")?,
+        backend: optional_text(body, "backend")?,
+        enabled: optional_bool(body, "enabled")?.unwrap_or(true),
+        max_token_lifetime_days: lifetime(body)?.flatten(),
+    })
+}
+
+fn tenant_change(body: &Value) -> Result<TenantChange, String> {
+    known_keys(body, &TENANT_FIELDS[1..])?;
+    Ok(TenantChange {
+        name: optional_text(body, "name")?,
+        enabled: optional_bool(body, "enabled")?,
+        backend: optional_text(body, "backend")?,
+        max_token_lifetime_days: lifetime(body)?,
+    })
 }
 
 /// `startIndex` (1-based, default 1) and `count` (default 100, at most 1000).
@@ -290,6 +551,8 @@ fn expiry(body: &Value) -> Result<Option<Option<time::OffsetDateTime>>, String> 
 /// `/tenants/{tenant}/tokens[...]`: managed SCIM tokens.
 async fn tokens<B>(
     state: &HttpState,
+    gw: &Gateway,
+    max_lifetime_days: Option<u32>,
     actor: &str,
     rest: &[&str],
     method: Method,
@@ -300,7 +563,6 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     use crate::service::TokenChange;
-    let gw = &state.gateway;
     let answer = |result: Result<(crate::store::TokenRecord, Option<String>), ServiceError>,
                   status| match result {
         Ok((record, secret)) => json_response(status, &token_json(&record, secret)),
@@ -334,7 +596,7 @@ where
                 Err(m) => return error(StatusCode::BAD_REQUEST, m),
             };
             let created = gw
-                .create_token(name, expires_at, actor)
+                .create_token(name, expires_at, max_lifetime_days, actor)
                 .await
                 .map(|(r, s)| (r, Some(s)));
             answer(created, StatusCode::CREATED)
@@ -351,17 +613,24 @@ where
             };
             let name = body.get("name").and_then(Value::as_str).map(str::to_owned);
             answer(
-                gw.change_token(id, TokenChange::Update { name, expires_at }, actor)
-                    .await,
+                gw.change_token(
+                    id,
+                    TokenChange::Update { name, expires_at },
+                    max_lifetime_days,
+                    actor,
+                )
+                .await,
                 StatusCode::OK,
             )
         }
         ([id, "revoke"], Method::POST) => answer(
-            gw.change_token(id, TokenChange::Revoke, actor).await,
+            gw.change_token(id, TokenChange::Revoke, max_lifetime_days, actor)
+                .await,
             StatusCode::OK,
         ),
         ([id, "regenerate"], Method::POST) => answer(
-            gw.change_token(id, TokenChange::Regenerate, actor).await,
+            gw.change_token(id, TokenChange::Regenerate, max_lifetime_days, actor)
+                .await,
             StatusCode::OK,
         ),
         _ => error(StatusCode::NOT_FOUND, "no such token endpoint (or method)"),

@@ -14,11 +14,11 @@ use serde_json::{json, Map, Value};
 
 use super::error::{scim_error, to_scim_error};
 use super::response::{scim_json, HttpResponse};
-use super::{detached, kind_of, Facts, HttpState};
+use super::{detached, kind_of, Facts};
 use crate::scim::{
     ScimError, ScimType, BULK_REQUEST_SCHEMA as BULK_REQUEST, BULK_RESPONSE_SCHEMA as BULK_RESPONSE,
 };
-use crate::service::Kind;
+use crate::service::{Gateway, Kind};
 
 /// Most operations in one request (advertised as `bulk.maxOperations`).
 pub const MAX_OPERATIONS: usize = 1000;
@@ -30,7 +30,7 @@ const REFERENCE: &str = "bulkId:";
 
 /// Answers `POST /Bulk`.
 pub(super) async fn post<B>(
-    state: &Arc<HttpState>,
+    gateway: &Arc<Gateway>,
     request: Request<B>,
     facts: Facts,
 ) -> HttpResponse
@@ -46,7 +46,7 @@ where
         Ok(b) => b,
         Err(e) => return scim_error(&e),
     };
-    let results = run(state, &facts, bulk).await;
+    let results = run(gateway, &facts, bulk).await;
     scim_json(
         StatusCode::OK,
         &json!({"schemas": [BULK_RESPONSE], "Operations": results}),
@@ -153,7 +153,7 @@ enum Slot {
 }
 
 /// Runs the operations in order and answers one BulkResponse entry per operation run.
-async fn run(state: &Arc<HttpState>, request_facts: &Facts, bulk: BulkRequest) -> Vec<Value> {
+async fn run(gateway: &Arc<Gateway>, request_facts: &Facts, bulk: BulkRequest) -> Vec<Value> {
     let mut slots: HashMap<String, Slot> = HashMap::new();
     for (index, op) in bulk.operations.iter().enumerate() {
         if let Some(bulk_id) = op.get("bulkId").and_then(Value::as_str) {
@@ -164,7 +164,7 @@ async fn run(state: &Arc<HttpState>, request_facts: &Facts, bulk: BulkRequest) -
     let mut errors = 0;
     for (index, op) in bulk.operations.into_iter().enumerate() {
         let bulk_id = op.get("bulkId").and_then(Value::as_str).map(str::to_owned);
-        let outcome = run_one(state, request_facts, op, &slots).await;
+        let outcome = run_one(gateway, request_facts, op, &slots).await;
         if let Some(bulk_id) = bulk_id {
             let slot = match &outcome.created {
                 Some((id, location)) => Slot::Created {
@@ -236,7 +236,7 @@ struct Ready {
 }
 
 async fn run_one(
-    state: &Arc<HttpState>,
+    gateway: &Arc<Gateway>,
     request_facts: &Facts,
     op: Value,
     slots: &HashMap<String, Slot>,
@@ -274,9 +274,8 @@ async fn run_one(
     let (kind, id, data) = (ready.kind, ready.id.clone().unwrap_or_default(), ready.data);
     let result = match ready.verb {
         Verb::Post => {
-            detached(state, &facts, move |st, facts| async move {
-                st.gateway
-                    .resources(kind)?
+            detached(gateway, &facts, move |gw, facts| async move {
+                gw.resources(kind)?
                     .create(&data, &facts.context())
                     .await
                     .map(Some)
@@ -284,9 +283,8 @@ async fn run_one(
             .await
         }
         Verb::Put => {
-            detached(state, &facts, move |st, facts| async move {
-                st.gateway
-                    .resources(kind)?
+            detached(gateway, &facts, move |gw, facts| async move {
+                gw.resources(kind)?
                     .replace(&id, &data, &facts.context())
                     .await
                     .map(Some)
@@ -294,9 +292,8 @@ async fn run_one(
             .await
         }
         Verb::Patch => {
-            detached(state, &facts, move |st, facts| async move {
-                st.gateway
-                    .resources(kind)?
+            detached(gateway, &facts, move |gw, facts| async move {
+                gw.resources(kind)?
                     .patch(&id, &data, &facts.context())
                     .await
                     .map(Some)
@@ -304,9 +301,8 @@ async fn run_one(
             .await
         }
         Verb::Delete => {
-            detached(state, &facts, move |st, facts| async move {
-                st.gateway
-                    .resources(kind)?
+            detached(gateway, &facts, move |gw, facts| async move {
+                gw.resources(kind)?
                     .delete(&id, &facts.context())
                     .await
                     .map(|()| None)

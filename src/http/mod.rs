@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod error;
 pub mod response;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,16 +26,20 @@ use crate::scim::path::parse_attr_list;
 use crate::scim::projection::project;
 use crate::scim::{ScimError, ScimType};
 use crate::service::{version_listed, Gateway, Kind, RequestContext, Resource, ServiceError};
+use crate::store::TenantRecord;
+use crate::tenants::{missing_backend, Tenants, DEFAULT_TENANT};
 
 /// What the HTTP layer needs for every request.
 pub struct HttpState {
-    pub gateway: Gateway,
+    pub tenants: Arc<Tenants>,
+    /// The config's SCIM tokens: the `default` tenant's.
     pub auth: Box<dyn Authenticator>,
     pub base_path: String,
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
-    pub discovery: discovery::Discovery,
+    /// What each backend serves, by backend name.
+    pub discovery: HashMap<String, discovery::Discovery>,
     /// The admin API's tokens; `None` when the admin API is off.
     pub admin: Option<Box<dyn Authenticator>>,
 }
@@ -86,7 +91,7 @@ where
     let admin_path = path == admin::PREFIX || path.starts_with(&format!("{}/", admin::PREFIX));
     if admin_path && surface != Surface::ScimOnly {
         let base_url = base_url(state, &request);
-        return admin::route(state, &base_url, request).await;
+        return admin::route(state, &base_url, surface, request).await;
     }
     if surface == Surface::AdminOnly {
         return not_found_url(&path);
@@ -94,22 +99,45 @@ where
     let Some(rest) = strip_base(&path, &state.base_path) else {
         return not_found_url(&path);
     };
-    let caller = match authenticate(state, &request).await {
-        Ok(caller) => caller,
-        Err(detail) => {
-            let mut response = scim_error(&ScimError::new(401, None, detail));
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"scimgate\""),
-            );
-            return response;
-        }
+    let (tenant_id, tenant_in_path, rest) = split_tenant(rest);
+    let tenant = match state.tenants.record(tenant_id).await {
+        Ok(t) => t,
+        Err(e) => return service_error(&e.into()),
     };
+    // An unknown tenant and another tenant's token answer alike: the caller learns nothing.
+    let (caller, tenant) = match authenticate(state, tenant.as_deref(), &request).await {
+        Ok(caller) => match tenant {
+            Some(tenant) => (caller, tenant),
+            None => return unauthorized("the bearer token is not valid"),
+        },
+        Err(detail) => return unauthorized(detail),
+    };
+    if !tenant.enabled {
+        return scim_error(&ScimError::new(
+            403,
+            None,
+            format!(
+                "the SCIM configuration {} is disabled by the gateway's administrator",
+                tenant.id
+            ),
+        ));
+    }
+    let (Some(gateway), Some(discovery)) = (
+        state.tenants.gateway(&tenant),
+        state.discovery.get(&tenant.backend),
+    ) else {
+        return scim_error(&missing_backend(&tenant));
+    };
+    let gw: &Gateway = &gateway;
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = request.method().clone();
     let query = query_pairs(request.uri().query());
+    let mut scim_base = base_url(state, &request);
+    if tenant_in_path {
+        scim_base = format!("{scim_base}/{tenant_id}");
+    }
     let facts = Facts {
-        base_url: base_url(state, &request),
+        base_url: scim_base,
         if_match: header_text(&request, header::IF_MATCH),
         include_members: members_wanted(&query),
         actor: format!("token:{}", caller.token_name),
@@ -123,25 +151,20 @@ where
                 return not_found_url(&path);
             };
             match method {
-                Method::GET => {
-                    match ListQuery::from_query_pairs(&query, state.gateway.limits.max_results) {
-                        Ok(q) => run_query(state, &[kind], &q, &ctx).await,
-                        Err(e) => scim_error(&e),
-                    }
-                }
+                Method::GET => match ListQuery::from_query_pairs(&query, gw.limits.max_results) {
+                    Ok(q) => run_query(gw, &[kind], &q, &ctx).await,
+                    Err(e) => scim_error(&e),
+                },
                 Method::POST => {
                     let body = match read_json(state, request).await {
                         Ok(b) => b,
                         Err(r) => return r,
                     };
-                    let created = detached(&shared, &facts, move |st, facts| async move {
-                        st.gateway
-                            .resources(kind)?
-                            .create(&body, &facts.context())
-                            .await
+                    let created = detached(&gateway, &facts, move |gw, facts| async move {
+                        gw.resources(kind)?.create(&body, &facts.context()).await
                     })
                     .await;
-                    single(state, kind, &query, created, StatusCode::CREATED)
+                    single(gw, kind, &query, created, StatusCode::CREATED)
                 }
                 _ => method_not_allowed("GET, POST"),
             }
@@ -150,7 +173,7 @@ where
             Method::POST => match read_json(state, request).await {
                 Ok(body) => {
                     search(
-                        state,
+                        gw,
                         &kind_of(endpoint).into_iter().collect::<Vec<_>>(),
                         &body,
                         &ctx,
@@ -164,7 +187,7 @@ where
         // RFC 7644 §3.4.3: a search at the root covers every resource type served.
         [".search"] => match method {
             Method::POST => match read_json(state, request).await {
-                Ok(body) => search(state, &state.gateway.kinds(), &body, &ctx).await,
+                Ok(body) => search(gw, &gw.kinds(), &body, &ctx).await,
                 Err(r) => r,
             },
             _ => method_not_allowed("POST"),
@@ -176,7 +199,7 @@ where
             let id = (*id).to_owned();
             match method {
                 Method::GET => {
-                    let read = match state.gateway.resources(kind) {
+                    let read = match gw.resources(kind) {
                         Ok(r) => r.get(&id, &ctx).await,
                         Err(e) => Err(e),
                     };
@@ -189,7 +212,7 @@ where
                         {
                             not_modified(&r.version)
                         }
-                        other => single(state, kind, &query, other, StatusCode::OK),
+                        other => single(gw, kind, &query, other, StatusCode::OK),
                     }
                 }
                 Method::PUT => {
@@ -197,34 +220,29 @@ where
                         Ok(b) => b,
                         Err(r) => return r,
                     };
-                    let replaced = detached(&shared, &facts, move |st, facts| async move {
-                        st.gateway
-                            .resources(kind)?
+                    let replaced = detached(&gateway, &facts, move |gw, facts| async move {
+                        gw.resources(kind)?
                             .replace(&id, &body, &facts.context())
                             .await
                     })
                     .await;
-                    single(state, kind, &query, replaced, StatusCode::OK)
+                    single(gw, kind, &query, replaced, StatusCode::OK)
                 }
                 Method::PATCH => {
                     let body = match read_json(state, request).await {
                         Ok(b) => b,
                         Err(r) => return r,
                     };
-                    let patched = detached(&shared, &facts, move |st, facts| async move {
-                        st.gateway
-                            .resources(kind)?
+                    let patched = detached(&gateway, &facts, move |gw, facts| async move {
+                        gw.resources(kind)?
                             .patch(&id, &body, &facts.context())
                             .await
                     })
                     .await;
-                    single(state, kind, &query, patched, StatusCode::OK)
+                    single(gw, kind, &query, patched, StatusCode::OK)
                 }
-                Method::DELETE => match detached(&shared, &facts, move |st, facts| async move {
-                    st.gateway
-                        .resources(kind)?
-                        .delete(&id, &facts.context())
-                        .await
+                Method::DELETE => match detached(&gateway, &facts, move |gw, facts| async move {
+                    gw.resources(kind)?.delete(&id, &facts.context()).await
                 })
                 .await
                 {
@@ -237,34 +255,34 @@ where
         ["ServiceProviderConfig"] => match method {
             Method::GET => scim_json(
                 StatusCode::OK,
-                &state.discovery.service_provider_config(&base_url),
+                &discovery.service_provider_config(&base_url),
             ),
             _ => method_not_allowed("GET"),
         },
         ["ResourceTypes"] | ["Schemas"] => match method {
             Method::GET if has_filter(&query) => forbidden_filter(),
             Method::GET if segments.first() == Some(&"Schemas") => {
-                scim_json(StatusCode::OK, &state.discovery.schemas(&base_url))
+                scim_json(StatusCode::OK, &discovery.schemas(&base_url))
             }
-            Method::GET => scim_json(StatusCode::OK, &state.discovery.resource_types(&base_url)),
+            Method::GET => scim_json(StatusCode::OK, &discovery.resource_types(&base_url)),
             _ => method_not_allowed("GET"),
         },
         ["ResourceTypes", id] => match method {
-            Method::GET => match state.discovery.resource_type(id, &base_url) {
+            Method::GET => match discovery.resource_type(id, &base_url) {
                 Some(json) => scim_json(StatusCode::OK, &json),
                 None => scim_error(&ScimError::not_found(format!("no resource type {id}"))),
             },
             _ => method_not_allowed("GET"),
         },
         ["Schemas", id] => match method {
-            Method::GET => match state.discovery.schema(id, &base_url) {
+            Method::GET => match discovery.schema(id, &base_url) {
                 Some(json) => scim_json(StatusCode::OK, &json),
                 None => scim_error(&ScimError::not_found(format!("no schema {id}"))),
             },
             _ => method_not_allowed("GET"),
         },
         ["Bulk"] => match method {
-            Method::POST => bulk::post(&shared, request, facts.clone()).await,
+            Method::POST => bulk::post(&gateway, request, facts.clone()).await,
             _ => method_not_allowed("POST"),
         },
         ["Me", ..] => not_implemented("/Me is not supported: IdP tokens are not tied to a user"),
@@ -304,15 +322,16 @@ fn header_text<B>(request: &Request<B>, name: header::HeaderName) -> Option<Stri
 /// Runs a write to completion on its own task: a request timeout or a client that hangs up
 /// stops the waiting, never a write halfway through its platform calls and store updates.
 async fn detached<T, Fut>(
-    state: &Arc<HttpState>,
+    gateway: &Arc<Gateway>,
     facts: &Facts,
-    op: impl FnOnce(Arc<HttpState>, Facts) -> Fut,
+    op: impl FnOnce(Arc<Gateway>, Facts) -> Fut,
 ) -> Result<T, ServiceError>
 where
     Fut: std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
     T: Send + 'static,
 {
-    let task = tokio::spawn(op(state.clone(), facts.clone()).instrument(tracing::Span::current()));
+    let task =
+        tokio::spawn(op(gateway.clone(), facts.clone()).instrument(tracing::Span::current()));
     match task.await {
         Ok(result) => result,
         Err(e) => Err(ServiceError::Aborted(e.to_string())),
@@ -324,20 +343,46 @@ fn strip_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
 
-/// The caller of a SCIM request, or why it is refused.
+/// The tenant a path under the base names, whether the path names it, and the rest of the
+/// path: `/acme/Users` is tenant `acme`; `/Users` is the `default` tenant (tenant ids are
+/// lower-case, SCIM endpoints are not, and the lower-case endpoint names are reserved).
+fn split_tenant(rest: &str) -> (&str, bool, &str) {
+    let trimmed = rest.trim_start_matches('/');
+    let first = trimmed.split('/').next().unwrap_or_default();
+    if first.is_empty() || crate::config::check_name(first).is_err() {
+        (DEFAULT_TENANT, false, rest)
+    } else {
+        (first, true, &trimmed[first.len()..])
+    }
+}
+
+fn unauthorized(detail: &str) -> HttpResponse {
+    let mut response = scim_error(&ScimError::new(401, None, detail));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"scimgate\""),
+    );
+    response
+}
+
+/// The caller of a SCIM request to `tenant` (`None`: no such tenant), or why it is refused.
 ///
 /// Managed tokens (`sgt_...`) are looked up in the store on every request, so a revocation
-/// holds at once on every replica; tokens from the config are compared in memory.
-async fn authenticate<B>(state: &HttpState, request: &Request<B>) -> Result<Caller, &'static str> {
+/// holds at once on every replica, and hold for their own tenant only; tokens from the config
+/// are compared in memory and are the `default` tenant's.
+async fn authenticate<B>(
+    state: &HttpState,
+    tenant: Option<&TenantRecord>,
+    request: &Request<B>,
+) -> Result<Caller, &'static str> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let caller = match header.and_then(bearer_token) {
-        Some(bearer) if crate::tokens::is_managed(bearer) => {
-            match crate::tokens::verify(state.gateway.store.as_ref(), &state.gateway.tenant, bearer)
-                .await
-            {
+    let caller = match (header.and_then(bearer_token), tenant) {
+        (Some(_), None) => None,
+        (Some(bearer), Some(tenant)) if crate::tokens::is_managed(bearer) => {
+            match crate::tokens::verify(state.tenants.store().as_ref(), &tenant.id, bearer).await {
                 Ok(caller) => caller,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot check a managed token");
@@ -345,8 +390,10 @@ async fn authenticate<B>(state: &HttpState, request: &Request<B>) -> Result<Call
                 }
             }
         }
-        Some(bearer) => state.auth.authenticate(bearer),
-        None => None,
+        (Some(bearer), Some(tenant)) if tenant.id == DEFAULT_TENANT => {
+            state.auth.authenticate(bearer)
+        }
+        _ => None,
     };
     match caller {
         Some(caller) => {
@@ -465,7 +512,7 @@ where
 
 /// Answers one resource, honouring `attributes`/`excludedAttributes` (RFC 7644 §3.9).
 fn single(
-    state: &HttpState,
+    gw: &Gateway,
     kind: Kind,
     query: &[(String, String)],
     result: Result<Resource, ServiceError>,
@@ -479,14 +526,10 @@ fn single(
         Ok(p) => p,
         Err(e) => return scim_error(&e),
     };
-    let json = match state.gateway.registry.resource_type(kind.name()) {
-        Some(rt) if !attributes.is_empty() || !excluded.is_empty() => project(
-            &state.gateway.registry,
-            rt,
-            &resource.json,
-            &attributes,
-            &excluded,
-        ),
+    let json = match gw.registry.resource_type(kind.name()) {
+        Some(rt) if !attributes.is_empty() || !excluded.is_empty() => {
+            project(&gw.registry, rt, &resource.json, &attributes, &excluded)
+        }
         _ => resource.json.clone(),
     };
     let mut response = scim_json(status, &json);
@@ -569,13 +612,13 @@ fn kind_of(endpoint: &str) -> Option<Kind> {
 }
 
 async fn search(
-    state: &HttpState,
+    gw: &Gateway,
     kinds: &[Kind],
     body: &Value,
     ctx: &RequestContext<'_>,
 ) -> HttpResponse {
-    match ListQuery::from_search_request(body, state.gateway.limits.max_results) {
-        Ok(q) => run_query(state, kinds, &q, ctx).await,
+    match ListQuery::from_search_request(body, gw.limits.max_results) {
+        Ok(q) => run_query(gw, kinds, &q, ctx).await,
         Err(e) => scim_error(&e),
     }
 }
@@ -583,7 +626,7 @@ async fn search(
 /// Answers a query over one resource type, or over several for a root search (each type's
 /// matches in turn, paged together).
 async fn run_query(
-    state: &HttpState,
+    gw: &Gateway,
     kinds: &[Kind],
     query: &ListQuery,
     ctx: &RequestContext<'_>,
@@ -592,7 +635,7 @@ async fn run_query(
     let mut resources = Vec::new();
     let mut start_index = query.start_index.max(1);
     for &kind in kinds {
-        let resources_of = match state.gateway.resources(kind) {
+        let resources_of = match gw.resources(kind) {
             Ok(r) => r,
             Err(e) => return service_error(&e),
         };
@@ -602,7 +645,7 @@ async fn run_query(
             // Several types: each type's matches from the first, paged together below.
             let mut all = ListQuery::clone(query);
             all.start_index = 1;
-            all.count = Some(state.gateway.limits.max_results);
+            all.count = Some(gw.limits.max_results);
             resources_of.list(&all, ctx).await
         };
         let page = match page {
@@ -616,7 +659,7 @@ async fn run_query(
                 r
             } else {
                 project(
-                    &state.gateway.registry,
+                    &gw.registry,
                     resources_of.rt,
                     &r,
                     &query.attributes,
@@ -627,7 +670,7 @@ async fn run_query(
     }
     if kinds.len() > 1 {
         start_index = query.start_index.max(1);
-        let want = query.count.unwrap_or(state.gateway.limits.max_results);
+        let want = query.count.unwrap_or(gw.limits.max_results);
         resources = resources
             .into_iter()
             .skip(start_index - 1)

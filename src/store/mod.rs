@@ -96,6 +96,23 @@ pub struct TokenRecord {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
+/// A tenant: one SCIM configuration, with its own SCIM URL and tokens, fronting a backend the
+/// config file names (credentials stay in the config, never in the store).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantRecord {
+    /// The URL segment (`/scim/v2/{id}`): lower-case letters, digits and `-`.
+    pub id: String,
+    pub name: String,
+    /// A disabled tenant answers every SCIM request with an error.
+    pub enabled: bool,
+    /// The name of a backend in the config (`[backend]` is `default`).
+    pub backend: String,
+    /// The longest a managed token of this tenant may live; `None`: no limit.
+    pub max_token_lifetime_days: Option<u32>,
+    pub created: OffsetDateTime,
+    pub updated: OffsetDateTime,
+}
+
 /// Filters and paging for the audit log; `None` filters match everything.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -124,6 +141,23 @@ pub struct Change {
     /// older list.
     #[serde(default)]
     pub deleted: bool,
+}
+
+impl Change {
+    /// The resource type of a change that is a tenant's (its id in `tenant` and `scim_id`).
+    pub const TENANT: &'static str = "Tenant";
+
+    pub(crate) fn tenant_scope(id: &str) -> Scope<'_> {
+        Scope {
+            tenant: id,
+            resource_type: Change::TENANT,
+        }
+    }
+
+    /// Whether this is a tenant's record changing (not a link).
+    pub fn is_tenant(&self) -> bool {
+        self.resource_type == Change::TENANT
+    }
 }
 
 pub trait IdentityStore: Send + Sync + 'static {
@@ -200,6 +234,18 @@ pub trait IdentityStore: Send + Sync + 'static {
         tenant: &'a str,
         id: Option<&'a str>,
     ) -> StoreFuture<'a, Vec<TokenRecord>>;
+
+    /// Adds a tenant; `Conflict` when the id is taken.
+    fn insert_tenant<'a>(&'a self, tenant: &'a TenantRecord) -> StoreFuture<'a, ()>;
+
+    /// Replaces a tenant's fields (all but `id` and `created`); `NotFound` when it is gone.
+    fn update_tenant<'a>(&'a self, tenant: &'a TenantRecord) -> StoreFuture<'a, ()>;
+
+    /// Removes a tenant and its managed tokens; true when there was one.
+    fn delete_tenant<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
+
+    /// Every tenant (or the one with `id`), by id.
+    fn tenants<'a>(&'a self, id: Option<&'a str>) -> StoreFuture<'a, Vec<TenantRecord>>;
 
     /// The links other processes (and this one) change, for stores several gateway processes
     /// share; `None` for a store only this process uses.
@@ -428,6 +474,57 @@ pub(crate) mod tests {
         assert_eq!(store.audit(&all).await.unwrap().1, 2);
         assert_eq!(store.get(SCOPE, "a").await.unwrap(), None);
         assert!(store.get(other_tenant, "a").await.unwrap().is_some());
+        // Tenants: added once, updated, listed by id, deleted with their tokens.
+        let mut acme = TenantRecord {
+            id: "acme".into(),
+            name: "Acme".into(),
+            enabled: true,
+            backend: "default".into(),
+            max_token_lifetime_days: Some(90),
+            created: token.created,
+            updated: token.created,
+        };
+        store.insert_tenant(&acme).await.unwrap();
+        assert!(matches!(
+            store.insert_tenant(&acme).await,
+            Err(StoreError::Conflict(_))
+        ));
+        acme.enabled = false;
+        acme.max_token_lifetime_days = None;
+        acme.name = "Acme Corp".into();
+        store.update_tenant(&acme).await.unwrap();
+        assert_eq!(
+            store.tenants(Some("acme")).await.unwrap(),
+            vec![acme.clone()]
+        );
+        let mut zeta = acme.clone();
+        zeta.id = "zeta".into();
+        assert!(matches!(
+            store.update_tenant(&zeta).await,
+            Err(StoreError::NotFound)
+        ));
+        store.insert_tenant(&zeta).await.unwrap();
+        assert_eq!(
+            store
+                .tenants(None)
+                .await
+                .unwrap()
+                .iter()
+                .map(|t| t.id.as_str())
+                .collect::<Vec<_>>(),
+            ["acme", "zeta"]
+        );
+        let acme_token = TokenRecord {
+            id: "tok-acme".into(),
+            tenant: "acme".into(),
+            ..token.clone()
+        };
+        store.put_token(&acme_token).await.unwrap();
+        assert!(store.delete_tenant("acme").await.unwrap());
+        assert!(!store.delete_tenant("acme").await.unwrap());
+        assert!(store.tokens("acme", None).await.unwrap().is_empty());
+        assert_eq!(store.tokens("default", None).await.unwrap().len(), 1);
+        assert_eq!(store.tenants(None).await.unwrap().len(), 1);
     }
 
     /// PostgreSQL from `SCIMGATE_TEST_POSTGRES` (default: the local server). The test makes its

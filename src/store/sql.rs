@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (2, "audit", include_str!("migrations/0002_audit.sql")),
     (3, "tokens", include_str!("migrations/0003_tokens.sql")),
+    (4, "tenants", include_str!("migrations/0004_tenants.sql")),
 ];
 
 /// The migrations, compiled into the binary (the DDL is the same for both databases).
@@ -506,6 +507,105 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                             expires_at: time(row.try_get("expires_at")?)?,
                             last_used_at: time(row.try_get("last_used_at")?)?,
                             revoked_at: time(row.try_get("revoked_at")?)?,
+                        });
+                    }
+                    Ok(out)
+                })
+            }
+
+            fn insert_tenant<'a>(&'a self, tenant: &'a super::TenantRecord) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "INSERT INTO tenants (id, name, enabled, backend, max_token_lifetime_days, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(&tenant.id)
+                    .bind(&tenant.name)
+                    .bind(i64::from(tenant.enabled))
+                    .bind(&tenant.backend)
+                    .bind(tenant.max_token_lifetime_days.map(i64::from))
+                    .bind(sql::timestamp(tenant.created))
+                    .bind(sql::timestamp(tenant.updated))
+                    .execute(&self.pool)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::Conflict(format!("tenant {}", tenant.id)));
+                    }
+                    self.announce(super::Change::tenant_scope(&tenant.id), &tenant.id, "", false)
+                        .await
+                })
+            }
+
+            fn update_tenant<'a>(&'a self, tenant: &'a super::TenantRecord) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6 WHERE id = $1",
+                    )
+                    .bind(&tenant.id)
+                    .bind(&tenant.name)
+                    .bind(i64::from(tenant.enabled))
+                    .bind(&tenant.backend)
+                    .bind(tenant.max_token_lifetime_days.map(i64::from))
+                    .bind(sql::timestamp(tenant.updated))
+                    .execute(&self.pool)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    self.announce(super::Change::tenant_scope(&tenant.id), &tenant.id, "", false)
+                        .await
+                })
+            }
+
+            fn delete_tenant<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
+                Box::pin(async move {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query("DELETE FROM tokens WHERE tenant = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    self.announce(super::Change::tenant_scope(id), id, "", true)
+                        .await?;
+                    Ok(done.rows_affected() > 0)
+                })
+            }
+
+            fn tenants<'a>(
+                &'a self,
+                id: Option<&'a str>,
+            ) -> StoreFuture<'a, Vec<super::TenantRecord>> {
+                Box::pin(async move {
+                    use sqlx::Row;
+                    let rows = sqlx::query(
+                        "SELECT id, name, enabled, backend, max_token_lifetime_days, created, updated FROM tenants WHERE ($1 = '' OR id = $1) ORDER BY id",
+                    )
+                    .bind(id.unwrap_or_default())
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        let created: String = row.try_get("created")?;
+                        let updated: String = row.try_get("updated")?;
+                        let enabled: i64 = row.try_get("enabled")?;
+                        let lifetime: Option<i64> = row.try_get("max_token_lifetime_days")?;
+                        out.push(super::TenantRecord {
+                            id: row.try_get("id")?,
+                            name: row.try_get("name")?,
+                            enabled: enabled != 0,
+                            backend: row.try_get("backend")?,
+                            max_token_lifetime_days: lifetime
+                                .map(|d| {
+                                    u32::try_from(d).map_err(|_| {
+                                        StoreError::Corrupt(format!("token lifetime {d} days"))
+                                    })
+                                })
+                                .transpose()?,
+                            created: sql::parse_time(&created)?,
+                            updated: sql::parse_time(&updated)?,
                         });
                     }
                     Ok(out)

@@ -2,9 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{filter_query, user, Harness};
+use crate::support::{admin_cli, filter_query, user, Harness};
 
-async fn admin(
+pub(crate) async fn admin(
     h: &Harness,
     method: reqwest::Method,
     path: &str,
@@ -580,25 +580,13 @@ async fn managed_tokens_are_created_rotated_and_revoked() {
 #[tokio::test]
 async fn tokens_and_audit_cli_use_the_admin_api() {
     let h = Harness::start().await;
-    let base = h.url("").replace("/scim/v2", "");
-    let admin_token = h.demo.admin_token.clone();
     let run = |args: Vec<&'static str>| {
-        let (base, token) = (base.clone(), admin_token.clone());
-        tokio::task::spawn_blocking(move || {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
-                .args(&args[..1])
-                .args(["--admin-url", &base])
-                .args(&args[1..])
-                .env("SCIMGATE_ADMIN_TOKEN", &token)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            serde_json::from_slice::<Value>(&out.stdout).unwrap()
-        })
+        let h = &h;
+        async move {
+            let (ok, out) = admin_cli(h, &args).await;
+            assert!(ok, "{args:?}");
+            Ok::<Value, ()>(out)
+        }
     };
     let created = run(vec!["tokens", "create", "--name", "from-cli"])
         .await

@@ -120,3 +120,84 @@ fn check_names_missing_settings_the_mapping_needs() {
         "{stderr}"
     );
 }
+
+/// Named backends (`[backends.<name>]`) are checked like `[backend]`, each under its own key;
+/// a config with only named backends and the admin API (tokens made there) is complete.
+#[test]
+fn check_names_problems_of_named_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mappings")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/mappings/coder.toml"),
+        dir.path().join("mappings/coder.toml"),
+    )
+    .unwrap();
+    let backend = |name: &str, settings: &str| {
+        format!(
+            "[backends.{name}]\nmapping = \"mappings/coder.toml\"\nbase_url = \"http://127.0.0.1:1\"\ncredential = {{ env = \"SCIMGATE_IT_CREDENTIAL\" }}\n{settings}\n"
+        )
+    };
+    let admin = "[[admin.tokens]]\nname = \"ops\"\nenv = \"SCIMGATE_IT_TOKEN\"\n\n";
+    let check = |text: String| {
+        let config = dir.path().join("scimgate.toml");
+        std::fs::write(&config, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+            .args(["check", "--config"])
+            .arg(&config)
+            .env("SCIMGATE_IT_TOKEN", "an-admin-token-of-enough-length")
+            .env(
+                "SCIMGATE_IT_CREDENTIAL",
+                "abcdefghij-0123456789abcdefghijkl",
+            )
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let settings = "settings = { organization_id = \"00000000-0000-0000-0000-000000000000\" }";
+    let (ok, said) = check(format!(
+        "{admin}{}{}",
+        backend("coder-eu", settings),
+        backend("coder-us", settings)
+    ));
+    assert!(ok, "{said}");
+    assert!(said.contains("backend coder-eu: platform Coder"), "{said}");
+    assert!(said.contains("backend coder-us: platform Coder"), "{said}");
+
+    let (ok, said) = check(format!(
+        "{admin}{}{}",
+        backend("EU", settings),
+        backend("coder-us", "")
+    ));
+    assert!(!ok);
+    assert!(
+        said.contains("backends.EU: backend name `EU` must be"),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "backends.coder-us.settings.organization_id: the Coder mapping needs this setting"
+        ),
+        "{said}"
+    );
+
+    // Config tokens are the default tenant's: without [backend] there is none.
+    let (ok, said) = check(format!(
+        "[[auth.tokens]]\nname = \"okta\"\nenv = \"SCIMGATE_IT_TOKEN\"\n\n{}",
+        backend("coder-eu", settings)
+    ));
+    assert!(!ok);
+    assert!(
+        said.contains("auth.tokens: these tokens are the default tenant's"),
+        "{said}"
+    );
+    let (ok, said) = check(String::new());
+    assert!(!ok);
+    assert!(said.contains("backend: no backend configured"), "{said}");
+}

@@ -10,3 +10,4 @@ mod groups;
 mod okta;
 mod protocol;
 mod support;
+mod tenants;

@@ -81,10 +81,20 @@ impl Harness {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Answer {
-        let mut request = self
-            .http
-            .request(method, self.url(path))
-            .bearer_auth(&self.demo.token);
+        self.call_as(&self.demo.token, method, &self.url(path), body, headers)
+            .await
+    }
+
+    /// A SCIM call to a whole URL (another tenant's, say) with a given bearer token.
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        url: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.http.request(method, url).bearer_auth(token);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -159,4 +169,30 @@ pub fn user(user_name: &str, email: &str) -> Value {
 pub fn filter_query(filter: &str) -> String {
     let encoded: String = form_urlencoded::byte_serialize(filter.as_bytes()).collect();
     format!("filter={encoded}")
+}
+
+/// Runs `scimgate <command> --admin-url <the demo's> <rest...>` with the demo's admin token;
+/// answers whether it succeeded and the JSON it printed (`Null` when none).
+pub async fn admin_cli(h: &Harness, args: &[&str]) -> (bool, Value) {
+    let base = h.url("").replace("/scim/v2", "");
+    let token = h.demo.admin_token.clone();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+            .args(&args[..1])
+            .args(["--admin-url", &base])
+            .args(&args[1..])
+            .env("SCIMGATE_ADMIN_TOKEN", &token)
+            .output()
+            .expect("the scimgate binary runs");
+        if !out.status.success() {
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+        (
+            out.status.success(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null),
+        )
+    })
+    .await
+    .expect("the CLI task ends")
 }

@@ -1,0 +1,11 @@
+-- Tenants (SCIM configurations). Each fronts a backend named in the config file; platform
+-- credentials stay in the config, never here.
+CREATE TABLE tenants (
+    id                      TEXT NOT NULL PRIMARY KEY,
+    name                    TEXT NOT NULL,
+    enabled                 BIGINT NOT NULL,
+    backend                 TEXT NOT NULL,
+    max_token_lifetime_days BIGINT,
+    created                 TEXT NOT NULL,
+    updated                 TEXT NOT NULL
+);
