@@ -1,4 +1,5 @@
-//! The `scimgate` command line: serve, demo, check.
+//! The `scimgate` command line: serve, check and demo, and the admin API's clients (tenants,
+//! tokens, links, audit).
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -630,6 +631,14 @@ async fn demo(
         "  curl -s -H 'Authorization: Bearer {}' '{}/Users?filter=userName%20eq%20%22alice@example.com%22'",
         demo.token, demo.scim_url
     );
+    println!();
+    println!("A second tenant, with its own URL and token:");
+    println!(
+        "  export SCIMGATE_ADMIN_URL={} SCIMGATE_ADMIN_TOKEN={}",
+        demo.admin_url, demo.admin_token
+    );
+    println!("  scimgate tenants create acme && scimgate tokens --tenant acme create --name okta");
+    println!("  (SCIM base URL: {}/acme)", demo.scim_url);
     println!();
     println!("Press Ctrl-C to stop.");
     shutdown_signal().await;

@@ -280,7 +280,10 @@ impl Tenants {
         change: TenantChange,
         detail: &mut String,
     ) -> Result<TenantRecord, ServiceError> {
-        let mut record = TenantRecord::clone(&*self.existing(id).await?);
+        // From the store, not this replica's cache: the change is made on the latest record.
+        let Some(mut record) = self.store.tenants(Some(id)).await?.into_iter().next() else {
+            return Err(ScimError::not_found(format!("no tenant {id}")).into());
+        };
         let mut said = Vec::new();
         if let Some(name) = change.name {
             record.name = checked_name(name)?;

@@ -1,7 +1,8 @@
 //! The admin API (`/admin/v1`, JSON), authenticated apart from SCIM with the admin tokens of the
-//! config: a tenant's identity links (list, get, look up by `externalId`, re-link, delete),
-//! managed SCIM tokens (create, list, get, update, revoke, regenerate) and audit log, and the
-//! OpenAPI document describing it (public, at `/admin/v1/openapi.json`).
+//! config: tenants (list, create, get, update, delete, endpoint info), and each tenant's
+//! managed SCIM tokens (create, list, get, update, revoke, regenerate), identity links (list,
+//! get, look up by `externalId`, re-link, delete) and audit log; and the OpenAPI document
+//! describing it (public, at `/admin/v1/openapi.json`).
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode};
@@ -131,9 +132,11 @@ where
             .await
         }
         ["tenants", tenant, "audit"] => {
-            if let Err(e) = state.tenants.existing(tenant).await {
-                return service_error(&e);
-            }
+            // A deleted tenant's log stays readable (it says who deleted it).
+            let known = match state.tenants.record(tenant).await {
+                Ok(record) => record.is_some(),
+                Err(e) => return service_error(&e.into()),
+            };
             if method != Method::GET {
                 return error(StatusCode::METHOD_NOT_ALLOWED, "GET only");
             }
@@ -168,6 +171,7 @@ where
                 limit: count,
             };
             match state.tenants.store().audit(&query).await {
+                Ok((_, 0)) if !known => error(StatusCode::NOT_FOUND, format!("no tenant {tenant}")),
                 Ok((entries, total)) => json_response(
                     StatusCode::OK,
                     &json!({"total": total, "startIndex": start, "entries": entries}),
@@ -326,7 +330,7 @@ fn endpoint_json(
             "Unique identifier field for users": "userName",
             "Authentication Mode": "HTTP Header",
             "Authorization": "Bearer <token>",
-            "Supported provisioning actions": ["Push New Users", "Push Profile Updates", "Push Groups"],
+            "Supported provisioning actions": ["Push New Users", "Push Profile Updates", "Push User Deactivation", "Push Groups"],
         },
         "entra": {
             "Tenant URL": url,
@@ -668,8 +672,25 @@ pub fn openapi() -> Value {
         }
     });
     let err = json!({"type": "object", "properties": {"status": {"type": "integer"}, "error": {"type": "string"}}});
+    let tenant = json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$", "description": "The URL segment: /scim/v2/{id}"},
+            "name": {"type": "string"},
+            "enabled": {"type": "boolean", "description": "A disabled tenant answers every SCIM request with 403"},
+            "backend": {"type": "string", "description": "A backend of the config; `default` is [backend]"},
+            "tokenPolicy": {"type": "object", "properties": {"maxLifetimeDays": {"type": "integer", "minimum": 1, "nullable": true}}},
+            "scimBaseUrl": {"type": "string", "format": "uri", "readOnly": true},
+            "created": {"type": "string", "format": "date-time", "readOnly": true},
+            "updated": {"type": "string", "format": "date-time", "readOnly": true}
+        }
+    });
+    let tenant_ref =
+        json!({"application/json": {"schema": {"$ref": "#/components/schemas/Tenant"}}});
+    let tenant_param =
+        json!({"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}});
     let params = json!([
-        {"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}, "description": "`default` for the single-tenant setup"},
+        {"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The tenant's id (`default` answers at the bare SCIM base path)"},
         {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["User", "Group"], "default": "User"}}
     ]);
     let errors = json!({
@@ -679,13 +700,41 @@ pub fn openapi() -> Value {
     let one = json!({"description": "The link", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Link"}}}});
     json!({
         "openapi": "3.0.3",
-        "info": {"title": "scimgate admin API", "version": "1", "description": "Identity links between the gateway's SCIM ids and platform accounts."},
+        "info": {"title": "scimgate admin API", "version": "1", "description": "Tenants (SCIM configurations), their managed SCIM tokens, identity links between the gateway's SCIM ids and platform accounts, and the audit log."},
         "components": {
             "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Link": link, "Error": err}
+            "schemas": {"Link": link, "Error": err, "Tenant": tenant}
         },
         "security": [{"admin": []}],
         "paths": {
+            "/admin/v1/tenants": {
+                "get": {"summary": "Every tenant", "responses": {"200": {"description": "Tenants", "content": {"application/json": {"schema": {"type": "object", "properties": {"tenants": {"type": "array", "items": {"$ref": "#/components/schemas/Tenant"}}}}}}}, "401": errors["401"]}},
+                "post": {
+                    "summary": "Make a tenant; it answers SCIM at /scim/v2/{id}",
+                    "requestBody": {"required": true, "content": tenant_ref},
+                    "responses": {"201": {"description": "The tenant", "content": tenant_ref}, "400": {"description": "Bad id, unknown backend, unknown field"}, "401": errors["401"], "409": {"description": "The id is taken"}}
+                }
+            },
+            "/admin/v1/tenants/{tenant}": {
+                "parameters": [tenant_param],
+                "get": {"summary": "One tenant", "responses": {"200": {"description": "The tenant", "content": tenant_ref}, "401": errors["401"], "404": errors["404"]}},
+                "patch": {
+                    "summary": "Change name, enabled, backend (only without identity links) or tokenPolicy (a lower limit shortens longer-lived tokens)",
+                    "requestBody": {"required": true, "content": tenant_ref},
+                    "responses": {"200": {"description": "The tenant", "content": tenant_ref}, "400": {"description": "Bad body"}, "401": errors["401"], "404": errors["404"], "409": {"description": "A backend change while identity links exist"}}
+                },
+                "delete": {"summary": "Delete the tenant and its tokens (refused while it has identity links, and for the config's default)", "responses": {"204": {"description": "Deleted"}, "401": errors["401"], "404": errors["404"], "409": {"description": "It has identity links, or is the default"}}}
+            },
+            "/admin/v1/tenants/{tenant}/endpoint": {
+                "parameters": [tenant_param],
+                "get": {"summary": "What an IdP admin pastes into Okta or Entra ID: the SCIM base URL and how to authenticate", "responses": {"200": {"description": "Endpoint information", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "scimBaseUrl": {"type": "string", "format": "uri"},
+                    "authentication": {"type": "object"},
+                    "resourceTypes": {"type": "array", "items": {"type": "string"}},
+                    "okta": {"type": "object"},
+                    "entra": {"type": "object"}
+                }}}}}, "401": errors["401"], "404": errors["404"]}}
+            },
             "/admin/v1/tenants/{tenant}/links": {
                 "get": {
                     "summary": "List links (paged), or find them by externalId",
@@ -733,7 +782,7 @@ pub fn openapi() -> Value {
                     "parameters": [
                         {"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}},
                         {"name": "actor", "in": "query", "schema": {"type": "string"}, "description": "token:<name> or admin:<name>"},
-                        {"name": "operation", "in": "query", "schema": {"type": "string", "enum": ["create", "replace", "patch", "delete", "relink", "unlink"]}},
+                        {"name": "operation", "in": "query", "schema": {"type": "string", "enum": ["create", "replace", "patch", "delete", "relink", "unlink", "tenant.create", "tenant.update", "tenant.delete", "token.create", "token.update", "token.revoke", "token.regenerate"]}},
                         {"name": "target", "in": "query", "schema": {"type": "string"}},
                         {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": ["success", "failure"]}},
                         {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},

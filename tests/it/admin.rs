@@ -42,6 +42,22 @@ async fn identity_links_can_be_listed_found_relinked_and_deleted() {
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.0.3");
     assert!(doc["paths"]["/admin/v1/tenants/{tenant}/links/{id}"]["patch"].is_object());
+    for (path, method) in [
+        ("/admin/v1/tenants", "post"),
+        ("/admin/v1/tenants/{tenant}", "patch"),
+        ("/admin/v1/tenants/{tenant}", "delete"),
+        ("/admin/v1/tenants/{tenant}/endpoint", "get"),
+        ("/admin/v1/tenants/{tenant}/tokens/{id}/regenerate", "post"),
+        ("/admin/v1/tenants/{tenant}/audit", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{path} {method}");
+    }
+    // Every schema reference resolves.
+    let text = doc.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+    }
     assert_eq!(
         admin(&h, Method::GET, "/tenants/default/links", None, None)
             .await

@@ -453,6 +453,13 @@ async fn tenant_management_refuses_what_would_lose_identities() {
         .expect_error(401, None);
     let (status, _) = admin(&h, Method::GET, "/tenants/acme", None, t).await;
     assert_eq!(status, 404);
+    // Its audit log stays readable: it says who deleted it.
+    let (status, log) = admin(&h, Method::GET, "/tenants/acme/audit", None, t).await;
+    assert_eq!(status, 200);
+    assert_eq!(log["entries"][0]["operation"], "tenant.delete");
+    assert_eq!(log["entries"][0]["actor"], "admin:demo-admin");
+    let (status, _) = admin(&h, Method::GET, "/tenants/never/audit", None, t).await;
+    assert_eq!(status, 404);
     h.demo.stop().await;
 }
 
