@@ -548,6 +548,8 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    // The address bound, not the one asked for: port 0 picks a free port.
+    let listen = listener.local_addr().unwrap_or(listen);
     let state = scimgate::app::build(config, registry).await?;
     tracing::info!(%listen, %base_path, %backends, "scimgate serving");
     match admin_listen {

@@ -8,6 +8,7 @@ mod discovery;
 mod entra;
 mod groups;
 mod okta;
+mod processes;
 mod protocol;
 mod support;
 mod tenants;

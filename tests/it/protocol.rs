@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{filter_query, patch_op, user, Harness};
+use crate::support::{filter_query, patch_op, user, Harness, TestDatabase};
 use scimgate::demo::DemoOptions;
 
 async fn create(h: &Harness, name: &str) -> Value {
@@ -430,46 +430,6 @@ async fn conditional_requests_and_concurrent_writes() {
         .await
         .expect(204);
     h.demo.stop().await;
-}
-
-/// A database of its own on the test PostgreSQL server (`SCIMGATE_TEST_POSTGRES`, default the
-/// local server), dropped by [`TestDatabase::drop_now`]. `None` (skip) without a server, except
-/// under CI, where the server is part of the machine.
-struct TestDatabase {
-    admin: sqlx::PgConnection,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    async fn create() -> Option<TestDatabase> {
-        use sqlx::Connection;
-        let admin_url = std::env::var("SCIMGATE_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
-            Ok(c) => c,
-            Err(e) if std::env::var_os("CI").is_none() => {
-                eprintln!("SKIPPED: no PostgreSQL at {admin_url} ({e})");
-                return None;
-            }
-            Err(e) => panic!("PostgreSQL at {admin_url}: {e}"),
-        };
-        let name = format!("scimgate_it_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        let url = format!("{base}/{name}");
-        Some(TestDatabase { admin, name, url })
-    }
-
-    async fn drop_now(mut self) {
-        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .execute(&mut self.admin)
-            .await
-            .unwrap();
-    }
 }
 
 /// The gateway on a PostgreSQL store: the same behaviour as on SQLite.

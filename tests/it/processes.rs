@@ -1,0 +1,289 @@
+//! Two `scimgate serve` processes (the real binary, a real config file) on one PostgreSQL
+//! store and one platform behave as one gateway: tenants, tokens and identities made through
+//! one are honoured by the other at once.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use crate::support::{user, TestDatabase};
+
+const SCIM_TOKEN: &str = "config-token-of-the-default-tenant";
+const ADMIN_TOKEN: &str = "admin-token-shared-by-the-replicas";
+const CODER_TOKEN: &str = "abcdefghij-0123456789abcdefghijkl";
+
+/// A running `scimgate serve`, killed on drop.
+struct Replica {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Replica {
+    /// Starts `scimgate serve` on a free port and waits for the address it logs.
+    fn start(config: &std::path::Path) -> Replica {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("SCIMGATE__SERVER__LISTEN", "127.0.0.1:0")
+            .env("SCIMGATE_LOG", "info")
+            .env("IT_SCIM_TOKEN", SCIM_TOKEN)
+            .env("IT_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("IT_CODER_TOKEN", CODER_TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("scimgate starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (address, found) = mpsc::channel();
+        // Reads the log to the end, so the process never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("scimgate serving") {
+                    let listen = line
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("listen="))
+                        .map(str::to_owned);
+                    let _ = address.send(listen);
+                } else if line.contains("ERROR") || line.starts_with("error") {
+                    eprintln!("replica: {line}");
+                }
+            }
+        });
+        let listen = found
+            .recv_timeout(Duration::from_secs(30))
+            .ok()
+            .flatten()
+            .expect("the replica logs the address it serves");
+        Replica {
+            child,
+            url: format!("http://{listen}"),
+        }
+    }
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the replica answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Asks until `want` is answered (a change notice takes a moment), at most a second.
+async fn eventually(want: u16, mut ask: impl AsyncFnMut() -> u16) -> u16 {
+    let mut got = 0;
+    for _ in 0..50 {
+        got = ask().await;
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    got
+}
+
+#[tokio::test]
+async fn two_serve_processes_on_one_postgres_behave_as_one() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let coder = scimgate::sandbox::coder::CoderEmulator::new(CODER_TOKEN);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let coder_url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_coder, coder_stopped) = tokio::sync::oneshot::channel::<()>();
+    let coder_task = tokio::spawn(coder.clone().serve(listener, async move {
+        let _ = coder_stopped.await;
+    }));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mappings")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/mappings/coder.toml"),
+        dir.path().join("mappings/coder.toml"),
+    )
+    .unwrap();
+    let config = dir.path().join("scimgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[auth.tokens]]
+name = "okta"
+env = "IT_SCIM_TOKEN"
+
+[[admin.tokens]]
+name = "ops"
+env = "IT_ADMIN_TOKEN"
+
+[store]
+url = "{store}"
+
+[backend]
+mapping = "mappings/coder.toml"
+base_url = "{coder_url}"
+credential = {{ env = "IT_CODER_TOKEN" }}
+
+[backend.settings]
+organization_id = "{org}"
+placeholder_email_domain = "no-email.scimgate.invalid"
+"#,
+            store = db.url,
+            org = coder.organization_id(),
+        ),
+    )
+    .unwrap();
+    let a = Replica::start(&config);
+    let b = Replica::start(&config);
+    let http = reqwest::Client::new();
+
+    // A tenant and its token, made through A, work through B.
+    let (status, made) = call(
+        &http,
+        Method::POST,
+        format!("{}/admin/v1/tenants", a.url),
+        ADMIN_TOKEN,
+        Some(json!({"id": "acme"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let (status, token) = call(
+        &http,
+        Method::POST,
+        format!("{}/admin/v1/tenants/acme/tokens", a.url),
+        ADMIN_TOKEN,
+        Some(json!({"name": "okta"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{token}");
+    let secret = token["token"].as_str().unwrap().to_owned();
+    let token_id = token["id"].as_str().unwrap().to_owned();
+    let (status, created) = call(
+        &http,
+        Method::POST,
+        format!("{}/scim/v2/acme/Users", b.url),
+        &secret,
+        Some(user("ada", "ada@example.com")),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // A user changed through A reads changed through B, which had it cached.
+    let read_on_b = || {
+        let (http, url, secret) = (
+            http.clone(),
+            format!("{}/scim/v2/acme/Users/{id}", b.url),
+            secret.clone(),
+        );
+        async move { call(&http, Method::GET, url, &secret, None).await }
+    };
+    assert_eq!(read_on_b().await.0, 200);
+    let (status, _) = call(
+        &http,
+        Method::PATCH,
+        format!("{}/scim/v2/acme/Users/{id}", a.url),
+        &secret,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "title", "value": "Countess"}]
+        })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut title = Value::Null;
+    for _ in 0..50 {
+        title = read_on_b().await.1["title"].clone();
+        if title == "Countess" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(title, "Countess");
+
+    // Disabled through A: B refuses the tenant's requests at once; enabled again, it serves.
+    let set_enabled = |enabled: bool| {
+        let (http, url) = (http.clone(), format!("{}/admin/v1/tenants/acme", a.url));
+        async move {
+            call(
+                &http,
+                Method::PATCH,
+                url,
+                ADMIN_TOKEN,
+                Some(json!({ "enabled": enabled })),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(set_enabled(false).await, 200);
+    assert_eq!(eventually(403, async || read_on_b().await.0).await, 403);
+    assert_eq!(set_enabled(true).await, 200);
+    assert_eq!(eventually(200, async || read_on_b().await.0).await, 200);
+
+    // Revoked through A: refused by B at once (tokens are looked up on every request).
+    let (status, _) = call(
+        &http,
+        Method::POST,
+        format!("{}/admin/v1/tenants/acme/tokens/{token_id}/revoke", a.url),
+        ADMIN_TOKEN,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(read_on_b().await.0, 401);
+
+    // Both replicas wrote to one audit log.
+    let (_, log) = call(
+        &http,
+        Method::GET,
+        format!("{}/admin/v1/tenants/acme/audit", b.url),
+        ADMIN_TOKEN,
+        None,
+    )
+    .await;
+    let operations: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "tenant.create",
+            "token.create",
+            "create",
+            "patch",
+            "tenant.update",
+            "tenant.update",
+            "token.revoke"
+        ]
+    );
+    drop(a);
+    drop(b);
+    let _ = stop_coder.send(());
+    let _ = coder_task.await;
+    db.drop_now().await;
+}
