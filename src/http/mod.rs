@@ -345,14 +345,17 @@ fn strip_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
 
 /// The tenant a path under the base names, whether the path names it, and the rest of the
 /// path: `/acme/Users` is tenant `acme`; `/Users` is the `default` tenant (tenant ids are
-/// lower-case, SCIM endpoints are not, and the lower-case endpoint names are reserved).
+/// lower-case, SCIM endpoints are not, and the lower-case endpoint names are reserved). A
+/// lone segment is always one of the default tenant's endpoints, so `/acme` and `/<anything>`
+/// answer the same 404 and tell nothing of which tenants exist.
 fn split_tenant(rest: &str) -> (&str, bool, &str) {
     let trimmed = rest.trim_start_matches('/');
-    let first = trimmed.split('/').next().unwrap_or_default();
-    if first.is_empty() || crate::config::check_name(first).is_err() {
-        (DEFAULT_TENANT, false, rest)
-    } else {
+    let (first, after) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+    let names_an_endpoint = after.split('/').any(|s| !s.is_empty());
+    if names_an_endpoint && crate::config::check_name(first).is_ok() {
         (first, true, &trimmed[first.len()..])
+    } else {
+        (DEFAULT_TENANT, false, rest)
     }
 }
 
@@ -718,4 +721,35 @@ fn forbidden_filter() -> HttpResponse {
         None,
         "filtering is not supported on discovery endpoints",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_tenant;
+
+    #[test]
+    fn paths_name_their_tenant() {
+        assert_eq!(split_tenant(""), ("default", false, ""));
+        assert_eq!(split_tenant("/Users"), ("default", false, "/Users"));
+        assert_eq!(split_tenant("/Users/abc"), ("default", false, "/Users/abc"));
+        assert_eq!(split_tenant("/acme/Users"), ("acme", true, "/Users"));
+        assert_eq!(split_tenant("/acme/Users/x"), ("acme", true, "/Users/x"));
+        assert_eq!(split_tenant("/default/Users"), ("default", true, "/Users"));
+        // A lone segment, a tenant's or not, is a (missing) endpoint of the default tenant.
+        assert_eq!(split_tenant("/acme"), ("default", false, "/acme"));
+        assert_eq!(split_tenant("/acme/"), ("default", false, "/acme/"));
+        assert_eq!(
+            split_tenant("/65207616-9f5b-4ae6-96a9-aefefda5106c"),
+            ("default", false, "/65207616-9f5b-4ae6-96a9-aefefda5106c")
+        );
+        // Upper case and reserved names are never tenants.
+        assert_eq!(
+            split_tenant("/Acme/Users"),
+            ("default", false, "/Acme/Users")
+        );
+        assert_eq!(
+            split_tenant("/users/Users"),
+            ("default", false, "/users/Users")
+        );
+    }
 }

@@ -198,6 +198,10 @@ async fn a_tenants_token_is_refused_on_another_tenants_url() {
     )
     .await
     .expect_error(404, None);
+    // A lone segment is never a tenant: an existing tenant's and a made-up one answer alike.
+    for lone in ["/acme", "/nowhere"] {
+        h.get(lone).await.expect_error(404, None);
+    }
     // The default tenant still answers at the bare base path, and at /default.
     h.get("/Users").await.expect(200);
     h.call_as(
