@@ -111,6 +111,9 @@ enum Command {
         /// Directory for the SQLite store; a temporary one (removed at exit) when not given.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Bearer token of the admin API (at least 16 characters); random when not given.
+        #[arg(long, env = "SCIMGATE_DEMO_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
     },
 }
 
@@ -331,7 +334,8 @@ fn main() -> ExitCode {
                 listen,
                 token,
                 data_dir,
-            } => demo(listen, token, data_dir).await,
+                admin_token,
+            } => demo(listen, token, data_dir, admin_token).await,
         }
     });
     match result {
@@ -599,14 +603,22 @@ async fn demo(
     listen: SocketAddr,
     token: Option<String>,
     data_dir: Option<PathBuf>,
+    admin_token: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     if let Some(t) = &token {
         anyhow::ensure!(t.len() >= 16, "--token must be at least 16 characters");
+    }
+    if let Some(t) = &admin_token {
+        anyhow::ensure!(
+            t.len() >= 16,
+            "--admin-token must be at least 16 characters"
+        );
     }
     let demo = scimgate::demo::start(scimgate::demo::DemoOptions {
         listen,
         token,
         data_dir,
+        admin_token,
         ..Default::default()
     })
     .await?;
