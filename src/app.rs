@@ -83,7 +83,9 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
         tokio::spawn(async move {
             while let Some(change) = changes.recv().await {
                 if change.is_tenant() {
-                    tenants.forget(&change.tenant).await;
+                    tenants
+                        .forget(&change.tenant, &change.backend_key, change.deleted)
+                        .await;
                 } else {
                     cache.forget_change(&change).await;
                 }

@@ -139,6 +139,16 @@ impl LookupCache {
         }
     }
 
+    /// A tenant changed (moved to another backend, deleted): nothing cached may outlive it.
+    /// Tenant changes are rare admin actions, so everything is dropped rather than sorted.
+    pub fn forget_everything(&self) {
+        self.objects.invalidate_all();
+        self.names.invalidate_all();
+        self.identities.invalidate_all();
+        self.deleted.invalidate_all();
+        self.groups_of.invalidate_all();
+    }
+
     /// Any group write can change any user's groups.
     pub fn forget_all_groups_of(&self) {
         self.groups_of.invalidate_all();

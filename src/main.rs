@@ -99,8 +99,9 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         count: u64,
     },
-    /// Serve SCIM in front of a built-in emulated Coder, with an SQLite store, on loopback.
-    /// Prints the SCIM base URL, the bearer token and a curl line.
+    /// Serve SCIM in front of a built-in emulated Coder, with an SQLite store, on loopback;
+    /// a second emulated Coder is the backend `second`, for a second tenant. Prints the SCIM
+    /// base URL, the bearer token, the admin token and curl lines.
     Demo {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -619,6 +620,8 @@ async fn demo(
         token,
         data_dir,
         admin_token,
+        // A second platform, for a second tenant (a backend fronts one tenant).
+        extra_backends: vec!["second".to_owned()],
         ..Default::default()
     })
     .await?;
@@ -646,13 +649,14 @@ async fn demo(
         demo.token, demo.scim_url
     );
     println!();
-    println!("A second tenant, with its own URL and token:");
+    println!("A second tenant, in front of a second emulated Coder (backend `second`):");
     println!(
         "  export SCIMGATE_ADMIN_URL={} SCIMGATE_ADMIN_TOKEN={}",
         demo.admin_url, demo.admin_token
     );
-    println!("  scimgate tenants create acme && scimgate tokens --tenant acme create --name okta");
-    println!("  (SCIM base URL: {}/acme)", demo.scim_url);
+    println!("  scimgate tenants create acme --backend second");
+    println!("  scimgate tokens --tenant acme create --name okta   # prints its token once");
+    println!("  (its SCIM base URL: {}/acme)", demo.scim_url);
     println!();
     println!("Press Ctrl-C to stop.");
     shutdown_signal().await;

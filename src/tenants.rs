@@ -7,8 +7,11 @@
 //! `default` fronts the config's `[backend]` and answers at the bare `/scim/v2`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use time::OffsetDateTime;
 
 use serde_json::Value;
 
@@ -19,7 +22,7 @@ use crate::mapping::Mapping;
 use crate::scim::schema::Registry;
 use crate::scim::{ScimError, ScimType};
 use crate::service::{now, record_admin_action, Gateway, Kind, ServiceError};
-use crate::store::{IdentityStore, Scope, StoreError, TenantRecord};
+use crate::store::{IdentityStore, Scope, StoreError, TenantRecord, TokenRecord};
 
 /// The tenant answering at the bare SCIM base path, fronting `[backend]`.
 pub const DEFAULT_TENANT: &str = "default";
@@ -65,6 +68,8 @@ pub struct Tenants {
     limits: ScimConfig,
     /// Tenant records by id (`None`: no such tenant), cleared by every change of a tenant.
     records: moka::future::Cache<String, Option<Arc<TenantRecord>>>,
+    /// Counts the changes forgotten, so a record read before a change is not cached after it.
+    generation: AtomicU64,
     /// One gateway per tenant, with the backend it was built for.
     gateways: Mutex<HashMap<String, (String, Arc<Gateway>)>>,
 }
@@ -92,6 +97,7 @@ impl Tenants {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(30))
                 .build(),
+            generation: AtomicU64::new(0),
             gateways: Mutex::new(HashMap::new()),
         }
     }
@@ -151,9 +157,13 @@ impl Tenants {
         if let Some(cached) = self.records.get(id).await {
             return Ok(cached);
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let found = self.store.tenants(Some(id)).await?.into_iter().next();
         let found = found.map(Arc::new);
-        self.records.insert(id.to_owned(), found.clone()).await;
+        // A change forgotten while the store was read may be newer than what was read.
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.records.insert(id.to_owned(), found.clone()).await;
+        }
         Ok(found)
     }
 
@@ -164,9 +174,28 @@ impl Tenants {
             .ok_or_else(|| ScimError::not_found(format!("no tenant {id}")).into())
     }
 
-    /// Drops what this replica remembers of a tenant (it changed, here or on another replica).
-    pub async fn forget(&self, id: &str) {
+    /// Drops what this replica remembers of a tenant that changed, here or on another replica
+    /// (`backend`: the one it fronts now). When it went, or moved to another backend, its
+    /// gateway goes and nothing cached of the old platform stays.
+    pub async fn forget(&self, id: &str, backend: &str, deleted: bool) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.records.invalidate(id).await;
+        let moved = {
+            let mut gateways = match self.gateways.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let moved = gateways
+                .get(id)
+                .is_some_and(|(built_for, _)| deleted || built_for != backend);
+            if moved {
+                gateways.remove(id);
+            }
+            moved
+        };
+        if moved {
+            self.cache.forget_everything();
+        }
     }
 
     /// The gateway serving a tenant; `None` when the config has no backend of its name.
@@ -210,14 +239,19 @@ impl Tenants {
 
     /// Makes a tenant (audited).
     pub async fn create(&self, new: NewTenant, actor: &str) -> Result<TenantRecord, ServiceError> {
-        let result = self.create_unaudited(new.clone()).await;
-        self.audit(actor, "tenant.create", &new.id, &result, String::new())
-            .await;
+        let id = new.id.clone();
+        let result = self.create_unaudited(new).await;
+        // A refused id is not a tenant: its log would be unreadable (and the id unbounded).
+        if check_name(&id).is_ok() {
+            self.audit(actor, "tenant.create", &id, &result, String::new())
+                .await;
+        }
         result
     }
 
     async fn create_unaudited(&self, new: NewTenant) -> Result<TenantRecord, ServiceError> {
         check_name(&new.id).map_err(|m| invalid(format!("tenant id `{}` {m}", new.id)))?;
+        check_lifetime(new.max_token_lifetime_days)?;
         let backend = match new.backend {
             Some(b) => b,
             None if self.platforms.len() == 1 => {
@@ -231,7 +265,7 @@ impl Tenants {
             }
         };
         self.check_backend(&backend)?;
-        check_lifetime(new.max_token_lifetime_days)?;
+        self.check_backend_free(&backend, &new.id).await?;
         let now = now();
         let record = TenantRecord {
             name: checked_name(new.name.unwrap_or_else(|| new.id.clone()))?,
@@ -248,13 +282,16 @@ impl Tenants {
                 return Err(ScimError::new(
                     409,
                     Some(ScimType::Uniqueness),
-                    format!("tenant {} exists already", record.id),
+                    format!(
+                        "tenant {} exists already, or another tenant fronts backend {}",
+                        record.id, record.backend
+                    ),
                 )
                 .into())
             }
             Err(e) => return Err(e.into()),
         }
-        self.forget(&record.id).await;
+        self.forget(&record.id, &record.backend, false).await;
         Ok(record)
     }
 
@@ -286,7 +323,11 @@ impl Tenants {
         };
         let mut said = Vec::new();
         if let Some(name) = change.name {
-            record.name = checked_name(name)?;
+            let name = checked_name(name)?;
+            if name != record.name {
+                said.push(format!("name {:?} -> {name:?}", record.name));
+            }
+            record.name = name;
         }
         if let Some(enabled) = change.enabled {
             if enabled != record.enabled {
@@ -294,9 +335,19 @@ impl Tenants {
             }
             record.enabled = enabled;
         }
+        let mut moving = false;
         if let Some(backend) = change.backend {
             if backend != record.backend {
+                if id == DEFAULT_TENANT {
+                    return Err(ScimError::new(
+                        409,
+                        None,
+                        "the default tenant fronts the config's [backend]; make another tenant for another backend",
+                    )
+                    .into());
+                }
                 self.check_backend(&backend)?;
+                self.check_backend_free(&backend, id).await?;
                 let links = self.link_count(id).await?;
                 if links > 0 {
                     return Err(ScimError::new(
@@ -311,6 +362,7 @@ impl Tenants {
                 }
                 said.push(format!("backend {} -> {backend}", record.backend));
                 record.backend = backend;
+                moving = true;
             }
         }
         let mut shorten = None;
@@ -329,27 +381,32 @@ impl Tenants {
         record.updated = now();
         match self.store.update_tenant(&record).await {
             Ok(()) => {}
+            // Gone, or (when moving) an identity was linked since the count above.
+            Err(StoreError::NotFound) if moving => {
+                return Err(ScimError::new(
+                    409,
+                    None,
+                    format!("tenant {id} is gone or has identity links now; it stays where it is"),
+                )
+                .into())
+            }
             Err(StoreError::NotFound) => {
                 return Err(ScimError::not_found(format!("no tenant {id}")).into())
             }
+            Err(StoreError::Conflict(m)) => return Err(ScimError::new(409, None, m).into()),
             Err(e) => return Err(e.into()),
         }
-        self.forget(id).await;
+        self.forget(id, &record.backend, false).await;
+        *detail = said.join("; ");
         if let Some(days) = shorten {
+            // Every token, not only those issued recently: none outlives the new limit from now.
             let latest = now() + time::Duration::days(i64::from(days));
-            let mut shortened = 0;
-            for mut token in self.store.tokens(id, None).await? {
-                if token.revoked_at.is_none() && token.expires_at.is_none_or(|e| e > latest) {
-                    token.expires_at = Some(latest);
-                    self.store.put_token(&token).await?;
-                    shortened += 1;
-                }
-            }
+            let shortened = self.store.shorten_tokens(id, latest).await?;
             if shortened > 0 {
                 said.push(format!("{shortened} token(s) now expire within the limit"));
             }
+            *detail = said.join("; ");
         }
-        *detail = said.join("; ");
         Ok(record)
     }
 
@@ -373,20 +430,167 @@ impl Tenants {
             )
             .into());
         }
-        let links = self.link_count(id).await?;
-        if links > 0 {
-            return Err(ScimError::new(
+        let has_links = |links: u64| {
+            ServiceError::from(ScimError::new(
                 409,
                 None,
                 format!("tenant {id} has {links} identity links; delete them first (or disable the tenant)"),
-            )
-            .into());
+            ))
+        };
+        let links = self.link_count(id).await?;
+        if links > 0 {
+            return Err(has_links(links));
         }
+        // The store deletes only a tenant without links, in the same statement.
         if !self.store.delete_tenant(id).await? {
-            return Err(ScimError::not_found(format!("no tenant {id}")).into());
+            return match self.link_count(id).await? {
+                0 => Err(ScimError::not_found(format!("no tenant {id}")).into()),
+                links => Err(has_links(links)),
+            };
         }
-        self.forget(id).await;
+        self.forget(id, "", true).await;
         Ok(())
+    }
+
+    // ---- managed tokens ------------------------------------------------------------------
+
+    pub async fn tokens(&self, tenant: &str) -> Result<Vec<TokenRecord>, ServiceError> {
+        Ok(self.store.tokens(tenant, None).await?)
+    }
+
+    pub async fn token(&self, tenant: &str, id: &str) -> Result<TokenRecord, ServiceError> {
+        self.store
+            .tokens(tenant, Some(id))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ScimError::not_found(format!("no token {id}")).into())
+    }
+
+    /// Makes a token of a tenant (audited); the secret is in the answer only. Without an
+    /// expiry asked for, a tenant with a maximum lifetime gives the longest allowed.
+    pub async fn create_token(
+        &self,
+        tenant: &TenantRecord,
+        name: &str,
+        expires_at: Option<OffsetDateTime>,
+        actor: &str,
+    ) -> Result<(TokenRecord, String), ServiceError> {
+        let result = self.create_token_unaudited(tenant, name, expires_at).await;
+        let target = match &result {
+            Ok((record, _)) => record.id.clone(),
+            Err(_) => name.to_owned(),
+        };
+        self.audit_token(tenant, actor, "token.create", &target, &result)
+            .await;
+        result
+    }
+
+    async fn create_token_unaudited(
+        &self,
+        tenant: &TenantRecord,
+        name: &str,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<(TokenRecord, String), ServiceError> {
+        let (mut record, secret) = crate::tokens::issue(&tenant.id, name, None);
+        let days = tenant.max_token_lifetime_days;
+        record.expires_at = expires_at.or(crate::tokens::latest_expiry(days, record.issued));
+        match record.expires_at {
+            Some(t) if t <= record.issued => {
+                return Err(invalid("expiresAt is in the past".to_owned()))
+            }
+            _ => crate::tokens::check_expiry(record.expires_at, days, record.issued)
+                .map_err(invalid)?,
+        }
+        self.store.put_token(&record).await?;
+        Ok((record, secret))
+    }
+
+    /// Renames a token, changes its expiry, revokes it, or gives it a new secret (the old one
+    /// stops working at once); audited. Answers the record and, when regenerated, the secret.
+    pub async fn change_token(
+        &self,
+        tenant: &TenantRecord,
+        id: &str,
+        change: TokenChange,
+        actor: &str,
+    ) -> Result<(TokenRecord, Option<String>), ServiceError> {
+        let operation = match change {
+            TokenChange::Update { .. } => "token.update",
+            TokenChange::Revoke => "token.revoke",
+            TokenChange::Regenerate => "token.regenerate",
+        };
+        let result = self.change_token_unaudited(tenant, id, change).await;
+        self.audit_token(tenant, actor, operation, id, &result)
+            .await;
+        result
+    }
+
+    async fn change_token_unaudited(
+        &self,
+        tenant: &TenantRecord,
+        id: &str,
+        change: TokenChange,
+    ) -> Result<(TokenRecord, Option<String>), ServiceError> {
+        let mut record = self.token(&tenant.id, id).await?;
+        let days = tenant.max_token_lifetime_days;
+        let secret = match change {
+            TokenChange::Update { name, expires_at } => {
+                if let Some(name) = name {
+                    record.name = checked_token_name(&name)?;
+                }
+                if let Some(expires_at) = expires_at {
+                    crate::tokens::check_expiry(expires_at, days, record.issued)
+                        .map_err(invalid)?;
+                    record.expires_at = expires_at;
+                }
+                None
+            }
+            TokenChange::Revoke => {
+                record.revoked_at = record.revoked_at.or(Some(now()));
+                None
+            }
+            TokenChange::Regenerate => {
+                if record.revoked_at.is_some() {
+                    return Err(
+                        ScimError::new(409, None, "a revoked token cannot be regenerated").into(),
+                    );
+                }
+                let secret = crate::tokens::regenerate(&mut record);
+                // Under a lifetime limit, each new secret gets the whole lifetime.
+                if let Some(latest) = crate::tokens::latest_expiry(days, record.issued) {
+                    record.expires_at = Some(latest);
+                }
+                Some(secret)
+            }
+        };
+        self.store.put_token(&record).await?;
+        // What is stored (a revocation made meanwhile stays).
+        let stored = self.token(&tenant.id, id).await?;
+        Ok((stored, secret))
+    }
+
+    async fn audit_token<T>(
+        &self,
+        tenant: &TenantRecord,
+        actor: &str,
+        operation: &str,
+        target: &str,
+        result: &Result<T, ServiceError>,
+    ) {
+        record_admin_action(
+            self.store.as_ref(),
+            &tenant.id,
+            actor,
+            operation,
+            "Token",
+            target,
+            match result {
+                Ok(_) => Ok((200, String::new())),
+                Err(e) => Err(e),
+            },
+        )
+        .await;
     }
 
     async fn link_count(&self, tenant: &str) -> Result<u64, StoreError> {
@@ -407,6 +611,29 @@ impl Tenants {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// A backend fronts one tenant: tenants on one platform would see each other's accounts
+    /// (lists and filters read the platform).
+    async fn check_backend_free(&self, backend: &str, tenant: &str) -> Result<(), ServiceError> {
+        let taken_by = self
+            .store
+            .tenants(None)
+            .await?
+            .into_iter()
+            .find(|t| t.backend == backend && t.id != tenant);
+        match taken_by {
+            Some(other) => Err(ScimError::new(
+                409,
+                Some(ScimType::Uniqueness),
+                format!(
+                    "backend {backend} is fronted by tenant {} already; a backend serves one tenant, so tenants never see each other's accounts",
+                    other.id
+                ),
+            )
+            .into()),
+            None => Ok(()),
+        }
     }
 
     fn check_backend(&self, backend: &str) -> Result<(), ServiceError> {
@@ -443,6 +670,26 @@ impl Tenants {
         )
         .await;
     }
+}
+
+/// A change to a managed token.
+#[derive(Debug, Clone)]
+pub enum TokenChange {
+    /// New name and/or expiry (`Some(None)` removes the expiry).
+    Update {
+        name: Option<String>,
+        expires_at: Option<Option<OffsetDateTime>>,
+    },
+    Revoke,
+    Regenerate,
+}
+
+fn checked_token_name(name: &str) -> Result<String, ServiceError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(invalid("a token's name is 1 to 200 characters".to_owned()));
+    }
+    Ok(name.to_owned())
 }
 
 /// The SCIM error of a tenant whose backend the config does not (any longer) define.

@@ -38,12 +38,14 @@ pub fn issue(
     expires_at: Option<OffsetDateTime>,
 ) -> (TokenRecord, String) {
     let id = random_hex(8);
+    let now = crate::service::now();
     let mut record = TokenRecord {
         id: id.clone(),
         tenant: tenant.to_owned(),
         name: name.to_owned(),
         hash: String::new(),
-        created: OffsetDateTime::now_utc(),
+        created: now,
+        issued: now,
         expires_at,
         last_used_at: None,
         revoked_at: None,
@@ -56,31 +58,33 @@ pub fn issue(
 pub fn regenerate(record: &mut TokenRecord) -> String {
     let secret = random_hex(24);
     record.hash = hash(&secret);
+    record.issued = crate::service::now();
     format!("{PREFIX}{}_{secret}", record.id)
 }
 
 /// The latest expiry a tenant's maximum token lifetime (in days) allows for a secret issued
-/// `now`; `None` without a limit.
-pub fn latest_expiry(max_days: Option<u32>, now: OffsetDateTime) -> Option<OffsetDateTime> {
-    max_days.map(|d| now + time::Duration::days(i64::from(d)))
+/// at `issued`; `None` without a limit.
+pub fn latest_expiry(max_days: Option<u32>, issued: OffsetDateTime) -> Option<OffsetDateTime> {
+    max_days.map(|d| issued + time::Duration::days(i64::from(d)))
 }
 
-/// Whether a token may be set to expire at `expires_at` (`None`: never) under a tenant's
-/// maximum lifetime; the reason when not.
+/// Whether a secret issued at `issued` may be set to expire at `expires_at` (`None`: never)
+/// under a tenant's maximum lifetime; the reason when not. The lifetime counts from the
+/// secret's issue, so moving the expiry again and again cannot keep a secret alive.
 pub fn check_expiry(
     expires_at: Option<OffsetDateTime>,
     max_days: Option<u32>,
-    now: OffsetDateTime,
+    issued: OffsetDateTime,
 ) -> Result<(), String> {
     // A client's clock and the request's own time: a minute's grace.
     let grace = time::Duration::minutes(1);
-    match (expires_at, latest_expiry(max_days, now)) {
+    match (expires_at, latest_expiry(max_days, issued)) {
         (None, Some(_)) => Err(format!(
             "this tenant's tokens live at most {} days: a token must expire",
             max_days.unwrap_or_default()
         )),
         (Some(t), Some(latest)) if t > latest + grace => Err(format!(
-            "this tenant's tokens live at most {} days: expiresAt must be before {}",
+            "this tenant's tokens live at most {} days from their issue: expiresAt must be before {}",
             max_days.unwrap_or_default(),
             latest
                 .format(&time::format_description::well_known::Rfc3339)
@@ -115,13 +119,14 @@ pub async fn verify(
     if !matches || record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
         return Ok(None);
     }
-    // `last_used_at` to the minute: not a store write on every request.
+    // `last_used_at` to the minute: not a store write on every request. Only that column is
+    // written, so a revocation made meanwhile stands.
     if record
         .last_used_at
         .is_none_or(|t| now - t > time::Duration::minutes(1))
     {
         record.last_used_at = Some(now);
-        store.put_token(&record).await?;
+        store.touch_token(&record.id, now).await?;
     }
     Ok(Some(Caller {
         token_name: format!("{}:{}", record.id, record.name),
@@ -163,6 +168,10 @@ mod tests {
             .unwrap_err()
             .contains("at most 90 days"));
         assert!(check_expiry(None, Some(90), now).is_err());
+        // Counted from the secret's issue: moving the expiry later and later does not help.
+        let issued_long_ago = now - time::Duration::days(20);
+        assert!(check_expiry(days(9), Some(30), issued_long_ago).is_ok());
+        assert!(check_expiry(days(15), Some(30), issued_long_ago).is_err());
         assert_eq!(latest_expiry(Some(90), now), days(90));
         assert_eq!(latest_expiry(None, now), None);
     }

@@ -9,12 +9,12 @@ use http::{header, HeaderValue, Method, Request, StatusCode};
 use http_body_util::Full;
 use serde_json::{json, Value};
 
-use super::{query_pairs, read_json, HttpState, Surface};
+use super::{query_pairs, read_body_json, HttpState, Surface};
 use crate::auth::bearer_token;
 use crate::http::error::to_scim_error;
-use crate::service::{Gateway, Kind, ServiceError};
+use crate::service::{Kind, ServiceError};
 use crate::store::{Identity, TenantRecord};
-use crate::tenants::{missing_backend, NewTenant, TenantChange, DEFAULT_TENANT};
+use crate::tenants::{NewTenant, TenantChange, TokenChange, DEFAULT_TENANT};
 
 use super::response::HttpResponse;
 
@@ -39,10 +39,14 @@ fn error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
 }
 
 fn service_error(e: &ServiceError) -> HttpResponse {
-    let scim = to_scim_error(e);
+    scim_as_admin_error(&to_scim_error(e))
+}
+
+/// A SCIM error in the admin API's own form.
+fn scim_as_admin_error(scim: &crate::scim::ScimError) -> HttpResponse {
     error(
         StatusCode::from_u16(scim.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        scim.detail,
+        scim.detail.clone(),
     )
 }
 
@@ -113,23 +117,13 @@ where
             .await
         }
         ["tenants", tenant, "tokens", rest @ ..] => {
-            let (record, gateway) = match state.tenants.existing(tenant).await {
-                Ok(record) => match state.tenants.gateway(&record) {
-                    Some(gw) => (record, gw),
-                    None => return service_error(&missing_backend(&record).into()),
-                },
+            // Tokens need no backend: a tenant whose backend left the config keeps them
+            // manageable (revocable above all).
+            let record = match state.tenants.existing(tenant).await {
+                Ok(record) => record,
                 Err(e) => return service_error(&e),
             };
-            tokens(
-                state,
-                &gateway,
-                record.max_token_lifetime_days,
-                &actor,
-                rest,
-                method,
-                request,
-            )
-            .await
+            tokens(state, &record, &actor, rest, method, request).await
         }
         ["tenants", tenant, "audit"] => {
             // A deleted tenant's log stays readable (it says who deleted it).
@@ -231,9 +225,9 @@ where
                     Err(e) => service_error(&e),
                 },
                 ([id], Method::PATCH) => {
-                    let body = match read_json(state, request).await {
+                    let body = match read_body_json(state, request).await {
                         Ok(b) => b,
-                        Err(r) => return r,
+                        Err(e) => return scim_as_admin_error(&e),
                     };
                     let external_id = match body.get("externalId") {
                         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -376,9 +370,9 @@ where
             Err(e) => service_error(&e),
         },
         ([], Method::POST) => {
-            let body = match read_json(state, request).await {
+            let body = match read_body_json(state, request).await {
                 Ok(b) => b,
-                Err(r) => return r,
+                Err(e) => return scim_as_admin_error(&e),
             };
             let new = match new_tenant(&body) {
                 Ok(n) => n,
@@ -391,9 +385,9 @@ where
             StatusCode::OK,
         ),
         ([id], Method::PATCH) => {
-            let body = match read_json(state, request).await {
+            let body = match read_body_json(state, request).await {
                 Ok(b) => b,
-                Err(r) => return r,
+                Err(e) => return scim_as_admin_error(&e),
             };
             let change = match tenant_change(&body) {
                 Ok(c) => c,
@@ -555,8 +549,7 @@ fn expiry(body: &Value) -> Result<Option<Option<time::OffsetDateTime>>, String> 
 /// `/tenants/{tenant}/tokens[...]`: managed SCIM tokens.
 async fn tokens<B>(
     state: &HttpState,
-    gw: &Gateway,
-    max_lifetime_days: Option<u32>,
+    tenant: &TenantRecord,
     actor: &str,
     rest: &[&str],
     method: Method,
@@ -566,14 +559,14 @@ where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    use crate::service::TokenChange;
+    let tenants = &state.tenants;
     let answer = |result: Result<(crate::store::TokenRecord, Option<String>), ServiceError>,
                   status| match result {
         Ok((record, secret)) => json_response(status, &token_json(&record, secret)),
         Err(e) => service_error(&e),
     };
     match (rest, method) {
-        ([], Method::GET) => match gw.tokens().await {
+        ([], Method::GET) => match tenants.tokens(&tenant.id).await {
             Ok(list) => json_response(
                 StatusCode::OK,
                 &json!({"tokens": list.iter().map(|r| token_json(r, None)).collect::<Vec<_>>()}),
@@ -581,9 +574,9 @@ where
             Err(e) => service_error(&e),
         },
         ([], Method::POST) => {
-            let body = match read_json(state, request).await {
+            let body = match read_body_json(state, request).await {
                 Ok(b) => b,
-                Err(r) => return r,
+                Err(e) => return scim_as_admin_error(&e),
             };
             let Some(name) = body
                 .get("name")
@@ -599,17 +592,20 @@ where
                 Ok(e) => e.flatten(),
                 Err(m) => return error(StatusCode::BAD_REQUEST, m),
             };
-            let created = gw
-                .create_token(name, expires_at, max_lifetime_days, actor)
+            let created = tenants
+                .create_token(tenant, name, expires_at, actor)
                 .await
                 .map(|(r, s)| (r, Some(s)));
             answer(created, StatusCode::CREATED)
         }
-        ([id], Method::GET) => answer(gw.token(id).await.map(|r| (r, None)), StatusCode::OK),
+        ([id], Method::GET) => answer(
+            tenants.token(&tenant.id, id).await.map(|r| (r, None)),
+            StatusCode::OK,
+        ),
         ([id], Method::PATCH) => {
-            let body = match read_json(state, request).await {
+            let body = match read_body_json(state, request).await {
                 Ok(b) => b,
-                Err(r) => return r,
+                Err(e) => return scim_as_admin_error(&e),
             };
             let expires_at = match expiry(&body) {
                 Ok(e) => e,
@@ -617,23 +613,21 @@ where
             };
             let name = body.get("name").and_then(Value::as_str).map(str::to_owned);
             answer(
-                gw.change_token(
-                    id,
-                    TokenChange::Update { name, expires_at },
-                    max_lifetime_days,
-                    actor,
-                )
-                .await,
+                tenants
+                    .change_token(tenant, id, TokenChange::Update { name, expires_at }, actor)
+                    .await,
                 StatusCode::OK,
             )
         }
         ([id, "revoke"], Method::POST) => answer(
-            gw.change_token(id, TokenChange::Revoke, max_lifetime_days, actor)
+            tenants
+                .change_token(tenant, id, TokenChange::Revoke, actor)
                 .await,
             StatusCode::OK,
         ),
         ([id, "regenerate"], Method::POST) => answer(
-            gw.change_token(id, TokenChange::Regenerate, max_lifetime_days, actor)
+            tenants
+                .change_token(tenant, id, TokenChange::Regenerate, actor)
                 .await,
             StatusCode::OK,
         ),
@@ -679,14 +673,42 @@ pub fn openapi() -> Value {
             "name": {"type": "string"},
             "enabled": {"type": "boolean", "description": "A disabled tenant answers every SCIM request with 403"},
             "backend": {"type": "string", "description": "A backend of the config; `default` is [backend]"},
-            "tokenPolicy": {"type": "object", "properties": {"maxLifetimeDays": {"type": "integer", "minimum": 1, "nullable": true}}},
-            "scimBaseUrl": {"type": "string", "format": "uri", "readOnly": true},
-            "created": {"type": "string", "format": "date-time", "readOnly": true},
-            "updated": {"type": "string", "format": "date-time", "readOnly": true}
+            "tokenPolicy": {"$ref": "#/components/schemas/TokenPolicy"},
+            "scimBaseUrl": {"type": "string", "format": "uri"},
+            "created": {"type": "string", "format": "date-time"},
+            "updated": {"type": "string", "format": "date-time"}
+        }
+    });
+    let token_policy = json!({"type": "object", "properties": {"maxLifetimeDays": {"type": "integer", "minimum": 1, "maximum": 36500, "nullable": true, "description": "Counted from each secret's issue; null: no limit"}}});
+    // Requests name only what may be set; any other field is refused (400).
+    let tenant_create = json!({
+        "type": "object",
+        "required": ["id"],
+        "additionalProperties": false,
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+            "name": {"type": "string", "description": "Defaults to the id"},
+            "backend": {"type": "string", "description": "Needed when the config has several backends; a backend fronts one tenant"},
+            "enabled": {"type": "boolean", "default": true},
+            "tokenPolicy": {"$ref": "#/components/schemas/TokenPolicy"}
+        }
+    });
+    let tenant_change = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "name": {"type": "string"},
+            "backend": {"type": "string", "description": "Only while the tenant has no identity links; never for default"},
+            "enabled": {"type": "boolean"},
+            "tokenPolicy": {"$ref": "#/components/schemas/TokenPolicy"}
         }
     });
     let tenant_ref =
         json!({"application/json": {"schema": {"$ref": "#/components/schemas/Tenant"}}});
+    let tenant_create_ref =
+        json!({"application/json": {"schema": {"$ref": "#/components/schemas/TenantCreate"}}});
+    let tenant_change_ref =
+        json!({"application/json": {"schema": {"$ref": "#/components/schemas/TenantChange"}}});
     let tenant_param =
         json!({"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}});
     let params = json!([
@@ -703,7 +725,7 @@ pub fn openapi() -> Value {
         "info": {"title": "scimgate admin API", "version": "1", "description": "Tenants (SCIM configurations), their managed SCIM tokens, identity links between the gateway's SCIM ids and platform accounts, and the audit log."},
         "components": {
             "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Link": link, "Error": err, "Tenant": tenant}
+            "schemas": {"Link": link, "Error": err, "Tenant": tenant, "TenantCreate": tenant_create, "TenantChange": tenant_change, "TokenPolicy": token_policy}
         },
         "security": [{"admin": []}],
         "paths": {
@@ -711,8 +733,8 @@ pub fn openapi() -> Value {
                 "get": {"summary": "Every tenant", "responses": {"200": {"description": "Tenants", "content": {"application/json": {"schema": {"type": "object", "properties": {"tenants": {"type": "array", "items": {"$ref": "#/components/schemas/Tenant"}}}}}}}, "401": errors["401"]}},
                 "post": {
                     "summary": "Make a tenant; it answers SCIM at /scim/v2/{id}",
-                    "requestBody": {"required": true, "content": tenant_ref},
-                    "responses": {"201": {"description": "The tenant", "content": tenant_ref}, "400": {"description": "Bad id, unknown backend, unknown field"}, "401": errors["401"], "409": {"description": "The id is taken"}}
+                    "requestBody": {"required": true, "content": tenant_create_ref},
+                    "responses": {"201": {"description": "The tenant", "content": tenant_ref}, "400": {"description": "Bad id, unknown backend, unknown field"}, "401": errors["401"], "409": {"description": "The id is taken, or another tenant fronts the backend"}}
                 }
             },
             "/admin/v1/tenants/{tenant}": {
@@ -720,14 +742,17 @@ pub fn openapi() -> Value {
                 "get": {"summary": "One tenant", "responses": {"200": {"description": "The tenant", "content": tenant_ref}, "401": errors["401"], "404": errors["404"]}},
                 "patch": {
                     "summary": "Change name, enabled, backend (only without identity links) or tokenPolicy (a lower limit shortens longer-lived tokens)",
-                    "requestBody": {"required": true, "content": tenant_ref},
-                    "responses": {"200": {"description": "The tenant", "content": tenant_ref}, "400": {"description": "Bad body"}, "401": errors["401"], "404": errors["404"], "409": {"description": "A backend change while identity links exist"}}
+                    "requestBody": {"required": true, "content": tenant_change_ref},
+                    "responses": {"200": {"description": "The tenant", "content": tenant_ref}, "400": {"description": "Bad body"}, "401": errors["401"], "404": errors["404"], "409": {"description": "A backend change while identity links exist, to a backend another tenant fronts, or of default"}}
                 },
                 "delete": {"summary": "Delete the tenant and its tokens (refused while it has identity links, and for the config's default)", "responses": {"204": {"description": "Deleted"}, "401": errors["401"], "404": errors["404"], "409": {"description": "It has identity links, or is the default"}}}
             },
             "/admin/v1/tenants/{tenant}/endpoint": {
                 "parameters": [tenant_param],
                 "get": {"summary": "What an IdP admin pastes into Okta or Entra ID: the SCIM base URL and how to authenticate", "responses": {"200": {"description": "Endpoint information", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "tenant": {"type": "string"},
+                    "enabled": {"type": "boolean"},
+                    "warning": {"type": "string", "description": "Present when the URL may not be the one IdPs reach (server.public_url unset on a separate admin address)"},
                     "scimBaseUrl": {"type": "string", "format": "uri"},
                     "authentication": {"type": "object"},
                     "resourceTypes": {"type": "array", "items": {"type": "string"}},

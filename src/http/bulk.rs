@@ -555,6 +555,7 @@ where
         format!("The size of the bulk request exceeds maxPayloadSize ({MAX_PAYLOAD_SIZE} bytes).")
     })
     .await
+    .map_err(|e| scim_error(&e))
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@ use crate::scim::path::parse_attr_list;
 use crate::scim::projection::project;
 use crate::scim::{ScimError, ScimType};
 use crate::service::{version_listed, Gateway, Kind, RequestContext, Resource, ServiceError};
-use crate::store::TenantRecord;
 use crate::tenants::{missing_backend, Tenants, DEFAULT_TENANT};
 
 /// What the HTTP layer needs for every request.
@@ -100,17 +99,24 @@ where
         return not_found_url(&path);
     };
     let (tenant_id, tenant_in_path, rest) = split_tenant(rest);
-    let tenant = match state.tenants.record(tenant_id).await {
-        Ok(t) => t,
-        Err(e) => return service_error(&e.into()),
+    // The caller first: an unknown tenant and another tenant's token answer alike, and only
+    // a tenant's own callers reach its record.
+    let caller = match authenticate(state, tenant_id, &request).await {
+        Ok(caller) => caller,
+        Err(Refusal::Invalid(detail)) => return unauthorized(detail),
+        Err(Refusal::Unchecked) => {
+            return scim_error(&ScimError::new(
+                503,
+                None,
+                "the token cannot be checked right now; try again shortly",
+            ))
+        }
     };
-    // An unknown tenant and another tenant's token answer alike: the caller learns nothing.
-    let (caller, tenant) = match authenticate(state, tenant.as_deref(), &request).await {
-        Ok(caller) => match tenant {
-            Some(tenant) => (caller, tenant),
-            None => return unauthorized("the bearer token is not valid"),
-        },
-        Err(detail) => return unauthorized(detail),
+    let tenant = match state.tenants.record(tenant_id).await {
+        Ok(Some(tenant)) => tenant,
+        // Its tokens went with it (deleted meanwhile).
+        Ok(None) => return unauthorized(INVALID_TOKEN),
+        Err(e) => return service_error(&e.into()),
     };
     if !tenant.enabled {
         return scim_error(&ScimError::new(
@@ -368,34 +374,41 @@ fn unauthorized(detail: &str) -> HttpResponse {
     response
 }
 
-/// The caller of a SCIM request to `tenant` (`None`: no such tenant), or why it is refused.
+const INVALID_TOKEN: &str = "the bearer token is not valid";
+
+/// Why a SCIM request is not let in.
+enum Refusal {
+    /// No token, or not one of this tenant's (401).
+    Invalid(&'static str),
+    /// The store could not be asked (503: the IdP retries rather than giving up on the token).
+    Unchecked,
+}
+
+/// The caller of a SCIM request to tenant `tenant`, or why it is refused.
 ///
 /// Managed tokens (`sgt_...`) are looked up in the store on every request, so a revocation
 /// holds at once on every replica, and hold for their own tenant only; tokens from the config
 /// are compared in memory and are the `default` tenant's.
 async fn authenticate<B>(
     state: &HttpState,
-    tenant: Option<&TenantRecord>,
+    tenant: &str,
     request: &Request<B>,
-) -> Result<Caller, &'static str> {
+) -> Result<Caller, Refusal> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let caller = match (header.and_then(bearer_token), tenant) {
-        (Some(_), None) => None,
-        (Some(bearer), Some(tenant)) if crate::tokens::is_managed(bearer) => {
-            match crate::tokens::verify(state.tenants.store().as_ref(), &tenant.id, bearer).await {
+    let caller = match header.and_then(bearer_token) {
+        Some(bearer) if crate::tokens::is_managed(bearer) => {
+            match crate::tokens::verify(state.tenants.store().as_ref(), tenant, bearer).await {
                 Ok(caller) => caller,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot check a managed token");
-                    None
+                    return Err(Refusal::Unchecked);
                 }
             }
         }
-        (Some(bearer), Some(tenant)) if tenant.id == DEFAULT_TENANT => {
-            state.auth.authenticate(bearer)
-        }
+        Some(bearer) if tenant == DEFAULT_TENANT => state.auth.authenticate(bearer),
         _ => None,
     };
     match caller {
@@ -403,10 +416,10 @@ async fn authenticate<B>(
             tracing::Span::current().record("caller", caller.token_name.as_str());
             Ok(caller)
         }
-        None if header.is_none() => {
-            Err("authentication required: send Authorization: Bearer <token>")
-        }
-        None => Err("the bearer token is not valid"),
+        None if header.is_none() => Err(Refusal::Invalid(
+            "authentication required: send Authorization: Bearer <token>",
+        )),
+        None => Err(Refusal::Invalid(INVALID_TOKEN)),
     }
 }
 
@@ -443,8 +456,20 @@ fn has_filter(query: &[(String, String)]) -> bool {
     query.iter().any(|(k, _)| k.eq_ignore_ascii_case("filter"))
 }
 
-/// Reads a JSON request body within the size limit.
+/// Reads a JSON request body within the size limit; a SCIM error answer when it cannot.
 async fn read_json<B>(state: &HttpState, request: Request<B>) -> Result<Value, HttpResponse>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    read_body_json(state, request)
+        .await
+        .map_err(|e| scim_error(&e))
+}
+
+/// Reads a JSON request body within the size limit; the error says why it cannot (the SCIM API
+/// and the admin API answer it each in its own form).
+async fn read_body_json<B>(state: &HttpState, request: Request<B>) -> Result<Value, ScimError>
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -462,7 +487,7 @@ async fn read_json_within<B>(
     request: Request<B>,
     limit: usize,
     too_large: impl Fn() -> String,
-) -> Result<Value, HttpResponse>
+) -> Result<Value, ScimError>
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -474,14 +499,14 @@ where
             || essence == "application/json"
             || essence.ends_with("+json"))
         {
-            return Err(scim_error(&ScimError::new(
+            return Err(ScimError::new(
                 415,
                 None,
                 format!("send application/scim+json, not `{essence}`"),
-            )));
+            ));
         }
     }
-    let too_large = || scim_error(&ScimError::new(413, None, too_large()));
+    let too_large = || ScimError::new(413, None, too_large());
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -499,17 +524,17 @@ where
             return Err(too_large())
         }
         Err(_) => {
-            return Err(scim_error(&ScimError::bad_request(
+            return Err(ScimError::bad_request(
                 ScimType::InvalidSyntax,
                 "the request body could not be read",
-            )))
+            ))
         }
     };
     serde_json::from_slice::<Value>(&bytes).map_err(|e| {
-        scim_error(&ScimError::bad_request(
+        ScimError::bad_request(
             ScimType::InvalidSyntax,
             format!("the request body is not valid JSON: {e}"),
-        ))
+        )
     })
 }
 

@@ -91,8 +91,11 @@ pub struct TokenRecord {
     /// Hex SHA-256 of the secret part.
     pub hash: String,
     pub created: OffsetDateTime,
+    /// When the current secret was issued (made or regenerated).
+    pub issued: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub last_used_at: Option<OffsetDateTime>,
+    /// Once set, never cleared: `put_token` keeps a stored revocation.
     pub revoked_at: Option<OffsetDateTime>,
 }
 
@@ -144,7 +147,8 @@ pub struct Change {
 }
 
 impl Change {
-    /// The resource type of a change that is a tenant's (its id in `tenant` and `scim_id`).
+    /// The resource type of a change that is a tenant's (its id in `tenant` and `scim_id`, its
+    /// backend in `backend_key`).
     pub const TENANT: &'static str = "Tenant";
 
     pub(crate) fn tenant_scope(id: &str) -> Scope<'_> {
@@ -225,8 +229,19 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// Removes audit entries older than `before`; how many.
     fn prune_audit<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, u64>;
 
-    /// Adds or replaces a managed token.
+    /// Adds or replaces a managed token (a stored revocation stays).
     fn put_token<'a>(&'a self, token: &'a TokenRecord) -> StoreFuture<'a, ()>;
+
+    /// Sets a token's `last_used_at` alone (so checking a token never undoes a revocation or
+    /// regeneration made meanwhile).
+    fn touch_token<'a>(&'a self, id: &'a str, at: OffsetDateTime) -> StoreFuture<'a, ()>;
+
+    /// Makes a tenant's live tokens expire by `latest` at the latest; how many changed.
+    fn shorten_tokens<'a>(
+        &'a self,
+        tenant: &'a str,
+        latest: OffsetDateTime,
+    ) -> StoreFuture<'a, u64>;
 
     /// A tenant's managed tokens (one, with `id`), oldest first.
     fn tokens<'a>(
@@ -235,13 +250,16 @@ pub trait IdentityStore: Send + Sync + 'static {
         id: Option<&'a str>,
     ) -> StoreFuture<'a, Vec<TokenRecord>>;
 
-    /// Adds a tenant; `Conflict` when the id is taken.
+    /// Adds a tenant; `Conflict` when the id is taken or another tenant fronts its backend.
     fn insert_tenant<'a>(&'a self, tenant: &'a TenantRecord) -> StoreFuture<'a, ()>;
 
-    /// Replaces a tenant's fields (all but `id` and `created`); `NotFound` when it is gone.
+    /// Replaces a tenant's fields (all but `id` and `created`); `NotFound` when it is gone or
+    /// the backend would change while it has identity links; `Conflict` when another tenant
+    /// fronts the backend.
     fn update_tenant<'a>(&'a self, tenant: &'a TenantRecord) -> StoreFuture<'a, ()>;
 
-    /// Removes a tenant and its managed tokens; true when there was one.
+    /// Removes a tenant and its managed tokens when it has no identity links; false when
+    /// nothing was removed (no such tenant, or it has links).
     fn delete_tenant<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
 
     /// Every tenant (or the one with `id`), by id.
@@ -449,6 +467,7 @@ pub(crate) mod tests {
             name: "okta".into(),
             hash: "ab".repeat(32),
             created: identity("x", "y").created,
+            issued: identity("x", "y").created,
             expires_at: None,
             last_used_at: None,
             revoked_at: None,
@@ -465,6 +484,17 @@ pub(crate) mod tests {
             store.tokens("default", Some("tok1")).await.unwrap(),
             vec![token.clone()]
         );
+        // A write from an older read does not bring a revoked token back; touching it changes
+        // nothing else.
+        let mut stale = token.clone();
+        stale.revoked_at = None;
+        store.put_token(&stale).await.unwrap();
+        let later = token.created + time::Duration::minutes(5);
+        store.touch_token("tok1", later).await.unwrap();
+        let stored = store.tokens("default", Some("tok1")).await.unwrap();
+        assert_eq!(stored[0].revoked_at, token.revoked_at);
+        assert_eq!(stored[0].last_used_at, Some(later));
+        token.last_used_at = Some(later);
         assert!(store
             .tokens("default", Some("nope"))
             .await
@@ -503,7 +533,36 @@ pub(crate) mod tests {
             store.update_tenant(&zeta).await,
             Err(StoreError::NotFound)
         ));
+        // One tenant a backend.
+        assert!(matches!(
+            store.insert_tenant(&zeta).await,
+            Err(StoreError::Conflict(_))
+        ));
+        zeta.backend = "zeta-platform".into();
         store.insert_tenant(&zeta).await.unwrap();
+        zeta.backend = "default".into();
+        assert!(matches!(
+            store.update_tenant(&zeta).await,
+            Err(StoreError::Conflict(_))
+        ));
+        zeta.backend = "zeta-platform".into();
+        // A tenant with identity links ("other" has one) neither moves nor goes.
+        let mut other = TenantRecord {
+            id: "other".into(),
+            backend: "other-platform".into(),
+            ..acme.clone()
+        };
+        store.insert_tenant(&other).await.unwrap();
+        other.backend = "elsewhere".into();
+        assert!(matches!(
+            store.update_tenant(&other).await,
+            Err(StoreError::NotFound)
+        ));
+        other.backend = "other-platform".into();
+        other.enabled = true;
+        store.update_tenant(&other).await.unwrap();
+        assert!(!store.delete_tenant("other").await.unwrap());
+        assert_eq!(store.tenants(Some("other")).await.unwrap(), vec![other]);
         assert_eq!(
             store
                 .tenants(None)
@@ -512,19 +571,32 @@ pub(crate) mod tests {
                 .iter()
                 .map(|t| t.id.as_str())
                 .collect::<Vec<_>>(),
-            ["acme", "zeta"]
+            ["acme", "other", "zeta"]
         );
         let acme_token = TokenRecord {
             id: "tok-acme".into(),
             tenant: "acme".into(),
+            revoked_at: None,
             ..token.clone()
         };
         store.put_token(&acme_token).await.unwrap();
+        // Shortening: live tokens of the tenant that would outlive the limit, no others.
+        let limit = token.created + time::Duration::days(7);
+        assert_eq!(store.shorten_tokens("acme", limit).await.unwrap(), 1);
+        assert_eq!(
+            store.tokens("acme", None).await.unwrap()[0].expires_at,
+            Some(limit)
+        );
+        assert_eq!(store.shorten_tokens("acme", limit).await.unwrap(), 0);
+        assert_eq!(
+            store.tokens("default", None).await.unwrap()[0].expires_at,
+            None
+        );
         assert!(store.delete_tenant("acme").await.unwrap());
         assert!(!store.delete_tenant("acme").await.unwrap());
         assert!(store.tokens("acme", None).await.unwrap().is_empty());
         assert_eq!(store.tokens("default", None).await.unwrap().len(), 1);
-        assert_eq!(store.tenants(None).await.unwrap().len(), 1);
+        assert_eq!(store.tenants(None).await.unwrap().len(), 2);
     }
 
     /// PostgreSQL from `SCIMGATE_TEST_POSTGRES` (default: the local server). The test makes its

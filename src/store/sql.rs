@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "audit", include_str!("migrations/0002_audit.sql")),
     (3, "tokens", include_str!("migrations/0003_tokens.sql")),
     (4, "tenants", include_str!("migrations/0004_tenants.sql")),
+    (
+        5,
+        "tenant backends",
+        include_str!("migrations/0005_tenant_backends.sql"),
+    ),
 ];
 
 /// The migrations, compiled into the binary (the DDL is the same for both databases).
@@ -463,8 +468,10 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
 
             fn put_token<'a>(&'a self, token: &'a super::TokenRecord) -> StoreFuture<'a, ()> {
                 Box::pin(async move {
+                    // A revocation is for good: no write made from an older read brings a
+                    // token back.
                     sqlx::query(
-                        "INSERT INTO tokens (id, tenant, name, hash, created, expires_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET name = $3, hash = $4, expires_at = $6, last_used_at = $7, revoked_at = $8",
+                        "INSERT INTO tokens (id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET name = $3, hash = $4, expires_at = $6, last_used_at = $7, revoked_at = COALESCE(tokens.revoked_at, $8), issued = $9",
                     )
                     .bind(&token.id)
                     .bind(&token.tenant)
@@ -474,9 +481,43 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(token.expires_at.map(sql::timestamp))
                     .bind(token.last_used_at.map(sql::timestamp))
                     .bind(token.revoked_at.map(sql::timestamp))
+                    .bind(sql::timestamp(token.issued))
                     .execute(&self.pool)
                     .await?;
                     Ok(())
+                })
+            }
+
+            fn touch_token<'a>(
+                &'a self,
+                id: &'a str,
+                at: time::OffsetDateTime,
+            ) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
+                        .bind(sql::timestamp(at))
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                })
+            }
+
+            fn shorten_tokens<'a>(
+                &'a self,
+                tenant: &'a str,
+                latest: time::OffsetDateTime,
+            ) -> StoreFuture<'a, u64> {
+                Box::pin(async move {
+                    let latest = sql::timestamp(latest);
+                    let done = sqlx::query(
+                        "UPDATE tokens SET expires_at = $1 WHERE tenant = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
+                    )
+                    .bind(&latest)
+                    .bind(tenant)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected())
                 })
             }
 
@@ -488,7 +529,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                 Box::pin(async move {
                     use sqlx::Row;
                     let rows = sqlx::query(
-                        "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at FROM tokens WHERE tenant = $1 AND ($2 = '' OR id = $2) ORDER BY created, id",
+                        "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued FROM tokens WHERE tenant = $1 AND ($2 = '' OR id = $2) ORDER BY created, id",
                     )
                     .bind(tenant)
                     .bind(id.unwrap_or_default())
@@ -498,12 +539,15 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     let mut out = Vec::with_capacity(rows.len());
                     for row in rows {
                         let created: String = row.try_get("created")?;
+                        let created = sql::parse_time(&created)?;
                         out.push(super::TokenRecord {
                             id: row.try_get("id")?,
                             tenant: row.try_get("tenant")?,
                             name: row.try_get("name")?,
                             hash: row.try_get("hash")?,
-                            created: sql::parse_time(&created)?,
+                            created,
+                            // Tokens from before issue times were kept: issued when made.
+                            issued: time(row.try_get("issued")?)?.unwrap_or(created),
                             expires_at: time(row.try_get("expires_at")?)?,
                             last_used_at: time(row.try_get("last_used_at")?)?,
                             revoked_at: time(row.try_get("revoked_at")?)?,
@@ -515,8 +559,9 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
 
             fn insert_tenant<'a>(&'a self, tenant: &'a super::TenantRecord) -> StoreFuture<'a, ()> {
                 Box::pin(async move {
+                    // Any conflict: the id, or a backend another tenant fronts.
                     let done = sqlx::query(
-                        "INSERT INTO tenants (id, name, enabled, backend, max_token_lifetime_days, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                        "INSERT INTO tenants (id, name, enabled, backend, max_token_lifetime_days, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                     )
                     .bind(&tenant.id)
                     .bind(&tenant.name)
@@ -528,17 +573,27 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .execute(&self.pool)
                     .await?;
                     if done.rows_affected() == 0 {
-                        return Err(StoreError::Conflict(format!("tenant {}", tenant.id)));
+                        return Err(StoreError::Conflict(format!(
+                            "tenant {} or a tenant of backend {}",
+                            tenant.id, tenant.backend
+                        )));
                     }
-                    self.announce(super::Change::tenant_scope(&tenant.id), &tenant.id, "", false)
-                        .await
+                    self.announce(
+                        super::Change::tenant_scope(&tenant.id),
+                        &tenant.id,
+                        &tenant.backend,
+                        false,
+                    )
+                    .await
                 })
             }
 
             fn update_tenant<'a>(&'a self, tenant: &'a super::TenantRecord) -> StoreFuture<'a, ()> {
                 Box::pin(async move {
+                    // The backend changes only while the tenant has no identity links (they
+                    // name the old platform's accounts), checked in the same statement.
                     let done = sqlx::query(
-                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6 WHERE id = $1",
+                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6 WHERE id = $1 AND (backend = $4 OR NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1))",
                     )
                     .bind(&tenant.id)
                     .bind(&tenant.name)
@@ -547,23 +602,45 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(tenant.max_token_lifetime_days.map(i64::from))
                     .bind(sql::timestamp(tenant.updated))
                     .execute(&self.pool)
-                    .await?;
+                    .await
+                    .map_err(|e| {
+                        if sql::is_unique_violation(&e) {
+                            StoreError::Conflict(format!(
+                                "another tenant fronts backend {}",
+                                tenant.backend
+                            ))
+                        } else {
+                            e.into()
+                        }
+                    })?;
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    self.announce(super::Change::tenant_scope(&tenant.id), &tenant.id, "", false)
-                        .await
+                    self.announce(
+                        super::Change::tenant_scope(&tenant.id),
+                        &tenant.id,
+                        &tenant.backend,
+                        false,
+                    )
+                    .await
                 })
             }
 
             fn delete_tenant<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
                 Box::pin(async move {
                     let mut tx = self.pool.begin().await?;
+                    // Only a tenant without identity links, checked in the same statement.
+                    let done = sqlx::query(
+                        "DELETE FROM tenants WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1)",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        tx.rollback().await?;
+                        return Ok(false);
+                    }
                     sqlx::query("DELETE FROM tokens WHERE tenant = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;

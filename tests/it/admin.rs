@@ -573,9 +573,13 @@ async fn managed_tokens_are_created_rotated_and_revoked() {
             "token.update",
             "token.update",
             "create",
-            "token.revoke"
+            "token.revoke",
+            // Refused (the token is revoked), and recorded as a failure.
+            "token.regenerate",
         ]
     );
+    assert_eq!(log["entries"][0]["outcome"], "failure");
+    assert_eq!(log["entries"][0]["status"], 409);
     let creates: Vec<&str> = log["entries"]
         .as_array()
         .unwrap()

@@ -108,13 +108,18 @@ async fn two_serve_processes_on_one_postgres_behave_as_one() {
     let Some(db) = TestDatabase::create().await else {
         return;
     };
-    let coder = scimgate::sandbox::coder::CoderEmulator::new(CODER_TOKEN);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let coder_url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop_coder, coder_stopped) = tokio::sync::oneshot::channel::<()>();
-    let coder_task = tokio::spawn(coder.clone().serve(listener, async move {
-        let _ = coder_stopped.await;
-    }));
+    // Two platforms: the default tenant's, and acme's.
+    let mut platforms = Vec::new();
+    for _ in 0..2 {
+        let coder = scimgate::sandbox::coder::CoderEmulator::new(CODER_TOKEN);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(coder.clone().serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        platforms.push((coder, url, stop, task));
+    }
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("mappings")).unwrap();
@@ -141,15 +146,27 @@ url = "{store}"
 
 [backend]
 mapping = "mappings/coder.toml"
-base_url = "{coder_url}"
+base_url = "{default_url}"
 credential = {{ env = "IT_CODER_TOKEN" }}
 
 [backend.settings]
-organization_id = "{org}"
+organization_id = "{default_org}"
+placeholder_email_domain = "no-email.scimgate.invalid"
+
+[backends.coder-acme]
+mapping = "mappings/coder.toml"
+base_url = "{acme_url}"
+credential = {{ env = "IT_CODER_TOKEN" }}
+
+[backends.coder-acme.settings]
+organization_id = "{acme_org}"
 placeholder_email_domain = "no-email.scimgate.invalid"
 "#,
             store = db.url,
-            org = coder.organization_id(),
+            default_url = platforms[0].1,
+            default_org = platforms[0].0.organization_id(),
+            acme_url = platforms[1].1,
+            acme_org = platforms[1].0.organization_id(),
         ),
     )
     .unwrap();
@@ -163,7 +180,7 @@ placeholder_email_domain = "no-email.scimgate.invalid"
         Method::POST,
         format!("{}/admin/v1/tenants", a.url),
         ADMIN_TOKEN,
-        Some(json!({"id": "acme"})),
+        Some(json!({"id": "acme", "backend": "coder-acme"})),
     )
     .await;
     assert_eq!(status, 201, "{made}");
@@ -188,6 +205,7 @@ placeholder_email_domain = "no-email.scimgate.invalid"
     .await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
+    assert!(platforms[1].0.user_json("ada").is_some());
 
     // A user changed through A reads changed through B, which had it cached.
     let read_on_b = || {
@@ -283,7 +301,9 @@ placeholder_email_domain = "no-email.scimgate.invalid"
     );
     drop(a);
     drop(b);
-    let _ = stop_coder.send(());
-    let _ = coder_task.await;
+    for (_, _, stop, task) in platforms {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     db.drop_now().await;
 }

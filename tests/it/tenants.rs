@@ -7,6 +7,16 @@ use serde_json::{json, Value};
 use crate::admin::admin;
 use crate::support::{admin_cli, user, Answer, Harness};
 
+/// A demo gateway with two more backends, `coder-a` and `coder-b`, each an emulated Coder of
+/// its own (a backend fronts one tenant).
+async fn with_two_platforms() -> Harness {
+    Harness::with(scimgate::demo::DemoOptions {
+        extra_backends: vec!["coder-a".to_owned(), "coder-b".to_owned()],
+        ..Default::default()
+    })
+    .await
+}
+
 /// The SCIM base URL of a tenant.
 fn tenant_url(h: &Harness, tenant: &str) -> String {
     format!("{}/{tenant}", h.url(""))
@@ -63,10 +73,10 @@ async fn create_user(h: &Harness, base: &str, token: &str, name: &str) -> Answer
 /// the tenant's audit log.
 #[tokio::test]
 async fn a_tenant_is_provisioned_with_its_own_rotated_and_revoked_token() {
-    let h = Harness::start().await;
-    let made = make_tenant(&h, "acme", json!({})).await;
+    let h = with_two_platforms().await;
+    let made = make_tenant(&h, "acme", json!({"backend": "coder-a"})).await;
     assert_eq!(made["enabled"], true);
-    assert_eq!(made["backend"], "default");
+    assert_eq!(made["backend"], "coder-a");
     assert_eq!(made["scimBaseUrl"], tenant_url(&h, "acme"));
     let acme = tenant_url(&h, "acme");
     let (token_id, first) = make_token(&h, "acme", "okta").await;
@@ -156,9 +166,9 @@ async fn a_tenant_is_provisioned_with_its_own_rotated_and_revoked_token() {
 /// token is, and an unknown tenant answers the same, so nothing is revealed.
 #[tokio::test]
 async fn a_tenants_token_is_refused_on_another_tenants_url() {
-    let h = Harness::start().await;
-    make_tenant(&h, "acme", json!({})).await;
-    make_tenant(&h, "beta", json!({})).await;
+    let h = with_two_platforms().await;
+    make_tenant(&h, "acme", json!({"backend": "coder-a"})).await;
+    make_tenant(&h, "beta", json!({"backend": "coder-b"})).await;
     let (_, acme_token) = make_token(&h, "acme", "okta").await;
     let (_, beta_token) = make_token(&h, "beta", "entra").await;
     let acme = tenant_url(&h, "acme");
@@ -220,8 +230,8 @@ async fn a_tenants_token_is_refused_on_another_tenants_url() {
 /// get 401), and answers again once enabled.
 #[tokio::test]
 async fn a_disabled_tenant_answers_every_scim_request_with_an_error() {
-    let h = Harness::start().await;
-    make_tenant(&h, "acme", json!({})).await;
+    let h = with_two_platforms().await;
+    make_tenant(&h, "acme", json!({"backend": "coder-a"})).await;
     let (_, token) = make_token(&h, "acme", "okta").await;
     let acme = tenant_url(&h, "acme");
     let t = Some(h.demo.admin_token.as_str());
@@ -277,8 +287,13 @@ async fn a_disabled_tenant_answers_every_scim_request_with_an_error() {
 /// shorter limit shortens the tokens that would outlive it.
 #[tokio::test]
 async fn the_token_policy_bounds_token_lifetimes() {
-    let h = Harness::start().await;
-    make_tenant(&h, "acme", json!({"tokenPolicy": {"maxLifetimeDays": 30}})).await;
+    let h = with_two_platforms().await;
+    make_tenant(
+        &h,
+        "acme",
+        json!({"backend": "coder-a", "tokenPolicy": {"maxLifetimeDays": 30}}),
+    )
+    .await;
     let t = Some(h.demo.admin_token.as_str());
     let days_from_now = |days: i64| {
         (time::OffsetDateTime::now_utc() + time::Duration::days(days))
@@ -367,7 +382,7 @@ async fn the_token_policy_bounds_token_lifetimes() {
 /// moved to another backend; an empty one is deleted with its tokens.
 #[tokio::test]
 async fn tenant_management_refuses_what_would_lose_identities() {
-    let h = Harness::start().await;
+    let h = with_two_platforms().await;
     let t = Some(h.demo.admin_token.as_str());
     for (body, status, says) in [
         (json!({"id": "Acme"}), 400, "lower-case"),
@@ -393,6 +408,13 @@ async fn tenant_management_refuses_what_would_lose_identities() {
             "1 to",
         ),
         (json!({"name": "no id"}), 400, "id"),
+        (json!({"id": "acme"}), 400, "name the backend"),
+        // A backend fronts one tenant: `default` fronts [backend].
+        (
+            json!({"id": "acme", "backend": "default"}),
+            409,
+            "fronted by tenant default",
+        ),
     ] {
         let (got, answer) = admin(&h, Method::POST, "/tenants", Some(body.clone()), t).await;
         assert_eq!(got, status, "{body} -> {answer}");
@@ -401,9 +423,43 @@ async fn tenant_management_refuses_what_would_lose_identities() {
             "{body} -> {answer}"
         );
     }
-    make_tenant(&h, "acme", json!({})).await;
-    let (status, _) = admin(&h, Method::POST, "/tenants", Some(json!({"id": "acme"})), t).await;
+    // A body that is not JSON is answered in the admin API's form too.
+    let base = h.url("").replace("/scim/v2", "");
+    let bad = h
+        .http
+        .post(format!("{base}/admin/v1/tenants"))
+        .bearer_auth(&h.demo.admin_token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    let bad: Value = bad.json().await.unwrap();
+    assert_eq!(bad["status"], 400);
+    assert!(
+        bad["error"].as_str().unwrap().contains("not valid JSON"),
+        "{bad}"
+    );
+    make_tenant(&h, "acme", json!({"backend": "coder-a"})).await;
+    let (status, _) = admin(
+        &h,
+        Method::POST,
+        "/tenants",
+        Some(json!({"id": "acme", "backend": "coder-b"})),
+        t,
+    )
+    .await;
     assert_eq!(status, 409);
+    let (status, refused) = admin(
+        &h,
+        Method::PATCH,
+        "/tenants/default",
+        Some(json!({"backend": "coder-b"})),
+        t,
+    )
+    .await;
+    assert_eq!(status, 409, "{refused}");
     let (status, _) = admin(&h, Method::GET, "/tenants/nope", None, t).await;
     assert_eq!(status, 404);
     let (status, _) = admin(&h, Method::GET, "/tenants/nope/tokens", None, t).await;
@@ -470,8 +526,8 @@ async fn tenant_management_refuses_what_would_lose_identities() {
 /// The endpoint-info call: what an IdP admin pastes into Okta or Entra ID.
 #[tokio::test]
 async fn endpoint_info_says_what_to_paste_into_the_idp() {
-    let h = Harness::start().await;
-    make_tenant(&h, "acme", json!({})).await;
+    let h = with_two_platforms().await;
+    make_tenant(&h, "acme", json!({"backend": "coder-a"})).await;
     let t = Some(h.demo.admin_token.as_str());
     let (status, info) = admin(&h, Method::GET, "/tenants/acme/endpoint", None, t).await;
     assert_eq!(status, 200, "{info}");
@@ -528,7 +584,7 @@ async fn endpoint_info_says_what_to_paste_into_the_idp() {
 /// `scimgate tenants ...` calls the admin API of a running gateway.
 #[tokio::test]
 async fn tenants_cli_uses_the_admin_api() {
-    let h = Harness::start().await;
+    let h = with_two_platforms().await;
     let run = |args: Vec<&'static str>| {
         let h = &h;
         async move { Ok::<_, ()>(admin_cli(h, &args).await) }
@@ -537,6 +593,8 @@ async fn tenants_cli_uses_the_admin_api() {
         "tenant",
         "create",
         "acme",
+        "--backend",
+        "coder-a",
         "--name",
         "Acme Corp",
         "--max-token-lifetime-days",
@@ -575,7 +633,7 @@ async fn tenants_cli_uses_the_admin_api() {
 #[tokio::test]
 async fn tenants_front_the_backend_they_name() {
     let h = Harness::with(scimgate::demo::DemoOptions {
-        extra_backends: vec!["coder-eu".to_owned()],
+        extra_backends: vec!["coder-eu".to_owned(), "coder-us".to_owned()],
         ..Default::default()
     })
     .await;
@@ -591,7 +649,7 @@ async fn tenants_front_the_backend_they_name() {
     assert!(refused["error"]
         .as_str()
         .unwrap()
-        .contains("coder-eu, default"));
+        .contains("coder-eu, coder-us, default"));
     make_tenant(&h, "eu", json!({"backend": "coder-eu"})).await;
     let (_, token) = make_token(&h, "eu", "entra").await;
     let eu = tenant_url(&h, "eu");
@@ -599,15 +657,82 @@ async fn tenants_front_the_backend_they_name() {
     let (_, eu_platform) = &h.demo.extra_emulators[0];
     assert!(eu_platform.user_json("greta").is_some());
     assert!(h.demo.emulator.user_json("greta").is_none());
-    // Moving a tenant with links to another backend is refused.
+    // Moving a tenant with links to another backend is refused; an empty one moves.
     let (status, refused) = admin(
         &h,
         Method::PATCH,
         "/tenants/eu",
-        Some(json!({"backend": "default"})),
+        Some(json!({"backend": "coder-us"})),
         Some(&h.demo.admin_token),
     )
     .await;
     assert_eq!(status, 409, "{refused}");
+    assert!(refused["error"]
+        .as_str()
+        .unwrap()
+        .contains("identity links"));
+    let (status, _) = admin(
+        &h,
+        Method::POST,
+        "/tenants",
+        Some(json!({"id": "us", "backend": "coder-us"})),
+        Some(&h.demo.admin_token),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, moved) = admin(
+        &h,
+        Method::PATCH,
+        "/tenants/us",
+        Some(json!({"backend": "coder-eu"})),
+        Some(&h.demo.admin_token),
+    )
+    .await;
+    assert_eq!(status, 409, "coder-eu is eu's: {moved}");
+    h.demo.stop().await;
+}
+
+/// A tenant whose backend left the config answers 503 to SCIM, and its tokens stay
+/// manageable (a token can still be listed and revoked).
+#[tokio::test]
+async fn a_tenant_whose_backend_left_the_config_answers_503_and_keeps_its_tokens() {
+    let data = tempfile::tempdir().unwrap();
+    let options = |extra: Vec<String>| scimgate::demo::DemoOptions {
+        data_dir: Some(data.path().to_owned()),
+        admin_token: Some("admin-token-kept-across-restarts".to_owned()),
+        extra_backends: extra,
+        ..Default::default()
+    };
+    let h = Harness::with(options(vec!["coder-gone".to_owned()])).await;
+    make_tenant(&h, "gone", json!({"backend": "coder-gone"})).await;
+    let (token_id, token) = make_token(&h, "gone", "okta").await;
+    h.demo.stop().await;
+
+    // Restarted with a config that no longer has the backend.
+    let h = Harness::with(options(Vec::new())).await;
+    let gone = tenant_url(&h, "gone");
+    let body = h
+        .call_as(&token, Method::GET, &format!("{gone}/Users"), None, &[])
+        .await
+        .expect_error(503, None);
+    assert!(
+        body["detail"].as_str().unwrap().contains("coder-gone"),
+        "{body}"
+    );
+    let t = Some(h.demo.admin_token.as_str());
+    let (status, listed) = admin(&h, Method::GET, "/tenants/gone/tokens", None, t).await;
+    assert_eq!(status, 200, "{listed}");
+    let (status, _) = admin(
+        &h,
+        Method::POST,
+        &format!("/tenants/gone/tokens/{token_id}/revoke"),
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(status, 200);
+    h.call_as(&token, Method::GET, &format!("{gone}/Users"), None, &[])
+        .await
+        .expect_error(401, None);
     h.demo.stop().await;
 }
