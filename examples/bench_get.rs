@@ -1,5 +1,7 @@
 //! Loopback benchmark: `GET /Users/{id}` through scimgate next to the same read on the Coder
-//! emulator directly, with the gateway's cache on and off. Prints requests/s, p50 and p99.
+//! emulator directly, with the gateway's cache on and off, and (cache on) at a tenant's URL
+//! with a managed token, which is looked up in the SQLite store on every request. Prints
+//! requests/s, p50 and p99.
 //!
 //! Run with `./scripts/bench` (release build). Options: `--requests N` (per scenario, default
 //! 20000), `--concurrency C` (default 16).
@@ -112,6 +114,7 @@ async fn main() {
     ] {
         let d = demo::start(DemoOptions {
             cache_ttl: ttl,
+            extra_backends: vec!["second".to_owned()],
             ..Default::default()
         })
         .await
@@ -149,6 +152,55 @@ async fn main() {
         )
         .await
         .print();
+        if !ttl.is_zero() {
+            let (url, token) = tenant_user(&http, &d).await;
+            load(
+                "scimgate, tenant + managed token",
+                url,
+                ("Authorization", format!("Bearer {token}")),
+                requests,
+                concurrency,
+            )
+            .await
+            .print();
+        }
         d.stop().await;
     }
+}
+
+/// A tenant on the demo's second backend, a managed token of it, and a user made through it:
+/// the user's URL and the token.
+async fn tenant_user(http: &reqwest::Client, d: &demo::Demo) -> (String, String) {
+    let admin = |path: &str| format!("{}/admin/v1{path}", d.admin_url);
+    let json = |r: reqwest::Response| async move {
+        r.json::<serde_json::Value>().await.expect("admin answer")
+    };
+    http.post(admin("/tenants"))
+        .bearer_auth(&d.admin_token)
+        .json(&json!({"id": "bench", "backend": "second"}))
+        .send()
+        .await
+        .expect("tenant");
+    let made = json(
+        http.post(admin("/tenants/bench/tokens"))
+            .bearer_auth(&d.admin_token)
+            .json(&json!({"name": "bench"}))
+            .send()
+            .await
+            .expect("token"),
+    )
+    .await;
+    let token = made["token"].as_str().expect("secret").to_owned();
+    let base = format!("{}/bench", d.scim_url);
+    let user = json(
+        http.post(format!("{base}/Users"))
+            .bearer_auth(&token)
+            .json(&json!({"userName": "tenant-bench@example.com", "emails": [{"value": "tenant-bench@example.com", "primary": true}]}))
+            .send()
+            .await
+            .expect("user"),
+    )
+    .await;
+    let id = user["id"].as_str().expect("id");
+    (format!("{base}/Users/{id}"), token)
 }
