@@ -36,24 +36,29 @@ impl LookupCache {
             objects: Cache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.ttl)
+                .support_invalidation_closures()
                 .build(),
             names: Cache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.ttl)
+                .support_invalidation_closures()
                 .build(),
             identities: Cache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.ttl)
+                .support_invalidation_closures()
                 .build(),
             groups_of: Cache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.ttl)
+                .support_invalidation_closures()
                 .build(),
             // Independent of the lookup TTL: long enough for any list in flight to finish.
             // At least twice the lookup TTL, so no cached list can outlive the mark.
             deleted: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(300).max(config.ttl * 2))
+                .support_invalidation_closures()
                 .build(),
         }
     }
@@ -139,14 +144,27 @@ impl LookupCache {
         }
     }
 
-    /// A tenant changed (moved to another backend, deleted): nothing cached may outlive it.
-    /// Tenant changes are rare admin actions, so everything is dropped rather than sorted.
-    pub fn forget_everything(&self) {
-        self.objects.invalidate_all();
-        self.names.invalidate_all();
-        self.identities.invalidate_all();
-        self.deleted.invalidate_all();
-        self.groups_of.invalidate_all();
+    /// A tenant moved to another backend or went: nothing cached of it may outlive that
+    /// (other tenants' entries, their deleted marks above all, stay).
+    pub fn forget_tenant(&self, tenant: &str) {
+        let prefix = format!("{tenant}\u{1f}");
+        fn drop_prefixed<V>(cache: &Cache<String, V>, prefix: &str)
+        where
+            V: Clone + Send + Sync + 'static,
+        {
+            let prefix = prefix.to_owned();
+            if cache
+                .invalidate_entries_if(move |key, _| key.starts_with(&prefix))
+                .is_err()
+            {
+                cache.invalidate_all();
+            }
+        }
+        drop_prefixed(&self.objects, &prefix);
+        drop_prefixed(&self.names, &prefix);
+        drop_prefixed(&self.identities, &prefix);
+        drop_prefixed(&self.deleted, &prefix);
+        drop_prefixed(&self.groups_of, &prefix);
     }
 
     /// Any group write can change any user's groups.

@@ -22,7 +22,7 @@ use crate::mapping::Mapping;
 use crate::scim::schema::Registry;
 use crate::scim::{ScimError, ScimType};
 use crate::service::{now, record_admin_action, Gateway, Kind, ServiceError};
-use crate::store::{IdentityStore, Scope, StoreError, TenantRecord, TokenRecord};
+use crate::store::{IdentityStore, Scope, StoreError, TenantRecord, TokenRecord, TokenWrite};
 
 /// The tenant answering at the bare SCIM base path, fronting `[backend]`.
 pub const DEFAULT_TENANT: &str = "default";
@@ -136,7 +136,15 @@ impl Tenants {
             updated: now,
         };
         match self.store.insert_tenant(&record).await {
-            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => {
+                if self.store.tenants(Some(DEFAULT_TENANT)).await?.is_empty() {
+                    tracing::warn!(
+                        "another tenant fronts the backend `default`, so there is no default tenant at the bare SCIM base path"
+                    );
+                }
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -160,9 +168,13 @@ impl Tenants {
         let generation = self.generation.load(Ordering::Acquire);
         let found = self.store.tenants(Some(id)).await?.into_iter().next();
         let found = found.map(Arc::new);
-        // A change forgotten while the store was read may be newer than what was read.
+        // A change forgotten while the store was read (or while the record was cached) may be
+        // newer than what was read: then the record is not kept.
         if self.generation.load(Ordering::Acquire) == generation {
             self.records.insert(id.to_owned(), found.clone()).await;
+            if self.generation.load(Ordering::Acquire) != generation {
+                self.records.invalidate(id).await;
+            }
         }
         Ok(found)
     }
@@ -194,7 +206,7 @@ impl Tenants {
             moved
         };
         if moved {
-            self.cache.forget_everything();
+            self.cache.forget_tenant(id);
         }
     }
 
@@ -209,6 +221,8 @@ impl Tenants {
             if *backend == tenant.backend {
                 return Some(gateway.clone());
             }
+            // Moved (a notice this replica missed): nothing of the old platform stays.
+            self.cache.forget_tenant(&tenant.id);
         }
         let gateway = Arc::new(Gateway {
             tenant: tenant.id.clone(),
@@ -243,7 +257,7 @@ impl Tenants {
         let result = self.create_unaudited(new).await;
         // A refused id is not a tenant: its log would be unreadable (and the id unbounded).
         if check_name(&id).is_ok() {
-            self.audit(actor, "tenant.create", &id, &result, String::new())
+            self.audit(actor, "tenant.create", &id, &result, 201, String::new())
                 .await;
         }
         result
@@ -306,7 +320,7 @@ impl Tenants {
     ) -> Result<TenantRecord, ServiceError> {
         let mut detail = String::new();
         let result = self.update_unaudited(id, change, &mut detail).await;
-        self.audit(actor, "tenant.update", id, &result, detail)
+        self.audit(actor, "tenant.update", id, &result, 200, detail)
             .await;
         result
     }
@@ -378,20 +392,29 @@ impl Tenants {
             }
             record.max_token_lifetime_days = days;
         }
-        record.updated = now();
-        match self.store.update_tenant(&record).await {
+        let read_updated = record.updated;
+        // Strictly later than the read, so that a second change within the millisecond still
+        // tells the two apart.
+        record.updated = now().max(read_updated + time::Duration::milliseconds(1));
+        match self.store.update_tenant(&record, read_updated).await {
             Ok(()) => {}
-            // Gone, or (when moving) an identity was linked since the count above.
-            Err(StoreError::NotFound) if moving => {
-                return Err(ScimError::new(
-                    409,
-                    None,
-                    format!("tenant {id} is gone or has identity links now; it stays where it is"),
-                )
-                .into())
-            }
+            // Gone, changed by another admin since it was read, or (when moving) linked to an
+            // identity since the count above.
             Err(StoreError::NotFound) => {
-                return Err(ScimError::not_found(format!("no tenant {id}")).into())
+                return Err(match self.store.tenants(Some(id)).await?.into_iter().next() {
+                    None => ScimError::not_found(format!("no tenant {id}")),
+                    Some(_) if moving => ScimError::new(
+                        409,
+                        None,
+                        format!("tenant {id} changed meanwhile or has identity links now; it stays where it is"),
+                    ),
+                    Some(_) => ScimError::new(
+                        409,
+                        None,
+                        format!("tenant {id} was changed meanwhile; read it and try again"),
+                    ),
+                }
+                .into())
             }
             Err(StoreError::Conflict(m)) => return Err(ScimError::new(409, None, m).into()),
             Err(e) => return Err(e.into()),
@@ -415,7 +438,7 @@ impl Tenants {
     /// account each IdP identity is.
     pub async fn delete(&self, id: &str, actor: &str) -> Result<(), ServiceError> {
         let result = self.delete_unaudited(id).await;
-        self.audit(actor, "tenant.delete", id, &result, String::new())
+        self.audit(actor, "tenant.delete", id, &result, 204, String::new())
             .await;
         result
     }
@@ -479,9 +502,10 @@ impl Tenants {
         let result = self.create_token_unaudited(tenant, name, expires_at).await;
         let target = match &result {
             Ok((record, _)) => record.id.clone(),
-            Err(_) => name.to_owned(),
+            // The refused name, bounded (it may be anything).
+            Err(_) => name.chars().take(200).collect(),
         };
-        self.audit_token(tenant, actor, "token.create", &target, &result)
+        self.audit_token(tenant, actor, "token.create", &target, &result, 201)
             .await;
         result
     }
@@ -492,7 +516,8 @@ impl Tenants {
         name: &str,
         expires_at: Option<OffsetDateTime>,
     ) -> Result<(TokenRecord, String), ServiceError> {
-        let (mut record, secret) = crate::tokens::issue(&tenant.id, name, None);
+        let name = checked_token_name(name)?;
+        let (mut record, secret) = crate::tokens::issue(&tenant.id, &name, None);
         let days = tenant.max_token_lifetime_days;
         record.expires_at = expires_at.or(crate::tokens::latest_expiry(days, record.issued));
         match record.expires_at {
@@ -521,7 +546,7 @@ impl Tenants {
             TokenChange::Regenerate => "token.regenerate",
         };
         let result = self.change_token_unaudited(tenant, id, change).await;
-        self.audit_token(tenant, actor, operation, id, &result)
+        self.audit_token(tenant, actor, operation, id, &result, 200)
             .await;
         result
     }
@@ -532,40 +557,53 @@ impl Tenants {
         id: &str,
         change: TokenChange,
     ) -> Result<(TokenRecord, Option<String>), ServiceError> {
-        let mut record = self.token(&tenant.id, id).await?;
+        let record = self.token(&tenant.id, id).await?;
         let days = tenant.max_token_lifetime_days;
-        let secret = match change {
+        // Each change is written alone: concurrent changes of one token never undo each other.
+        let mut writes = Vec::new();
+        let mut secret = None;
+        match change {
             TokenChange::Update { name, expires_at } => {
                 if let Some(name) = name {
-                    record.name = checked_token_name(&name)?;
+                    writes.push(TokenWrite::Name(checked_token_name(&name)?));
                 }
                 if let Some(expires_at) = expires_at {
-                    crate::tokens::check_expiry(expires_at, days, record.issued)
-                        .map_err(invalid)?;
-                    record.expires_at = expires_at;
+                    // Shortening is always allowed (a lowered limit may have set an expiry
+                    // beyond what the limit allows from the secret's issue).
+                    let shorter = matches!((expires_at, record.expires_at), (Some(new), Some(old)) if new <= old);
+                    if !shorter {
+                        crate::tokens::check_expiry(expires_at, days, record.issued)
+                            .map_err(invalid)?;
+                    }
+                    writes.push(TokenWrite::Expiry(expires_at));
                 }
-                None
             }
-            TokenChange::Revoke => {
-                record.revoked_at = record.revoked_at.or(Some(now()));
-                None
-            }
+            TokenChange::Revoke => writes.push(TokenWrite::Revoke(now())),
             TokenChange::Regenerate => {
-                if record.revoked_at.is_some() {
-                    return Err(
-                        ScimError::new(409, None, "a revoked token cannot be regenerated").into(),
-                    );
-                }
-                let secret = crate::tokens::regenerate(&mut record);
+                let mut renewed = record.clone();
+                secret = Some(crate::tokens::regenerate(&mut renewed));
                 // Under a lifetime limit, each new secret gets the whole lifetime.
-                if let Some(latest) = crate::tokens::latest_expiry(days, record.issued) {
-                    record.expires_at = Some(latest);
-                }
-                Some(secret)
+                let expires_at =
+                    crate::tokens::latest_expiry(days, renewed.issued).or(record.expires_at);
+                writes.push(TokenWrite::Secret {
+                    hash: renewed.hash,
+                    issued: renewed.issued,
+                    expires_at,
+                });
             }
-        };
-        self.store.put_token(&record).await?;
-        // What is stored (a revocation made meanwhile stays).
+        }
+        for write in &writes {
+            if !self.store.write_token(&tenant.id, id, write).await? {
+                return Err(match write {
+                    TokenWrite::Secret { .. } => {
+                        ScimError::new(409, None, "a revoked token cannot be regenerated")
+                    }
+                    _ => ScimError::not_found(format!("no token {id}")),
+                }
+                .into());
+            }
+        }
+        // What is stored now (a change made meanwhile included).
         let stored = self.token(&tenant.id, id).await?;
         Ok((stored, secret))
     }
@@ -577,6 +615,7 @@ impl Tenants {
         operation: &str,
         target: &str,
         result: &Result<T, ServiceError>,
+        status: u16,
     ) {
         record_admin_action(
             self.store.as_ref(),
@@ -586,7 +625,7 @@ impl Tenants {
             "Token",
             target,
             match result {
-                Ok(_) => Ok((200, String::new())),
+                Ok(_) => Ok((status, String::new())),
                 Err(e) => Err(e),
             },
         )
@@ -653,10 +692,11 @@ impl Tenants {
         operation: &str,
         id: &str,
         result: &Result<T, ServiceError>,
+        status: u16,
         detail: String,
     ) {
         let outcome = match result {
-            Ok(_) => Ok((200, detail)),
+            Ok(_) => Ok((status, detail)),
             Err(e) => Err(e),
         };
         record_admin_action(

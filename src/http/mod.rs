@@ -116,7 +116,14 @@ where
         Ok(Some(tenant)) => tenant,
         // Its tokens went with it (deleted meanwhile).
         Ok(None) => return unauthorized(INVALID_TOKEN),
-        Err(e) => return service_error(&e.into()),
+        Err(e) => {
+            tracing::error!(error = %e, tenant = tenant_id, "cannot read a tenant");
+            return scim_error(&ScimError::new(
+                503,
+                None,
+                "the gateway cannot read its configuration store right now; try again shortly",
+            ));
+        }
     };
     if !tenant.enabled {
         return scim_error(&ScimError::new(

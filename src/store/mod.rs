@@ -116,6 +116,23 @@ pub struct TenantRecord {
     pub updated: OffsetDateTime,
 }
 
+/// One change to a stored token, written alone (one column set, one statement), so that
+/// concurrent changes never undo each other: a rename cannot bring an old secret back, nor a
+/// check of the token a revocation.
+#[derive(Debug, Clone)]
+pub enum TokenWrite {
+    Name(String),
+    Expiry(Option<OffsetDateTime>),
+    /// Revoked at this time (an earlier revocation stays).
+    Revoke(OffsetDateTime),
+    /// A new secret, issued at `issued`; only while the token is not revoked.
+    Secret {
+        hash: String,
+        issued: OffsetDateTime,
+        expires_at: Option<OffsetDateTime>,
+    },
+}
+
 /// Filters and paging for the audit log; `None` filters match everything.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -232,6 +249,15 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// Adds or replaces a managed token (a stored revocation stays).
     fn put_token<'a>(&'a self, token: &'a TokenRecord) -> StoreFuture<'a, ()>;
 
+    /// Writes one change to a tenant's token; false when no token was changed (none of that
+    /// id, or, for a new secret, a revoked one).
+    fn write_token<'a>(
+        &'a self,
+        tenant: &'a str,
+        id: &'a str,
+        write: &'a TokenWrite,
+    ) -> StoreFuture<'a, bool>;
+
     /// Sets a token's `last_used_at` alone (so checking a token never undoes a revocation or
     /// regeneration made meanwhile).
     fn touch_token<'a>(&'a self, id: &'a str, at: OffsetDateTime) -> StoreFuture<'a, ()>;
@@ -253,10 +279,15 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// Adds a tenant; `Conflict` when the id is taken or another tenant fronts its backend.
     fn insert_tenant<'a>(&'a self, tenant: &'a TenantRecord) -> StoreFuture<'a, ()>;
 
-    /// Replaces a tenant's fields (all but `id` and `created`); `NotFound` when it is gone or
-    /// the backend would change while it has identity links; `Conflict` when another tenant
+    /// Replaces a tenant's fields (all but `id` and `created`) if it is still as read (its
+    /// `updated` was `read_updated`); `NotFound` when it is gone, changed meanwhile, or the
+    /// backend would change while it has identity links; `Conflict` when another tenant
     /// fronts the backend.
-    fn update_tenant<'a>(&'a self, tenant: &'a TenantRecord) -> StoreFuture<'a, ()>;
+    fn update_tenant<'a>(
+        &'a self,
+        tenant: &'a TenantRecord,
+        read_updated: OffsetDateTime,
+    ) -> StoreFuture<'a, ()>;
 
     /// Removes a tenant and its managed tokens when it has no identity links; false when
     /// nothing was removed (no such tenant, or it has links).
@@ -495,6 +526,25 @@ pub(crate) mod tests {
         assert_eq!(stored[0].revoked_at, token.revoked_at);
         assert_eq!(stored[0].last_used_at, Some(later));
         token.last_used_at = Some(later);
+        // One change at a time: a rename keeps the secret; a revoked token gets no new secret.
+        assert!(store
+            .write_token("default", "tok1", &TokenWrite::Name("renamed".into()))
+            .await
+            .unwrap());
+        let secret = TokenWrite::Secret {
+            hash: "cd".repeat(32),
+            issued: later,
+            expires_at: None,
+        };
+        assert!(!store.write_token("default", "tok1", &secret).await.unwrap());
+        assert!(!store
+            .write_token("other", "tok1", &TokenWrite::Name("x".into()))
+            .await
+            .unwrap());
+        let stored = store.tokens("default", Some("tok1")).await.unwrap();
+        assert_eq!(stored[0].hash, token.hash);
+        assert_eq!(stored[0].name, "renamed");
+        token.name = "renamed".into();
         assert!(store
             .tokens("default", Some("nope"))
             .await
@@ -522,7 +572,14 @@ pub(crate) mod tests {
         acme.enabled = false;
         acme.max_token_lifetime_days = None;
         acme.name = "Acme Corp".into();
-        store.update_tenant(&acme).await.unwrap();
+        let read = acme.updated;
+        acme.updated = read + time::Duration::seconds(1);
+        store.update_tenant(&acme, read).await.unwrap();
+        // A write from an older read is refused.
+        assert!(matches!(
+            store.update_tenant(&acme, read).await,
+            Err(StoreError::NotFound)
+        ));
         assert_eq!(
             store.tenants(Some("acme")).await.unwrap(),
             vec![acme.clone()]
@@ -530,7 +587,7 @@ pub(crate) mod tests {
         let mut zeta = acme.clone();
         zeta.id = "zeta".into();
         assert!(matches!(
-            store.update_tenant(&zeta).await,
+            store.update_tenant(&zeta, zeta.updated).await,
             Err(StoreError::NotFound)
         ));
         // One tenant a backend.
@@ -542,7 +599,7 @@ pub(crate) mod tests {
         store.insert_tenant(&zeta).await.unwrap();
         zeta.backend = "default".into();
         assert!(matches!(
-            store.update_tenant(&zeta).await,
+            store.update_tenant(&zeta, zeta.updated).await,
             Err(StoreError::Conflict(_))
         ));
         zeta.backend = "zeta-platform".into();
@@ -555,12 +612,12 @@ pub(crate) mod tests {
         store.insert_tenant(&other).await.unwrap();
         other.backend = "elsewhere".into();
         assert!(matches!(
-            store.update_tenant(&other).await,
+            store.update_tenant(&other, other.updated).await,
             Err(StoreError::NotFound)
         ));
         other.backend = "other-platform".into();
         other.enabled = true;
-        store.update_tenant(&other).await.unwrap();
+        store.update_tenant(&other, other.updated).await.unwrap();
         assert!(!store.delete_tenant("other").await.unwrap());
         assert_eq!(store.tenants(Some("other")).await.unwrap(), vec![other]);
         assert_eq!(

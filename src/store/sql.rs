@@ -23,11 +23,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "audit", include_str!("migrations/0002_audit.sql")),
     (3, "tokens", include_str!("migrations/0003_tokens.sql")),
     (4, "tenants", include_str!("migrations/0004_tenants.sql")),
-    (
-        5,
-        "tenant backends",
-        include_str!("migrations/0005_tenant_backends.sql"),
-    ),
 ];
 
 /// The migrations, compiled into the binary (the DDL is the same for both databases).
@@ -488,6 +483,47 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                 })
             }
 
+            fn write_token<'a>(
+                &'a self,
+                tenant: &'a str,
+                id: &'a str,
+                write: &'a super::TokenWrite,
+            ) -> StoreFuture<'a, bool> {
+                Box::pin(async move {
+                    use super::TokenWrite;
+                    let statement = match write {
+                        TokenWrite::Name(_) => {
+                            "UPDATE tokens SET name = $3 WHERE tenant = $1 AND id = $2"
+                        }
+                        TokenWrite::Expiry(_) => {
+                            "UPDATE tokens SET expires_at = $3 WHERE tenant = $1 AND id = $2"
+                        }
+                        TokenWrite::Revoke(_) => {
+                            "UPDATE tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant = $1 AND id = $2"
+                        }
+                        TokenWrite::Secret { .. } => {
+                            "UPDATE tokens SET hash = $3, issued = $4, expires_at = $5 WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL"
+                        }
+                    };
+                    let query = sqlx::query(statement).bind(tenant).bind(id);
+                    let query = match write {
+                        TokenWrite::Name(name) => query.bind(name.as_str()),
+                        TokenWrite::Expiry(at) => query.bind(at.map(sql::timestamp)),
+                        TokenWrite::Revoke(at) => query.bind(sql::timestamp(*at)),
+                        TokenWrite::Secret {
+                            hash,
+                            issued,
+                            expires_at,
+                        } => query
+                            .bind(hash.as_str())
+                            .bind(sql::timestamp(*issued))
+                            .bind(expires_at.map(sql::timestamp)),
+                    };
+                    let done = query.execute(&self.pool).await?;
+                    Ok(done.rows_affected() > 0)
+                })
+            }
+
             fn touch_token<'a>(
                 &'a self,
                 id: &'a str,
@@ -588,12 +624,17 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                 })
             }
 
-            fn update_tenant<'a>(&'a self, tenant: &'a super::TenantRecord) -> StoreFuture<'a, ()> {
+            fn update_tenant<'a>(
+                &'a self,
+                tenant: &'a super::TenantRecord,
+                read_updated: time::OffsetDateTime,
+            ) -> StoreFuture<'a, ()> {
                 Box::pin(async move {
-                    // The backend changes only while the tenant has no identity links (they
-                    // name the old platform's accounts), checked in the same statement.
+                    // Only the tenant as read (no admin's change undone), and the backend
+                    // changes only while the tenant has no identity links (they name the old
+                    // platform's accounts): both checked in the same statement.
                     let done = sqlx::query(
-                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6 WHERE id = $1 AND (backend = $4 OR NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1))",
+                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6 WHERE id = $1 AND updated = $7 AND (backend = $4 OR NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1))",
                     )
                     .bind(&tenant.id)
                     .bind(&tenant.name)
@@ -601,6 +642,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(&tenant.backend)
                     .bind(tenant.max_token_lifetime_days.map(i64::from))
                     .bind(sql::timestamp(tenant.updated))
+                    .bind(sql::timestamp(read_updated))
                     .execute(&self.pool)
                     .await
                     .map_err(|e| {

@@ -633,7 +633,11 @@ async fn tenants_cli_uses_the_admin_api() {
 #[tokio::test]
 async fn tenants_front_the_backend_they_name() {
     let h = Harness::with(scimgate::demo::DemoOptions {
-        extra_backends: vec!["coder-eu".to_owned(), "coder-us".to_owned()],
+        extra_backends: vec![
+            "coder-eu".to_owned(),
+            "coder-us".to_owned(),
+            "coder-spare".to_owned(),
+        ],
         ..Default::default()
     })
     .await;
@@ -649,7 +653,7 @@ async fn tenants_front_the_backend_they_name() {
     assert!(refused["error"]
         .as_str()
         .unwrap()
-        .contains("coder-eu, coder-us, default"));
+        .contains("coder-eu, coder-spare, coder-us, default"));
     make_tenant(&h, "eu", json!({"backend": "coder-eu"})).await;
     let (_, token) = make_token(&h, "eu", "entra").await;
     let eu = tenant_url(&h, "eu");
@@ -689,6 +693,32 @@ async fn tenants_front_the_backend_they_name() {
     )
     .await;
     assert_eq!(status, 409, "coder-eu is eu's: {moved}");
+    // A tenant without links moves; its next request goes to the new platform.
+    let (_, us_token) = make_token(&h, "us", "okta").await;
+    let us = tenant_url(&h, "us");
+    h.call_as(
+        &us_token,
+        Method::GET,
+        &format!("{us}/ServiceProviderConfig"),
+        None,
+        &[],
+    )
+    .await
+    .expect(200);
+    let (status, moved) = admin(
+        &h,
+        Method::PATCH,
+        "/tenants/us",
+        Some(json!({"backend": "coder-spare"})),
+        Some(&h.demo.admin_token),
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    create_user(&h, &us, &us_token, "sam").await.expect(201);
+    let spare = &h.demo.extra_emulators[2];
+    assert_eq!(spare.0, "coder-spare");
+    assert!(spare.1.user_json("sam").is_some());
+    assert!(h.demo.extra_emulators[1].1.user_json("sam").is_none());
     h.demo.stop().await;
 }
 
