@@ -184,6 +184,7 @@ mod tests {
         let store = crate::store::SqliteStore::open("sqlite::memory:")
             .await
             .unwrap();
+        crate::store::tests::tenants_for_tests(&store, &["default", "other"]).await;
         let (mut record, token) = issue("default", "okta", None);
         store.put_token(&record).await.unwrap();
         let caller = verify(&store, "default", &token).await.unwrap().unwrap();

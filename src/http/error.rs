@@ -54,6 +54,14 @@ pub fn to_scim_error(err: &ServiceError) -> ScimError {
             tracing::error!(%cause, "operation aborted");
             ScimError::new(500, None, "Internal error; see the gateway log.")
         }
+        ServiceError::Store(crate::store::StoreError::TenantGone(tenant)) => {
+            tracing::warn!(%tenant, "a request ran while its tenant was deleted");
+            ScimError::new(
+                503,
+                None,
+                "This SCIM configuration was deleted while the request ran.",
+            )
+        }
         ServiceError::Store(cause) => {
             tracing::error!(%cause, "identity store failure");
             ScimError::new(500, None, "Internal error; see the gateway log.")

@@ -36,6 +36,9 @@ pub enum StoreError {
     /// The link to update is gone (deleted meanwhile, perhaps by another replica).
     #[error("the identity link no longer exists")]
     NotFound,
+    /// The tenant was deleted while a request of it ran: nothing is linked to it any more.
+    #[error("tenant {0} no longer exists")]
+    TenantGone(String),
 }
 
 /// Which set of identities: a tenant's resources of one type.
@@ -337,7 +340,40 @@ pub(crate) mod tests {
         }
     }
 
+    /// Tenant rows for the tenants the tests link identities and tokens to.
+    pub(crate) async fn tenants_for_tests(store: &dyn IdentityStore, ids: &[&str]) {
+        for id in ids {
+            let now = identity("x", "y").created;
+            store
+                .insert_tenant(&TenantRecord {
+                    id: (*id).to_owned(),
+                    name: (*id).to_owned(),
+                    enabled: true,
+                    backend: format!("{id}-platform"),
+                    max_token_lifetime_days: None,
+                    created: now,
+                    updated: now,
+                })
+                .await
+                .unwrap();
+        }
+    }
+
     pub(crate) async fn contract(store: &dyn IdentityStore) {
+        tenants_for_tests(store, &["default", "other"]).await;
+        // Nothing is linked to a tenant that does not exist.
+        assert!(matches!(
+            store
+                .insert(
+                    Scope {
+                        tenant: "nowhere",
+                        resource_type: "User"
+                    },
+                    &identity("n", "key-n")
+                )
+                .await,
+            Err(StoreError::TenantGone(_))
+        ));
         let a = identity("a", "key-a");
         store.insert(SCOPE, &a).await.unwrap();
         assert_eq!(store.get(SCOPE, "a").await.unwrap(), Some(a.clone()));
@@ -569,6 +605,7 @@ pub(crate) mod tests {
             store.insert_tenant(&acme).await,
             Err(StoreError::Conflict(_))
         ));
+        assert_eq!(store.tenants(Some("default")).await.unwrap().len(), 1);
         acme.enabled = false;
         acme.max_token_lifetime_days = None;
         acme.name = "Acme Corp".into();
@@ -604,12 +641,7 @@ pub(crate) mod tests {
         ));
         zeta.backend = "zeta-platform".into();
         // A tenant with identity links ("other" has one) neither moves nor goes.
-        let mut other = TenantRecord {
-            id: "other".into(),
-            backend: "other-platform".into(),
-            ..acme.clone()
-        };
-        store.insert_tenant(&other).await.unwrap();
+        let mut other = store.tenants(Some("other")).await.unwrap().remove(0);
         other.backend = "elsewhere".into();
         assert!(matches!(
             store.update_tenant(&other, other.updated).await,
@@ -628,7 +660,7 @@ pub(crate) mod tests {
                 .iter()
                 .map(|t| t.id.as_str())
                 .collect::<Vec<_>>(),
-            ["acme", "other", "zeta"]
+            ["acme", "default", "other", "zeta"]
         );
         let acme_token = TokenRecord {
             id: "tok-acme".into(),
@@ -653,7 +685,7 @@ pub(crate) mod tests {
         assert!(!store.delete_tenant("acme").await.unwrap());
         assert!(store.tokens("acme", None).await.unwrap().is_empty());
         assert_eq!(store.tokens("default", None).await.unwrap().len(), 1);
-        assert_eq!(store.tenants(None).await.unwrap().len(), 2);
+        assert_eq!(store.tenants(None).await.unwrap().len(), 3);
     }
 
     /// PostgreSQL from `SCIMGATE_TEST_POSTGRES` (default: the local server). The test makes its

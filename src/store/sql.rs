@@ -27,8 +27,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 
 /// The migrations, compiled into the binary (the DDL is the same for both databases).
 pub(super) fn migrator() -> Migrator {
+    migrator_until(i64::MAX)
+}
+
+/// The migrations up to `last` (tests of upgrades from an older store).
+pub(super) fn migrator_until(last: i64) -> Migrator {
     let migrations: Vec<Migration> = MIGRATIONS
         .iter()
+        .filter(|(version, _, _)| *version <= last)
         .map(|(version, description, sql)| {
             Migration::new(
                 *version,
@@ -81,6 +87,10 @@ pub(super) fn numbered(first: usize, count: usize) -> String {
 
 pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+pub(super) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
 
 /// Implements `IdentityStore` for `$store` (a struct with a `pool` field) whose rows are `$row`.
@@ -262,6 +272,9 @@ macro_rules! sql_identity_store {
                         Err(e) if sql::is_unique_violation(&e) => {
                             Err(StoreError::Conflict(identity.backend_key.clone()))
                         }
+                        Err(e) if sql::is_foreign_key_violation(&e) => {
+                            Err(StoreError::TenantGone(scope.tenant.to_owned()))
+                        }
                         Err(e) => Err(e.into()),
                     }
                 })
@@ -274,7 +287,14 @@ macro_rules! sql_identity_store {
             ) -> StoreFuture<'a, Identity> {
                 Box::pin(async move {
                     self.insert_row(scope, identity, " ON CONFLICT DO NOTHING")
-                        .await?;
+                        .await
+                        .map_err(|e| {
+                            if sql::is_foreign_key_violation(&e) {
+                                StoreError::TenantGone(scope.tenant.to_owned())
+                            } else {
+                                e.into()
+                            }
+                        })?;
 self.identities_where(scope, "backend_key", &identity.backend_key)
                         .await?
                         .into_iter()
@@ -670,26 +690,35 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
 
             fn delete_tenant<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
                 Box::pin(async move {
+                    // Tokens first (they refer to the tenant), then the tenant, only without
+                    // identity links: a link made meanwhile makes the reference fail, and the
+                    // whole is undone.
                     let mut tx = self.pool.begin().await?;
-                    // Only a tenant without identity links, checked in the same statement.
+                    sqlx::query("DELETE FROM tokens WHERE tenant = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                     let done = sqlx::query(
                         "DELETE FROM tenants WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1)",
                     )
                     .bind(id)
                     .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() == 0 {
-                        tx.rollback().await?;
-                        return Ok(false);
+                    .await;
+                    match done {
+                        Ok(done) if done.rows_affected() > 0 => tx.commit().await?,
+                        Ok(_) => {
+                            tx.rollback().await?;
+                            return Ok(false);
+                        }
+                        Err(e) if sql::is_foreign_key_violation(&e) => {
+                            tx.rollback().await?;
+                            return Ok(false);
+                        }
+                        Err(e) => return Err(e.into()),
                     }
-                    sqlx::query("DELETE FROM tokens WHERE tenant = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
                     self.announce(super::Change::tenant_scope(id), id, "", true)
                         .await?;
-                    Ok(done.rows_affected() > 0)
+                    Ok(true)
                 })
             }
 

@@ -63,7 +63,7 @@ sql_identity_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::{contract, identity, SCOPE};
+    use crate::store::tests::{contract, identity, tenants_for_tests, SCOPE};
 
     #[tokio::test]
     async fn in_memory_store_keeps_the_contract() {
@@ -76,9 +76,46 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("ids.sqlite").display());
         {
             let store = SqliteStore::open(&url).await.unwrap();
+            tenants_for_tests(&store, &["default"]).await;
             store.insert(SCOPE, &identity("a", "key-a")).await.unwrap();
         }
         let store = SqliteStore::open(&url).await.unwrap();
         assert!(store.get(SCOPE, "a").await.unwrap().is_some());
+    }
+
+    /// A single-tenant store from before tenants (migrations 1 to 3) upgrades in place: its
+    /// links and tokens become the `default` tenant's, which then exists.
+    #[tokio::test]
+    async fn a_store_from_before_tenants_upgrades() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.sqlite").display());
+        {
+            let options = SqliteConnectOptions::from_str(&url)
+                .unwrap()
+                .create_if_missing(true);
+            let pool = SqlitePool::connect_with(options).await.unwrap();
+            sql::migrator_until(3).run(&pool).await.unwrap();
+            sqlx::query("INSERT INTO identities (tenant, resource_type, scim_id, backend_key, external_id, shadow, platform, created, last_modified) VALUES ('default', 'User', 'a', 'key-a', NULL, '{}', 'null', '2026-01-02T03:04:05.000Z', '2026-01-02T03:04:05.000Z')")
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO tokens (id, tenant, name, hash, created) VALUES ('t1', 'default', 'okta', 'ab', '2026-01-01T00:00:00.000Z')")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+        let store = SqliteStore::open(&url).await.unwrap();
+        assert!(store.get(SCOPE, "a").await.unwrap().is_some());
+        let tenants = store.tenants(None).await.unwrap();
+        assert_eq!(tenants.len(), 1);
+        assert_eq!(
+            (tenants[0].id.as_str(), tenants[0].backend.as_str()),
+            ("default", "default")
+        );
+        let token = &store.tokens("default", Some("t1")).await.unwrap()[0];
+        assert_eq!(token.issued, token.created);
+        // The tenant has a link now, so it stays.
+        assert!(!store.delete_tenant("default").await.unwrap());
     }
 }
