@@ -186,6 +186,17 @@ impl Tenants {
             .ok_or_else(|| ScimError::not_found(format!("no tenant {id}")).into())
     }
 
+    /// A tenant's record read from the store (not this replica's cache), or 404: for admin
+    /// actions that depend on its latest settings (the token policy).
+    pub async fn fresh(&self, id: &str) -> Result<TenantRecord, ServiceError> {
+        self.store
+            .tenants(Some(id))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ScimError::not_found(format!("no tenant {id}")).into())
+    }
+
     /// Drops what this replica remembers of a tenant that changed, here or on another replica
     /// (`backend`: the one it fronts now). When it went, or moved to another backend, its
     /// gateway goes and nothing cached of the old platform stays.
@@ -332,9 +343,7 @@ impl Tenants {
         detail: &mut String,
     ) -> Result<TenantRecord, ServiceError> {
         // From the store, not this replica's cache: the change is made on the latest record.
-        let Some(mut record) = self.store.tenants(Some(id)).await?.into_iter().next() else {
-            return Err(ScimError::not_found(format!("no tenant {id}")).into());
-        };
+        let mut record = self.fresh(id).await?;
         let mut said = Vec::new();
         if let Some(name) = change.name {
             let name = checked_name(name)?;
@@ -568,37 +577,49 @@ impl Tenants {
                     writes.push(TokenWrite::Name(checked_token_name(&name)?));
                 }
                 if let Some(expires_at) = expires_at {
-                    // Shortening is always allowed (a lowered limit may have set an expiry
-                    // beyond what the limit allows from the secret's issue).
-                    let shorter = matches!((expires_at, record.expires_at), (Some(new), Some(old)) if new <= old);
-                    if !shorter {
-                        crate::tokens::check_expiry(expires_at, days, record.issued)
-                            .map_err(invalid)?;
+                    match (expires_at, record.expires_at) {
+                        // Shortening is always allowed (a lowered limit may have set an expiry
+                        // beyond what the limit allows from the secret's issue), written only
+                        // while the stored expiry is still that late.
+                        (Some(new), Some(old)) if new <= old => {
+                            writes.push(TokenWrite::ShortenTo(new))
+                        }
+                        _ => {
+                            crate::tokens::check_expiry(expires_at, days, record.issued)
+                                .map_err(invalid)?;
+                            writes.push(TokenWrite::Expiry(expires_at));
+                        }
                     }
-                    writes.push(TokenWrite::Expiry(expires_at));
                 }
             }
             TokenChange::Revoke => writes.push(TokenWrite::Revoke(now())),
             TokenChange::Regenerate => {
                 let mut renewed = record.clone();
                 secret = Some(crate::tokens::regenerate(&mut renewed));
-                // Under a lifetime limit, each new secret gets the whole lifetime.
-                let expires_at =
-                    crate::tokens::latest_expiry(days, renewed.issued).or(record.expires_at);
                 writes.push(TokenWrite::Secret {
                     hash: renewed.hash,
                     issued: renewed.issued,
-                    expires_at,
                 });
+                // Under a lifetime limit, each new secret gets the whole lifetime; without
+                // one, the expiry stays as it is.
+                if let Some(latest) = crate::tokens::latest_expiry(days, renewed.issued) {
+                    writes.push(TokenWrite::Expiry(Some(latest)));
+                }
             }
         }
         for write in &writes {
             if !self.store.write_token(&tenant.id, id, write).await? {
+                let gone = self.store.tokens(&tenant.id, Some(id)).await?.is_empty();
                 return Err(match write {
+                    _ if gone => ScimError::not_found(format!("no token {id}")),
                     TokenWrite::Secret { .. } => {
                         ScimError::new(409, None, "a revoked token cannot be regenerated")
                     }
-                    _ => ScimError::not_found(format!("no token {id}")),
+                    _ => ScimError::new(
+                        409,
+                        None,
+                        "the token's expiry changed meanwhile (a lowered limit?); read it and try again",
+                    ),
                 }
                 .into());
             }

@@ -119,7 +119,8 @@ where
         ["tenants", tenant, "tokens", rest @ ..] => {
             // Tokens need no backend: a tenant whose backend left the config keeps them
             // manageable (revocable above all).
-            let record = match state.tenants.existing(tenant).await {
+            // The latest record: the token policy may have just changed on another replica.
+            let record = match state.tenants.fresh(tenant).await {
                 Ok(record) => record,
                 Err(e) => return service_error(&e),
             };

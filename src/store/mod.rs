@@ -126,13 +126,15 @@ pub struct TenantRecord {
 pub enum TokenWrite {
     Name(String),
     Expiry(Option<OffsetDateTime>),
+    /// An earlier expiry: only while the stored one is this late or later (a limit lowered
+    /// meanwhile is not undone).
+    ShortenTo(OffsetDateTime),
     /// Revoked at this time (an earlier revocation stays).
     Revoke(OffsetDateTime),
     /// A new secret, issued at `issued`; only while the token is not revoked.
     Secret {
         hash: String,
         issued: OffsetDateTime,
-        expires_at: Option<OffsetDateTime>,
     },
 }
 
@@ -570,11 +572,28 @@ pub(crate) mod tests {
         let secret = TokenWrite::Secret {
             hash: "cd".repeat(32),
             issued: later,
-            expires_at: None,
         };
         assert!(!store.write_token("default", "tok1", &secret).await.unwrap());
         assert!(!store
             .write_token("other", "tok1", &TokenWrite::Name("x".into()))
+            .await
+            .unwrap());
+        // Shortening holds only while the stored expiry is at least that late.
+        let soon = later + time::Duration::days(1);
+        assert!(store
+            .write_token("default", "tok1", &TokenWrite::Expiry(Some(soon)))
+            .await
+            .unwrap());
+        assert!(!store
+            .write_token(
+                "default",
+                "tok1",
+                &TokenWrite::ShortenTo(soon + time::Duration::days(1))
+            )
+            .await
+            .unwrap());
+        assert!(store
+            .write_token("default", "tok1", &TokenWrite::Expiry(None))
             .await
             .unwrap());
         let stored = store.tokens("default", Some("tok1")).await.unwrap();

@@ -498,7 +498,14 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(token.revoked_at.map(sql::timestamp))
                     .bind(sql::timestamp(token.issued))
                     .execute(&self.pool)
-                    .await?;
+                    .await
+                    .map_err(|e| {
+                        if sql::is_foreign_key_violation(&e) {
+                            StoreError::TenantGone(token.tenant.clone())
+                        } else {
+                            e.into()
+                        }
+                    })?;
                     Ok(())
                 })
             }
@@ -521,23 +528,22 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                         TokenWrite::Revoke(_) => {
                             "UPDATE tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant = $1 AND id = $2"
                         }
+                        TokenWrite::ShortenTo(_) => {
+                            "UPDATE tokens SET expires_at = $3 WHERE tenant = $1 AND id = $2 AND expires_at IS NOT NULL AND expires_at >= $3"
+                        }
                         TokenWrite::Secret { .. } => {
-                            "UPDATE tokens SET hash = $3, issued = $4, expires_at = $5 WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL"
+                            "UPDATE tokens SET hash = $3, issued = $4 WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL"
                         }
                     };
                     let query = sqlx::query(statement).bind(tenant).bind(id);
                     let query = match write {
                         TokenWrite::Name(name) => query.bind(name.as_str()),
                         TokenWrite::Expiry(at) => query.bind(at.map(sql::timestamp)),
+                        TokenWrite::ShortenTo(at) => query.bind(sql::timestamp(*at)),
                         TokenWrite::Revoke(at) => query.bind(sql::timestamp(*at)),
-                        TokenWrite::Secret {
-                            hash,
-                            issued,
-                            expires_at,
-                        } => query
-                            .bind(hash.as_str())
-                            .bind(sql::timestamp(*issued))
-                            .bind(expires_at.map(sql::timestamp)),
+                        TokenWrite::Secret { hash, issued } => {
+                            query.bind(hash.as_str()).bind(sql::timestamp(*issued))
+                        }
                     };
                     let done = query.execute(&self.pool).await?;
                     Ok(done.rows_affected() > 0)
@@ -652,7 +658,15 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                 Box::pin(async move {
                     // Only the tenant as read (no admin's change undone), and the backend
                     // changes only while the tenant has no identity links (they name the old
-                    // platform's accounts): both checked in the same statement.
+                    // platform's accounts): both checked in the same statement, and the links
+                    // once more after it, in the same transaction (on PostgreSQL a link
+                    // committed while the update waited is seen only by a later statement).
+                    let mut tx = self.pool.begin().await?;
+                    let read_backend: Option<String> =
+                        sqlx::query_scalar("SELECT backend FROM tenants WHERE id = $1")
+                            .bind(&tenant.id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
                     let done = sqlx::query(
                         "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6 WHERE id = $1 AND updated = $7 AND (backend = $4 OR NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1))",
                     )
@@ -663,21 +677,40 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(tenant.max_token_lifetime_days.map(i64::from))
                     .bind(sql::timestamp(tenant.updated))
                     .bind(sql::timestamp(read_updated))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| {
-                        if sql::is_unique_violation(&e) {
-                            StoreError::Conflict(format!(
-                                "another tenant fronts backend {}",
-                                tenant.backend
-                            ))
-                        } else {
-                            e.into()
+                    .execute(&mut *tx)
+                    .await;
+                    let done = match done {
+                        Ok(done) => done,
+                        Err(e) => {
+                            tx.rollback().await?;
+                            return Err(if sql::is_unique_violation(&e) {
+                                StoreError::Conflict(format!(
+                                    "another tenant fronts backend {}",
+                                    tenant.backend
+                                ))
+                            } else {
+                                e.into()
+                            });
                         }
-                    })?;
+                    };
                     if done.rows_affected() == 0 {
+                        tx.rollback().await?;
                         return Err(StoreError::NotFound);
                     }
+                    if read_backend.as_deref() != Some(tenant.backend.as_str()) {
+                        // A move: any link now (of the old platform) undoes it.
+                        let linked: Option<i64> = sqlx::query_scalar(
+                            "SELECT 1 FROM identities WHERE tenant = $1 LIMIT 1",
+                        )
+                        .bind(&tenant.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if linked.is_some() {
+                            tx.rollback().await?;
+                            return Err(StoreError::NotFound);
+                        }
+                    }
+                    tx.commit().await?;
                     self.announce(
                         super::Change::tenant_scope(&tenant.id),
                         &tenant.id,

@@ -95,11 +95,11 @@ mod tests {
                 .create_if_missing(true);
             let pool = SqlitePool::connect_with(options).await.unwrap();
             sql::migrator_until(3).run(&pool).await.unwrap();
-            sqlx::query("INSERT INTO identities (tenant, resource_type, scim_id, backend_key, external_id, shadow, platform, created, last_modified) VALUES ('default', 'User', 'a', 'key-a', NULL, '{}', 'null', '2026-01-02T03:04:05.000Z', '2026-01-02T03:04:05.000Z')")
+            sqlx::query("INSERT INTO identities (tenant, resource_type, scim_id, backend_key, external_id, shadow, platform, created, last_modified) VALUES ('default', 'User', 'a', 'key-a', NULL, '{}', 'null', '2026-01-02T03:04:05.123456789Z', '2026-01-02T03:04:05.123456789Z')")
                 .execute(&pool)
                 .await
                 .unwrap();
-            sqlx::query("INSERT INTO tokens (id, tenant, name, hash, created) VALUES ('t1', 'default', 'okta', 'ab', '2026-01-01T00:00:00.000Z')")
+            sqlx::query("INSERT INTO tokens (id, tenant, name, hash, created) VALUES ('t1', 'default', 'okta', 'ab', '2025-12-31T23:59:59.123456Z')")
                 .execute(&pool)
                 .await
                 .unwrap();
@@ -115,6 +115,13 @@ mod tests {
         );
         let token = &store.tokens("default", Some("t1")).await.unwrap()[0];
         assert_eq!(token.issued, token.created);
+        // Its times are in the store's fixed-width form (the oldest row's, made so), so it
+        // updates as read.
+        let mut default = tenants[0].clone();
+        let read = default.updated;
+        default.enabled = false;
+        default.updated = read + time::Duration::seconds(1);
+        store.update_tenant(&default, read).await.unwrap();
         // The tenant has a link now, so it stays.
         assert!(!store.delete_tenant("default").await.unwrap());
     }
