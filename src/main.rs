@@ -165,6 +165,7 @@ enum TenantAction {
     Create {
         /// The URL segment: lower-case letters, digits and `-`.
         id: String,
+        /// A display name (default: the id).
         #[arg(long)]
         name: Option<String>,
         /// A backend of the config (`default` is [backend]); needed when there are several.
@@ -180,18 +181,22 @@ enum TenantAction {
     /// Change a tenant.
     Update {
         id: String,
+        /// A new display name.
         #[arg(long)]
         name: Option<String>,
         /// Only while the tenant has no identity links.
         #[arg(long)]
         backend: Option<String>,
+        /// Serve SCIM again.
         #[arg(long, conflicts_with = "disable")]
         enable: bool,
+        /// Answer every SCIM request with 403 (tokens and links stay).
         #[arg(long)]
         disable: bool,
         /// Shortens the tenant's tokens that would outlive it.
         #[arg(long, conflicts_with = "no_token_lifetime_limit")]
         max_token_lifetime_days: Option<u32>,
+        /// Remove the token lifetime limit.
         #[arg(long)]
         no_token_lifetime_limit: bool,
     },
