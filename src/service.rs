@@ -569,6 +569,11 @@ impl Resources<'_> {
         {
             return Ok((*hit).clone());
         }
+        self.identity_from_store(id).await
+    }
+
+    /// The link as the store holds it now (and the cache from then on).
+    async fn identity_from_store(&self, id: &str) -> Result<Identity> {
         let identity = self
             .gw
             .store
@@ -820,8 +825,9 @@ impl Resources<'_> {
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
         let resource = normalize_resource(&self.gw.registry, self.rt, body)?;
-        let _guard = self.gw.locks.lock(id).await;
-        let (identity, current, before) = self.current_for_write(id, req).await?;
+        let locks = self.lock_for_write(id).await?;
+        let (identity, current, before) =
+            self.current_for_write(id, req, locks.1.is_some()).await?;
         self.write(identity, &current, &before.json, resource, req)
             .await
     }
@@ -847,8 +853,9 @@ impl Resources<'_> {
     ) -> Result<Resource> {
         let rt = self.rt;
         let ops = parse_patch_request(body)?;
-        let _guard = self.gw.locks.lock(id).await;
-        let (identity, current, before) = self.current_for_write(id, req).await?;
+        let locks = self.lock_for_write(id).await?;
+        let (identity, current, before) =
+            self.current_for_write(id, req, locks.1.is_some()).await?;
         let patched = apply_patch(&self.gw.registry, rt, &before.json, &ops)?;
         self.write(identity, &current, &before.json, patched, req)
             .await
@@ -857,12 +864,20 @@ impl Resources<'_> {
     /// What a write to an existing resource starts from (the caller holds its write lock): the
     /// link, the platform object read fresh, and the resource as the IdP sees it, whose
     /// version must satisfy `If-Match`.
+    /// The link, the platform object (read afresh) and the resource as it stands, for a write.
+    /// With other replicas writing too (`shared`), the link is read from the store: a cached
+    /// copy may predate the write another replica finished just before this one got the lock.
     async fn current_for_write(
         &self,
         id: &str,
         req: &RequestContext<'_>,
+        shared: bool,
     ) -> Result<(Identity, Arc<Value>, Resource)> {
-        let identity = self.identity(id).await?;
+        let identity = if shared {
+            self.identity_from_store(id).await?
+        } else {
+            self.identity(id).await?
+        };
         let current = self.object_for(&identity, true).await?;
         let before = self.present(&identity, &current, req).await?;
         check_precondition(req, &before)?;
@@ -977,8 +992,12 @@ impl Resources<'_> {
     }
 
     async fn delete_unaudited(&self, id: &str, req: &RequestContext<'_>) -> Result<()> {
-        let _guard = self.gw.locks.lock(id).await;
-        let identity = self.identity(id).await?;
+        let locks = self.lock_for_write(id).await?;
+        let identity = if locks.1.is_some() {
+            self.identity_from_store(id).await?
+        } else {
+            self.identity(id).await?
+        };
         if req.if_match.is_some() {
             let current = self.object_for(&identity, true).await?;
             check_precondition(req, &self.present(&identity, &current, req).await?)?;
@@ -1372,6 +1391,21 @@ impl Resources<'_> {
         }
     }
 
+    /// Serializes writes to one resource: within this process (striped locks), then across
+    /// every replica sharing the store (the store's lock, when it has one). Held until dropped.
+    async fn lock_for_write(
+        &self,
+        id: &str,
+    ) -> Result<(
+        Option<tokio::sync::MutexGuard<'_, ()>>,
+        Option<crate::store::ReplicaLock>,
+    )> {
+        let local = self.gw.locks.lock(id).await;
+        let key = format!("{}\u{1f}{}\u{1f}{id}", self.gw.tenant, self.type_id());
+        let replicas = self.gw.store.lock_resource(&key).await?;
+        Ok((local, replicas))
+    }
+
     // ---- audit log -------------------------------------------------------------------------
 
     async fn audit<T>(
@@ -1442,7 +1476,7 @@ impl Resources<'_> {
     }
 
     async fn relink_unaudited(&self, id: &str, external_id: Option<String>) -> Result<Identity> {
-        let _guard = self.gw.locks.lock(id).await;
+        let _locks = self.lock_for_write(id).await?;
         let mut identity = self.link(id).await?;
         // One IdP identity, one account: an externalId another link answers to is refused.
         if let Some(ext) = &external_id {
@@ -1481,7 +1515,7 @@ impl Resources<'_> {
     }
 
     async fn unlink_unaudited(&self, id: &str) -> Result<()> {
-        let _guard = self.gw.locks.lock(id).await;
+        let _locks = self.lock_for_write(id).await?;
         let identity = self.link(id).await?;
         self.gw.store.delete(self.scope(), id).await?;
         // Not marked deleted: the platform object is still there and may be linked again.

@@ -154,6 +154,9 @@ pub struct AuditQuery {
 
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
+/// Held while one resource is written, by whichever replica writes it; released when dropped.
+pub type ReplicaLock = Box<dyn Send + Sync>;
+
 /// A link written by some gateway process sharing the store (RFC-independent plumbing for
 /// running several replicas): caches everywhere drop what they hold for it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -300,6 +303,11 @@ pub trait IdentityStore: Send + Sync + 'static {
 
     /// Every tenant (or the one with `id`), by id.
     fn tenants<'a>(&'a self, id: Option<&'a str>) -> StoreFuture<'a, Vec<TenantRecord>>;
+
+    /// Waits until no other replica sharing the store writes the resource `key` names, and
+    /// keeps it so until the lock is dropped; `None` for a store only this process uses
+    /// (its own locks are enough).
+    fn lock_resource<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<ReplicaLock>>;
 
     /// The links other processes (and this one) change, for stores several gateway processes
     /// share; `None` for a store only this process uses.

@@ -14,6 +14,9 @@ const CHANNEL: &str = "scimgate_identity_changes";
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Connections that hold the replicas' write locks (session advisory locks), apart from
+    /// `pool`: a write holding a lock must still get a connection for its store calls.
+    locks: PgPool,
 }
 
 impl PostgresStore {
@@ -28,7 +31,13 @@ impl PostgresStore {
         // Replicas starting together: the migrator takes an advisory lock, so one migrates and
         // the others wait.
         sql::migrator().run(&pool).await?;
-        Ok(PostgresStore { pool })
+        let locks = PgPoolOptions::new()
+            .max_connections(32)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(30))
+            .idle_timeout(Some(Duration::from_secs(600)))
+            .connect_lazy_with(PgConnectOptions::from_str(url)?.application_name("scimgate-locks"));
+        Ok(PostgresStore { pool, locks })
     }
 }
 
@@ -91,6 +100,59 @@ impl PostgresStore {
             }
         });
         Ok(Some(receiver))
+    }
+}
+
+impl PostgresStore {
+    /// A session advisory lock on the resource's key, held on a connection of its own until
+    /// dropped: every replica on this database waits for it before writing the resource.
+    async fn lock_resource(&self, key: &str) -> Result<Option<super::ReplicaLock>, StoreError> {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(key.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        // A stable key across processes and builds (unlike Rust's hashers).
+        let id = i64::from_be_bytes(first);
+        let mut conn = self.locks.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(Some(Box::new(AdvisoryLock {
+            id,
+            conn: Some(conn),
+        })))
+    }
+}
+
+/// A held advisory lock; dropping it releases the lock.
+struct AdvisoryLock {
+    id: i64,
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let id = self.id;
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await;
+                    if unlocked.is_err() {
+                        // Ending the session releases its locks; the pool opens another.
+                        let _ = conn.close().await;
+                    }
+                });
+            }
+            // No runtime to unlock on: closing the connection ends the session and its locks.
+            Err(_) => drop(conn.detach()),
+        }
     }
 }
 

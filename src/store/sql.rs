@@ -793,6 +793,13 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                 })
             }
 
+            fn lock_resource<'a>(
+                &'a self,
+                key: &'a str,
+            ) -> StoreFuture<'a, Option<super::ReplicaLock>> {
+                Box::pin(async move { <$store>::lock_resource(self, key).await })
+            }
+
             fn changes(
                 &self,
             ) -> StoreFuture<'_, Option<tokio::sync::mpsc::Receiver<super::Change>>> {

@@ -56,6 +56,11 @@ impl SqliteStore {
     ) -> Result<Option<tokio::sync::mpsc::Receiver<super::Change>>, StoreError> {
         Ok(None)
     }
+
+    /// One process owns an SQLite store: its own write locks serialize every write.
+    async fn lock_resource(&self, _: &str) -> Result<Option<super::ReplicaLock>, StoreError> {
+        Ok(None)
+    }
 }
 
 sql_identity_store!(SqliteStore, sqlx::sqlite::SqliteRow);

@@ -239,6 +239,36 @@ placeholder_email_domain = "no-email.scimgate.invalid"
     }
     assert_eq!(title, "Countess");
 
+    // Concurrent PATCHes of one user through both replicas all apply: writes to one resource
+    // are serialized across the replicas, not only within each.
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (http, secret) = (http.clone(), secret.clone());
+        let replica = if i % 2 == 0 { &a.url } else { &b.url };
+        let url = format!("{replica}/scim/v2/acme/Users/{id}");
+        tasks.push(tokio::spawn(async move {
+            call(
+                &http,
+                Method::PATCH,
+                url,
+                &secret,
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "add", "path": "phoneNumbers", "value": [{"value": format!("+1 555 01{i:02}"), "type": "work"}]}]
+                })),
+            )
+            .await
+            .0
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let phones = read_on_b().await.1["phoneNumbers"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(phones, 16);
+
     // Disabled through A: B refuses the tenant's requests at once; enabled again, it serves.
     let set_enabled = |enabled: bool| {
         let (http, url) = (http.clone(), format!("{}/admin/v1/tenants/acme", a.url));
@@ -293,6 +323,22 @@ placeholder_email_domain = "no-email.scimgate.invalid"
             "tenant.create",
             "token.create",
             "create",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
+            "patch",
             "patch",
             "tenant.update",
             "tenant.update",
