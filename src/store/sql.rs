@@ -590,13 +590,25 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
             ) -> StoreFuture<'a, Vec<super::TokenRecord>> {
                 Box::pin(async move {
                     use sqlx::Row;
-                    let rows = sqlx::query(
-                        "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued FROM tokens WHERE tenant = $1 AND ($2 = '' OR id = $2) ORDER BY created, id",
-                    )
-                    .bind(tenant)
-                    .bind(id.unwrap_or_default())
-                    .fetch_all(&self.pool)
-                    .await?;
+                    const COLUMNS: &str = "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued FROM tokens";
+                    // One token by its key (every authenticated request asks), or a tenant's.
+                    let rows = match id {
+                        Some(id) => {
+                            sqlx::query(&format!("{COLUMNS} WHERE id = $1 AND tenant = $2"))
+                                .bind(id)
+                                .bind(tenant)
+                                .fetch_all(&self.pool)
+                                .await?
+                        }
+                        None => {
+                            sqlx::query(&format!(
+                                "{COLUMNS} WHERE tenant = $1 ORDER BY created, id"
+                            ))
+                            .bind(tenant)
+                            .fetch_all(&self.pool)
+                            .await?
+                        }
+                    };
                     let time = |v: Option<String>| v.map(|t| sql::parse_time(&t)).transpose();
                     let mut out = Vec::with_capacity(rows.len());
                     for row in rows {
