@@ -218,6 +218,13 @@ impl WriteLocks {
     }
 }
 
+/// The locks a write to one resource holds until it ends.
+struct WriteLock<'a> {
+    _local: Option<tokio::sync::MutexGuard<'a, ()>>,
+    /// Held when other replicas share the store (then the store is read, not the cache).
+    replicas: Option<crate::store::ReplicaLock>,
+}
+
 /// Whether an `If-Match`/`If-None-Match` list names this version (`*` names any). Weak and
 /// strong tags compare by their opaque part: SCIM versions are weak (RFC 7644 §3.14).
 pub fn version_listed(header: &str, version: &str) -> bool {
@@ -825,9 +832,8 @@ impl Resources<'_> {
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
         let resource = normalize_resource(&self.gw.registry, self.rt, body)?;
-        let locks = self.lock_for_write(id).await?;
-        let (identity, current, before) =
-            self.current_for_write(id, req, locks.1.is_some()).await?;
+        let lock = self.lock_for_write(id).await?;
+        let (identity, current, before) = self.current_for_write(id, req, &lock).await?;
         self.write(identity, &current, &before.json, resource, req)
             .await
     }
@@ -853,31 +859,23 @@ impl Resources<'_> {
     ) -> Result<Resource> {
         let rt = self.rt;
         let ops = parse_patch_request(body)?;
-        let locks = self.lock_for_write(id).await?;
-        let (identity, current, before) =
-            self.current_for_write(id, req, locks.1.is_some()).await?;
+        let lock = self.lock_for_write(id).await?;
+        let (identity, current, before) = self.current_for_write(id, req, &lock).await?;
         let patched = apply_patch(&self.gw.registry, rt, &before.json, &ops)?;
         self.write(identity, &current, &before.json, patched, req)
             .await
     }
 
-    /// What a write to an existing resource starts from (the caller holds its write lock): the
-    /// link, the platform object read fresh, and the resource as the IdP sees it, whose
-    /// version must satisfy `If-Match`.
-    /// The link, the platform object (read afresh) and the resource as it stands, for a write.
-    /// With other replicas writing too (`shared`), the link is read from the store: a cached
-    /// copy may predate the write another replica finished just before this one got the lock.
+    /// What a write to an existing resource starts from (the caller holds `lock`): the link,
+    /// the platform object read fresh, and the resource as the IdP sees it, whose version must
+    /// satisfy `If-Match`.
     async fn current_for_write(
         &self,
         id: &str,
         req: &RequestContext<'_>,
-        shared: bool,
+        lock: &WriteLock<'_>,
     ) -> Result<(Identity, Arc<Value>, Resource)> {
-        let identity = if shared {
-            self.identity_from_store(id).await?
-        } else {
-            self.identity(id).await?
-        };
+        let identity = self.identity_for_write(id, lock).await?;
         let current = self.object_for(&identity, true).await?;
         let before = self.present(&identity, &current, req).await?;
         check_precondition(req, &before)?;
@@ -992,12 +990,8 @@ impl Resources<'_> {
     }
 
     async fn delete_unaudited(&self, id: &str, req: &RequestContext<'_>) -> Result<()> {
-        let locks = self.lock_for_write(id).await?;
-        let identity = if locks.1.is_some() {
-            self.identity_from_store(id).await?
-        } else {
-            self.identity(id).await?
-        };
+        let lock = self.lock_for_write(id).await?;
+        let identity = self.identity_for_write(id, &lock).await?;
         if req.if_match.is_some() {
             let current = self.object_for(&identity, true).await?;
             check_precondition(req, &self.present(&identity, &current, req).await?)?;
@@ -1393,17 +1387,25 @@ impl Resources<'_> {
 
     /// Serializes writes to one resource: within this process (striped locks), then across
     /// every replica sharing the store (the store's lock, when it has one). Held until dropped.
-    async fn lock_for_write(
-        &self,
-        id: &str,
-    ) -> Result<(
-        Option<tokio::sync::MutexGuard<'_, ()>>,
-        Option<crate::store::ReplicaLock>,
-    )> {
+    async fn lock_for_write(&self, id: &str) -> Result<WriteLock<'_>> {
         let local = self.gw.locks.lock(id).await;
         let key = format!("{}\u{1f}{}\u{1f}{id}", self.gw.tenant, self.type_id());
         let replicas = self.gw.store.lock_resource(&key).await?;
-        Ok((local, replicas))
+        Ok(WriteLock {
+            _local: local,
+            replicas,
+        })
+    }
+
+    /// The link a write starts from. With other replicas writing too, it is read from the
+    /// store: a cached copy may predate the write another replica finished just before this
+    /// one got the lock.
+    async fn identity_for_write(&self, id: &str, lock: &WriteLock<'_>) -> Result<Identity> {
+        if lock.replicas.is_some() {
+            self.identity_from_store(id).await
+        } else {
+            self.identity(id).await
+        }
     }
 
     // ---- audit log -------------------------------------------------------------------------
@@ -1476,7 +1478,7 @@ impl Resources<'_> {
     }
 
     async fn relink_unaudited(&self, id: &str, external_id: Option<String>) -> Result<Identity> {
-        let _locks = self.lock_for_write(id).await?;
+        let _lock = self.lock_for_write(id).await?;
         let mut identity = self.link(id).await?;
         // One IdP identity, one account: an externalId another link answers to is refused.
         if let Some(ext) = &external_id {
@@ -1515,7 +1517,7 @@ impl Resources<'_> {
     }
 
     async fn unlink_unaudited(&self, id: &str) -> Result<()> {
-        let _locks = self.lock_for_write(id).await?;
+        let _lock = self.lock_for_write(id).await?;
         let identity = self.link(id).await?;
         self.gw.store.delete(self.scope(), id).await?;
         // Not marked deleted: the platform object is still there and may be linked again.
@@ -1857,12 +1859,6 @@ pub(crate) async fn record_admin_action<E: AuditableError>(
     };
     if let Err(e) = store.record(&entry).await {
         tracing::error!(error = %e, operation, target, "cannot write the audit log");
-    }
-}
-
-impl AuditableError for StoreError {
-    fn status_and_detail(&self) -> (u16, String) {
-        (500, self.to_string())
     }
 }
 

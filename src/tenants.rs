@@ -204,10 +204,7 @@ impl Tenants {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.records.invalidate(id).await;
         let moved = {
-            let mut gateways = match self.gateways.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut gateways = self.gateways();
             let moved = gateways
                 .get(id)
                 .is_some_and(|(built_for, _)| deleted || built_for != backend);
@@ -221,13 +218,19 @@ impl Tenants {
         }
     }
 
+    /// The gateways by tenant (a panic elsewhere while holding them leaves them usable: the
+    /// map is never left half-changed).
+    fn gateways(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<Gateway>)>> {
+        match self.gateways.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     /// The gateway serving a tenant; `None` when the config has no backend of its name.
     pub fn gateway(&self, tenant: &TenantRecord) -> Option<Arc<Gateway>> {
         let platform = self.platforms.get(&tenant.backend)?;
-        let mut gateways = match self.gateways.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut gateways = self.gateways();
         if let Some((backend, gateway)) = gateways.get(&tenant.id) {
             if *backend == tenant.backend {
                 return Some(gateway.clone());
