@@ -6,6 +6,14 @@
 //! Run with `./scripts/bench` (release build). Options: `--requests N` (per scenario, default
 //! 20000), `--concurrency C` (default 16).
 
+// A benchmark tool, not a request path: a failed setup step stops it with its message.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::time::{Duration, Instant};
 
 #[path = "common/args.rs"]

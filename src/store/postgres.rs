@@ -110,7 +110,9 @@ impl PostgresStore {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(key.as_bytes());
         let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
+        for (byte, from) in first.iter_mut().zip(digest.iter()) {
+            *byte = *from;
+        }
         // A stable key across processes and builds (unlike Rust's hashers).
         let id = i64::from_be_bytes(first);
         let mut conn = self.locks.acquire().await?;

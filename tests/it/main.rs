@@ -1,6 +1,14 @@
 //! Black-box integration tests: the real gateway on port 0 in front of the Coder emulator,
 //! spoken to over HTTP as IdPs speak to it.
 
+// Test code: a failed expectation stops the test where it failed.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod admin;
 mod bulk;
 mod check_cli;

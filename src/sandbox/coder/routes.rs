@@ -204,22 +204,23 @@ fn hex(b: u8) -> Option<u8> {
 
 /// `application/x-www-form-urlencoded` component decoding (`+` is a space).
 fn decode_component(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
+            b'%' => {
+                let mut ahead = bytes.clone();
+                match (ahead.next().and_then(hex), ahead.next().and_then(hex)) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        bytes = ahead;
+                    }
+                    _ => out.push(b'%'),
                 }
-                _ => out.push(b'%'),
-            },
+            }
             b => out.push(b),
         }
-        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -383,30 +384,33 @@ pub(super) fn authenticate(
     }
     let parts: Vec<&str> = token.split('-').collect();
     let expected_secret_len = expected.split_once('-').map(|(_, s)| s.len());
-    let format_error = if parts.len() != 2 {
-        Some(format!(
+    let format_error = match parts.as_slice() {
+        [id, secret] => {
+            if id.len() != 10 {
+                Some(format!(
+                    "invalid API key ID length, expected 10 got {}",
+                    id.len()
+                ))
+            } else if secret.len() != 22 && Some(secret.len()) != expected_secret_len {
+                Some(format!(
+                    "invalid API key secret length, expected 22 got {}",
+                    secret.len()
+                ))
+            } else {
+                None
+            }
+        }
+        _ => Some(format!(
             "incorrect amount of API key parts, expected 2 got {}",
             parts.len()
-        ))
-    } else if parts[0].len() != 10 {
-        Some(format!(
-            "invalid API key ID length, expected 10 got {}",
-            parts[0].len()
-        ))
-    } else if parts[1].len() != 22 && Some(parts[1].len()) != expected_secret_len {
-        Some(format!(
-            "invalid API key secret length, expected 22 got {}",
-            parts[1].len()
-        ))
-    } else {
-        None
+        )),
     };
     if let Some(e) = format_error {
         return Err(unauthorized(format!("Invalid API key format: {e}")));
     }
     let same_id = expected
         .split_once('-')
-        .is_some_and(|(id, _)| id == parts[0]);
+        .is_some_and(|(id, _)| parts.first() == Some(&id));
     Err(unauthorized(if same_id {
         "API key secret is invalid.".to_string()
     } else {

@@ -62,9 +62,9 @@ pub(super) fn parse_users_query(query: &str) -> Result<UserFilter, Vec<Validatio
             )]);
         }
         let parts = split_quoted(&element, ':', false);
-        match parts.len() {
-            1 => values.push(("search".to_string(), element.replace('"', ""))),
-            2 => values.push((parts[0].clone(), parts[1].clone())),
+        match parts.as_slice() {
+            [_] => values.push(("search".to_string(), element.replace('"', ""))),
+            [key, value] => values.push((key.clone(), value.clone())),
             _ => {
                 return Err(vec![Validation::new(
                     "q",

@@ -67,7 +67,7 @@ where
     let method = request.method().clone();
     if segments.as_slice() == ["openapi.json"] {
         return match method {
-            Method::GET => json_response(StatusCode::OK, &openapi()),
+            Method::GET => json_response(StatusCode::OK, openapi()),
             _ => error(StatusCode::METHOD_NOT_ALLOWED, "GET only"),
         };
     }
@@ -110,7 +110,7 @@ where
                 base_url,
                 surface,
                 &actor,
-                &segments[1..],
+                segments.get(1..).unwrap_or_default(),
                 method,
                 request,
             )
@@ -486,7 +486,7 @@ fn new_tenant(body: &Value) -> Result<NewTenant, String> {
 }
 
 fn tenant_change(body: &Value) -> Result<TenantChange, String> {
-    known_keys(body, &TENANT_FIELDS[1..])?;
+    known_keys(body, TENANT_FIELDS.get(1..).unwrap_or_default())?;
     Ok(TenantChange {
         name: optional_text(body, "name")?,
         enabled: optional_bool(body, "enabled")?,
@@ -652,188 +652,37 @@ fn link_json(identity: &Identity, kind: Kind, base_url: &str, endpoint: &str) ->
     })
 }
 
-/// The OpenAPI 3.0 description of this API.
-pub fn openapi() -> Value {
-    let link = json!({
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "description": "The SCIM id the gateway owns"},
-            "resourceType": {"type": "string", "enum": ["User", "Group"]},
-            "platformKey": {"type": "string", "description": "The platform's key of the object"},
-            "externalId": {"type": "string", "nullable": true},
-            "created": {"type": "string", "format": "date-time"},
-            "lastModified": {"type": "string", "format": "date-time"},
-            "location": {"type": "string", "format": "uri"}
-        }
-    });
-    let err = json!({"type": "object", "properties": {"status": {"type": "integer"}, "error": {"type": "string"}}});
-    let tenant = json!({
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$", "description": "The URL segment: /scim/v2/{id}"},
-            "name": {"type": "string"},
-            "enabled": {"type": "boolean", "description": "A disabled tenant answers every SCIM request with 403"},
-            "backend": {"type": "string", "description": "A backend of the config; `default` is [backend]"},
-            "tokenPolicy": {"$ref": "#/components/schemas/TokenPolicy"},
-            "scimBaseUrl": {"type": "string", "format": "uri"},
-            "created": {"type": "string", "format": "date-time"},
-            "updated": {"type": "string", "format": "date-time"}
-        }
-    });
-    let token_policy = json!({"type": "object", "properties": {"maxLifetimeDays": {"type": "integer", "minimum": 1, "maximum": 36500, "nullable": true, "description": "Counted from each secret's issue; null: no limit"}}});
-    // Requests name only what may be set; any other field is refused (400).
-    let tenant_create = json!({
-        "type": "object",
-        "required": ["id"],
-        "additionalProperties": false,
-        "properties": {
-            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
-            "name": {"type": "string", "description": "Defaults to the id"},
-            "backend": {"type": "string", "description": "Needed when the config has several backends; a backend fronts one tenant"},
-            "enabled": {"type": "boolean", "default": true},
-            "tokenPolicy": {"$ref": "#/components/schemas/TokenPolicy"}
-        }
-    });
-    let tenant_change = json!({
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "name": {"type": "string"},
-            "backend": {"type": "string", "description": "Only while the tenant has no identity links; never for default"},
-            "enabled": {"type": "boolean"},
-            "tokenPolicy": {"$ref": "#/components/schemas/TokenPolicy"}
-        }
-    });
-    let tenant_ref =
-        json!({"application/json": {"schema": {"$ref": "#/components/schemas/Tenant"}}});
-    let tenant_create_ref =
-        json!({"application/json": {"schema": {"$ref": "#/components/schemas/TenantCreate"}}});
-    let tenant_change_ref =
-        json!({"application/json": {"schema": {"$ref": "#/components/schemas/TenantChange"}}});
-    let tenant_param =
-        json!({"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}});
-    let params = json!([
-        {"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The tenant's id (`default` answers at the bare SCIM base path)"},
-        {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["User", "Group"], "default": "User"}}
-    ]);
-    let errors = json!({
-        "401": {"description": "No or a wrong admin token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-        "404": {"description": "No such tenant or link", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    });
-    let one = json!({"description": "The link", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Link"}}}});
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "scimgate admin API", "version": "1", "description": "Tenants (SCIM configurations), their managed SCIM tokens, identity links between the gateway's SCIM ids and platform accounts, and the audit log."},
-        "components": {
-            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Link": link, "Error": err, "Tenant": tenant, "TenantCreate": tenant_create, "TenantChange": tenant_change, "TokenPolicy": token_policy}
-        },
-        "security": [{"admin": []}],
-        "paths": {
-            "/admin/v1/tenants": {
-                "get": {"summary": "Every tenant", "responses": {"200": {"description": "Tenants", "content": {"application/json": {"schema": {"type": "object", "properties": {"tenants": {"type": "array", "items": {"$ref": "#/components/schemas/Tenant"}}}}}}}, "401": errors["401"]}},
-                "post": {
-                    "summary": "Make a tenant; it answers SCIM at /scim/v2/{id}",
-                    "requestBody": {"required": true, "content": tenant_create_ref},
-                    "responses": {"201": {"description": "The tenant", "content": tenant_ref}, "400": {"description": "Bad id, unknown backend, unknown field"}, "401": errors["401"], "409": {"description": "The id is taken, or another tenant fronts the backend"}}
-                }
-            },
-            "/admin/v1/tenants/{tenant}": {
-                "parameters": [tenant_param],
-                "get": {"summary": "One tenant", "responses": {"200": {"description": "The tenant", "content": tenant_ref}, "401": errors["401"], "404": errors["404"]}},
-                "patch": {
-                    "summary": "Change name, enabled, backend (only without identity links) or tokenPolicy (a lower limit shortens longer-lived tokens)",
-                    "requestBody": {"required": true, "content": tenant_change_ref},
-                    "responses": {"200": {"description": "The tenant", "content": tenant_ref}, "400": {"description": "Bad body"}, "401": errors["401"], "404": errors["404"], "409": {"description": "A backend change while identity links exist, to a backend another tenant fronts, or of default"}}
-                },
-                "delete": {"summary": "Delete the tenant and its tokens (refused while it has identity links, and for the config's default)", "responses": {"204": {"description": "Deleted"}, "401": errors["401"], "404": errors["404"], "409": {"description": "It has identity links, or is the default"}}}
-            },
-            "/admin/v1/tenants/{tenant}/endpoint": {
-                "parameters": [tenant_param],
-                "get": {"summary": "What an IdP admin pastes into Okta or Entra ID: the SCIM base URL and how to authenticate", "responses": {"200": {"description": "Endpoint information", "content": {"application/json": {"schema": {"type": "object", "properties": {
-                    "tenant": {"type": "string"},
-                    "enabled": {"type": "boolean"},
-                    "warning": {"type": "string", "description": "Present when the URL may not be the one IdPs reach (server.public_url unset on a separate admin address)"},
-                    "scimBaseUrl": {"type": "string", "format": "uri"},
-                    "authentication": {"type": "object"},
-                    "resourceTypes": {"type": "array", "items": {"type": "string"}},
-                    "okta": {"type": "object"},
-                    "entra": {"type": "object"}
-                }}}}}, "401": errors["401"], "404": errors["404"]}}
-            },
-            "/admin/v1/tenants/{tenant}/links": {
-                "get": {
-                    "summary": "List links (paged), or find them by externalId",
-                    "parameters": params.as_array().cloned().unwrap_or_default().into_iter().chain([
-                        json!({"name": "externalId", "in": "query", "schema": {"type": "string"}}),
-                        json!({"name": "startIndex", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}}),
-                        json!({"name": "count", "in": "query", "schema": {"type": "integer", "maximum": 1000, "default": 100}})
-                    ]).collect::<Vec<_>>(),
-                    "responses": {"200": {"description": "A page of links", "content": {"application/json": {"schema": {
-                        "type": "object",
-                        "properties": {"total": {"type": "integer"}, "startIndex": {"type": "integer"}, "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}
-                    }}}}, "401": errors["401"], "404": errors["404"]}
-                }
-            },
-            "/admin/v1/tenants/{tenant}/tokens": {
-                "parameters": [{"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "get": {"summary": "List managed SCIM tokens (never their secrets)", "responses": {"200": {"description": "Tokens"}, "401": errors["401"], "404": errors["404"]}},
-                "post": {
-                    "summary": "Create a token; the answer's `token` is the secret, shown this once",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "expiresAt": {"type": "string", "format": "date-time"}}}}}},
-                    "responses": {"201": {"description": "The token and its secret"}, "400": {"description": "Bad body"}, "401": errors["401"]}
-                }
-            },
-            "/admin/v1/tenants/{tenant}/tokens/{id}": {
-                "parameters": [
-                    {"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}},
-                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}
-                ],
-                "get": {"summary": "One token", "responses": {"200": {"description": "The token"}, "401": errors["401"], "404": errors["404"]}},
-                "patch": {
-                    "summary": "Rename, or change the expiry (null: never)",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"name": {"type": "string"}, "expiresAt": {"type": "string", "format": "date-time", "nullable": true}}}}}},
-                    "responses": {"200": {"description": "The token"}, "400": {"description": "Bad body"}, "401": errors["401"], "404": errors["404"]}
-                }
-            },
-            "/admin/v1/tenants/{tenant}/tokens/{id}/revoke": {
-                "post": {"summary": "Revoke: refused from now on, on every replica", "responses": {"200": {"description": "The token"}, "401": errors["401"], "404": errors["404"]}}
-            },
-            "/admin/v1/tenants/{tenant}/tokens/{id}/regenerate": {
-                "post": {"summary": "A new secret (in `token`); the old one is refused from now on", "responses": {"200": {"description": "The token and its new secret"}, "401": errors["401"], "404": errors["404"], "409": {"description": "Revoked"}}}
-            },
-            "/admin/v1/tenants/{tenant}/audit": {
-                "get": {
-                    "summary": "The audit log: every provisioning change and admin action, newest first",
-                    "parameters": [
-                        {"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}},
-                        {"name": "actor", "in": "query", "schema": {"type": "string"}, "description": "token:<name> or admin:<name>"},
-                        {"name": "operation", "in": "query", "schema": {"type": "string", "enum": ["create", "replace", "patch", "delete", "relink", "unlink", "tenant.create", "tenant.update", "tenant.delete", "token.create", "token.update", "token.revoke", "token.regenerate"]}},
-                        {"name": "target", "in": "query", "schema": {"type": "string"}},
-                        {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": ["success", "failure"]}},
-                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                        {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                        {"name": "startIndex", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                        {"name": "count", "in": "query", "schema": {"type": "integer", "maximum": 1000}}
-                    ],
-                    "responses": {"200": {"description": "A page of entries", "content": {"application/json": {"schema": {
-                        "type": "object",
-                        "properties": {"total": {"type": "integer"}, "startIndex": {"type": "integer"}, "entries": {"type": "array", "items": {"type": "object"}}}
-                    }}}}, "400": {"description": "Bad filter"}, "401": errors["401"], "404": errors["404"]}
-                }
-            },
-            "/admin/v1/tenants/{tenant}/links/{id}": {
-                "parameters": params.as_array().cloned().unwrap_or_default().into_iter().chain([
-                    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}})
-                ]).collect::<Vec<_>>(),
-                "get": {"summary": "One link", "responses": {"200": one, "401": errors["401"], "404": errors["404"]}},
-                "patch": {
-                    "summary": "Re-link: change the externalId the identity answers to",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"externalId": {"type": "string", "nullable": true}}, "required": ["externalId"]}}}},
-                    "responses": {"200": one, "400": {"description": "Bad body"}, "401": errors["401"], "404": errors["404"]}
-                },
-                "delete": {"summary": "Delete the link (the platform account stays)", "responses": {"204": {"description": "Deleted"}, "401": errors["401"], "404": errors["404"]}}
-            }
-        }
+/// The OpenAPI 3.0 description of this API (`openapi.json` beside this file, read once).
+pub fn openapi() -> &'static Value {
+    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        // The document is part of the build and checked by a test: it always parses.
+        serde_json::from_str(include_str!("openapi.json")).unwrap_or(Value::Null)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::openapi;
+
+    #[test]
+    fn the_openapi_document_parses_and_names_every_admin_path() {
+        let document = openapi();
+        assert_eq!(document["openapi"], "3.0.3");
+        let paths = document["paths"].as_object().expect("paths");
+        for path in [
+            "/admin/v1/tenants",
+            "/admin/v1/tenants/{tenant}",
+            "/admin/v1/tenants/{tenant}/endpoint",
+            "/admin/v1/tenants/{tenant}/links",
+            "/admin/v1/tenants/{tenant}/links/{id}",
+            "/admin/v1/tenants/{tenant}/tokens",
+            "/admin/v1/tenants/{tenant}/tokens/{id}",
+            "/admin/v1/tenants/{tenant}/tokens/{id}/revoke",
+            "/admin/v1/tenants/{tenant}/tokens/{id}/regenerate",
+            "/admin/v1/tenants/{tenant}/audit",
+        ] {
+            assert!(paths.contains_key(path), "{path}");
+        }
+    }
 }
