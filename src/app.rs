@@ -17,14 +17,14 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{Authenticator, StaticTokens};
-use crate::backend::BackendClient;
+use crate::backend::HttpPlatform;
 use crate::cache::LookupCache;
 use crate::config::Config;
 use crate::http::{discovery::Discovery, HttpState, Surface};
 use crate::scim::schema::Registry;
 use crate::service::kinds_of;
 use crate::store;
-use crate::tenants::{Platform, Tenants};
+use crate::tenants::{Backend, Tenants};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +43,15 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
     let mut platforms = Vec::new();
     let mut discovery = HashMap::new();
     for (name, backend) in config.backends {
-        let client = BackendClient::new(&backend.config, &backend.mapping.platform)
-            .map_err(|e| StartError::Backend(format!("backend {name}: {e}")))?;
+        let settings = serde_json::Value::Object(backend.config.settings);
+        let client = HttpPlatform::new(
+            &backend.config.base_url,
+            backend.config.timeout,
+            backend.config.credential.as_ref().map(|s| s.expose()),
+            &settings,
+            &backend.mapping.platform,
+        )
+        .map_err(|e| StartError::Backend(format!("backend {name}: {e}")))?;
         let kinds = kinds_of(&backend.mapping);
         discovery.insert(
             name.clone(),
@@ -54,11 +61,11 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
                 config.scim.max_results,
             ),
         );
-        platforms.push(Platform {
+        platforms.push(Backend {
             name,
             mapping: Arc::new(backend.mapping),
-            client,
-            settings: serde_json::Value::Object(backend.config.settings),
+            platform: Arc::new(client),
+            settings,
         });
     }
     let tenants = Arc::new(Tenants::new(

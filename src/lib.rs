@@ -21,6 +21,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod mapping;
+pub mod problems;
 pub mod sandbox;
 pub mod scim;
 pub mod service;

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::backend::{BackendClient, BackendError};
+use crate::backend::{Platform, PlatformError};
 use crate::cache::LookupCache;
 use crate::config::ScimConfig;
 use crate::mapping::compile::{CallSpec, GroupsOfSpec, MembersSpec, ResourceMapping};
@@ -31,12 +31,9 @@ pub enum ServiceError {
     /// A protocol-level answer for the IdP (bad filter, unknown id, uniqueness...).
     #[error(transparent)]
     Scim(#[from] ScimError),
-    /// The platform could not be reached or did not answer in time.
+    /// A platform call failed: no answer, or an error answer (which says whose fault it is).
     #[error(transparent)]
-    Backend(#[from] BackendError),
-    /// The platform answered with an error the mapping does not attribute to the request.
-    #[error("{message}")]
-    PlatformFailed { status: u16, message: String },
+    Platform(#[from] PlatformError),
     /// The platform's answer does not fit the mapping.
     #[error("{0}")]
     Mapping(String),
@@ -80,7 +77,7 @@ pub struct Gateway {
     pub tenant: String,
     pub registry: Arc<Registry>,
     pub mapping: Arc<Mapping>,
-    pub backend: BackendClient,
+    pub platform: Arc<dyn Platform>,
     pub store: Arc<dyn IdentityStore>,
     pub cache: LookupCache,
     pub settings: Value,
@@ -275,17 +272,17 @@ impl Resources<'_> {
     // ---- platform calls -------------------------------------------------------------------
 
     async fn send(&self, request: &BackendRequest) -> Result<BackendResponse> {
-        let response = self.gw.backend.send(request).await?;
+        let response = self.gw.platform.send(request).await?;
         if response.is_success() {
             return Ok(response);
         }
-        match self.gw.mapping.classify_error(&response) {
-            Some(scim) => Err(ServiceError::Scim(scim)),
-            None => Err(ServiceError::PlatformFailed {
-                status: response.status,
-                message: self.gw.mapping.error_message(&response),
-            }),
-        }
+        Err(PlatformError::refused(
+            request.method,
+            response.status,
+            self.gw.mapping.error_message(&response),
+            self.gw.mapping.classify_error(&response),
+        )
+        .into())
     }
 
     /// Runs a sequence of calls (create, update, delete). Calls marked `returns_object` update
@@ -614,7 +611,7 @@ impl Resources<'_> {
     /// The platform object behind a link; a platform that no longer has it makes the id unknown.
     async fn object_for(&self, identity: &Identity, fresh: bool) -> Result<Arc<Value>> {
         match self.fetch_object(&identity.backend_key, fresh).await {
-            Err(ServiceError::Scim(e)) if e.status == 404 => {
+            Err(ServiceError::Platform(e)) if e.is_not_found() => {
                 self.forget(identity).await?;
                 Err(not_found(self.type_id(), &identity.scim_id).into())
             }
@@ -1005,7 +1002,7 @@ impl Resources<'_> {
         match self.run_calls(&self.section.delete, &mut vars).await {
             Ok(_) => {}
             // Already gone from the platform: the IdP's intent holds.
-            Err(ServiceError::Scim(e)) if e.status == 404 => {}
+            Err(ServiceError::Platform(e)) if e.is_not_found() => {}
             Err(e) => return Err(e),
         }
         if self.rt.id == Kind::Group.name() {

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use serde_json::Value;
 
-use crate::backend::BackendClient;
+use crate::backend::Platform;
 use crate::cache::LookupCache;
 use crate::config::{check_name, ScimConfig, DEFAULT_BACKEND};
 use crate::mapping::Mapping;
@@ -31,10 +31,13 @@ pub const DEFAULT_TENANT: &str = "default";
 const MAX_POLICY_DAYS: u32 = 36_500;
 
 /// One backend of the config, ready to call: a platform client and its compiled mapping.
-pub struct Platform {
+pub struct Backend {
+    /// Its name in the config (`default` for `[backend]`).
     pub name: String,
+    /// The compiled mapping file.
     pub mapping: Arc<Mapping>,
-    pub client: BackendClient,
+    /// The platform's client.
+    pub platform: Arc<dyn Platform>,
     /// Values the mapping reads as `settings.<name>`.
     pub settings: Value,
 }
@@ -61,7 +64,7 @@ pub struct TenantChange {
 
 /// Every tenant's gateway, over the shared store, cache and platform clients.
 pub struct Tenants {
-    platforms: BTreeMap<String, Arc<Platform>>,
+    platforms: BTreeMap<String, Arc<Backend>>,
     store: Arc<dyn IdentityStore>,
     cache: LookupCache,
     registry: Arc<Registry>,
@@ -76,7 +79,7 @@ pub struct Tenants {
 
 impl Tenants {
     pub fn new(
-        platforms: Vec<Platform>,
+        platforms: Vec<Backend>,
         store: Arc<dyn IdentityStore>,
         cache: LookupCache,
         registry: Arc<Registry>,
@@ -115,7 +118,7 @@ impl Tenants {
     }
 
     /// The backends of the config, by name.
-    pub fn platforms(&self) -> impl Iterator<Item = &Arc<Platform>> {
+    pub fn platforms(&self) -> impl Iterator<Item = &Arc<Backend>> {
         self.platforms.values()
     }
 
@@ -242,7 +245,7 @@ impl Tenants {
             tenant: tenant.id.clone(),
             registry: self.registry.clone(),
             mapping: platform.mapping.clone(),
-            backend: platform.client.clone(),
+            platform: platform.platform.clone(),
             store: self.store.clone(),
             cache: self.cache.clone(),
             settings: platform.settings.clone(),

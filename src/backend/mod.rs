@@ -1,169 +1,27 @@
-//! The HTTP client to the platform: one keep-alive connection pool, a timeout per call, the
-//! platform credential added to every request (and never logged), answers read into
-//! [`BackendResponse`]s for the mapping to interpret.
+//! The platform edge: the [`Platform`] trait the service calls, its HTTP implementation
+//! ([`HttpPlatform`]), and [`PlatformError`], which says of every failed call who is at fault
+//! (the IdP's request, the platform, or the gateway's own setup) and whether sending it again
+//! is safe. Answers are returned as they came, for the mapping to interpret.
 
-use std::time::{Duration, Instant};
+mod client;
+mod error;
 
-use base64::Engine as _;
-use http::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::{Map, Value};
+use std::future::Future;
+use std::pin::Pin;
 
-use crate::config::BackendConfig;
-use crate::mapping::compile::Platform;
-use crate::mapping::expr::context;
-use crate::mapping::model::AuthScheme;
+pub use client::HttpPlatform;
+pub use error::{Failure, Fault, PlatformError, Retry};
+
 use crate::mapping::{BackendRequest, BackendResponse};
 
-/// Why a platform call produced no answer.
-#[derive(Debug, thiserror::Error)]
-pub enum BackendError {
-    #[error("the platform did not answer within {0:?}")]
-    Timeout(Duration),
-    #[error("cannot reach the platform: {0}")]
-    Unreachable(String),
-    #[error("invalid request to the platform: {0}")]
-    InvalidRequest(String),
-}
+/// A platform call in flight.
+pub type PlatformFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<BackendResponse, PlatformError>> + Send + 'a>>;
 
-/// Cheap to clone: clones share one connection pool.
-#[derive(Clone)]
-pub struct BackendClient {
-    http: reqwest::Client,
-    base_url: String,
-    timeout: Duration,
-    headers: HeaderMap,
-}
-
-impl BackendClient {
-    pub fn new(config: &BackendConfig, platform: &Platform) -> Result<BackendClient, String> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        );
-        let settings = Value::Object(config.settings.clone());
-        let ctx = context(&[("settings", &settings)]);
-        for (name, template) in &platform.headers {
-            let value = template
-                .render_string(&ctx)
-                .map_err(|e| format!("platform header {name}: {e}"))?
-                .unwrap_or_default();
-            headers.insert(header_name(name)?, header_value(&value)?);
-        }
-        if let Some(secret) = &config.credential {
-            let (name, value) = match platform.auth_scheme {
-                AuthScheme::None => (None, String::new()),
-                AuthScheme::Header => (
-                    platform
-                        .auth_header
-                        .as_deref()
-                        .map(header_name)
-                        .transpose()?,
-                    format!("{}{}", platform.auth_prefix, secret.expose()),
-                ),
-                AuthScheme::Bearer => (
-                    Some(http::header::AUTHORIZATION),
-                    format!("Bearer {}", secret.expose()),
-                ),
-                AuthScheme::Basic => (
-                    Some(http::header::AUTHORIZATION),
-                    format!(
-                        "Basic {}",
-                        base64::engine::general_purpose::STANDARD
-                            .encode(secret.expose().as_bytes())
-                    ),
-                ),
-            };
-            if let Some(name) = name {
-                let mut value = header_value(&value)?;
-                value.set_sensitive(true);
-                headers.insert(name, value);
-            }
-        }
-        let http = reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(64)
-            .tcp_nodelay(true)
-            // Never follow redirects: a redirect to another host would carry the platform
-            // credential there (reqwest strips only Authorization), and a 301 turns a POST into a
-            // GET. A redirect is answered as the platform's error instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.timeout)
-            .user_agent(concat!("scimgate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(BackendClient {
-            http,
-            base_url: config.base_url.clone(),
-            timeout: config.timeout,
-            headers,
-        })
-    }
-
-    pub async fn send(&self, request: &BackendRequest) -> Result<BackendResponse, BackendError> {
-        let url = format!("{}{}", self.base_url, request.path);
-        let mut builder = self
-            .http
-            .request(request.method.clone(), &url)
-            .headers(self.headers.clone())
-            .timeout(self.timeout);
-        if !request.query.is_empty() {
-            builder = builder.query(&request.query);
-        }
-        for (name, value) in &request.headers {
-            builder = builder.header(
-                header_name(name).map_err(BackendError::InvalidRequest)?,
-                header_value(value).map_err(BackendError::InvalidRequest)?,
-            );
-        }
-        if let Some(body) = &request.body {
-            builder = builder.json(body);
-        }
-        let started = Instant::now();
-        let response = builder.send().await.map_err(|e| self.classify(e))?;
-        let status = response.status().as_u16();
-        let mut headers = Map::new();
-        for (name, value) in response.headers() {
-            if let Ok(v) = value.to_str() {
-                headers.insert(name.as_str().to_owned(), Value::String(v.to_owned()));
-            }
-        }
-        let raw_body = response.text().await.map_err(|e| self.classify(e))?;
-        tracing::debug!(
-            method = %request.method,
-            path = %request.path,
-            status,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "platform call"
-        );
-        let body = if raw_body.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&raw_body).unwrap_or_else(|_| Value::String(raw_body.clone()))
-        };
-        Ok(BackendResponse {
-            status,
-            headers,
-            body,
-            raw_body,
-        })
-    }
-
-    fn classify(&self, e: reqwest::Error) -> BackendError {
-        if e.is_timeout() {
-            BackendError::Timeout(self.timeout)
-        } else {
-            // reqwest's error text carries the URL but never our headers.
-            BackendError::Unreachable(e.without_url().to_string())
-        }
-    }
-}
-
-fn header_name(name: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("`{name}` is not a header name"))
-}
-
-fn header_value(value: &str) -> Result<HeaderValue, String> {
-    HeaderValue::from_str(value)
-        .map_err(|_| "a header value holds characters HTTP does not allow".to_owned())
+/// Sends rendered requests to one platform. An answer of any status is `Ok` (the mapping reads
+/// error answers too); `Err` means no answer: the platform was not reached, did not answer in
+/// time, or the request could not be sent.
+pub trait Platform: Send + Sync + 'static {
+    /// Sends one request and reads the whole answer.
+    fn send<'a>(&'a self, request: &'a BackendRequest) -> PlatformFuture<'a>;
 }

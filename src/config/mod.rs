@@ -5,66 +5,16 @@
 mod raw;
 mod secret;
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+pub use crate::problems::{Problem, Problems};
 pub use raw::RawConfig;
 pub use secret::{Secret, SecretRef};
 
 use crate::mapping::{load_mapping, Mapping};
 use crate::scim::schema::Registry;
-
-/// One configuration problem: where it is and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: PathBuf,
-    /// The key path inside the file (`backend.base_url`, `users.attributes[2].to_backend`);
-    /// empty for the file as a whole.
-    pub key: String,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
-        }
-    }
-}
-
-/// All the problems found; the program refuses to start while there is one.
-#[derive(Debug, Default, Clone, thiserror::Error)]
-pub struct Problems(pub Vec<Problem>);
-
-impl Problems {
-    pub fn add(&mut self, file: &Path, key: &str, message: impl Into<String>) {
-        self.0.push(Problem {
-            file: file.to_owned(),
-            key: key.to_owned(),
-            message: message.into(),
-        });
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Display for Problems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{p}")?;
-        }
-        Ok(())
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -415,7 +365,13 @@ fn compile_backend(
     };
     // Build the platform client now, so a credential HTTP cannot carry is reported by `check`
     // rather than at `serve`.
-    if let Err(message) = crate::backend::BackendClient::new(&config, &mapping.platform) {
+    if let Err(message) = crate::backend::HttpPlatform::new(
+        &config.base_url,
+        config.timeout,
+        config.credential.as_ref().map(Secret::expose),
+        &serde_json::Value::Object(config.settings.clone()),
+        &mapping.platform,
+    ) {
         problems.add(path, &format!("{key}.credential"), message);
     }
     Some(ConfiguredBackend { config, mapping })

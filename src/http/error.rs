@@ -5,7 +5,7 @@
 use http::StatusCode;
 
 use super::response::{scim_json, HttpResponse};
-use crate::backend::BackendError;
+use crate::backend::{Failure, PlatformError};
 use crate::scim::ScimError;
 use crate::service::ServiceError;
 
@@ -16,32 +16,7 @@ pub fn service_error(err: &ServiceError) -> HttpResponse {
 pub fn to_scim_error(err: &ServiceError) -> ScimError {
     match err {
         ServiceError::Scim(e) => e.clone(),
-        ServiceError::Backend(BackendError::Timeout(_)) => {
-            tracing::warn!(error = %err, "platform timeout");
-            ScimError::new(504, None, "The platform did not answer in time.")
-        }
-        ServiceError::Backend(BackendError::Unreachable(cause)) => {
-            tracing::warn!(%cause, "platform unreachable");
-            ScimError::new(502, None, "The platform cannot be reached.")
-        }
-        ServiceError::Backend(BackendError::InvalidRequest(cause)) => {
-            tracing::error!(%cause, "mapping rendered an invalid platform request");
-            ScimError::new(
-                502,
-                None,
-                "The gateway could not build the platform request; see the gateway log.",
-            )
-        }
-        ServiceError::PlatformFailed { status, message } => {
-            // The platform's own words may hold internals (stack traces, proxy pages): logged,
-            // not answered.
-            tracing::warn!(status, %message, "platform failed");
-            ScimError::new(
-                502,
-                None,
-                format!("The platform failed (HTTP {status}); see the gateway log."),
-            )
-        }
+        ServiceError::Platform(e) => platform_error(e),
         ServiceError::Mapping(cause) => {
             tracing::error!(%cause, "platform answer does not fit the mapping");
             ScimError::new(
@@ -65,6 +40,44 @@ pub fn to_scim_error(err: &ServiceError) -> ScimError {
         ServiceError::Store(cause) => {
             tracing::error!(%cause, "identity store failure");
             ScimError::new(500, None, "Internal error; see the gateway log.")
+        }
+    }
+}
+
+/// A failed platform call as the IdP sees it: the mapping's meaning of a refusal, else a 502 or
+/// 504 that names no internals (the platform's own words may hold stack traces or proxy pages:
+/// they are logged, not answered).
+fn platform_error(err: &PlatformError) -> ScimError {
+    match &err.failure {
+        Failure::Refused {
+            meaning: Some(meaning),
+            ..
+        } => meaning.clone(),
+        Failure::Timeout(_) => {
+            tracing::warn!(error = %err, retry = ?err.retry, "platform timeout");
+            ScimError::new(504, None, "The platform did not answer in time.")
+        }
+        Failure::Unreachable(cause) => {
+            tracing::warn!(%cause, retry = ?err.retry, "platform unreachable");
+            ScimError::new(502, None, "The platform cannot be reached.")
+        }
+        Failure::InvalidRequest(cause) => {
+            tracing::error!(%cause, "mapping rendered an invalid platform request");
+            ScimError::new(
+                502,
+                None,
+                "The gateway could not build the platform request; see the gateway log.",
+            )
+        }
+        Failure::Refused {
+            status, message, ..
+        } => {
+            tracing::warn!(status, %message, fault = ?err.fault, retry = ?err.retry, "platform failed");
+            ScimError::new(
+                502,
+                None,
+                format!("The platform failed (HTTP {status}); see the gateway log."),
+            )
         }
     }
 }

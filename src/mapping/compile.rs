@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -14,7 +13,8 @@ use super::model::{
     AuthScheme, OnChange, PaginationStyle, RawAttribute, RawCall, RawErrorRule, RawGroupsOf,
     RawList, RawMembers, RawPlatform,
 };
-use crate::config::Problems;
+use super::request::Method;
+use crate::problems::Problems;
 use crate::scim::filter::CompareOp;
 use crate::scim::path::{parse_attr_path, AttrPath};
 use crate::scim::schema::{Mutability, Registry};
@@ -23,15 +23,16 @@ use crate::scim::ScimType;
 #[derive(Debug)]
 pub struct Mapping {
     pub file: PathBuf,
-    pub platform: Platform,
+    pub platform: PlatformSpec,
     pub errors: Vec<ErrorRule>,
     pub users: ResourceMapping,
     /// Groups, when the platform has them.
     pub groups: Option<ResourceMapping>,
 }
 
+/// The `[platform]` section: how the platform is called and how its errors read.
 #[derive(Debug)]
-pub struct Platform {
+pub struct PlatformSpec {
     pub name: String,
     pub auth_scheme: AuthScheme,
     pub auth_header: Option<String>,
@@ -293,7 +294,7 @@ impl Compiler<'_> {
         ok.then_some(out)
     }
 
-    fn platform(&mut self, raw: RawPlatform) -> Platform {
+    fn platform(&mut self, raw: RawPlatform) -> PlatformSpec {
         if raw.auth.scheme == AuthScheme::Header && raw.auth.header.is_none() {
             self.problem(
                 "platform.auth.header",
@@ -313,7 +314,7 @@ impl Compiler<'_> {
         let headers = self
             .templates("platform.headers", &raw.headers)
             .unwrap_or_default();
-        Platform {
+        PlatformSpec {
             name: raw.name,
             auth_scheme: raw.auth.scheme,
             auth_header: raw.auth.header,
@@ -394,16 +395,14 @@ impl Compiler<'_> {
     }
 
     fn method(&mut self, key: &str, s: &str) -> Option<Method> {
-        let upper = s.to_ascii_uppercase();
-        match upper.as_str() {
-            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" => {
-                Method::from_bytes(upper.as_bytes()).ok()
-            }
-            _ => {
-                self.problem(key, format!("unsupported HTTP method `{s}`"));
-                None
-            }
+        let method = Method::parse(s);
+        if method.is_none() {
+            self.problem(
+                key,
+                format!("unsupported HTTP method `{s}` (GET, POST, PUT, PATCH or DELETE)"),
+            );
         }
+        method
     }
 
     fn calls(&mut self, key: &str, raw: Vec<RawCall>) -> Option<Vec<CallSpec>> {

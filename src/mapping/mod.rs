@@ -9,8 +9,10 @@ pub mod compile;
 pub mod expr;
 pub mod model;
 mod plan;
+mod request;
 #[cfg(test)]
 mod tests;
 
-pub use compile::{load_mapping, Mapping, ResourceMapping};
-pub use plan::{is_core_urn, BackendRequest, BackendResponse, MappingError};
+pub use compile::{load_mapping, Mapping, PlatformSpec, ResourceMapping};
+pub use plan::{is_core_urn, MappingError};
+pub use request::{BackendRequest, BackendResponse, Method};

@@ -2,43 +2,16 @@
 //! (platform object ⇄ SCIM resource, with the gateway's stored copy filling what the platform
 //! cannot hold), choosing filter push-downs and classifying platform errors. Pure: no I/O.
 
-use http::Method;
 use minijinja::value::Value as JinjaValue;
 use serde_json::{Map, Value};
 
 use super::compile::{AttributeMapping, CallSpec, ListSpec, Mapping, Pushdown, ResourceMapping};
 use super::expr::{context, EvalError};
 use super::model::OnChange;
+use super::request::{BackendRequest, BackendResponse};
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::path::AttrPath;
 use crate::scim::{ScimError, ScimType};
-
-/// One HTTP request to the platform, fully rendered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BackendRequest {
-    pub method: Method,
-    /// Path and nothing else; appended to the backend base URL.
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Value>,
-}
-
-/// The platform's answer: status, lower-cased headers and the body (JSON, or a JSON string
-/// holding the text when the body is not JSON; `Null` when empty).
-#[derive(Debug, Clone)]
-pub struct BackendResponse {
-    pub status: u16,
-    pub headers: Map<String, Value>,
-    pub body: Value,
-    pub raw_body: String,
-}
-
-impl BackendResponse {
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum MappingError {
@@ -102,7 +75,7 @@ impl CallSpec {
             Some(t) => t.render(ctx).map_err(|e| MappingError::InvalidValue(e.0))?,
         };
         Ok(BackendRequest {
-            method: self.method.clone(),
+            method: self.method,
             path,
             query,
             headers,

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::compile::compile_mapping_str;
 use super::{BackendResponse, Mapping, MappingError};
-use crate::config::Problems;
+use crate::problems::Problems;
 use crate::scim::filter::parse_filter;
 use crate::scim::schema::Registry;
 

@@ -1,0 +1,181 @@
+//! The HTTP client to the platform: one keep-alive connection pool, a timeout per call, the
+//! platform credential added to every request (and never logged), answers read into
+//! [`BackendResponse`]s for the mapping to interpret.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
+use serde_json::{Map, Value};
+
+use super::{Platform, PlatformError, PlatformFuture};
+use crate::mapping::expr::context;
+use crate::mapping::model::AuthScheme;
+use crate::mapping::{BackendRequest, BackendResponse, Method, PlatformSpec};
+
+/// A platform over HTTP. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct HttpPlatform {
+    http: reqwest::Client,
+    base_url: String,
+    timeout: Duration,
+    headers: HeaderMap,
+}
+
+impl HttpPlatform {
+    /// A client for the platform at `base_url` (no trailing slash), each call limited to
+    /// `timeout`, with the mapping's headers (rendered over `settings`) and its credential
+    /// scheme applied to `credential`. The error says why HTTP cannot carry a header.
+    pub fn new(
+        base_url: &str,
+        timeout: Duration,
+        credential: Option<&str>,
+        settings: &Value,
+        platform: &PlatformSpec,
+    ) -> Result<HttpPlatform, String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let ctx = context(&[("settings", settings)]);
+        for (name, template) in &platform.headers {
+            let value = template
+                .render_string(&ctx)
+                .map_err(|e| format!("platform header {name}: {e}"))?
+                .unwrap_or_default();
+            headers.insert(header_name(name)?, header_value(&value)?);
+        }
+        if let Some(secret) = credential {
+            let (name, value) = match platform.auth_scheme {
+                AuthScheme::None => (None, String::new()),
+                AuthScheme::Header => (
+                    platform
+                        .auth_header
+                        .as_deref()
+                        .map(header_name)
+                        .transpose()?,
+                    format!("{}{secret}", platform.auth_prefix),
+                ),
+                AuthScheme::Bearer => (Some(AUTHORIZATION), format!("Bearer {secret}")),
+                AuthScheme::Basic => (
+                    Some(AUTHORIZATION),
+                    format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(secret.as_bytes())
+                    ),
+                ),
+            };
+            if let Some(name) = name {
+                let mut value = header_value(&value)?;
+                value.set_sensitive(true);
+                headers.insert(name, value);
+            }
+        }
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            // Never follow redirects: a redirect to another host would carry the platform
+            // credential there (reqwest strips only Authorization), and a 301 turns a POST into a
+            // GET. A redirect is answered as the platform's error instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeout)
+            .user_agent(concat!("scimgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(HttpPlatform {
+            http,
+            base_url: base_url.to_owned(),
+            timeout,
+            headers,
+        })
+    }
+
+    async fn call(&self, request: &BackendRequest) -> Result<BackendResponse, PlatformError> {
+        let url = format!("{}{}", self.base_url, request.path);
+        let mut builder = self
+            .http
+            .request(reqwest_method(request.method), &url)
+            .headers(self.headers.clone())
+            .timeout(self.timeout);
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(
+                header_name(name).map_err(PlatformError::invalid_request)?,
+                header_value(value).map_err(PlatformError::invalid_request)?,
+            );
+        }
+        if let Some(body) = &request.body {
+            builder = builder.json(body);
+        }
+        let started = Instant::now();
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| self.classify(request.method, e))?;
+        let status = response.status().as_u16();
+        let mut headers = Map::new();
+        for (name, value) in response.headers() {
+            if let Ok(v) = value.to_str() {
+                headers.insert(name.as_str().to_owned(), Value::String(v.to_owned()));
+            }
+        }
+        let raw_body = response
+            .text()
+            .await
+            .map_err(|e| self.classify(request.method, e))?;
+        tracing::debug!(
+            method = %request.method,
+            path = %request.path,
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "platform call"
+        );
+        let body = if raw_body.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&raw_body).unwrap_or_else(|_| Value::String(raw_body.clone()))
+        };
+        Ok(BackendResponse {
+            status,
+            headers,
+            body,
+            raw_body,
+        })
+    }
+
+    fn classify(&self, method: Method, e: reqwest::Error) -> PlatformError {
+        if e.is_timeout() {
+            PlatformError::timeout(method, self.timeout)
+        } else {
+            // A failed connect never sent the request. reqwest's error text carries the URL
+            // but never our headers.
+            PlatformError::unreachable(method, !e.is_connect(), e.without_url().to_string())
+        }
+    }
+}
+
+impl Platform for HttpPlatform {
+    fn send<'a>(&'a self, request: &'a BackendRequest) -> PlatformFuture<'a> {
+        Box::pin(self.call(request))
+    }
+}
+
+fn reqwest_method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+fn header_name(name: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("`{name}` is not a header name"))
+}
+
+fn header_value(value: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(value)
+        .map_err(|_| "a header value holds characters HTTP does not allow".to_owned())
+}
