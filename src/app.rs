@@ -68,12 +68,14 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
             settings,
         });
     }
+    let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
     let tenants = Arc::new(Tenants::new(
         platforms,
         store.clone(),
         cache.clone(),
         registry,
         config.scim.clone(),
+        clock.clone(),
     ));
     tenants.ensure_default().await?;
     for orphan in tenants.orphans().await? {
@@ -106,7 +108,7 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
             loop {
                 tick.tick().await;
-                let before = time::OffsetDateTime::now_utc() - retention;
+                let before = clock.now() - retention;
                 match store.prune_audit(before).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "audit entries past retention removed"),

@@ -17,6 +17,7 @@ pub mod app;
 pub mod auth;
 pub mod backend;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod http;

@@ -83,6 +83,7 @@ pub struct Gateway {
     pub settings: Value,
     pub limits: ScimConfig,
     pub locks: WriteLocks,
+    pub clock: crate::clock::SharedClock,
 }
 
 /// The resource types this gateway can serve.
@@ -682,7 +683,7 @@ impl Resources<'_> {
         let mut vars = self.base_vars();
         vars.insert("scim".to_owned(), resource.clone());
         vars.insert("desired".to_owned(), Value::Object(desired));
-        let now = now();
+        let now = self.gw.clock.now();
         let mut identity = Identity {
             scim_id: uuid::Uuid::new_v4().to_string(),
             backend_key: String::new(),
@@ -973,7 +974,7 @@ impl Resources<'_> {
         identity.external_id = external_id_of(&resource);
         identity.shadow = shadow;
         identity.platform = self.section.snapshot_of(&object);
-        identity.last_modified = now();
+        identity.last_modified = self.gw.clock.now();
         self.save(&identity).await?;
         self.answer_written(&identity, object, req).await
     }
@@ -1427,6 +1428,7 @@ impl Resources<'_> {
     {
         record_admin_action(
             self.gw.store.as_ref(),
+            self.gw.clock.now(),
             &self.gw.tenant,
             actor,
             operation,
@@ -1499,7 +1501,7 @@ impl Resources<'_> {
                 }
             }
         }
-        identity.last_modified = now();
+        identity.last_modified = self.gw.clock.now();
         self.save(&identity).await?;
         Ok(identity)
     }
@@ -1636,7 +1638,7 @@ impl Resources<'_> {
                     .cache
                     .was_deleted(&self.gw.tenant, self.type_id(), key) => {}
                 None => {
-                    let now = now();
+                    let now = self.gw.clock.now();
                     let fresh = Identity {
                         scim_id: uuid::Uuid::new_v4().to_string(),
                         backend_key: key.clone(),
@@ -1825,8 +1827,10 @@ fn shadow_of(resource: &Value) -> Value {
 
 /// Records an admin action in the audit log (`Ok((status, detail))` for a success). A failure
 /// to record is logged, not answered: the action itself is done (or failed) already.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn record_admin_action<E: AuditableError>(
     store: &dyn IdentityStore,
+    at: OffsetDateTime,
     tenant: &str,
     actor: &str,
     operation: &str,
@@ -1844,7 +1848,7 @@ pub(crate) async fn record_admin_action<E: AuditableError>(
     let entry = crate::store::AuditEntry {
         // Time-ordered (UUIDv7): entries of one millisecond still sort in order.
         id: uuid::Uuid::now_v7().to_string(),
-        at: now(),
+        at,
         tenant: tenant.to_owned(),
         actor: actor.to_owned(),
         operation: operation.to_owned(),
@@ -1857,12 +1861,6 @@ pub(crate) async fn record_admin_action<E: AuditableError>(
     if let Err(e) = store.record(&entry).await {
         tracing::error!(error = %e, operation, target, "cannot write the audit log");
     }
-}
-
-pub(crate) fn now() -> OffsetDateTime {
-    // Whole milliseconds, so a stored timestamp reads back exactly as it was written.
-    let t = OffsetDateTime::now_utc();
-    t.replace_millisecond(t.millisecond()).unwrap_or(t)
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

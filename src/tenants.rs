@@ -17,11 +17,12 @@ use serde_json::Value;
 
 use crate::backend::Platform;
 use crate::cache::LookupCache;
+use crate::clock::SharedClock;
 use crate::config::{check_name, ScimConfig, DEFAULT_BACKEND};
 use crate::mapping::Mapping;
 use crate::scim::schema::Registry;
 use crate::scim::{ScimError, ScimType};
-use crate::service::{now, record_admin_action, Gateway, Kind, ServiceError};
+use crate::service::{record_admin_action, Gateway, Kind, ServiceError};
 use crate::store::{IdentityStore, Scope, StoreError, TenantRecord, TokenRecord, TokenWrite};
 
 /// The tenant answering at the bare SCIM base path, fronting `[backend]`.
@@ -69,6 +70,7 @@ pub struct Tenants {
     cache: LookupCache,
     registry: Arc<Registry>,
     limits: ScimConfig,
+    clock: SharedClock,
     /// Tenant records by id (`None`: no such tenant), cleared by every change of a tenant.
     records: moka::future::Cache<String, Option<Arc<TenantRecord>>>,
     /// Counts the changes forgotten, so a record read before a change is not cached after it.
@@ -84,6 +86,7 @@ impl Tenants {
         cache: LookupCache,
         registry: Arc<Registry>,
         limits: ScimConfig,
+        clock: SharedClock,
     ) -> Tenants {
         Tenants {
             platforms: platforms
@@ -94,6 +97,7 @@ impl Tenants {
             cache,
             registry,
             limits,
+            clock,
             // A replica that missed a change notice (its listener reconnecting) catches up
             // within this time.
             records: moka::future::Cache::builder()
@@ -117,6 +121,11 @@ impl Tenants {
         &self.limits
     }
 
+    /// The gateway's clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
     /// The backends of the config, by name.
     pub fn platforms(&self) -> impl Iterator<Item = &Arc<Backend>> {
         self.platforms.values()
@@ -128,7 +137,7 @@ impl Tenants {
         if !self.platforms.contains_key(DEFAULT_BACKEND) {
             return Ok(());
         }
-        let now = now();
+        let now = self.clock.now();
         let record = TenantRecord {
             id: DEFAULT_TENANT.to_owned(),
             name: "Default".to_owned(),
@@ -250,6 +259,7 @@ impl Tenants {
             cache: self.cache.clone(),
             settings: platform.settings.clone(),
             limits: self.limits.clone(),
+            clock: self.clock.clone(),
             locks: Default::default(),
         });
         gateways.insert(tenant.id.clone(), (tenant.backend.clone(), gateway.clone()));
@@ -297,7 +307,7 @@ impl Tenants {
         };
         self.check_backend(&backend)?;
         self.check_backend_free(&backend, &new.id).await?;
-        let now = now();
+        let now = self.clock.now();
         let record = TenantRecord {
             name: checked_name(new.name.unwrap_or_else(|| new.id.clone()))?,
             id: new.id,
@@ -410,7 +420,10 @@ impl Tenants {
         let read_updated = record.updated;
         // Strictly later than the read, so that a second change within the millisecond still
         // tells the two apart.
-        record.updated = now().max(read_updated + time::Duration::milliseconds(1));
+        record.updated = self
+            .clock
+            .now()
+            .max(read_updated + time::Duration::milliseconds(1));
         match self.store.update_tenant(&record, read_updated).await {
             Ok(()) => {}
             // Gone, changed by another admin since it was read, or (when moving) linked to an
@@ -438,7 +451,7 @@ impl Tenants {
         *detail = said.join("; ");
         if let Some(days) = shorten {
             // Every token, not only those issued recently: none outlives the new limit from now.
-            let latest = now() + time::Duration::days(i64::from(days));
+            let latest = self.clock.now() + time::Duration::days(i64::from(days));
             let shortened = self.store.shorten_tokens(id, latest).await?;
             if shortened > 0 {
                 said.push(format!("{shortened} token(s) now expire within the limit"));
@@ -532,7 +545,7 @@ impl Tenants {
         expires_at: Option<OffsetDateTime>,
     ) -> Result<(TokenRecord, String), ServiceError> {
         let name = checked_token_name(name)?;
-        let (mut record, secret) = crate::tokens::issue(&tenant.id, &name, None);
+        let (mut record, secret) = crate::tokens::issue(&tenant.id, &name, None, self.clock.now());
         let days = tenant.max_token_lifetime_days;
         record.expires_at = expires_at.or(crate::tokens::latest_expiry(days, record.issued));
         match record.expires_at {
@@ -598,10 +611,10 @@ impl Tenants {
                     }
                 }
             }
-            TokenChange::Revoke => writes.push(TokenWrite::Revoke(now())),
+            TokenChange::Revoke => writes.push(TokenWrite::Revoke(self.clock.now())),
             TokenChange::Regenerate => {
                 let mut renewed = record.clone();
-                secret = Some(crate::tokens::regenerate(&mut renewed));
+                secret = Some(crate::tokens::regenerate(&mut renewed, self.clock.now()));
                 writes.push(TokenWrite::Secret {
                     hash: renewed.hash,
                     issued: renewed.issued,
@@ -646,6 +659,7 @@ impl Tenants {
     ) {
         record_admin_action(
             self.store.as_ref(),
+            self.clock.now(),
             &tenant.id,
             actor,
             operation,
@@ -728,6 +742,7 @@ impl Tenants {
         };
         record_admin_action(
             self.store.as_ref(),
+            self.clock.now(),
             id,
             actor,
             operation,

@@ -36,9 +36,9 @@ pub fn issue(
     tenant: &str,
     name: &str,
     expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
 ) -> (TokenRecord, String) {
     let id = random_hex(8);
-    let now = crate::service::now();
     let mut record = TokenRecord {
         id: id.clone(),
         tenant: tenant.to_owned(),
@@ -50,15 +50,16 @@ pub fn issue(
         last_used_at: None,
         revoked_at: None,
     };
-    let token = regenerate(&mut record);
+    let token = regenerate(&mut record, now);
     (record, token)
 }
 
-/// A new secret for a record (the old one stops working once the record is stored).
-pub fn regenerate(record: &mut TokenRecord) -> String {
+/// A new secret for a record, issued `now` (the old one stops working once the record is
+/// stored).
+pub fn regenerate(record: &mut TokenRecord, now: OffsetDateTime) -> String {
     let secret = random_hex(24);
     record.hash = hash(&secret);
-    record.issued = crate::service::now();
+    record.issued = now;
     format!("{PREFIX}{}_{secret}", record.id)
 }
 
@@ -99,11 +100,12 @@ pub fn is_managed(bearer: &str) -> bool {
     bearer.starts_with(PREFIX)
 }
 
-/// The caller a managed token belongs to, when it is valid for `tenant` now.
+/// The caller a managed token belongs to, when it is valid for `tenant` at `now`.
 pub async fn verify(
     store: &dyn IdentityStore,
     tenant: &str,
     bearer: &str,
+    now: OffsetDateTime,
 ) -> Result<Option<Caller>, StoreError> {
     let Some((id, secret)) = bearer
         .strip_prefix(PREFIX)
@@ -115,7 +117,6 @@ pub async fn verify(
         return Ok(None);
     };
     let matches: bool = hash(secret).as_bytes().ct_eq(record.hash.as_bytes()).into();
-    let now = OffsetDateTime::now_utc();
     if !matches || record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
         return Ok(None);
     }
@@ -142,16 +143,17 @@ mod tests {
 
     #[test]
     fn tokens_are_random_and_hashed() {
-        let (record, token) = issue("default", "okta", None);
+        let now = OffsetDateTime::now_utc();
+        let (record, token) = issue("default", "okta", None, now);
         assert!(token.starts_with(&format!("sgt_{}_", record.id)));
         let secret = token.rsplit('_').next().unwrap();
         assert_eq!(record.hash, hash(secret));
         assert!(!record.hash.contains(secret));
-        let (other, other_token) = issue("default", "okta", None);
+        let (other, other_token) = issue("default", "okta", None, now);
         assert_ne!(record.id, other.id);
         assert_ne!(token, other_token);
         let mut again = record.clone();
-        let new_token = regenerate(&mut again);
+        let new_token = regenerate(&mut again, now);
         assert_ne!(new_token, token);
         assert_eq!(again.id, record.id);
         assert_ne!(again.hash, record.hash);
@@ -185,28 +187,49 @@ mod tests {
             .await
             .unwrap();
         crate::store::tests::tenants_for_tests(&store, &["default", "other"]).await;
-        let (mut record, token) = issue("default", "okta", None);
+        let clock = crate::clock::ManualClock::new(OffsetDateTime::now_utc());
+        let now = || crate::clock::Clock::now(&clock);
+        let (mut record, token) = issue("default", "okta", None, now());
+        record.expires_at = Some(now() + time::Duration::days(30));
         store.put_token(&record).await.unwrap();
-        let caller = verify(&store, "default", &token).await.unwrap().unwrap();
+        let caller = verify(&store, "default", &token, now())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(caller.token_name, format!("{}:okta", record.id));
-        assert!(store.tokens("default", Some(&record.id)).await.unwrap()[0]
-            .last_used_at
+        assert_eq!(
+            store.tokens("default", Some(&record.id)).await.unwrap()[0].last_used_at,
+            Some(now())
+        );
+        assert!(verify(&store, "other", &token, now())
+            .await
+            .unwrap()
+            .is_none());
+        assert!(verify(&store, "default", &format!("{token}x"), now())
+            .await
+            .unwrap()
+            .is_none());
+        assert!(verify(&store, "default", "sgt_nope_nope", now())
+            .await
+            .unwrap()
+            .is_none());
+        // Good until its expiry, refused from then on.
+        clock.advance(time::Duration::days(30) - time::Duration::milliseconds(1));
+        assert!(verify(&store, "default", &token, now())
+            .await
+            .unwrap()
             .is_some());
-        assert!(verify(&store, "other", &token).await.unwrap().is_none());
-        assert!(verify(&store, "default", &format!("{token}x"))
+        clock.advance(time::Duration::milliseconds(1));
+        assert!(verify(&store, "default", &token, now())
             .await
             .unwrap()
             .is_none());
-        assert!(verify(&store, "default", "sgt_nope_nope")
-            .await
-            .unwrap()
-            .is_none());
-        record.expires_at = Some(OffsetDateTime::now_utc() - time::Duration::seconds(1));
-        store.put_token(&record).await.unwrap();
-        assert!(verify(&store, "default", &token).await.unwrap().is_none());
         record.expires_at = None;
-        record.revoked_at = Some(OffsetDateTime::now_utc());
+        record.revoked_at = Some(now());
         store.put_token(&record).await.unwrap();
-        assert!(verify(&store, "default", &token).await.unwrap().is_none());
+        assert!(verify(&store, "default", &token, now())
+            .await
+            .unwrap()
+            .is_none());
     }
 }

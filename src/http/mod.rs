@@ -407,7 +407,14 @@ async fn authenticate<B>(
         .and_then(|v| v.to_str().ok());
     let caller = match header.and_then(bearer_token) {
         Some(bearer) if crate::tokens::is_managed(bearer) => {
-            match crate::tokens::verify(state.tenants.store().as_ref(), tenant, bearer).await {
+            match crate::tokens::verify(
+                state.tenants.store().as_ref(),
+                tenant,
+                bearer,
+                state.tenants.clock().now(),
+            )
+            .await
+            {
                 Ok(caller) => caller,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot check a managed token");

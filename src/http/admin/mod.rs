@@ -509,7 +509,11 @@ fn paging(param: &dyn Fn(&str) -> Option<String>) -> Result<(u64, u64), String> 
     ))
 }
 
-fn token_json(record: &crate::store::TokenRecord, secret: Option<String>) -> Value {
+fn token_json(
+    record: &crate::store::TokenRecord,
+    secret: Option<String>,
+    now: time::OffsetDateTime,
+) -> Value {
     let time = |t: Option<time::OffsetDateTime>| {
         t.map(|t| {
             t.format(&time::format_description::well_known::Rfc3339)
@@ -524,7 +528,7 @@ fn token_json(record: &crate::store::TokenRecord, secret: Option<String>) -> Val
         "lastUsedAt": time(record.last_used_at),
         "revokedAt": time(record.revoked_at),
         "active": record.revoked_at.is_none()
-            && record.expires_at.is_none_or(|e| e > time::OffsetDateTime::now_utc()),
+            && record.expires_at.is_none_or(|e| e > now),
     });
     if let (Some(secret), Some(map)) = (secret, out.as_object_mut()) {
         // Shown this once; the gateway keeps only its hash.
@@ -563,14 +567,16 @@ where
     let tenants = &state.tenants;
     let answer = |result: Result<(crate::store::TokenRecord, Option<String>), ServiceError>,
                   status| match result {
-        Ok((record, secret)) => json_response(status, &token_json(&record, secret)),
+        Ok((record, secret)) => {
+            json_response(status, &token_json(&record, secret, tenants.clock().now()))
+        }
         Err(e) => service_error(&e),
     };
     match (rest, method) {
         ([], Method::GET) => match tenants.tokens(&tenant.id).await {
             Ok(list) => json_response(
                 StatusCode::OK,
-                &json!({"tokens": list.iter().map(|r| token_json(r, None)).collect::<Vec<_>>()}),
+                &json!({"tokens": list.iter().map(|r| token_json(r, None, tenants.clock().now())).collect::<Vec<_>>()}),
             ),
             Err(e) => service_error(&e),
         },
