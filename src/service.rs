@@ -23,7 +23,7 @@ use crate::scim::patch::{apply_patch, parse_patch_request};
 use crate::scim::schema::{normalize_resource, Registry, ResourceType};
 use crate::scim::sort::sort_resources;
 use crate::scim::{ScimError, ScimType};
-use crate::store::{Identity, IdentityStore, Scope, StoreError};
+use crate::store::{AuditStore, Identity, Scope, Store, StoreError};
 
 /// Everything that can go wrong in an operation, by layer.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +78,7 @@ pub struct Gateway {
     pub registry: Arc<Registry>,
     pub mapping: Arc<Mapping>,
     pub platform: Arc<dyn Platform>,
-    pub store: Arc<dyn IdentityStore>,
+    pub store: Arc<dyn Store>,
     pub cache: LookupCache,
     pub settings: Value,
     pub limits: ScimConfig,
@@ -1829,7 +1829,7 @@ fn shadow_of(resource: &Value) -> Value {
 /// to record is logged, not answered: the action itself is done (or failed) already.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn record_admin_action<E: AuditableError>(
-    store: &dyn IdentityStore,
+    store: &dyn AuditStore,
     at: OffsetDateTime,
     tenant: &str,
     actor: &str,

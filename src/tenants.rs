@@ -23,7 +23,7 @@ use crate::mapping::Mapping;
 use crate::scim::schema::Registry;
 use crate::scim::{ScimError, ScimType};
 use crate::service::{record_admin_action, Gateway, Kind, ServiceError};
-use crate::store::{IdentityStore, Scope, StoreError, TenantRecord, TokenRecord, TokenWrite};
+use crate::store::{Scope, Store, StoreError, TenantRecord, TokenRecord, TokenWrite};
 
 /// The tenant answering at the bare SCIM base path, fronting `[backend]`.
 pub const DEFAULT_TENANT: &str = "default";
@@ -66,7 +66,7 @@ pub struct TenantChange {
 /// Every tenant's gateway, over the shared store, cache and platform clients.
 pub struct Tenants {
     platforms: BTreeMap<String, Arc<Backend>>,
-    store: Arc<dyn IdentityStore>,
+    store: Arc<dyn Store>,
     cache: LookupCache,
     registry: Arc<Registry>,
     limits: ScimConfig,
@@ -82,7 +82,7 @@ pub struct Tenants {
 impl Tenants {
     pub fn new(
         platforms: Vec<Backend>,
-        store: Arc<dyn IdentityStore>,
+        store: Arc<dyn Store>,
         cache: LookupCache,
         registry: Arc<Registry>,
         limits: ScimConfig,
@@ -109,7 +109,7 @@ impl Tenants {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn IdentityStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

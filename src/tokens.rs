@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::auth::Caller;
-use crate::store::{IdentityStore, StoreError, TokenRecord};
+use crate::store::{StoreError, TokenRecord, TokenStore};
 
 const PREFIX: &str = "sgt_";
 
@@ -102,7 +102,7 @@ pub fn is_managed(bearer: &str) -> bool {
 
 /// The caller a managed token belongs to, when it is valid for `tenant` at `now`.
 pub async fn verify(
-    store: &dyn IdentityStore,
+    store: &dyn TokenStore,
     tenant: &str,
     bearer: &str,
     now: OffsetDateTime,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
-use super::sql::{self, sql_identity_store};
-use super::{Change, Identity, IdentityStore, Scope, StoreError, StoreFuture};
+use super::sql::{self, sql_store};
+use super::{Change, Identity, Scope, StoreError, StoreFuture};
 
 /// The channel every replica listens on.
 const CHANNEL: &str = "scimgate_identity_changes";
@@ -158,4 +158,4 @@ impl Drop for AdvisoryLock {
     }
 }
 
-sql_identity_store!(PostgresStore, sqlx::postgres::PgRow);
+sql_store!(PostgresStore, sqlx::postgres::PgRow);

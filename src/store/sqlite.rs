@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::sql::{self, sql_identity_store};
-use super::{Identity, IdentityStore, Scope, StoreError, StoreFuture};
+use super::sql::{self, sql_store};
+use super::{Identity, Scope, StoreError, StoreFuture};
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -63,12 +63,13 @@ impl SqliteStore {
     }
 }
 
-sql_identity_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+sql_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::tests::{contract, identity, tenants_for_tests, SCOPE};
+    use crate::store::{LinkStore, TenantStore, TokenStore};
 
     #[tokio::test]
     async fn in_memory_store_keeps_the_contract() {

@@ -1,0 +1,88 @@
+//! Identity links: the SCIM id the gateway owns for each platform object it serves, the
+//! platform key it stands for, and the resource as the IdP last wrote it (RFC 7643 §3.1 `id`
+//! and `externalId`; RFC 7644 §3.6: a deleted resource's id answers 404 from then on).
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::StoreFuture;
+
+/// Which set of identities: a tenant's resources of one type.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub tenant: &'a str,
+    pub resource_type: &'a str,
+}
+
+/// One linked identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub scim_id: String,
+    pub backend_key: String,
+    pub external_id: Option<String>,
+    /// The SCIM resource as the IdP last wrote it (no `id`, no `meta`).
+    pub shadow: Value,
+    /// The platform object right after the gateway last wrote it; `Null` when the IdP never
+    /// wrote this object (it was created on the platform directly).
+    pub platform: Value,
+    pub created: OffsetDateTime,
+    pub last_modified: OffsetDateTime,
+}
+
+/// The identity links of every tenant, by scope (tenant and resource type).
+pub trait LinkStore: Send + Sync + 'static {
+    fn get<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, Option<Identity>>;
+
+    /// The identities with any of these SCIM ids (in no particular order).
+    fn get_many<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        scim_ids: &'a [String],
+    ) -> StoreFuture<'a, Vec<Identity>>;
+
+    /// `(platform key, SCIM id)` of the links of any of these platform keys (in no particular
+    /// order): the cheap lookup for large member lists.
+    fn ids_by_backend_keys<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        keys: &'a [String],
+    ) -> StoreFuture<'a, Vec<(String, String)>>;
+
+    /// The identities linked to any of these platform keys (in no particular order).
+    fn get_by_backend_keys<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        keys: &'a [String],
+    ) -> StoreFuture<'a, Vec<Identity>>;
+
+    fn find_by_external_id<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        external_id: &'a str,
+    ) -> StoreFuture<'a, Vec<Identity>>;
+
+    /// Adds a link; `Conflict` when the key or id is taken.
+    fn insert<'a>(&'a self, scope: Scope<'a>, identity: &'a Identity) -> StoreFuture<'a, ()>;
+
+    /// Links a platform object seen for the first time (created on the platform directly), or
+    /// returns the link another request made meanwhile.
+    fn link_or_get<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        identity: &'a Identity,
+    ) -> StoreFuture<'a, Identity>;
+
+    /// Replaces the stored attributes of a link.
+    fn update<'a>(&'a self, scope: Scope<'a>, identity: &'a Identity) -> StoreFuture<'a, ()>;
+
+    /// Removes a link; true when there was one.
+    fn delete<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, bool>;
+
+    /// One page of links of a scope, oldest first, and how many there are in all.
+    fn page<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreFuture<'a, (Vec<Identity>, u64)>;
+}

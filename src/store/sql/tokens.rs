@@ -1,0 +1,161 @@
+//! Managed tokens' SQL ([`TokenStore`](super::super::TokenStore)), for both databases: each
+//! change one statement on one column set, so concurrent changes never undo each other.
+
+/// Implements `TokenStore` for `$store` (a struct with a `pool` field) whose rows are `$row`.
+macro_rules! sql_tokens_store {
+    ($store:ty, $row:ty) => {
+        impl super::TokenStore for $store {
+            fn put_token<'a>(&'a self, token: &'a super::TokenRecord) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    // A revocation is for good: no write made from an older read brings a
+                    // token back.
+                    sqlx::query(
+                        "INSERT INTO tokens (id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET name = $3, hash = $4, expires_at = $6, last_used_at = $7, revoked_at = COALESCE(tokens.revoked_at, $8), issued = $9",
+                    )
+                    .bind(&token.id)
+                    .bind(&token.tenant)
+                    .bind(&token.name)
+                    .bind(&token.hash)
+                    .bind(sql::timestamp(token.created))
+                    .bind(token.expires_at.map(sql::timestamp))
+                    .bind(token.last_used_at.map(sql::timestamp))
+                    .bind(token.revoked_at.map(sql::timestamp))
+                    .bind(sql::timestamp(token.issued))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        if sql::is_foreign_key_violation(&e) {
+                            StoreError::TenantGone(token.tenant.clone())
+                        } else {
+                            e.into()
+                        }
+                    })?;
+                    Ok(())
+                })
+            }
+
+            fn write_token<'a>(
+                &'a self,
+                tenant: &'a str,
+                id: &'a str,
+                write: &'a super::TokenWrite,
+            ) -> StoreFuture<'a, bool> {
+                Box::pin(async move {
+                    use super::TokenWrite;
+                    let statement = match write {
+                        TokenWrite::Name(_) => {
+                            "UPDATE tokens SET name = $3 WHERE tenant = $1 AND id = $2"
+                        }
+                        TokenWrite::Expiry(_) => {
+                            "UPDATE tokens SET expires_at = $3 WHERE tenant = $1 AND id = $2"
+                        }
+                        TokenWrite::Revoke(_) => {
+                            "UPDATE tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant = $1 AND id = $2"
+                        }
+                        TokenWrite::ShortenTo(_) => {
+                            "UPDATE tokens SET expires_at = $3 WHERE tenant = $1 AND id = $2 AND expires_at IS NOT NULL AND expires_at >= $3"
+                        }
+                        TokenWrite::Secret { .. } => {
+                            "UPDATE tokens SET hash = $3, issued = $4 WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL"
+                        }
+                    };
+                    let query = sqlx::query(statement).bind(tenant).bind(id);
+                    let query = match write {
+                        TokenWrite::Name(name) => query.bind(name.as_str()),
+                        TokenWrite::Expiry(at) => query.bind(at.map(sql::timestamp)),
+                        TokenWrite::ShortenTo(at) => query.bind(sql::timestamp(*at)),
+                        TokenWrite::Revoke(at) => query.bind(sql::timestamp(*at)),
+                        TokenWrite::Secret { hash, issued } => {
+                            query.bind(hash.as_str()).bind(sql::timestamp(*issued))
+                        }
+                    };
+                    let done = query.execute(&self.pool).await?;
+                    Ok(done.rows_affected() > 0)
+                })
+            }
+
+            fn touch_token<'a>(
+                &'a self,
+                id: &'a str,
+                at: time::OffsetDateTime,
+            ) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
+                        .bind(sql::timestamp(at))
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                })
+            }
+
+            fn shorten_tokens<'a>(
+                &'a self,
+                tenant: &'a str,
+                latest: time::OffsetDateTime,
+            ) -> StoreFuture<'a, u64> {
+                Box::pin(async move {
+                    let latest = sql::timestamp(latest);
+                    let done = sqlx::query(
+                        "UPDATE tokens SET expires_at = $1 WHERE tenant = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
+                    )
+                    .bind(&latest)
+                    .bind(tenant)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected())
+                })
+            }
+
+            fn tokens<'a>(
+                &'a self,
+                tenant: &'a str,
+                id: Option<&'a str>,
+            ) -> StoreFuture<'a, Vec<super::TokenRecord>> {
+                Box::pin(async move {
+                    use sqlx::Row;
+                    const COLUMNS: &str = "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued FROM tokens";
+                    // One token by its key (every authenticated request asks), or a tenant's.
+                    let rows = match id {
+                        Some(id) => {
+                            sqlx::query(&format!("{COLUMNS} WHERE id = $1 AND tenant = $2"))
+                                .bind(id)
+                                .bind(tenant)
+                                .fetch_all(&self.pool)
+                                .await?
+                        }
+                        None => {
+                            sqlx::query(&format!(
+                                "{COLUMNS} WHERE tenant = $1 ORDER BY created, id"
+                            ))
+                            .bind(tenant)
+                            .fetch_all(&self.pool)
+                            .await?
+                        }
+                    };
+                    let time = |v: Option<String>| v.map(|t| sql::parse_time(&t)).transpose();
+                    let mut out = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        let created: String = row.try_get("created")?;
+                        let created = sql::parse_time(&created)?;
+                        out.push(super::TokenRecord {
+                            id: row.try_get("id")?,
+                            tenant: row.try_get("tenant")?,
+                            name: row.try_get("name")?,
+                            hash: row.try_get("hash")?,
+                            created,
+                            // Tokens from before issue times were kept: issued when made.
+                            issued: time(row.try_get("issued")?)?.unwrap_or(created),
+                            expires_at: time(row.try_get("expires_at")?)?,
+                            last_used_at: time(row.try_get("last_used_at")?)?,
+                            revoked_at: time(row.try_get("revoked_at")?)?,
+                        });
+                    }
+                    Ok(out)
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use sql_tokens_store;

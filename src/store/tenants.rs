@@ -1,0 +1,45 @@
+//! Tenant records: SCIM configurations, each fronting a backend the config names.
+
+use time::OffsetDateTime;
+
+use super::StoreFuture;
+
+/// A tenant: one SCIM configuration, with its own SCIM URL and tokens, fronting a backend the
+/// config file names (credentials stay in the config, never in the store).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantRecord {
+    /// The URL segment (`/scim/v2/{id}`): lower-case letters, digits and `-`.
+    pub id: String,
+    pub name: String,
+    /// A disabled tenant answers every SCIM request with an error.
+    pub enabled: bool,
+    /// The name of a backend in the config (`[backend]` is `default`).
+    pub backend: String,
+    /// The longest a managed token of this tenant may live; `None`: no limit.
+    pub max_token_lifetime_days: Option<u32>,
+    pub created: OffsetDateTime,
+    pub updated: OffsetDateTime,
+}
+
+/// The tenants, shared by every replica on the store.
+pub trait TenantStore: Send + Sync + 'static {
+    /// Adds a tenant; `Conflict` when the id is taken or another tenant fronts its backend.
+    fn insert_tenant<'a>(&'a self, tenant: &'a TenantRecord) -> StoreFuture<'a, ()>;
+
+    /// Replaces a tenant's fields (all but `id` and `created`) if it is still as read (its
+    /// `updated` was `read_updated`); `NotFound` when it is gone, changed meanwhile, or the
+    /// backend would change while it has identity links; `Conflict` when another tenant
+    /// fronts the backend.
+    fn update_tenant<'a>(
+        &'a self,
+        tenant: &'a TenantRecord,
+        read_updated: OffsetDateTime,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Removes a tenant and its managed tokens when it has no identity links; false when
+    /// nothing was removed (no such tenant, or it has links).
+    fn delete_tenant<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
+
+    /// Every tenant (or the one with `id`), by id.
+    fn tenants<'a>(&'a self, id: Option<&'a str>) -> StoreFuture<'a, Vec<TenantRecord>>;
+}

@@ -1,0 +1,427 @@
+//! The contract every store keeps, run against SQLite and PostgreSQL alike.
+
+use super::*;
+use serde_json::json;
+use time::OffsetDateTime;
+
+pub(crate) const SCOPE: Scope<'static> = Scope {
+    tenant: "default",
+    resource_type: "User",
+};
+
+pub(crate) fn identity(id: &str, key: &str) -> Identity {
+    let now = OffsetDateTime::now_utc();
+    let now = now.replace_millisecond(now.millisecond()).unwrap_or(now);
+    Identity {
+        scim_id: id.to_owned(),
+        backend_key: key.to_owned(),
+        external_id: Some(format!("ext-{id}")),
+        shadow: json!({"userName": id}),
+        platform: json!({"id": key}),
+        created: now,
+        last_modified: now,
+    }
+}
+
+/// Tenant rows for the tenants the tests link identities and tokens to.
+pub(crate) async fn tenants_for_tests(store: &dyn Store, ids: &[&str]) {
+    for id in ids {
+        let now = identity("x", "y").created;
+        store
+            .insert_tenant(&TenantRecord {
+                id: (*id).to_owned(),
+                name: (*id).to_owned(),
+                enabled: true,
+                backend: format!("{id}-platform"),
+                max_token_lifetime_days: None,
+                created: now,
+                updated: now,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+pub(crate) async fn contract(store: &dyn Store) {
+    tenants_for_tests(store, &["default", "other"]).await;
+    // Nothing is linked to a tenant that does not exist.
+    assert!(matches!(
+        store
+            .insert(
+                Scope {
+                    tenant: "nowhere",
+                    resource_type: "User"
+                },
+                &identity("n", "key-n")
+            )
+            .await,
+        Err(StoreError::TenantGone(_))
+    ));
+    let a = identity("a", "key-a");
+    store.insert(SCOPE, &a).await.unwrap();
+    assert_eq!(store.get(SCOPE, "a").await.unwrap(), Some(a.clone()));
+    assert!(matches!(
+        store.insert(SCOPE, &identity("b", "key-a")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.insert(SCOPE, &identity("a", "key-other")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let keys = vec!["key-a".to_owned(), "nope".to_owned()];
+    assert_eq!(
+        store.get_by_backend_keys(SCOPE, &keys).await.unwrap(),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        store.ids_by_backend_keys(SCOPE, &keys).await.unwrap(),
+        vec![("key-a".to_owned(), "a".to_owned())]
+    );
+    let ids = vec!["a".to_owned(), "zz".to_owned()];
+    assert_eq!(store.get_many(SCOPE, &ids).await.unwrap(), vec![a.clone()]);
+    assert_eq!(
+        store.find_by_external_id(SCOPE, "ext-a").await.unwrap(),
+        vec![a.clone()]
+    );
+    // A second link attempt for the same key returns the first link.
+    let again = store
+        .link_or_get(SCOPE, &identity("c", "key-a"))
+        .await
+        .unwrap();
+    assert_eq!(again.scim_id, "a");
+    let fresh = store
+        .link_or_get(SCOPE, &identity("d", "key-d"))
+        .await
+        .unwrap();
+    assert_eq!(fresh.scim_id, "d");
+    // Updates replace the stored attributes and may move the key; a taken key conflicts.
+    let mut changed = a.clone();
+    changed.shadow = json!({"userName": "renamed"});
+    changed.external_id = None;
+    changed.backend_key = "key-a2".to_owned();
+    store.update(SCOPE, &changed).await.unwrap();
+    assert_eq!(store.get(SCOPE, "a").await.unwrap(), Some(changed.clone()));
+    changed.backend_key = "key-d".to_owned();
+    assert!(matches!(
+        store.update(SCOPE, &changed).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Scopes are apart: another tenant or type sees nothing.
+    let other_tenant = Scope {
+        tenant: "other",
+        resource_type: "User",
+    };
+    let other_type = Scope {
+        tenant: "default",
+        resource_type: "Group",
+    };
+    assert_eq!(store.get(other_tenant, "a").await.unwrap(), None);
+    assert_eq!(store.get(other_type, "a").await.unwrap(), None);
+    store
+        .insert(other_tenant, &identity("a", "key-a"))
+        .await
+        .unwrap();
+    // Many keys at once (more than one statement's worth).
+    let many: Vec<String> = (0..1200).map(|i| format!("bulk-{i}")).collect();
+    for key in many.iter().take(3) {
+        store
+            .insert(SCOPE, &identity(&format!("id-{key}"), key))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.ids_by_backend_keys(SCOPE, &many).await.unwrap().len(),
+        3
+    );
+    let (first, total) = store.page(SCOPE, 0, 2).await.unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(first.len(), 2);
+    let (rest, _) = store.page(SCOPE, 2, 10).await.unwrap();
+    assert_eq!(rest.len(), 3);
+    assert!(rest
+        .iter()
+        .all(|r| first.iter().all(|f| f.scim_id != r.scim_id)));
+    assert!(store.delete(SCOPE, "a").await.unwrap());
+    assert!(!store.delete(SCOPE, "a").await.unwrap());
+    // The audit log: filters, paging, newest first, retention.
+    let now = OffsetDateTime::now_utc();
+    for (i, (actor, outcome)) in [
+        ("token:okta", "success"),
+        ("token:okta", "failure"),
+        ("admin:ops", "success"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = now - time::Duration::days(2 - i as i64);
+        let at = at.replace_millisecond(at.millisecond()).unwrap_or(at);
+        store
+            .record(&AuditEntry {
+                id: format!("e{i}"),
+                at,
+                tenant: "default".into(),
+                actor: actor.into(),
+                operation: "create".into(),
+                resource_type: "User".into(),
+                target: format!("t{i}"),
+                outcome: outcome.into(),
+                status: if outcome == "success" { 201 } else { 409 },
+                detail: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let all = AuditQuery {
+        tenant: "default".into(),
+        limit: 10,
+        ..Default::default()
+    };
+    let (entries, total) = store.audit(&all).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(
+        entries.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["e2", "e1", "e0"]
+    );
+    let okta = AuditQuery {
+        actor: Some("token:okta".into()),
+        ..all.clone()
+    };
+    assert_eq!(store.audit(&okta).await.unwrap().1, 2);
+    let failed = AuditQuery {
+        outcome: Some("failure".into()),
+        ..all.clone()
+    };
+    assert_eq!(store.audit(&failed).await.unwrap().0[0].status, 409);
+    let paged = AuditQuery {
+        offset: 1,
+        limit: 1,
+        ..all.clone()
+    };
+    assert_eq!(store.audit(&paged).await.unwrap().0[0].id, "e1");
+    let other = AuditQuery {
+        tenant: "other".into(),
+        ..all.clone()
+    };
+    assert_eq!(store.audit(&other).await.unwrap().1, 0);
+    assert_eq!(
+        store
+            .prune_audit(now - time::Duration::hours(36))
+            .await
+            .unwrap(),
+        1
+    );
+    // Managed tokens: added, listed, replaced (revoked), scoped to their tenant.
+    let mut token = TokenRecord {
+        id: "tok1".into(),
+        tenant: "default".into(),
+        name: "okta".into(),
+        hash: "ab".repeat(32),
+        created: identity("x", "y").created,
+        issued: identity("x", "y").created,
+        expires_at: None,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store.put_token(&token).await.unwrap();
+    assert_eq!(
+        store.tokens("default", None).await.unwrap(),
+        vec![token.clone()]
+    );
+    token.revoked_at = Some(token.created);
+    token.name = "okta-prod".into();
+    store.put_token(&token).await.unwrap();
+    assert_eq!(
+        store.tokens("default", Some("tok1")).await.unwrap(),
+        vec![token.clone()]
+    );
+    // A write from an older read does not bring a revoked token back; touching it changes
+    // nothing else.
+    let mut stale = token.clone();
+    stale.revoked_at = None;
+    store.put_token(&stale).await.unwrap();
+    let later = token.created + time::Duration::minutes(5);
+    store.touch_token("tok1", later).await.unwrap();
+    let stored = store.tokens("default", Some("tok1")).await.unwrap();
+    assert_eq!(stored[0].revoked_at, token.revoked_at);
+    assert_eq!(stored[0].last_used_at, Some(later));
+    token.last_used_at = Some(later);
+    // One change at a time: a rename keeps the secret; a revoked token gets no new secret.
+    assert!(store
+        .write_token("default", "tok1", &TokenWrite::Name("renamed".into()))
+        .await
+        .unwrap());
+    let secret = TokenWrite::Secret {
+        hash: "cd".repeat(32),
+        issued: later,
+    };
+    assert!(!store.write_token("default", "tok1", &secret).await.unwrap());
+    assert!(!store
+        .write_token("other", "tok1", &TokenWrite::Name("x".into()))
+        .await
+        .unwrap());
+    // Shortening holds only while the stored expiry is at least that late.
+    let soon = later + time::Duration::days(1);
+    assert!(store
+        .write_token("default", "tok1", &TokenWrite::Expiry(Some(soon)))
+        .await
+        .unwrap());
+    assert!(!store
+        .write_token(
+            "default",
+            "tok1",
+            &TokenWrite::ShortenTo(soon + time::Duration::days(1))
+        )
+        .await
+        .unwrap());
+    assert!(store
+        .write_token("default", "tok1", &TokenWrite::Expiry(None))
+        .await
+        .unwrap());
+    let stored = store.tokens("default", Some("tok1")).await.unwrap();
+    assert_eq!(stored[0].hash, token.hash);
+    assert_eq!(stored[0].name, "renamed");
+    token.name = "renamed".into();
+    assert!(store
+        .tokens("default", Some("nope"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.tokens("other", None).await.unwrap().is_empty());
+    assert_eq!(store.audit(&all).await.unwrap().1, 2);
+    assert_eq!(store.get(SCOPE, "a").await.unwrap(), None);
+    assert!(store.get(other_tenant, "a").await.unwrap().is_some());
+    // Tenants: added once, updated, listed by id, deleted with their tokens.
+    let mut acme = TenantRecord {
+        id: "acme".into(),
+        name: "Acme".into(),
+        enabled: true,
+        backend: "default".into(),
+        max_token_lifetime_days: Some(90),
+        created: token.created,
+        updated: token.created,
+    };
+    store.insert_tenant(&acme).await.unwrap();
+    assert!(matches!(
+        store.insert_tenant(&acme).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.tenants(Some("default")).await.unwrap().len(), 1);
+    acme.enabled = false;
+    acme.max_token_lifetime_days = None;
+    acme.name = "Acme Corp".into();
+    let read = acme.updated;
+    acme.updated = read + time::Duration::seconds(1);
+    store.update_tenant(&acme, read).await.unwrap();
+    // A write from an older read is refused.
+    assert!(matches!(
+        store.update_tenant(&acme, read).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.tenants(Some("acme")).await.unwrap(),
+        vec![acme.clone()]
+    );
+    let mut zeta = acme.clone();
+    zeta.id = "zeta".into();
+    assert!(matches!(
+        store.update_tenant(&zeta, zeta.updated).await,
+        Err(StoreError::NotFound)
+    ));
+    // One tenant a backend.
+    assert!(matches!(
+        store.insert_tenant(&zeta).await,
+        Err(StoreError::Conflict(_))
+    ));
+    zeta.backend = "zeta-platform".into();
+    store.insert_tenant(&zeta).await.unwrap();
+    zeta.backend = "default".into();
+    assert!(matches!(
+        store.update_tenant(&zeta, zeta.updated).await,
+        Err(StoreError::Conflict(_))
+    ));
+    zeta.backend = "zeta-platform".into();
+    // A tenant with identity links ("other" has one) neither moves nor goes.
+    let mut other = store.tenants(Some("other")).await.unwrap().remove(0);
+    other.backend = "elsewhere".into();
+    assert!(matches!(
+        store.update_tenant(&other, other.updated).await,
+        Err(StoreError::NotFound)
+    ));
+    other.backend = "other-platform".into();
+    other.enabled = true;
+    store.update_tenant(&other, other.updated).await.unwrap();
+    assert!(!store.delete_tenant("other").await.unwrap());
+    assert_eq!(store.tenants(Some("other")).await.unwrap(), vec![other]);
+    assert_eq!(
+        store
+            .tenants(None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect::<Vec<_>>(),
+        ["acme", "default", "other", "zeta"]
+    );
+    let acme_token = TokenRecord {
+        id: "tok-acme".into(),
+        tenant: "acme".into(),
+        revoked_at: None,
+        ..token.clone()
+    };
+    store.put_token(&acme_token).await.unwrap();
+    // Shortening: live tokens of the tenant that would outlive the limit, no others.
+    let limit = token.created + time::Duration::days(7);
+    assert_eq!(store.shorten_tokens("acme", limit).await.unwrap(), 1);
+    assert_eq!(
+        store.tokens("acme", None).await.unwrap()[0].expires_at,
+        Some(limit)
+    );
+    assert_eq!(store.shorten_tokens("acme", limit).await.unwrap(), 0);
+    assert_eq!(
+        store.tokens("default", None).await.unwrap()[0].expires_at,
+        None
+    );
+    assert!(store.delete_tenant("acme").await.unwrap());
+    assert!(!store.delete_tenant("acme").await.unwrap());
+    assert!(store.tokens("acme", None).await.unwrap().is_empty());
+    assert_eq!(store.tokens("default", None).await.unwrap().len(), 1);
+    assert_eq!(store.tenants(None).await.unwrap().len(), 3);
+}
+
+/// PostgreSQL from `SCIMGATE_TEST_POSTGRES` (default: the local server). The test makes its
+/// own database and drops it. Without a server it is skipped, except under CI, where the
+/// server is part of the machine and its absence is a failure.
+#[tokio::test]
+async fn postgres_store_keeps_the_contract() {
+    use sqlx::Connection;
+    let admin_url = std::env::var("SCIMGATE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIPPED: no PostgreSQL at {admin_url} ({e}); set SCIMGATE_TEST_POSTGRES");
+            return;
+        }
+        Err(e) => panic!("PostgreSQL at {admin_url}: {e}"),
+    };
+    let db = format!("scimgate_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = match admin_url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{db}"),
+        None => panic!("SCIMGATE_TEST_POSTGRES must name a database"),
+    };
+    {
+        let store = PostgresStore::open(&url).await.unwrap();
+        contract(&store).await;
+        // Opening again (another replica) finds the schema migrated.
+        let second = PostgresStore::open(&url).await.unwrap();
+        assert!(second.get(SCOPE, "d").await.unwrap().is_some());
+    }
+    sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}

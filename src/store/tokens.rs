@@ -1,0 +1,74 @@
+//! Managed SCIM bearer tokens as stored: hashes, never secrets; every change written alone.
+
+use time::OffsetDateTime;
+
+use super::StoreFuture;
+
+/// A managed SCIM bearer token; the secret itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    /// Hex SHA-256 of the secret part.
+    pub hash: String,
+    pub created: OffsetDateTime,
+    /// When the current secret was issued (made or regenerated).
+    pub issued: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+    /// Once set, never cleared: `put_token` keeps a stored revocation.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// One change to a stored token, written alone (one column set, one statement), so that
+/// concurrent changes never undo each other: a rename cannot bring an old secret back, nor a
+/// check of the token a revocation.
+#[derive(Debug, Clone)]
+pub enum TokenWrite {
+    Name(String),
+    Expiry(Option<OffsetDateTime>),
+    /// An earlier expiry: only while the stored one is this late or later (a limit lowered
+    /// meanwhile is not undone).
+    ShortenTo(OffsetDateTime),
+    /// Revoked at this time (an earlier revocation stays).
+    Revoke(OffsetDateTime),
+    /// A new secret, issued at `issued`; only while the token is not revoked.
+    Secret {
+        hash: String,
+        issued: OffsetDateTime,
+    },
+}
+
+/// Every tenant's managed tokens.
+pub trait TokenStore: Send + Sync + 'static {
+    /// Adds or replaces a managed token (a stored revocation stays).
+    fn put_token<'a>(&'a self, token: &'a TokenRecord) -> StoreFuture<'a, ()>;
+
+    /// Writes one change to a tenant's token; false when no token was changed (none of that
+    /// id, or, for a new secret, a revoked one).
+    fn write_token<'a>(
+        &'a self,
+        tenant: &'a str,
+        id: &'a str,
+        write: &'a TokenWrite,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Sets a token's `last_used_at` alone (so checking a token never undoes a revocation or
+    /// regeneration made meanwhile).
+    fn touch_token<'a>(&'a self, id: &'a str, at: OffsetDateTime) -> StoreFuture<'a, ()>;
+
+    /// Makes a tenant's live tokens expire by `latest` at the latest; how many changed.
+    fn shorten_tokens<'a>(
+        &'a self,
+        tenant: &'a str,
+        latest: OffsetDateTime,
+    ) -> StoreFuture<'a, u64>;
+
+    /// A tenant's managed tokens (one, with `id`), oldest first.
+    fn tokens<'a>(
+        &'a self,
+        tenant: &'a str,
+        id: Option<&'a str>,
+    ) -> StoreFuture<'a, Vec<TokenRecord>>;
+}
