@@ -14,8 +14,10 @@ use crate::backend::{Platform, PlatformError};
 use crate::cache::LookupCache;
 use crate::config::ScimConfig;
 use crate::mapping::compile::{CallSpec, GroupsOfSpec, MembersSpec, ResourceMapping};
-use crate::mapping::expr::{context, Expr};
 use crate::mapping::model::PaginationStyle;
+use crate::mapping::vars::{
+    CallVars, CreateVars, DeleteVars, MembershipVars, ReadVars, UpdateVars,
+};
 use crate::mapping::{BackendRequest, BackendResponse, Mapping, MappingError};
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::list::ListQuery;
@@ -289,23 +291,21 @@ impl Resources<'_> {
     /// Runs a sequence of calls (create, update, delete). Calls marked `returns_object` update
     /// `backend` and `key` in the context for the calls after them. Returns the platform object
     /// when the last call that ran gave it.
-    async fn run_calls(
+    async fn run_calls<V: CallVars>(
         &self,
         calls: &[CallSpec],
-        vars: &mut Map<String, Value>,
+        vars: &mut V,
     ) -> Result<CallsOutcome> {
         let mut outcome = CallsOutcome::NoneRan;
         for call in calls {
-            let ctx = context_from(vars);
-            if !call.applies(&ctx)? {
+            if !call.applies(vars)? {
                 continue;
             }
-            let request = call.render(&ctx, &[])?;
+            let request = call.render(vars, &[])?;
             let response = self.send(&request).await?;
             if call.returns_object {
-                let key = self.section.key_of(&response.body)?;
-                vars.insert("key".to_owned(), Value::String(key));
-                vars.insert("backend".to_owned(), response.body.clone());
+                let key = self.section.key_of(&response.body, &self.gw.settings)?;
+                vars.object_returned(key, response.body.clone());
                 outcome = CallsOutcome::Object(response.body);
             } else {
                 outcome = CallsOutcome::Ran;
@@ -326,19 +326,15 @@ impl Resources<'_> {
                 return Ok(hit);
             }
         }
-        let mut vars = self.base_vars();
-        vars.insert("key".to_owned(), Value::String(key.to_owned()));
-        let request = self.section.get.render(&context_from(&vars), &[])?;
+        let vars = ReadVars {
+            key,
+            settings: &self.gw.settings,
+        };
+        let request = self.section.get.render(&vars, &[])?;
         let response = self.send(&request).await?;
         let object = Arc::new(response.body);
         self.cache_object(key, object.clone()).await;
         Ok(object)
-    }
-
-    fn base_vars(&self) -> Map<String, Value> {
-        let mut vars = Map::new();
-        vars.insert("settings".to_owned(), self.gw.settings.clone());
-        vars
     }
 
     // ---- rendering -----------------------------------------------------------------------
@@ -414,15 +410,13 @@ impl Resources<'_> {
         let objects = match self.gw.cache.groups_of(&self.gw.tenant, user_key).await {
             Some(hit) => hit,
             None => {
-                let mut vars = self.base_vars();
-                vars.insert("key".to_owned(), Value::String(user_key.to_owned()));
-                let request = spec.call.render(&context_from(&vars), &[])?;
+                let vars = ReadVars {
+                    key: user_key,
+                    settings: &self.gw.settings,
+                };
+                let request = spec.call.render(&vars, &[])?;
                 let response = self.send(&request).await?;
-                let ctx = context(&[
-                    ("response", &response.body),
-                    ("settings", &self.gw.settings),
-                ]);
-                let items = Arc::new(eval_list(&spec.items, &ctx, "groups")?);
+                let items = Arc::new(spec.read_groups(&response, &self.gw.settings)?);
                 self.gw
                     .cache
                     .put_groups_of(&self.gw.tenant, user_key, items.clone())
@@ -436,7 +430,7 @@ impl Resources<'_> {
         let mut keyed = std::collections::HashMap::with_capacity(objects.len());
         let mut keys = Vec::with_capacity(objects.len());
         for object in objects.iter() {
-            let key = groups.section.key_of(object)?;
+            let key = groups.section.key_of(object, &self.gw.settings)?;
             keyed.insert(key.clone(), object);
             keys.push(key);
         }
@@ -680,9 +674,13 @@ impl Resources<'_> {
             Some(_) => self.member_keys(&member_ids(&resource)?).await?,
             None => Vec::new(),
         };
-        let mut vars = self.base_vars();
-        vars.insert("scim".to_owned(), resource.clone());
-        vars.insert("desired".to_owned(), Value::Object(desired));
+        let mut vars = CreateVars {
+            scim: &resource,
+            desired: &desired,
+            settings: &self.gw.settings,
+            key: None,
+            backend: None,
+        };
         let now = self.gw.clock.now();
         let mut identity = Identity {
             scim_id: uuid::Uuid::new_v4().to_string(),
@@ -699,9 +697,9 @@ impl Resources<'_> {
                 "the mapping has no create call".to_owned(),
             ));
         };
-        let request = first.render(&context_from(&vars), &[])?;
+        let request = first.render(&vars, &[])?;
         let created = self.send(&request).await?.body;
-        identity.backend_key = self.section.key_of(&created)?;
+        identity.backend_key = self.section.key_of(&created, &self.gw.settings)?;
         identity.platform = self.section.snapshot_of(&created);
         // Linked before any further call, so a failing later call (a state change) never leaves
         // a platform account the gateway does not know.
@@ -720,31 +718,33 @@ impl Resources<'_> {
             }
             Err(e) => return Err(e.into()),
         }
-        vars.insert(
-            "key".to_owned(),
-            Value::String(identity.backend_key.clone()),
-        );
-        vars.insert("backend".to_owned(), created.clone());
+        vars.object_returned(identity.backend_key.clone(), created.clone());
         let mut outcome = self.run_calls(rest, &mut vars).await?;
         if let Some(spec) = &self.section.members {
             if !member_keys.is_empty() {
-                vars.insert("added".to_owned(), json!(member_keys));
-                vars.insert("removed".to_owned(), json!([]));
-                let added = self.run_calls(&spec.update, &mut vars).await.map_err(|e| {
-                    // The group exists now: say so, so the IdP can find it instead of
-                    // retrying a create that would clash.
-                    let cause = crate::http::error::to_scim_error(&e);
-                    ServiceError::Scim(ScimError::new(
-                        cause.status,
-                        cause.scim_type,
-                        format!(
-                            "{} {} was created, but its members could not be set: {}",
-                            self.type_id(),
-                            identity.scim_id,
-                            cause.detail
-                        ),
-                    ))
-                })?;
+                let mut membership = MembershipVars {
+                    write: &mut vars,
+                    added: &member_keys,
+                    removed: &[],
+                };
+                let added = self
+                    .run_calls(&spec.update, &mut membership)
+                    .await
+                    .map_err(|e| {
+                        // The group exists now: say so, so the IdP can find it instead of
+                        // retrying a create that would clash.
+                        let cause = crate::http::error::to_scim_error(&e);
+                        ServiceError::Scim(ScimError::new(
+                            cause.status,
+                            cause.scim_type,
+                            format!(
+                                "{} {} was created, but its members could not be set: {}",
+                                self.type_id(),
+                                identity.scim_id,
+                                cause.detail
+                            ),
+                        ))
+                    })?;
                 outcome = outcome.then(added);
             }
         }
@@ -896,16 +896,15 @@ impl Resources<'_> {
         let changed = self
             .section
             .changes(&desired, desired_before.as_ref(), current)?;
-        let mut vars = self.base_vars();
-        vars.insert(
-            "key".to_owned(),
-            Value::String(identity.backend_key.clone()),
-        );
-        vars.insert("scim".to_owned(), resource.clone());
-        vars.insert("desired".to_owned(), Value::Object(desired));
-        vars.insert("changed".to_owned(), Value::Object(changed));
-        vars.insert("current".to_owned(), current.clone());
-        vars.insert("backend".to_owned(), current.clone());
+        let mut vars = UpdateVars {
+            key: identity.backend_key.clone(),
+            scim: &resource,
+            desired: &desired,
+            changed: &changed,
+            current,
+            backend: current.clone(),
+            settings: &self.gw.settings,
+        };
         let old_name = identity
             .shadow
             .get(self.name_attribute())
@@ -935,10 +934,13 @@ impl Resources<'_> {
         if let (Some((spec, added, removed)), Ok(first)) = (membership, &result) {
             if !added.is_empty() || !removed.is_empty() {
                 let first = first.clone();
-                vars.insert("added".to_owned(), json!(added));
-                vars.insert("removed".to_owned(), json!(removed));
+                let mut membership = MembershipVars {
+                    write: &mut vars,
+                    added: &added,
+                    removed: &removed,
+                };
                 result = self
-                    .run_calls(&spec.update, &mut vars)
+                    .run_calls(&spec.update, &mut membership)
                     .await
                     .map(|next| first.then(next));
             }
@@ -994,12 +996,11 @@ impl Resources<'_> {
             let current = self.object_for(&identity, true).await?;
             check_precondition(req, &self.present(&identity, &current, req).await?)?;
         }
-        let mut vars = self.base_vars();
-        vars.insert(
-            "key".to_owned(),
-            Value::String(identity.backend_key.clone()),
-        );
-        vars.insert("scim".to_owned(), identity.shadow.clone());
+        let mut vars = DeleteVars {
+            key: &identity.backend_key,
+            scim: &identity.shadow,
+            settings: &self.gw.settings,
+        };
         match self.run_calls(&self.section.delete, &mut vars).await {
             Ok(_) => {}
             // Already gone from the platform: the IdP's intent holds.
@@ -1075,7 +1076,7 @@ impl Resources<'_> {
         }
 
         let pushdown = match &query.filter {
-            Some(filter) => self.section.list.pushdown(filter)?,
+            Some(filter) => self.section.list.pushdown(filter, &self.gw.settings)?,
             None => None,
         };
         let exact = query.filter.is_none() || pushdown.as_ref().is_some_and(|p| p.exact);
@@ -1313,37 +1314,10 @@ impl Resources<'_> {
         size: usize,
     ) -> Result<(Vec<Value>, Option<usize>)> {
         let list = &self.section.list;
-        let mut vars = self.base_vars();
-        match list.pagination {
-            PaginationStyle::Offset => {
-                vars.insert("offset".to_owned(), json!(offset));
-                vars.insert("limit".to_owned(), json!(size));
-            }
-            PaginationStyle::Page => {
-                // Pages are aligned to `size`; callers ask for aligned ranges when paging by page.
-                vars.insert("page".to_owned(), json!(offset / size.max(1) + 1));
-                vars.insert("per_page".to_owned(), json!(size));
-            }
-            PaginationStyle::None => {}
-        }
-        let request = list.call.render(&context_from(&vars), extra)?;
+        let vars = list.page_vars(offset, size, &self.gw.settings);
+        let request = list.call.render(&vars, extra)?;
         let response = self.send(&request).await?;
-        let headers = Value::Object(response.headers.clone());
-        let ctx = context(&[
-            ("response", &response.body),
-            ("headers", &headers),
-            ("settings", &self.gw.settings),
-        ]);
-        let items = eval_list(&list.items, &ctx, "list items")?;
-        let total = match &list.total {
-            None => None,
-            Some(expr) => match expr.eval(&ctx) {
-                Ok(Some(Value::Number(n))) => n.as_u64().map(|n| n as usize),
-                Ok(Some(Value::String(s))) => s.trim().parse().ok(),
-                _ => None,
-            },
-        };
-        Ok((items, total))
+        Ok(list.read_page(&response, &self.gw.settings)?)
     }
 
     /// Every platform object matching the push-down query, up to the configured bound.
@@ -1536,15 +1510,7 @@ impl Resources<'_> {
     /// A group's members as SCIM values (`value`, `$ref`, `display`, `type`), from the platform
     /// keys the mapping reads off the group object.
     fn member_platform_keys(&self, spec: &MembersSpec, object: &Value) -> Result<Vec<String>> {
-        let ctx = context(&[("backend", object), ("settings", &self.gw.settings)]);
-        Ok(eval_list(&spec.from_backend, &ctx, "members")?
-            .into_iter()
-            .filter_map(|item| match item {
-                Value::String(k) => Some(k),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-            .collect())
+        Ok(spec.member_keys(object, &self.gw.settings)?)
     }
 
     async fn member_values(&self, keys: &[String], req: &RequestContext<'_>) -> Result<Vec<Value>> {
@@ -1660,7 +1626,7 @@ impl Resources<'_> {
         let mut by_key = std::collections::HashMap::with_capacity(objects.len());
         let mut keys = Vec::with_capacity(objects.len());
         for object in objects {
-            let key = self.section.key_of(object)?;
+            let key = self.section.key_of(object, &self.gw.settings)?;
             by_key.insert(key.clone(), object);
             keys.push(key);
         }
@@ -1733,20 +1699,6 @@ fn id_delta(before: &[String], after: &[String]) -> (Vec<String>, Vec<String>) {
     (added, removed)
 }
 
-/// Evaluates a mapping expression that must give a list (no value is an empty list).
-fn eval_list(expr: &Expr, ctx: &minijinja::Value, what: &str) -> Result<Vec<Value>> {
-    match expr.eval(ctx) {
-        Ok(Some(Value::Array(items))) => Ok(items),
-        Ok(None) | Ok(Some(Value::Null)) => Ok(Vec::new()),
-        Ok(Some(other)) => Err(ServiceError::Mapping(format!(
-            "{what}: `{}` gave {} instead of a list",
-            expr.source(),
-            kind(&other)
-        ))),
-        Err(e) => Err(ServiceError::Mapping(format!("{what}: {e}"))),
-    }
-}
-
 /// What the audit log records of a failed operation.
 pub trait AuditableError {
     fn status_and_detail(&self) -> (u16, String);
@@ -1763,23 +1715,8 @@ fn is_core_or_none(urn: &Option<String>) -> bool {
     urn.as_deref().is_none_or(crate::mapping::is_core_urn)
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn not_found(kind: &str, id: &str) -> ScimError {
     ScimError::not_found(format!("{kind} {id} not found"))
-}
-
-fn context_from(vars: &Map<String, Value>) -> minijinja::Value {
-    minijinja::Value::from_serialize(vars)
 }
 
 fn external_id_of(resource: &Value) -> Option<String> {

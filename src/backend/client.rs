@@ -9,8 +9,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION}
 use serde_json::{Map, Value};
 
 use super::{Platform, PlatformError, PlatformFuture};
-use crate::mapping::expr::context;
 use crate::mapping::model::AuthScheme;
+use crate::mapping::vars::{SettingsVars, TemplateVars};
 use crate::mapping::{BackendRequest, BackendResponse, Method, PlatformSpec};
 
 /// A platform over HTTP. Cheap to clone: clones share one connection pool.
@@ -35,7 +35,7 @@ impl HttpPlatform {
     ) -> Result<HttpPlatform, String> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let ctx = context(&[("settings", settings)]);
+        let ctx = SettingsVars { settings }.context();
         for (name, template) in &platform.headers {
             let value = template
                 .render_string(&ctx)

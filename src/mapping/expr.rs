@@ -112,15 +112,6 @@ fn to_json(value: JinjaValue) -> Result<Option<Value>, EvalError> {
         .map_err(|e| EvalError(format!("expression result is not JSON: {e}")))
 }
 
-/// Builds an evaluation context from JSON-serializable parts.
-pub fn context(pairs: &[(&str, &Value)]) -> JinjaValue {
-    let map: std::collections::BTreeMap<&str, JinjaValue> = pairs
-        .iter()
-        .map(|(k, v)| (*k, JinjaValue::from_serialize(v)))
-        .collect();
-    JinjaValue::from(map)
-}
-
 /// A string template: either one typed expression or a string with `{{ }}` parts.
 #[derive(Debug)]
 pub enum Template {

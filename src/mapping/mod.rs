@@ -12,6 +12,7 @@ mod plan;
 mod request;
 #[cfg(test)]
 mod tests;
+pub mod vars;
 
 pub use compile::{load_mapping, Mapping, PlatformSpec, ResourceMapping};
 pub use plan::{is_core_urn, MappingError};

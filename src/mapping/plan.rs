@@ -2,13 +2,18 @@
 //! (platform object ⇄ SCIM resource, with the gateway's stored copy filling what the platform
 //! cannot hold), choosing filter push-downs and classifying platform errors. Pure: no I/O.
 
-use minijinja::value::Value as JinjaValue;
 use serde_json::{Map, Value};
 
-use super::compile::{AttributeMapping, CallSpec, ListSpec, Mapping, Pushdown, ResourceMapping};
-use super::expr::{context, EvalError};
-use super::model::OnChange;
+use super::compile::{
+    AttributeMapping, CallSpec, GroupsOfSpec, ListSpec, Mapping, MembersSpec, Pushdown,
+    ResourceMapping,
+};
+use super::expr::{EvalError, Expr, Template};
+use super::model::{OnChange, PaginationStyle};
 use super::request::{BackendRequest, BackendResponse};
+use super::vars::{
+    ErrorVars, FilterVars, ObjectVars, PageVars, ResponseVars, TemplateVars, ValueVars,
+};
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::path::AttrPath;
 use crate::scim::{ScimError, ScimType};
@@ -46,22 +51,23 @@ fn unusable(what: &str, e: EvalError) -> MappingError {
 }
 
 impl CallSpec {
-    /// Whether this call runs in the given context.
-    pub fn applies(&self, ctx: &JinjaValue) -> Result<bool, MappingError> {
+    /// Whether this call runs with these variables.
+    pub fn applies(&self, vars: &impl TemplateVars) -> Result<bool, MappingError> {
         match &self.when {
             None => Ok(true),
             Some(cond) => cond
-                .eval_bool(ctx)
+                .eval_bool(&vars.context())
                 .map_err(|e| unusable("call condition", e)),
         }
     }
 
-    /// Renders the request; `extra_query` (filter push-down, paging) is appended.
+    /// Renders the request; `extra_query` (filter push-down) is appended.
     pub fn render(
         &self,
-        ctx: &JinjaValue,
+        vars: &impl TemplateVars,
         extra_query: &[(String, String)],
     ) -> Result<BackendRequest, MappingError> {
+        let ctx = &vars.context();
         let path = self
             .path
             .render_string(ctx)
@@ -86,8 +92,8 @@ impl CallSpec {
 
 /// Renders name/template pairs; undefined values are left out.
 pub fn render_pairs(
-    pairs: &[(String, super::expr::Template)],
-    ctx: &JinjaValue,
+    pairs: &[(String, Template)],
+    ctx: &minijinja::Value,
 ) -> Result<Vec<(String, String)>, MappingError> {
     let mut out = Vec::with_capacity(pairs.len());
     for (name, t) in pairs {
@@ -199,12 +205,12 @@ impl AttributeMapping {
         let value = scim_get(resource, &self.scim)
             .cloned()
             .unwrap_or(Value::Null);
-        let ctx = context(&[
-            ("value", &value),
-            ("resource", resource),
-            ("settings", settings),
-        ]);
-        expr.eval(&ctx)
+        let vars = ValueVars {
+            value: &value,
+            resource,
+            settings,
+        };
+        expr.eval(&vars.context())
             .map(|v| v.filter(|v| !v.is_null()))
             .map_err(|e| MappingError::InvalidValue(format!("{}: {}", self.scim_source, e.0)))
     }
@@ -212,9 +218,13 @@ impl AttributeMapping {
 
 impl ResourceMapping {
     /// The platform's stable key of an object.
-    pub fn key_of(&self, backend: &Value) -> Result<String, MappingError> {
-        let ctx = context(&[("backend", backend)]);
-        match self.key.eval(&ctx).map_err(|e| unusable("key", e))? {
+    pub fn key_of(&self, backend: &Value, settings: &Value) -> Result<String, MappingError> {
+        let vars = ObjectVars { backend, settings };
+        match self
+            .key
+            .eval(&vars.context())
+            .map_err(|e| unusable("key", e))?
+        {
             Some(Value::String(s)) if !s.is_empty() => Ok(s),
             Some(Value::Number(n)) => Ok(n.to_string()),
             other => Err(MappingError::Unusable(format!(
@@ -252,11 +262,15 @@ impl ResourceMapping {
         if shadow.is_some() && snapshot.is_some_and(|snap| *snap == self.snapshot_of(backend)) {
             return Ok(resource);
         }
-        let backend_ctx = context(&[("backend", backend), ("settings", settings)]);
+        let backend_ctx = ObjectVars { backend, settings }.context();
         let snapshot_ctx = match (shadow, snapshot) {
-            (Some(_), Some(snap)) if !snap.is_null() => {
-                Some(context(&[("backend", snap), ("settings", settings)]))
-            }
+            (Some(_), Some(snap)) if !snap.is_null() => Some(
+                ObjectVars {
+                    backend: snap,
+                    settings,
+                }
+                .context(),
+            ),
             _ => None,
         };
         for attr in &self.attributes {
@@ -463,13 +477,17 @@ pub struct PushdownPlan {
 impl ListSpec {
     /// The first push-down rule matching the filter, or one of the conjuncts of a top-level
     /// `and` (then never exact: the other conjuncts still need the gateway's filter).
-    pub fn pushdown(&self, filter: &Filter) -> Result<Option<PushdownPlan>, MappingError> {
-        if let Some(plan) = self.pushdown_simple(filter)? {
+    pub fn pushdown(
+        &self,
+        filter: &Filter,
+        settings: &Value,
+    ) -> Result<Option<PushdownPlan>, MappingError> {
+        if let Some(plan) = self.pushdown_simple(filter, settings)? {
             return Ok(Some(plan));
         }
         if let Filter::And(left, right) = filter {
             for side in [left.as_ref(), right.as_ref()] {
-                if let Some(mut plan) = self.pushdown(side)? {
+                if let Some(mut plan) = self.pushdown(side, settings)? {
                     plan.exact = false;
                     return Ok(Some(plan));
                 }
@@ -478,7 +496,11 @@ impl ListSpec {
         Ok(None)
     }
 
-    fn pushdown_simple(&self, filter: &Filter) -> Result<Option<PushdownPlan>, MappingError> {
+    fn pushdown_simple(
+        &self,
+        filter: &Filter,
+        settings: &Value,
+    ) -> Result<Option<PushdownPlan>, MappingError> {
         let Filter::Compare { path, op, value } = filter else {
             return Ok(None);
         };
@@ -491,8 +513,11 @@ impl ListSpec {
             Literal::Bool(b) => Value::Bool(*b),
             Literal::Null => return Ok(None),
         };
-        let ctx = context(&[("value", &value)]);
-        match render_pairs(&rule.query, &ctx) {
+        let vars = FilterVars {
+            value: &value,
+            settings,
+        };
+        match render_pairs(&rule.query, &vars.context()) {
             Ok(query) => Ok(Some(PushdownPlan {
                 query,
                 exact: rule.exact,
@@ -502,6 +527,121 @@ impl ListSpec {
             Err(MappingError::InvalidValue(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl ListSpec {
+    /// The variables of the list call for `size` objects from `offset`, as the mapping's
+    /// `pagination` names them (page paging reads the page `offset` falls in: callers ask for
+    /// ranges aligned to `size`).
+    pub fn page_vars<'a>(&self, offset: usize, size: usize, settings: &'a Value) -> PageVars<'a> {
+        let mut vars = PageVars {
+            settings: Some(settings),
+            ..PageVars::default()
+        };
+        match self.pagination {
+            PaginationStyle::Offset => {
+                vars.offset = Some(offset);
+                vars.limit = Some(size);
+            }
+            PaginationStyle::Page => {
+                vars.page = Some(offset / size.max(1) + 1);
+                vars.per_page = Some(size);
+            }
+            PaginationStyle::None => {}
+        }
+        vars
+    }
+
+    /// The platform objects of a list answer and the total the platform tells, if it does.
+    pub fn read_page(
+        &self,
+        response: &BackendResponse,
+        settings: &Value,
+    ) -> Result<(Vec<Value>, Option<usize>), MappingError> {
+        let headers = Value::Object(response.headers.clone());
+        let ctx = ResponseVars {
+            response: &response.body,
+            headers: &headers,
+            settings,
+        }
+        .context();
+        let items = eval_list(&self.items, &ctx, "list items")?;
+        let total = match &self.total {
+            None => None,
+            Some(expr) => match expr.eval(&ctx) {
+                Ok(Some(Value::Number(n))) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+                Ok(Some(Value::String(s))) => s.trim().parse().ok(),
+                _ => None,
+            },
+        };
+        Ok((items, total))
+    }
+}
+
+impl GroupsOfSpec {
+    /// The platform group objects of a `[users.groups]` answer.
+    pub fn read_groups(
+        &self,
+        response: &BackendResponse,
+        settings: &Value,
+    ) -> Result<Vec<Value>, MappingError> {
+        let headers = Value::Object(response.headers.clone());
+        let ctx = ResponseVars {
+            response: &response.body,
+            headers: &headers,
+            settings,
+        }
+        .context();
+        eval_list(&self.items, &ctx, "groups")
+    }
+}
+
+impl MembersSpec {
+    /// The platform keys of a group object's members.
+    pub fn member_keys(
+        &self,
+        group: &Value,
+        settings: &Value,
+    ) -> Result<Vec<String>, MappingError> {
+        let ctx = ObjectVars {
+            backend: group,
+            settings,
+        }
+        .context();
+        Ok(eval_list(&self.from_backend, &ctx, "members")?
+            .into_iter()
+            .filter_map(|item| match item {
+                Value::String(k) => Some(k),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+/// Evaluates an expression that must give a list (no value is an empty list).
+fn eval_list(expr: &Expr, ctx: &minijinja::Value, what: &str) -> Result<Vec<Value>, MappingError> {
+    match expr.eval(ctx) {
+        Ok(Some(Value::Array(items))) => Ok(items),
+        Ok(None) | Ok(Some(Value::Null)) => Ok(Vec::new()),
+        Ok(Some(other)) => Err(MappingError::Unusable(format!(
+            "{what}: `{}` gave {} instead of a list",
+            expr.source(),
+            json_kind(&other)
+        ))),
+        Err(e) => Err(MappingError::Unusable(format!("{what}: {e}"))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -557,8 +697,10 @@ impl Mapping {
     /// The platform's own words for an error, for the SCIM `detail`.
     pub fn error_message(&self, response: &BackendResponse) -> String {
         let from_rule = self.platform.error_message.as_ref().and_then(|expr| {
-            let ctx = context(&[("response", &response.body)]);
-            match expr.eval(&ctx) {
+            let vars = ErrorVars {
+                response: &response.body,
+            };
+            match expr.eval(&vars.context()) {
                 Ok(Some(Value::String(s))) if !s.is_empty() => Some(s),
                 _ => None,
             }

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use minijinja::Value as JinjaValue;
 use serde_json::{json, Value};
 
 use super::compile::compile_mapping_str;
+use super::vars::CreateVars;
 use super::{BackendResponse, Mapping, MappingError};
 use crate::problems::Problems;
 use crate::scim::filter::parse_filter;
@@ -236,7 +236,10 @@ fn platform_errors_become_scim_errors() {
 fn filters_are_pushed_down_where_the_platform_can() {
     let m = coder();
     let list = &m.users.list;
-    let plan = |f: &str| list.pushdown(&parse_filter(f).unwrap()).unwrap();
+    let plan = |f: &str| {
+        list.pushdown(&parse_filter(f).unwrap(), &settings())
+            .unwrap()
+    };
     let by_name = plan(r#"userName eq "Alice.Smith@Example.com""#).unwrap();
     assert_eq!(
         by_name.query,
@@ -261,14 +264,18 @@ fn filters_are_pushed_down_where_the_platform_can() {
 #[test]
 fn calls_render_typed_bodies() {
     let m = coder();
-    let vars = json!({
-        "settings": settings(),
-        "desired": {"username": "alice", "email": "a@example.com"},
-        "scim": {"userName": "alice", "active": false},
-    });
-    let ctx = JinjaValue::from_serialize(&vars);
+    let settings = settings();
+    let desired = json!({"username": "alice", "email": "a@example.com"});
+    let scim = json!({"userName": "alice", "active": false});
+    let vars = CreateVars {
+        scim: &scim,
+        desired: desired.as_object().unwrap(),
+        settings: &settings,
+        key: None,
+        backend: None,
+    };
     let create = &m.users.create[0];
-    let request = create.render(&ctx, &[]).unwrap();
+    let request = create.render(&vars, &[]).unwrap();
     assert_eq!(request.path, "/api/v2/users");
     assert_eq!(
         request.body,
@@ -277,11 +284,17 @@ fn calls_render_typed_bodies() {
         )
     );
     assert!(
-        m.users.create[1].applies(&ctx).unwrap(),
+        m.users.create[1].applies(&vars).unwrap(),
         "inactive users are suspended after create"
     );
-    let no_email =
-        JinjaValue::from_serialize(json!({"settings": settings(), "desired": {"username": "a"}}));
+    let only_name = json!({"username": "a"});
+    let no_email = CreateVars {
+        scim: &scim,
+        desired: only_name.as_object().unwrap(),
+        settings: &settings,
+        key: None,
+        backend: None,
+    };
     let err = create.render(&no_email, &[]).unwrap_err();
     assert!(
         matches!(err, MappingError::InvalidValue(ref msg) if msg.contains("email")),
