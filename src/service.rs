@@ -24,7 +24,7 @@ use crate::scim::list::ListQuery;
 use crate::scim::patch::{apply_patch, parse_patch_request};
 use crate::scim::schema::{normalize_resource, Registry, ResourceType};
 use crate::scim::sort::sort_resources;
-use crate::scim::{ScimError, ScimType};
+use crate::scim::{ErrorKind, ScimError, ScimType};
 use crate::store::{AuditStore, Identity, Scope, Store, StoreError};
 
 /// Everything that can go wrong in an operation, by layer.
@@ -44,6 +44,14 @@ pub enum ServiceError {
     /// The operation's task ended abnormally (a bug).
     #[error("operation aborted: {0}")]
     Aborted(String),
+    /// A resource was created, but what had to follow (setting its members) failed.
+    #[error("{created} was created, but its members could not be set: {cause}")]
+    MembersNotSet {
+        /// The resource made (`Group <id>`).
+        created: String,
+        /// Why the members could not be set.
+        cause: Box<ServiceError>,
+    },
 }
 
 impl From<MappingError> for ServiceError {
@@ -119,15 +127,11 @@ impl Gateway {
             Kind::Group => self.mapping.groups.as_ref(),
         };
         let Some(section) = section else {
-            return Err(ScimError::new(
-                501,
-                None,
-                format!(
-                    "the {} mapping does not serve {}s",
-                    self.mapping.platform.name,
-                    kind.name()
-                ),
-            )
+            return Err(ScimError::not_implemented(format!(
+                "the {} mapping does not serve {}s",
+                self.mapping.platform.name,
+                kind.name()
+            ))
             .into());
         };
         let rt = self.registry.resource_type(kind.name()).ok_or_else(|| {
@@ -237,15 +241,13 @@ pub fn version_listed(header: &str, version: &str) -> bool {
 
 fn check_precondition(req: &RequestContext<'_>, current: &Resource) -> Result<()> {
     match req.if_match {
-        Some(header) if !version_listed(header, &current.version) => Err(ScimError::new(
-            412,
-            None,
-            format!(
+        Some(header) if !version_listed(header, &current.version) => {
+            Err(ScimError::precondition_failed(format!(
                 "the resource changed since that version; its version is now {}",
                 current.version
-            ),
-        )
-        .into()),
+            ))
+            .into())
+        }
         _ => Ok(()),
     }
 }
@@ -730,20 +732,9 @@ impl Resources<'_> {
                 let added = self
                     .run_calls(&spec.update, &mut membership)
                     .await
-                    .map_err(|e| {
-                        // The group exists now: say so, so the IdP can find it instead of
-                        // retrying a create that would clash.
-                        let cause = crate::http::error::to_scim_error(&e);
-                        ServiceError::Scim(ScimError::new(
-                            cause.status,
-                            cause.scim_type,
-                            format!(
-                                "{} {} was created, but its members could not be set: {}",
-                                self.type_id(),
-                                identity.scim_id,
-                                cause.detail
-                            ),
-                        ))
+                    .map_err(|e| ServiceError::MembersNotSet {
+                        created: format!("{} {}", self.type_id(), identity.scim_id),
+                        cause: Box::new(e),
                     })?;
                 outcome = outcome.then(added);
             }
@@ -1061,7 +1052,7 @@ impl Resources<'_> {
                                 matched.push(r.json);
                             }
                         }
-                        Err(ServiceError::Scim(e)) if e.status == 404 => {}
+                        Err(ServiceError::Scim(e)) if e.kind == ErrorKind::NotFound => {}
                         Err(e) => return Err(e),
                     }
                 }
@@ -1205,7 +1196,7 @@ impl Resources<'_> {
         };
         let object = match self.object_for(&identity, false).await {
             Ok(o) => o,
-            Err(ServiceError::Scim(e)) if e.status == 404 => return Ok(None),
+            Err(ServiceError::Scim(e)) if e.kind == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
         let rt = self.rt;
@@ -1702,13 +1693,6 @@ fn id_delta(before: &[String], after: &[String]) -> (Vec<String>, Vec<String>) {
 /// What the audit log records of a failed operation.
 pub trait AuditableError {
     fn status_and_detail(&self) -> (u16, String);
-}
-
-impl AuditableError for ServiceError {
-    fn status_and_detail(&self) -> (u16, String) {
-        let scim = crate::http::error::to_scim_error(self);
-        (scim.status, scim.detail)
-    }
 }
 
 fn is_core_or_none(urn: &Option<String>) -> bool {

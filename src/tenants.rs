@@ -21,7 +21,7 @@ use crate::clock::SharedClock;
 use crate::config::{check_name, ScimConfig, DEFAULT_BACKEND};
 use crate::mapping::Mapping;
 use crate::scim::schema::Registry;
-use crate::scim::{ScimError, ScimType};
+use crate::scim::{ErrorKind, ScimError, ScimType};
 use crate::service::{record_admin_action, Gateway, Kind, ServiceError};
 use crate::store::{Scope, Store, StoreError, TenantRecord, TokenRecord, TokenWrite};
 
@@ -321,7 +321,7 @@ impl Tenants {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 return Err(ScimError::new(
-                    409,
+                    ErrorKind::Conflict,
                     Some(ScimType::Uniqueness),
                     format!(
                         "tenant {} exists already, or another tenant fronts backend {}",
@@ -378,10 +378,7 @@ impl Tenants {
         if let Some(backend) = change.backend {
             if backend != record.backend {
                 if id == DEFAULT_TENANT {
-                    return Err(ScimError::new(
-                        409,
-                        None,
-                        "the default tenant fronts the config's [backend]; make another tenant for another backend",
+                    return Err(ScimError::conflict("the default tenant fronts the config's [backend]; make another tenant for another backend",
                     )
                     .into());
                 }
@@ -389,10 +386,7 @@ impl Tenants {
                 self.check_backend_free(&backend, id).await?;
                 let links = self.link_count(id).await?;
                 if links > 0 {
-                    return Err(ScimError::new(
-                        409,
-                        None,
-                        format!(
+                    return Err(ScimError::conflict(format!(
                             "tenant {id} has {links} identity links to accounts of backend {}; delete them before moving it to {backend}",
                             record.backend
                         ),
@@ -429,22 +423,20 @@ impl Tenants {
             // Gone, changed by another admin since it was read, or (when moving) linked to an
             // identity since the count above.
             Err(StoreError::NotFound) => {
-                return Err(match self.store.tenants(Some(id)).await?.into_iter().next() {
-                    None => ScimError::not_found(format!("no tenant {id}")),
-                    Some(_) if moving => ScimError::new(
-                        409,
-                        None,
-                        format!("tenant {id} changed meanwhile or has identity links now; it stays where it is"),
-                    ),
-                    Some(_) => ScimError::new(
-                        409,
-                        None,
-                        format!("tenant {id} was changed meanwhile; read it and try again"),
-                    ),
-                }
-                .into())
+                return Err(
+                    match self.store.tenants(Some(id)).await?.into_iter().next() {
+                        None => ScimError::not_found(format!("no tenant {id}")),
+                        Some(_) if moving => ScimError::conflict(format!(
+                    "tenant {id} changed meanwhile or has identity links now; it stays where it is"
+                )),
+                        Some(_) => ScimError::conflict(format!(
+                            "tenant {id} was changed meanwhile; read it and try again"
+                        )),
+                    }
+                    .into(),
+                )
             }
-            Err(StoreError::Conflict(m)) => return Err(ScimError::new(409, None, m).into()),
+            Err(StoreError::Conflict(m)) => return Err(ScimError::conflict(m).into()),
             Err(e) => return Err(e.into()),
         }
         self.forget(id, &record.backend, false).await;
@@ -474,19 +466,15 @@ impl Tenants {
     async fn delete_unaudited(&self, id: &str) -> Result<(), ServiceError> {
         self.existing(id).await?;
         if id == DEFAULT_TENANT && self.platforms.contains_key(DEFAULT_BACKEND) {
-            return Err(ScimError::new(
-                409,
-                None,
+            return Err(ScimError::conflict(
                 "the default tenant is the config's [backend]; disable it instead",
             )
             .into());
         }
         let has_links = |links: u64| {
-            ServiceError::from(ScimError::new(
-                409,
-                None,
-                format!("tenant {id} has {links} identity links; delete them first (or disable the tenant)"),
-            ))
+            ServiceError::from(ScimError::conflict(format!(
+                "tenant {id} has {links} identity links; delete them first (or disable the tenant)"
+            )))
         };
         let links = self.link_count(id).await?;
         if links > 0 {
@@ -632,12 +620,9 @@ impl Tenants {
                 return Err(match write {
                     _ if gone => ScimError::not_found(format!("no token {id}")),
                     TokenWrite::Secret { .. } => {
-                        ScimError::new(409, None, "a revoked token cannot be regenerated")
+                        ScimError::conflict("a revoked token cannot be regenerated")
                     }
-                    _ => ScimError::new(
-                        409,
-                        None,
-                        "the token's expiry changed meanwhile (a lowered limit?); read it and try again",
+                    _ => ScimError::conflict("the token's expiry changed meanwhile (a lowered limit?); read it and try again",
                     ),
                 }
                 .into());
@@ -704,8 +689,8 @@ impl Tenants {
             .find(|t| t.backend == backend && t.id != tenant);
         match taken_by {
             Some(other) => Err(ScimError::new(
-                409,
-                Some(ScimType::Uniqueness),
+                    ErrorKind::Conflict,
+                    Some(ScimType::Uniqueness),
                 format!(
                     "backend {backend} is fronted by tenant {} already; a backend serves one tenant, so tenants never see each other's accounts",
                     other.id
@@ -781,14 +766,10 @@ pub fn missing_backend(tenant: &TenantRecord) -> ScimError {
         backend = %tenant.backend,
         "the tenant fronts a backend the config does not define"
     );
-    ScimError::new(
-        503,
-        None,
-        format!(
-            "tenant {} fronts backend {}, which the gateway's config does not define",
-            tenant.id, tenant.backend
-        ),
-    )
+    ScimError::unavailable(format!(
+        "tenant {} fronts backend {}, which the gateway's config does not define",
+        tenant.id, tenant.backend
+    ))
 }
 
 fn invalid(detail: String) -> ServiceError {

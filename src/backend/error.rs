@@ -161,7 +161,8 @@ impl PlatformError {
     /// Whether the platform says the object asked for does not exist (as the mapping reads
     /// its answer: a bare 404 from a proxy or a wrong base URL does not count).
     pub fn is_not_found(&self) -> bool {
-        self.meaning().is_some_and(|m| m.status == 404)
+        self.meaning()
+            .is_some_and(|m| m.kind == crate::scim::ErrorKind::NotFound)
     }
 }
 

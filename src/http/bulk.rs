@@ -12,11 +12,12 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::error::{scim_error, to_scim_error};
+use super::error::{scim_error, ErrorAnswer};
 use super::response::{scim_json, HttpResponse};
 use super::{detached, kind_of, Facts};
 use crate::scim::{
-    ScimError, ScimType, BULK_REQUEST_SCHEMA as BULK_REQUEST, BULK_RESPONSE_SCHEMA as BULK_RESPONSE,
+    ErrorKind, ScimError, ScimType, BULK_REQUEST_SCHEMA as BULK_REQUEST,
+    BULK_RESPONSE_SCHEMA as BULK_RESPONSE,
 };
 use crate::service::{Gateway, Kind};
 
@@ -108,14 +109,10 @@ fn parse_request(body: Value) -> Result<BulkRequest, ScimError> {
     };
     // RFC 7644 §3.7.4: the limit is named in the answer.
     if operations.len() > MAX_OPERATIONS {
-        return Err(ScimError::new(
-            413,
-            None,
-            format!(
-                "The number of operations ({}) exceeds maxOperations ({MAX_OPERATIONS}).",
-                operations.len()
-            ),
-        ));
+        return Err(ScimError::too_large(format!(
+            "The number of operations ({}) exceeds maxOperations ({MAX_OPERATIONS}).",
+            operations.len()
+        )));
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (index, op) in operations.iter().enumerate() {
@@ -258,7 +255,7 @@ async fn run_one(
         Ok(r) => r,
         Err((e, location)) => {
             let location = location.map(|(endpoint, id)| format!("{base_url}/{endpoint}/{id}"));
-            return failure(entry, location, &e);
+            return failure(entry, location, &ErrorAnswer::from_scim(&e));
         }
     };
     let location = ready
@@ -311,7 +308,7 @@ async fn run_one(
         }
     };
     match result {
-        Err(e) => failure(entry, location, &to_scim_error(&e)),
+        Err(e) => failure(entry, location, &ErrorAnswer::from_service(&e)),
         Ok(resource) => {
             let status = match ready.verb {
                 Verb::Post => 201,
@@ -350,12 +347,15 @@ async fn run_one(
 
 /// A failed operation's entry: its status and the SCIM error body as `response`
 /// (RFC 7644 §3.7.3); `location` for all but a failed POST.
-fn failure(mut entry: Map<String, Value>, location: Option<String>, e: &ScimError) -> Outcome {
+fn failure(mut entry: Map<String, Value>, location: Option<String>, e: &ErrorAnswer) -> Outcome {
     if let Some(l) = location {
         entry.insert("location".to_owned(), Value::String(l));
     }
-    entry.insert("status".to_owned(), Value::String(e.status.to_string()));
-    entry.insert("response".to_owned(), e.to_json());
+    entry.insert(
+        "status".to_owned(),
+        Value::String(e.status.as_u16().to_string()),
+    );
+    entry.insert("response".to_owned(), e.scim_body());
     Outcome {
         entry: Value::Object(entry),
         failed: true,
@@ -478,7 +478,8 @@ fn prepare(op: Value, slots: &HashMap<String, Slot>) -> Result<Ready, (ScimError
 /// The `(id, location)` a `bulkId` stands for; RFC 7644 §3.7.3: a reference that cannot be
 /// resolved fails the operation with 409 `invalidValue`.
 fn resolve(bulk_id: &str, slots: &HashMap<String, Slot>) -> Result<(String, String), ScimError> {
-    let unresolved = |detail: String| ScimError::new(409, Some(ScimType::InvalidValue), detail);
+    let unresolved =
+        |detail: String| ScimError::new(ErrorKind::Conflict, Some(ScimType::InvalidValue), detail);
     match slots.get(bulk_id) {
         Some(Slot::Created { id, location }) => Ok((id.clone(), location.clone())),
         Some(Slot::Later(n)) => Err(unresolved(format!(
@@ -555,7 +556,7 @@ where
         format!("The size of the bulk request exceeds maxPayloadSize ({MAX_PAYLOAD_SIZE} bytes).")
     })
     .await
-    .map_err(|e| scim_error(&e))
+    .map_err(|e| e.scim_response())
 }
 
 #[cfg(test)]
@@ -595,7 +596,7 @@ mod tests {
         for reference in ["later", "broken", "nowhere"] {
             let mut data = json!({"members": [{"value": format!("bulkId:{reference}")}]});
             let e = resolve_in(&mut data, None, &slots()).unwrap_err();
-            assert_eq!(e.status, 409);
+            assert_eq!(e.kind, ErrorKind::Conflict);
             assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
         }
     }
@@ -606,10 +607,10 @@ mod tests {
         let e = parse_request(json!({"Operations": [op]})).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
         let e = parse_request(json!({"schemas": [BULK_REQUEST]})).unwrap_err();
-        assert_eq!(e.status, 400);
+        assert_eq!(e.kind, ErrorKind::Invalid);
         let many = vec![op.clone(); MAX_OPERATIONS + 1];
         let e = parse_request(json!({"schemas": [BULK_REQUEST], "Operations": many})).unwrap_err();
-        assert_eq!(e.status, 413);
+        assert_eq!(e.kind, ErrorKind::TooLarge);
         assert!(e.detail.contains("1000"));
         let e = parse_request(
             json!({"schemas": [BULK_REQUEST], "failOnErrors": 0, "Operations": [op]}),
@@ -633,28 +634,28 @@ mod tests {
         let s = slots();
         let bad = |op: Value| prepare(op, &s).expect_err("rejected").0;
         assert_eq!(
-            bad(json!({"method": "GET", "path": "/Users/1"})).status,
-            400
+            bad(json!({"method": "GET", "path": "/Users/1"})).kind,
+            ErrorKind::Invalid
         );
         assert_eq!(
             bad(json!({"method": "post", "path": "/Users", "data": {}})).scim_type,
             Some(ScimType::InvalidSyntax)
         );
         assert_eq!(
-            bad(json!({"method": "POST", "path": "/Users/1", "bulkId": "b", "data": {}})).status,
-            400
+            bad(json!({"method": "POST", "path": "/Users/1", "bulkId": "b", "data": {}})).kind,
+            ErrorKind::Invalid
         );
         assert_eq!(
-            bad(json!({"method": "DELETE", "path": "/Roles/1"})).status,
-            404
+            bad(json!({"method": "DELETE", "path": "/Roles/1"})).kind,
+            ErrorKind::NotFound
         );
         assert_eq!(
-            bad(json!({"method": "PUT", "path": "/Users/1"})).status,
-            400
+            bad(json!({"method": "PUT", "path": "/Users/1"})).kind,
+            ErrorKind::Invalid
         );
         assert_eq!(
-            bad(json!({"method": "DELETE", "path": "/Users/bulkId:later"})).status,
-            409
+            bad(json!({"method": "DELETE", "path": "/Users/bulkId:later"})).kind,
+            ErrorKind::Conflict
         );
         let ready = prepare(
             json!({"method": "patch", "path": "/Groups/bulkId:qwerty", "version": "W/\"1\"",

@@ -1,45 +1,159 @@
-//! The one place errors become HTTP answers: every layer's error is turned into a SCIM error
-//! body (RFC 7644 §3.12) with its status and `scimType`. Failures that are not the IdP's are
-//! logged with their cause and answered without internals.
+//! The one place errors become HTTP answers: every layer's error is classified here into an
+//! [`ErrorAnswer`] (a status, the optional `scimType` and a detail), which is sent as a SCIM
+//! error body (RFC 7644 §3.12) or, on the admin API, as `{"status", "error"}`. Failures that
+//! are not the caller's are logged with their cause and answered without internals.
 
-use http::StatusCode;
+use http::{header, HeaderValue, StatusCode};
+use serde_json::{json, Value};
 
-use super::response::{scim_json, HttpResponse};
+use super::response::{json_response, scim_json, HttpResponse};
 use crate::backend::{Failure, PlatformError};
-use crate::scim::ScimError;
+use crate::scim::{ErrorKind, ScimError, ScimType, ERROR_SCHEMA};
 use crate::service::ServiceError;
+use crate::store::StoreError;
 
-pub fn service_error(err: &ServiceError) -> HttpResponse {
-    scim_error(&to_scim_error(err))
+/// An error as it is answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorAnswer {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The SCIM `scimType`, when one applies.
+    pub scim_type: Option<ScimType>,
+    /// What went wrong, for the caller.
+    pub detail: String,
 }
 
-pub fn to_scim_error(err: &ServiceError) -> ScimError {
+/// The status of each kind of SCIM error (RFC 7644 §3.12, Table 8).
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+impl ErrorAnswer {
+    /// An answer the HTTP layer makes itself (401, 405, 415, a timeout).
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> ErrorAnswer {
+        ErrorAnswer {
+            status,
+            scim_type: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// A protocol error as answered.
+    pub fn from_scim(err: &ScimError) -> ErrorAnswer {
+        ErrorAnswer {
+            status: status_of(err.kind),
+            scim_type: err.scim_type,
+            detail: err.detail.clone(),
+        }
+    }
+
+    /// A failed operation as answered: the caller's mistakes as they are, everything else
+    /// logged and answered without internals.
+    pub fn from_service(err: &ServiceError) -> ErrorAnswer {
+        match err {
+            ServiceError::Scim(e) => ErrorAnswer::from_scim(e),
+            ServiceError::Platform(e) => platform_error(e),
+            ServiceError::Mapping(cause) => {
+                tracing::error!(%cause, "platform answer does not fit the mapping");
+                ErrorAnswer::new(
+                    StatusCode::BAD_GATEWAY,
+                    "The platform's answer does not fit the gateway's mapping; see the gateway log.",
+                )
+            }
+            ServiceError::Aborted(cause) => {
+                tracing::error!(%cause, "operation aborted");
+                internal()
+            }
+            ServiceError::Store(e) => store_error(e),
+            ServiceError::MembersNotSet { created, cause } => {
+                // The group exists now: say so, so the IdP can find it instead of retrying a
+                // create that would clash.
+                let cause = ErrorAnswer::from_service(cause);
+                ErrorAnswer {
+                    detail: format!(
+                        "{created} was created, but its members could not be set: {}",
+                        cause.detail
+                    ),
+                    ..cause
+                }
+            }
+        }
+    }
+
+    /// The RFC 7644 §3.12 body. `status` is a string because the RFC defines it as one, and
+    /// some clients (Entra) reject a number.
+    pub fn scim_body(&self) -> Value {
+        let mut body = json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": self.status.as_u16().to_string(),
+        });
+        if let (Some(t), Some(obj)) = (self.scim_type, body.as_object_mut()) {
+            obj.insert("scimType".to_owned(), Value::String(t.as_str().to_owned()));
+        }
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("detail".to_owned(), Value::String(self.detail.clone()));
+        }
+        body
+    }
+
+    /// The answer in SCIM form (`application/scim+json`).
+    pub fn scim_response(&self) -> HttpResponse {
+        let mut response = scim_json(self.status, &self.scim_body());
+        self.add_challenge(&mut response, "Bearer realm=\"scimgate\"");
+        response
+    }
+
+    /// The answer in the admin API's form: `{"status": 404, "error": "..."}`.
+    pub fn admin_response(&self) -> HttpResponse {
+        let mut response = json_response(
+            self.status,
+            &json!({"status": self.status.as_u16(), "error": self.detail}),
+        );
+        self.add_challenge(&mut response, "Bearer realm=\"scimgate-admin\"");
+        response
+    }
+
+    /// A 401 names the scheme to authenticate with (RFC 6750 §3).
+    fn add_challenge(&self, response: &mut HttpResponse, challenge: &'static str) {
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+    }
+}
+
+fn internal() -> ErrorAnswer {
+    ErrorAnswer::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Internal error; see the gateway log.",
+    )
+}
+
+/// A store that failed: a tenant deleted under a running request is worth a retry elsewhere;
+/// anything else is the gateway's problem.
+pub fn store_error(err: &StoreError) -> ErrorAnswer {
     match err {
-        ServiceError::Scim(e) => e.clone(),
-        ServiceError::Platform(e) => platform_error(e),
-        ServiceError::Mapping(cause) => {
-            tracing::error!(%cause, "platform answer does not fit the mapping");
-            ScimError::new(
-                502,
-                None,
-                "The platform's answer does not fit the gateway's mapping; see the gateway log.",
-            )
-        }
-        ServiceError::Aborted(cause) => {
-            tracing::error!(%cause, "operation aborted");
-            ScimError::new(500, None, "Internal error; see the gateway log.")
-        }
-        ServiceError::Store(crate::store::StoreError::TenantGone(tenant)) => {
+        StoreError::TenantGone(tenant) => {
             tracing::warn!(%tenant, "a request ran while its tenant was deleted");
-            ScimError::new(
-                503,
-                None,
+            ErrorAnswer::new(
+                StatusCode::SERVICE_UNAVAILABLE,
                 "This SCIM configuration was deleted while the request ran.",
             )
         }
-        ServiceError::Store(cause) => {
+        cause => {
             tracing::error!(%cause, "identity store failure");
-            ScimError::new(500, None, "Internal error; see the gateway log.")
+            internal()
         }
     }
 }
@@ -47,25 +161,27 @@ pub fn to_scim_error(err: &ServiceError) -> ScimError {
 /// A failed platform call as the IdP sees it: the mapping's meaning of a refusal, else a 502 or
 /// 504 that names no internals (the platform's own words may hold stack traces or proxy pages:
 /// they are logged, not answered).
-fn platform_error(err: &PlatformError) -> ScimError {
+fn platform_error(err: &PlatformError) -> ErrorAnswer {
     match &err.failure {
         Failure::Refused {
             meaning: Some(meaning),
             ..
-        } => meaning.clone(),
+        } => ErrorAnswer::from_scim(meaning),
         Failure::Timeout(_) => {
             tracing::warn!(error = %err, retry = ?err.retry, "platform timeout");
-            ScimError::new(504, None, "The platform did not answer in time.")
+            ErrorAnswer::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "The platform did not answer in time.",
+            )
         }
         Failure::Unreachable(cause) => {
             tracing::warn!(%cause, retry = ?err.retry, "platform unreachable");
-            ScimError::new(502, None, "The platform cannot be reached.")
+            ErrorAnswer::new(StatusCode::BAD_GATEWAY, "The platform cannot be reached.")
         }
         Failure::InvalidRequest(cause) => {
             tracing::error!(%cause, "mapping rendered an invalid platform request");
-            ScimError::new(
-                502,
-                None,
+            ErrorAnswer::new(
+                StatusCode::BAD_GATEWAY,
                 "The gateway could not build the platform request; see the gateway log.",
             )
         }
@@ -73,16 +189,132 @@ fn platform_error(err: &PlatformError) -> ScimError {
             status, message, ..
         } => {
             tracing::warn!(status, %message, fault = ?err.fault, retry = ?err.retry, "platform failed");
-            ScimError::new(
-                502,
-                None,
+            ErrorAnswer::new(
+                StatusCode::BAD_GATEWAY,
                 format!("The platform failed (HTTP {status}); see the gateway log."),
             )
         }
     }
 }
 
+/// A SCIM error answer.
 pub fn scim_error(err: &ScimError) -> HttpResponse {
-    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    scim_json(status, &err.to_json())
+    ErrorAnswer::from_scim(err).scim_response()
+}
+
+/// A failed operation's SCIM answer.
+pub fn service_error(err: &ServiceError) -> HttpResponse {
+    ErrorAnswer::from_service(err).scim_response()
+}
+
+impl crate::service::AuditableError for ServiceError {
+    fn status_and_detail(&self) -> (u16, String) {
+        let answer = ErrorAnswer::from_service(self);
+        (answer.status.as_u16(), answer.detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::mapping::Method;
+
+    #[test]
+    fn bodies_have_a_string_status_and_the_type() {
+        let answer =
+            ErrorAnswer::from_scim(&ScimError::bad_request(ScimType::InvalidFilter, "bad"));
+        assert_eq!(
+            answer.scim_body(),
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "status": "400",
+                "scimType": "invalidFilter",
+                "detail": "bad"
+            })
+        );
+        let body = ErrorAnswer::from_scim(&ScimError::not_found("none")).scim_body();
+        assert_eq!(body["status"], "404");
+        assert!(body.get("scimType").is_none());
+    }
+
+    #[test]
+    fn every_kind_has_its_status() {
+        let kinds = [
+            (ErrorKind::Invalid, 400),
+            (ErrorKind::Forbidden, 403),
+            (ErrorKind::NotFound, 404),
+            (ErrorKind::Conflict, 409),
+            (ErrorKind::PreconditionFailed, 412),
+            (ErrorKind::TooLarge, 413),
+            (ErrorKind::NotImplemented, 501),
+            (ErrorKind::Unavailable, 503),
+        ];
+        for (kind, status) in kinds {
+            assert_eq!(status_of(kind).as_u16(), status, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn platform_failures_name_no_internals() {
+        let timeout =
+            ServiceError::Platform(PlatformError::timeout(Method::Get, Duration::from_secs(3)));
+        assert_eq!(
+            ErrorAnswer::from_service(&timeout).status,
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        let failed = ServiceError::Platform(PlatformError::refused(
+            Method::Post,
+            500,
+            "at db.go:12: SELECT * FROM users".to_owned(),
+            None,
+        ));
+        let answer = ErrorAnswer::from_service(&failed);
+        assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+        assert!(!answer.detail.contains("SELECT"), "{}", answer.detail);
+        let taken = ServiceError::Platform(PlatformError::refused(
+            Method::Post,
+            409,
+            "taken".to_owned(),
+            Some(ScimError::conflict_uniqueness("Coder answered 409: taken")),
+        ));
+        let answer = ErrorAnswer::from_service(&taken);
+        assert_eq!(
+            (answer.status, answer.scim_type),
+            (StatusCode::CONFLICT, Some(ScimType::Uniqueness))
+        );
+    }
+
+    #[test]
+    fn a_partly_made_group_says_it_exists() {
+        let err = ServiceError::MembersNotSet {
+            created: "Group 9".to_owned(),
+            cause: Box::new(ServiceError::Scim(ScimError::bad_request(
+                ScimType::InvalidValue,
+                "no such user",
+            ))),
+        };
+        let answer = ErrorAnswer::from_service(&err);
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            answer.detail,
+            "Group 9 was created, but its members could not be set: no such user"
+        );
+    }
+
+    #[test]
+    fn unauthorized_answers_name_the_scheme() {
+        let answer = ErrorAnswer::new(StatusCode::UNAUTHORIZED, "no token");
+        let scim = answer.scim_response();
+        assert_eq!(
+            scim.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"scimgate\""
+        );
+        let admin = answer.admin_response();
+        assert_eq!(
+            admin.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"scimgate-admin\""
+        );
+    }
 }

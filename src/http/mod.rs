@@ -18,7 +18,7 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 use tracing::Instrument;
 
-use self::error::{scim_error, service_error};
+use self::error::{scim_error, service_error, ErrorAnswer};
 use self::response::{empty, scim_json, HttpResponse};
 use crate::auth::{bearer_token, Authenticator, Caller};
 use crate::scim::list::{list_response, ListQuery};
@@ -66,10 +66,9 @@ where
     let timeout = state.request_timeout;
     match tokio::time::timeout(timeout, route(state.clone(), surface, request)).await {
         Ok(response) => response,
-        Err(_) => scim_error(&ScimError::new(
-            503,
-            None,
-            format!("the request took longer than {}s", timeout.as_secs()),
+        Err(_) => unavailable(format!(
+            "the request took longer than {}s",
+            timeout.as_secs()
         )),
     }
 }
@@ -105,11 +104,7 @@ where
         Ok(caller) => caller,
         Err(Refusal::Invalid(detail)) => return unauthorized(detail),
         Err(Refusal::Unchecked) => {
-            return scim_error(&ScimError::new(
-                503,
-                None,
-                "the token cannot be checked right now; try again shortly",
-            ))
+            return unavailable("the token cannot be checked right now; try again shortly")
         }
     };
     let tenant = match state.tenants.record(tenant_id).await {
@@ -118,22 +113,16 @@ where
         Ok(None) => return unauthorized(INVALID_TOKEN),
         Err(e) => {
             tracing::error!(error = %e, tenant = tenant_id, "cannot read a tenant");
-            return scim_error(&ScimError::new(
-                503,
-                None,
+            return unavailable(
                 "the gateway cannot read its configuration store right now; try again shortly",
-            ));
+            );
         }
     };
     if !tenant.enabled {
-        return scim_error(&ScimError::new(
-            403,
-            None,
-            format!(
-                "the SCIM configuration {} is disabled by the gateway's administrator",
-                tenant.id
-            ),
-        ));
+        return scim_error(&ScimError::forbidden(format!(
+            "the SCIM configuration {} is disabled by the gateway's administrator",
+            tenant.id
+        )));
     }
     let (Some(gateway), Some(discovery)) = (
         state.tenants.gateway(&tenant),
@@ -373,12 +362,11 @@ fn split_tenant(rest: &str) -> (&str, bool, &str) {
 }
 
 fn unauthorized(detail: &str) -> HttpResponse {
-    let mut response = scim_error(&ScimError::new(401, None, detail));
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"scimgate\""),
-    );
-    response
+    ErrorAnswer::new(StatusCode::UNAUTHORIZED, detail).scim_response()
+}
+
+fn unavailable(detail: impl Into<String>) -> HttpResponse {
+    ErrorAnswer::new(StatusCode::SERVICE_UNAVAILABLE, detail).scim_response()
 }
 
 const INVALID_TOKEN: &str = "the bearer token is not valid";
@@ -478,12 +466,12 @@ where
 {
     read_body_json(state, request)
         .await
-        .map_err(|e| scim_error(&e))
+        .map_err(|e| e.scim_response())
 }
 
 /// Reads a JSON request body within the size limit; the error says why it cannot (the SCIM API
 /// and the admin API answer it each in its own form).
-async fn read_body_json<B>(state: &HttpState, request: Request<B>) -> Result<Value, ScimError>
+async fn read_body_json<B>(state: &HttpState, request: Request<B>) -> Result<Value, ErrorAnswer>
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -501,7 +489,7 @@ async fn read_json_within<B>(
     request: Request<B>,
     limit: usize,
     too_large: impl Fn() -> String,
-) -> Result<Value, ScimError>
+) -> Result<Value, ErrorAnswer>
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -513,14 +501,13 @@ where
             || essence == "application/json"
             || essence.ends_with("+json"))
         {
-            return Err(ScimError::new(
-                415,
-                None,
+            return Err(ErrorAnswer::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("send application/scim+json, not `{essence}`"),
             ));
         }
     }
-    let too_large = || ScimError::new(413, None, too_large());
+    let too_large = || ErrorAnswer::from_scim(&ScimError::too_large(too_large()));
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -538,17 +525,17 @@ where
             return Err(too_large())
         }
         Err(_) => {
-            return Err(ScimError::bad_request(
+            return Err(ErrorAnswer::from_scim(&ScimError::bad_request(
                 ScimType::InvalidSyntax,
                 "the request body could not be read",
-            ))
+            )))
         }
     };
     serde_json::from_slice::<Value>(&bytes).map_err(|e| {
-        ScimError::bad_request(
+        ErrorAnswer::from_scim(&ScimError::bad_request(
             ScimType::InvalidSyntax,
             format!("the request body is not valid JSON: {e}"),
-        )
+        ))
     })
 }
 
@@ -738,11 +725,11 @@ fn not_found_url(path: &str) -> HttpResponse {
 }
 
 fn method_not_allowed(allow: &'static str) -> HttpResponse {
-    let mut response = scim_error(&ScimError::new(
-        405,
-        None,
+    let mut response = ErrorAnswer::new(
+        StatusCode::METHOD_NOT_ALLOWED,
         format!("method not allowed here; allowed: {allow}"),
-    ));
+    )
+    .scim_response();
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
@@ -750,14 +737,12 @@ fn method_not_allowed(allow: &'static str) -> HttpResponse {
 }
 
 fn not_implemented(detail: &str) -> HttpResponse {
-    scim_error(&ScimError::new(501, None, detail))
+    scim_error(&ScimError::not_implemented(detail))
 }
 
 fn forbidden_filter() -> HttpResponse {
     // RFC 7644 §4: discovery endpoints SHOULD answer a filter with 403.
-    scim_error(&ScimError::new(
-        403,
-        None,
+    scim_error(&ScimError::forbidden(
         "filtering is not supported on discovery endpoints",
     ))
 }

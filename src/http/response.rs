@@ -19,6 +19,17 @@ pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
     response
 }
 
+/// A JSON answer of the admin API and the operational endpoints (`application/json`).
+pub fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 pub fn empty(status: StatusCode) -> HttpResponse {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = status;

@@ -18,7 +18,7 @@ use crate::problems::Problems;
 use crate::scim::filter::CompareOp;
 use crate::scim::path::{parse_attr_path, AttrPath};
 use crate::scim::schema::{Mutability, Registry};
-use crate::scim::ScimType;
+use crate::scim::{ErrorKind, ScimType};
 
 #[derive(Debug)]
 pub struct Mapping {
@@ -46,9 +46,23 @@ pub struct PlatformSpec {
 pub struct ErrorRule {
     pub status: u16,
     pub body_contains: Option<String>,
-    pub scim_status: u16,
+    /// What the platform's answer means for the request (from `scim_status`).
+    pub kind: ErrorKind,
     pub scim_type: Option<ScimType>,
 }
+
+/// The statuses a SCIM error answers with (RFC 7644 §3.12, Table 8) that a platform's error
+/// can mean, and the kind of error each is.
+const SCIM_STATUSES: [(u16, ErrorKind); 8] = [
+    (400, ErrorKind::Invalid),
+    (403, ErrorKind::Forbidden),
+    (404, ErrorKind::NotFound),
+    (409, ErrorKind::Conflict),
+    (412, ErrorKind::PreconditionFailed),
+    (413, ErrorKind::TooLarge),
+    (501, ErrorKind::NotImplemented),
+    (503, ErrorKind::Unavailable),
+];
 
 #[derive(Debug)]
 pub struct ResourceMapping {
@@ -340,17 +354,30 @@ impl Compiler<'_> {
             },
         };
         let scim_status = raw.scim_status.unwrap_or(raw.status);
-        if !(400..=599).contains(&scim_status) {
+        let Some(kind) = SCIM_STATUSES
+            .iter()
+            .find(|(status, _)| *status == scim_status)
+            .map(|(_, kind)| *kind)
+        else {
+            let key = match raw.scim_status {
+                Some(_) => format!("{key}.scim_status"),
+                // The platform's status is taken when no scim_status is given.
+                None => format!("{key}.status"),
+            };
+            let statuses: Vec<String> = SCIM_STATUSES.iter().map(|(s, _)| s.to_string()).collect();
             self.problem(
-                &format!("{key}.scim_status"),
-                format!("{scim_status} is not an error status"),
+                &key,
+                format!(
+                    "{scim_status} is not a status SCIM errors answer with; set scim_status to one of {}",
+                    statuses.join(", ")
+                ),
             );
             return None;
-        }
+        };
         Some(ErrorRule {
             status: raw.status,
             body_contains: raw.body_contains,
-            scim_status,
+            kind,
             scim_type,
         })
     }

@@ -682,13 +682,13 @@ impl Mapping {
                     continue;
                 }
             }
-            return Some(ScimError::new(rule.scim_status, rule.scim_type, message));
+            return Some(ScimError::new(rule.kind, rule.scim_type, message));
         }
         // A bare 404 is not taken as "no such object": it is what a wrong base URL or a proxy
         // answers too, and reading it as "gone" would drop identity links. Mappings say which
         // 404s (or other answers) mean "not found" with an `[[errors]]` rule.
         match response.status {
-            409 => Some(ScimError::new(409, Some(ScimType::Uniqueness), message)),
+            409 => Some(ScimError::conflict_uniqueness(message)),
             400 | 422 => Some(ScimError::bad_request(ScimType::InvalidValue, message)),
             _ => None,
         }

@@ -10,6 +10,7 @@ use super::{BackendResponse, Mapping, MappingError};
 use crate::problems::Problems;
 use crate::scim::filter::parse_filter;
 use crate::scim::schema::Registry;
+use crate::scim::ErrorKind;
 
 const CODER: &str = include_str!("../../config/mappings/coder.toml");
 
@@ -203,12 +204,12 @@ fn platform_errors_become_scim_errors() {
         json!({"message": "\"user\" must be an existing uuid or username.", "detail": "queried user=\"bob\""}),
     );
     let e = m.classify_error(&unknown).unwrap();
-    assert_eq!((e.status, e.scim_type), (404, None));
+    assert_eq!((e.kind, e.scim_type), (ErrorKind::NotFound, None));
     assert!(e.detail.contains("queried user"), "{}", e.detail);
     let clash = m
         .classify_error(&response(409, json!({"message": "User already exists."})))
         .unwrap();
-    assert_eq!(clash.status, 409);
+    assert_eq!(clash.kind, ErrorKind::Conflict);
     assert_eq!(clash.scim_type.map(|t| t.as_str()), Some("uniqueness"));
     let invalid = response(
         400,
@@ -220,8 +221,8 @@ fn platform_errors_become_scim_errors() {
     assert_eq!(
         m.classify_error(&response(417, json!({"message": "workspaces"})))
             .unwrap()
-            .status,
-        409
+            .kind,
+        ErrorKind::Conflict
     );
     assert!(m
         .classify_error(&response(500, json!({"message": "boom"})))
@@ -354,4 +355,27 @@ fn snapshots_keep_only_what_attributes_read() {
     let groups = m.groups.as_ref().unwrap();
     let group = json!({"id": "g", "name": "eng", "display_name": "Eng", "members": [{"id": "u1"}]});
     assert_eq!(groups.snapshot_of(&group), json!({"display_name": "Eng"}));
+}
+
+#[test]
+fn error_rules_answer_only_statuses_scim_errors_use() {
+    let registry = Registry::standard().unwrap();
+    let mut problems = Problems::default();
+    let text = CODER.replace(
+        "status = 417\nscim_status = 409",
+        "status = 417\n\n[[errors]]\nstatus = 418\n\n[[errors]]\nstatus = 400\nscim_status = 302",
+    );
+    assert_ne!(text, CODER);
+    compile_mapping_str(Path::new("coder.toml"), &text, &registry, &mut problems);
+    let messages: Vec<String> = problems.0.iter().map(|p| p.to_string()).collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert!(messages[0].contains("errors[3].status: 417 is not a status SCIM errors answer with; set scim_status to one of 400, 403, 404, 409, 412, 413, 501, 503"), "{messages:?}");
+    assert!(
+        messages[1].contains("errors[4].status: 418"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[2].contains("errors[5].scim_status: 302"),
+        "{messages:?}"
+    );
 }

@@ -1048,7 +1048,7 @@ mod tests {
 
     fn err(s: &str) -> ScimError {
         let e = parse_filter(s).unwrap_err();
-        assert_eq!(e.status, 400);
+        assert_eq!(e.kind, super::super::ErrorKind::Invalid);
         assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{s}");
         e
     }

@@ -14,7 +14,7 @@ pub mod schema;
 pub mod sort;
 mod value;
 
-pub use error::{ScimError, ScimType};
+pub use error::{ErrorKind, ScimError, ScimType};
 
 /// RFC 7644 §3.12.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";

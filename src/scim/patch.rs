@@ -1337,7 +1337,7 @@ mod tests {
         ];
         for (ops, t) in cases {
             let e = patch_user(&u, ops.clone()).unwrap_err();
-            assert_eq!(e.status, 400, "{ops}");
+            assert_eq!(e.kind, crate::scim::ErrorKind::Invalid, "{ops}");
             assert_eq!(e.scim_type, Some(t), "{ops}: {}", e.detail);
         }
         let e = patch_user(

@@ -1190,7 +1190,7 @@ mod tests {
         ];
         for (body, t, needle) in cases {
             let e = norm(body.clone()).unwrap_err();
-            assert_eq!(e.status, 400, "{body}");
+            assert_eq!(e.kind, crate::scim::ErrorKind::Invalid, "{body}");
             assert_eq!(e.scim_type, Some(t), "{body}: {}", e.detail);
             assert!(e.detail.contains(needle), "{body}: {}", e.detail);
         }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::{query_pairs, read_body_json, HttpState, Surface};
 use crate::auth::bearer_token;
-use crate::http::error::to_scim_error;
+use crate::http::error::ErrorAnswer;
 use crate::service::{Kind, ServiceError};
 use crate::store::{Identity, TenantRecord};
 use crate::tenants::{NewTenant, TenantChange, TokenChange, DEFAULT_TENANT};
@@ -39,15 +39,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
 }
 
 fn service_error(e: &ServiceError) -> HttpResponse {
-    scim_as_admin_error(&to_scim_error(e))
-}
-
-/// A SCIM error in the admin API's own form.
-fn scim_as_admin_error(scim: &crate::scim::ScimError) -> HttpResponse {
-    error(
-        StatusCode::from_u16(scim.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        scim.detail.clone(),
-    )
+    ErrorAnswer::from_service(e).admin_response()
 }
 
 /// Answers a request under `/admin/v1`.
@@ -228,7 +220,7 @@ where
                 ([id], Method::PATCH) => {
                     let body = match read_body_json(state, request).await {
                         Ok(b) => b,
-                        Err(e) => return scim_as_admin_error(&e),
+                        Err(e) => return e.admin_response(),
                     };
                     let external_id = match body.get("externalId") {
                         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -373,7 +365,7 @@ where
         ([], Method::POST) => {
             let body = match read_body_json(state, request).await {
                 Ok(b) => b,
-                Err(e) => return scim_as_admin_error(&e),
+                Err(e) => return e.admin_response(),
             };
             let new = match new_tenant(&body) {
                 Ok(n) => n,
@@ -388,7 +380,7 @@ where
         ([id], Method::PATCH) => {
             let body = match read_body_json(state, request).await {
                 Ok(b) => b,
-                Err(e) => return scim_as_admin_error(&e),
+                Err(e) => return e.admin_response(),
             };
             let change = match tenant_change(&body) {
                 Ok(c) => c,
@@ -583,7 +575,7 @@ where
         ([], Method::POST) => {
             let body = match read_body_json(state, request).await {
                 Ok(b) => b,
-                Err(e) => return scim_as_admin_error(&e),
+                Err(e) => return e.admin_response(),
             };
             let Some(name) = body
                 .get("name")
@@ -612,7 +604,7 @@ where
         ([id], Method::PATCH) => {
             let body = match read_body_json(state, request).await {
                 Ok(b) => b,
-                Err(e) => return scim_as_admin_error(&e),
+                Err(e) => return e.admin_response(),
             };
             let expires_at = match expiry(&body) {
                 Ok(e) => e,
