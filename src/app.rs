@@ -1,36 +1,49 @@
-//! Wiring: builds the gateway's state from a validated [`Config`] and serves it on a bound
-//! listener behind the tower stack. `run` takes the listener and a shutdown future so tests bind
-//! port 0 and stop the server when they are done.
+//! Wiring: builds the gateway's state from a validated [`Config`] (store, cache, platform
+//! clients, tenants, the admin plane, the audit log, the background tasks that keep replicas
+//! in step), stacks the tower layers every request passes, and serves them on a bound listener.
+//! [`serve`] takes the listener and a shutdown future, so tests bind port 0 and stop the
+//! server when they are done.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
+use http::StatusCode;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::admin::Admin;
+use crate::audit::Audit;
 use crate::auth::{Authenticator, StaticTokens};
 use crate::backend::HttpPlatform;
 use crate::cache::LookupCache;
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::http::{discovery::Discovery, HttpState, Surface};
+use crate::http::discovery::Discovery;
+use crate::http::error::ErrorAnswer;
+use crate::http::layers::{AuthenticateLayer, BodyLimitLayer, RequestTimeoutLayer};
+use crate::http::response::HttpResponse;
+use crate::http::{HttpState, Surface};
 use crate::scim::schema::Registry;
 use crate::service::kinds_of;
-use crate::store;
+use crate::store::{self, Store};
 use crate::tenants::{Backend, Tenants};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// A platform client could not be built.
     #[error("backend client: {0}")]
     Backend(String),
 }
@@ -40,11 +53,12 @@ pub enum StartError {
 pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpState>, StartError> {
     let store = store::open(&config.store_url).await?;
     let cache = LookupCache::new(&config.cache);
-    let mut platforms = Vec::new();
+    let clock: SharedClock = Arc::new(SystemClock);
+    let mut backends = Vec::new();
     let mut discovery = HashMap::new();
     for (name, backend) in config.backends {
         let settings = serde_json::Value::Object(backend.config.settings);
-        let client = HttpPlatform::new(
+        let platform = HttpPlatform::new(
             &backend.config.base_url,
             backend.config.timeout,
             backend.config.credential.as_ref().map(|s| s.expose()),
@@ -55,22 +69,21 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
         let kinds = kinds_of(&backend.mapping);
         discovery.insert(
             name.clone(),
-            Discovery::new(
+            Arc::new(Discovery::new(
                 registry.clone(),
                 kinds.iter().map(|k| k.name().to_owned()).collect(),
                 config.scim.max_results,
-            ),
+            )),
         );
-        platforms.push(Backend {
+        backends.push(Backend {
             name,
             mapping: Arc::new(backend.mapping),
-            platform: Arc::new(client),
+            platform: Arc::new(platform),
             settings,
         });
     }
-    let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
     let tenants = Arc::new(Tenants::new(
-        platforms,
+        backends,
         store.clone(),
         cache.clone(),
         registry,
@@ -85,7 +98,32 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
             "this tenant fronts a backend the config does not define; it answers 503 until it does"
         );
     }
-    // Several replicas on one store: what another replica writes must not be served stale here.
+    follow_other_replicas(&store, &cache, &tenants).await?;
+    if let Some(retention) = config.audit_retention {
+        prune_audit_log(store.clone(), clock.clone(), retention);
+    }
+    Ok(Arc::new(HttpState {
+        admin: Admin::new(tenants.clone()),
+        audit: Audit::new(store, clock),
+        tenants,
+        scim_tokens: Box::new(StaticTokens::new(config.tokens)),
+        admin_tokens: (!config.admin.tokens.is_empty()).then(|| {
+            Box::new(StaticTokens::new(config.admin.tokens.clone())) as Box<dyn Authenticator>
+        }),
+        base_path: config.server.base_path.clone(),
+        public_url: config.server.public_url.clone(),
+        max_body_bytes: config.server.max_body_bytes,
+        request_timeout: config.server.request_timeout,
+        discovery,
+    }))
+}
+
+/// Several replicas on one store: what another replica writes must not be served stale here.
+async fn follow_other_replicas(
+    store: &Arc<dyn Store>,
+    cache: &LookupCache,
+    tenants: &Arc<Tenants>,
+) -> Result<(), StartError> {
     if let Some(mut changes) = store.changes().await? {
         let cache = cache.clone();
         let tenants = tenants.clone();
@@ -101,34 +139,23 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
             }
         });
     }
-    if let Some(retention) = config.audit_retention {
-        // Hourly, in every replica; deleting what another replica already deleted is harmless.
-        let store = store.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-            loop {
-                tick.tick().await;
-                let before = clock.now() - retention;
-                match store.prune_audit(before).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(removed = n, "audit entries past retention removed"),
-                    Err(e) => tracing::warn!(error = %e, "cannot prune the audit log"),
-                }
+    Ok(())
+}
+
+/// Hourly, in every replica; deleting what another replica already deleted is harmless.
+fn prune_audit_log(store: Arc<dyn Store>, clock: SharedClock, retention: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let before = clock.now() - retention;
+            match store.prune_audit(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "audit entries past retention removed"),
+                Err(e) => tracing::warn!(error = %e, "cannot prune the audit log"),
             }
-        });
-    }
-    Ok(Arc::new(HttpState {
-        tenants,
-        auth: Box::new(StaticTokens::new(config.tokens)),
-        base_path: config.server.base_path.clone(),
-        public_url: config.server.public_url.clone(),
-        max_body_bytes: config.server.max_body_bytes,
-        request_timeout: config.server.request_timeout,
-        admin: (!config.admin.tokens.is_empty()).then(|| {
-            Box::new(StaticTokens::new(config.admin.tokens.clone())) as Box<dyn Authenticator>
-        }),
-        discovery,
-    }))
+        }
+    });
 }
 
 /// Serves SCIM (and the admin API) until `shutdown` resolves, then lets in-flight requests
@@ -141,6 +168,17 @@ pub async fn run(
     serve(listener, state, Surface::ScimAndAdmin, shutdown).await
 }
 
+/// A panic (a bug: the lint wall forbids them on request paths) answered as a 500, not a
+/// dropped connection.
+fn panic_answer(_: Box<dyn std::any::Any + Send>) -> HttpResponse {
+    tracing::error!("a request handler panicked");
+    ErrorAnswer::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Internal error; see the gateway log.",
+    )
+    .scim_response()
+}
+
 /// Serves what `surface` names on one listener (`main` runs SCIM and the admin API on two
 /// addresses when the config gives the admin API its own).
 pub async fn serve(
@@ -149,31 +187,30 @@ pub async fn serve(
     surface: Surface,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The stack, outermost first: every request gets an id (kept from the caller's
-    // x-request-id when present), one tracing span, and the id echoed in the answer.
-    let service = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
-                let request_id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                    request_id,
-                    caller = tracing::field::Empty,
-                )
-            }),
-        )
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .service_fn(move |request| {
+    let router = {
+        let state = state.clone();
+        tower::service_fn(move |request: http::Request<_>| {
             let state = state.clone();
-            async move { Ok::<_, Infallible>(crate::http::handle(state, surface, request).await) }
-        });
+            async move { Ok::<_, Infallible>(crate::http::route(state, surface, request).await) }
+        })
+    };
+    // The stack every request passes, outermost first.
+    let service = ServiceBuilder::new()
+        // An id for every request, kept from the caller's x-request-id when it sends one.
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // One tracing span per request, with the id and, once known, the caller.
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // The id echoed in the answer.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        // A panic answered 500 instead of a dropped connection.
+        .layer(CatchPanicLayer::custom(panic_answer))
+        // The whole request within request_timeout_secs (not /Bulk): 503 after it.
+        .layer(RequestTimeoutLayer::new(state.request_timeout))
+        // Bodies within max_body_bytes (/Bulk: maxPayloadSize): 413 beyond.
+        .layer(BodyLimitLayer::new(state.max_body_bytes))
+        // The caller and its tenant (SCIM) or the admin (admin API), into the extensions.
+        .layer(AuthenticateLayer::new(state.clone(), surface))
+        .service(router);
 
     let graceful = GracefulShutdown::new();
     let builder = ConnectionBuilder::new(TokioExecutor::new());
@@ -212,4 +249,19 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+        caller = tracing::field::Empty,
+    )
 }

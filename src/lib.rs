@@ -13,7 +13,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod cache;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::scim::bulk::{MAX_OPERATIONS, MAX_PAYLOAD_SIZE};
 use crate::scim::list::list_response;
 use crate::scim::schema::{Registry, ResourceType, Schema};
 
@@ -51,8 +52,8 @@ impl Discovery {
             "patch": {"supported": true},
             "bulk": {
                 "supported": true,
-                "maxOperations": super::bulk::MAX_OPERATIONS,
-                "maxPayloadSize": super::bulk::MAX_PAYLOAD_SIZE
+                "maxOperations": MAX_OPERATIONS,
+                "maxPayloadSize": MAX_PAYLOAD_SIZE
             },
             "filter": {"supported": true, "maxResults": self.max_results},
             "changePassword": {"supported": false},

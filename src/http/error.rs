@@ -7,6 +7,7 @@ use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
 use super::response::{json_response, scim_json, HttpResponse};
+use crate::admin::AdminError;
 use crate::backend::{Failure, PlatformError};
 use crate::scim::{ErrorKind, ScimError, ScimType, ERROR_SCHEMA};
 use crate::service::ServiceError;
@@ -73,7 +74,7 @@ impl ErrorAnswer {
                 tracing::error!(%cause, "operation aborted");
                 internal()
             }
-            ServiceError::Store(e) => store_error(e),
+            ServiceError::Store(e) => ErrorAnswer::from_store(e),
             ServiceError::MembersNotSet { created, cause } => {
                 // The group exists now: say so, so the IdP can find it instead of retrying a
                 // create that would clash.
@@ -86,6 +87,37 @@ impl ErrorAnswer {
                     ..cause
                 }
             }
+        }
+    }
+
+    /// A store that failed: a tenant deleted under a running request is worth a retry
+    /// elsewhere; anything else is the gateway's problem.
+    pub fn from_store(err: &StoreError) -> ErrorAnswer {
+        match err {
+            StoreError::TenantGone(tenant) => {
+                tracing::warn!(%tenant, "a request ran while its tenant was deleted");
+                ErrorAnswer::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "This SCIM configuration was deleted while the request ran.",
+                )
+            }
+            cause => {
+                tracing::error!(%cause, "identity store failure");
+                internal()
+            }
+        }
+    }
+
+    /// An admin action that was not carried out.
+    pub fn from_admin(err: &AdminError) -> ErrorAnswer {
+        match err {
+            AdminError::NotFound(m) => ErrorAnswer::new(StatusCode::NOT_FOUND, m.clone()),
+            AdminError::Invalid(m) => ErrorAnswer::new(StatusCode::BAD_REQUEST, m.clone()),
+            AdminError::Conflict(m) => ErrorAnswer::new(StatusCode::CONFLICT, m.clone()),
+            AdminError::BackendMissing(m) => {
+                ErrorAnswer::new(StatusCode::SERVICE_UNAVAILABLE, m.clone())
+            }
+            AdminError::Store(e) => ErrorAnswer::from_store(e),
         }
     }
 
@@ -140,24 +172,6 @@ fn internal() -> ErrorAnswer {
     )
 }
 
-/// A store that failed: a tenant deleted under a running request is worth a retry elsewhere;
-/// anything else is the gateway's problem.
-pub fn store_error(err: &StoreError) -> ErrorAnswer {
-    match err {
-        StoreError::TenantGone(tenant) => {
-            tracing::warn!(%tenant, "a request ran while its tenant was deleted");
-            ErrorAnswer::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "This SCIM configuration was deleted while the request ran.",
-            )
-        }
-        cause => {
-            tracing::error!(%cause, "identity store failure");
-            internal()
-        }
-    }
-}
-
 /// A failed platform call as the IdP sees it: the mapping's meaning of a refusal, else a 502 or
 /// 504 that names no internals (the platform's own words may hold stack traces or proxy pages:
 /// they are logged, not answered).
@@ -205,13 +219,6 @@ pub fn scim_error(err: &ScimError) -> HttpResponse {
 /// A failed operation's SCIM answer.
 pub fn service_error(err: &ServiceError) -> HttpResponse {
     ErrorAnswer::from_service(err).scim_response()
-}
-
-impl crate::service::AuditableError for ServiceError {
-    fn status_and_detail(&self) -> (u16, String) {
-        let answer = ErrorAnswer::from_service(self);
-        (answer.status.as_u16(), answer.detail)
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::error::{ScimError, ScimType};
 use super::filter::{parse_filter, Filter};
 use super::path::{parse_attr_list, parse_attr_path, AttrPath};
-use super::projection::project;
+use super::projection::Projection;
 use super::schema::{Registry, ResourceType};
 use super::sort::{parse_sort_order, sort_resources, SortOrder};
 use super::value::get_ci;
@@ -16,8 +16,8 @@ use super::{LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA};
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
     pub filter: Option<Filter>,
-    pub attributes: Vec<AttrPath>,
-    pub excluded_attributes: Vec<AttrPath>,
+    /// `attributes` and `excludedAttributes`.
+    pub projection: Projection,
     pub sort_by: Option<AttrPath>,
     pub sort_order: SortOrder,
     /// 1-based; values below 1 are read as 1 (RFC 7644 §3.4.2.4).
@@ -30,8 +30,7 @@ impl Default for ListQuery {
     fn default() -> Self {
         ListQuery {
             filter: None,
-            attributes: Vec::new(),
-            excluded_attributes: Vec::new(),
+            projection: Projection::default(),
             sort_by: None,
             sort_order: SortOrder::Ascending,
             start_index: 1,
@@ -70,8 +69,8 @@ impl ListQuery {
             }
             match name.to_ascii_lowercase().as_str() {
                 "filter" => q.filter = Some(parse_filter(value)?),
-                "attributes" => q.attributes = parse_attr_list(value)?,
-                "excludedattributes" => q.excluded_attributes = parse_attr_list(value)?,
+                "attributes" => q.projection.attributes = parse_attr_list(value)?,
+                "excludedattributes" => q.projection.excluded = parse_attr_list(value)?,
                 "sortby" => q.sort_by = Some(parse_attr_path(value)?),
                 "sortorder" => q.sort_order = parse_sort_order(value)?,
                 "startindex" => q.start_index = start_index_from(parse_int(name, value)?),
@@ -111,8 +110,8 @@ impl ListQuery {
             }
             match name.to_ascii_lowercase().as_str() {
                 "filter" => q.filter = Some(parse_filter(string_member(name, value)?)?),
-                "attributes" => q.attributes = attr_list_member(name, value)?,
-                "excludedattributes" => q.excluded_attributes = attr_list_member(name, value)?,
+                "attributes" => q.projection.attributes = attr_list_member(name, value)?,
+                "excludedattributes" => q.projection.excluded = attr_list_member(name, value)?,
                 "sortby" => q.sort_by = Some(parse_attr_path(string_member(name, value)?)?),
                 "sortorder" => q.sort_order = parse_sort_order(string_member(name, value)?)?,
                 "startindex" => q.start_index = start_index_from(int_member(name, value)?),
@@ -154,15 +153,7 @@ impl ListQuery {
             .into_iter()
             .skip(self.start_index.saturating_sub(1))
             .take(self.count.unwrap_or(usize::MAX))
-            .map(|r| {
-                project(
-                    registry,
-                    rt,
-                    &r,
-                    &self.attributes,
-                    &self.excluded_attributes,
-                )
-            })
+            .map(|r| self.projection.apply(registry, rt, &r))
             .collect();
         list_response(total, self.start_index, page)
     }
@@ -247,8 +238,8 @@ mod tests {
         )
         .unwrap();
         assert!(q.filter.is_some());
-        assert_eq!(q.attributes.len(), 2);
-        assert_eq!(q.excluded_attributes.len(), 1);
+        assert_eq!(q.projection.attributes.len(), 2);
+        assert_eq!(q.projection.excluded.len(), 1);
         assert_eq!(q.sort_by.unwrap().sub.as_deref(), Some("familyName"));
         assert_eq!(q.sort_order, SortOrder::Descending);
         assert_eq!(q.start_index, 1);
@@ -296,8 +287,8 @@ mod tests {
             5,
         )
         .unwrap();
-        assert_eq!(q.attributes.len(), 2);
-        assert_eq!(q.excluded_attributes.len(), 1);
+        assert_eq!(q.projection.attributes.len(), 2);
+        assert_eq!(q.projection.excluded.len(), 1);
         assert_eq!(q.count, Some(5));
         for bad in [
             json!({"schemas": ["urn:x"]}),

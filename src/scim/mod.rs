@@ -4,9 +4,12 @@
 //! URN constants for the message and resource schemas live here so every
 //! module (and the HTTP layer) names them the same way (RFC 7644 §3.1, §8.2).
 
+pub mod bulk;
 pub mod error;
+pub mod etag;
 pub mod filter;
 pub mod list;
+pub mod op;
 pub mod patch;
 pub mod path;
 pub mod projection;
@@ -15,6 +18,9 @@ pub mod sort;
 mod value;
 
 pub use error::{ErrorKind, ScimError, ScimType};
+pub use etag::{EntityTags, Preconditions};
+pub use op::{ResourceKind, ScimOp, WriteMethod};
+pub use projection::Projection;
 
 /// RFC 7644 §3.12.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";

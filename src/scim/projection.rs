@@ -4,9 +4,68 @@
 
 use serde_json::{Map, Value};
 
-use super::path::AttrPath;
+use super::error::ScimError;
+use super::path::{parse_attr_list, AttrPath};
 use super::schema::{Attribute, Registry, ResourceType, Returned};
 use super::value::{is_present, remove_ci};
+
+/// The `attributes` and `excludedAttributes` a request names, parsed once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Projection {
+    /// Only these (and those `returned: always`); empty: no such restriction.
+    pub attributes: Vec<AttrPath>,
+    /// Not these (unless `returned: always`).
+    pub excluded: Vec<AttrPath>,
+}
+
+impl Projection {
+    /// From URL query pairs (percent-decoded; names in any case; repeated ones add up).
+    pub fn from_query_pairs(pairs: &[(String, String)]) -> Result<Projection, ScimError> {
+        let mut projection = Projection::default();
+        for (name, value) in pairs {
+            if name.eq_ignore_ascii_case("attributes") {
+                projection.attributes.extend(parse_attr_list(value)?);
+            } else if name.eq_ignore_ascii_case("excludedAttributes") {
+                projection.excluded.extend(parse_attr_list(value)?);
+            }
+        }
+        Ok(projection)
+    }
+
+    /// Whether the projection leaves every resource as it is.
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
+    /// Whether an answer keeps the top-level attribute `name` (so it is worth computing):
+    /// `attributes` names it, or, without `attributes`, `excludedAttributes` does not.
+    pub fn keeps(&self, name: &str) -> bool {
+        if self.attributes.is_empty() {
+            !names(&self.excluded, name)
+        } else {
+            names(&self.attributes, name)
+        }
+    }
+
+    /// Whether `attributes` asks for the top-level attribute `name` by name (for attributes
+    /// answered only when asked for, such as a user's `groups` in a list).
+    pub fn asks_for(&self, name: &str) -> bool {
+        names(&self.attributes, name)
+    }
+
+    /// The resource as this projection answers it.
+    pub fn apply(&self, registry: &Registry, rt: &ResourceType, resource: &Value) -> Value {
+        if self.is_empty() {
+            resource.clone()
+        } else {
+            project(registry, rt, resource, &self.attributes, &self.excluded)
+        }
+    }
+}
+
+fn names(paths: &[AttrPath], name: &str) -> bool {
+    paths.iter().any(|p| p.name.eq_ignore_ascii_case(name))
+}
 
 /// The resolved form of an `attributes` or `excludedAttributes` list.
 struct Selection {
@@ -79,6 +138,8 @@ impl Selection {
     }
 }
 
+/// A resource with only what `attributes` keeps and without what `excluded` names, each
+/// attribute's `returned` characteristic honoured (RFC 7643 §7).
 pub fn project(
     registry: &Registry,
     rt: &ResourceType,
@@ -338,5 +399,26 @@ mod tests {
         );
         let v = proj("", "emails.value");
         assert_eq!(v["emails"][0], json!({"type": "work", "primary": true}));
+    }
+
+    #[test]
+    fn projections_parse_once_and_say_what_they_keep() {
+        let pairs = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        let none = Projection::from_query_pairs(&pairs(&[("filter", "x")])).unwrap();
+        assert!(none.is_empty() && none.keeps("members") && !none.asks_for("groups"));
+        let entra =
+            Projection::from_query_pairs(&pairs(&[("excludedAttributes", "members")])).unwrap();
+        assert!(!entra.keeps("members") && entra.keeps("displayName"));
+        let some = Projection::from_query_pairs(&pairs(&[
+            ("ATTRIBUTES", "userName"),
+            ("attributes", "groups"),
+        ]))
+        .unwrap();
+        assert!(some.asks_for("groups") && some.keeps("userName") && !some.keeps("members"));
+        assert!(Projection::from_query_pairs(&pairs(&[("attributes", "a..b")])).is_err());
     }
 }

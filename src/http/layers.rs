@@ -1,0 +1,462 @@
+//! The cross-cutting concerns of every request, as tower layers (`app.rs` stacks them, in one
+//! commented place):
+//!
+//! - [`RequestTimeoutLayer`]: the whole request within `server.request_timeout_secs`, except
+//!   `/Bulk`, whose operations are each bounded by the platform timeouts (cutting the whole
+//!   off would lose every result); a slower request is answered 503. Writes run on tasks of
+//!   their own, so a timeout stops the waiting, never a write halfway.
+//! - [`BodyLimitLayer`]: bodies within `server.max_body_bytes`, or `/Bulk`'s `maxPayloadSize`
+//!   (RFC 7644 §3.7.4); a larger declared length is answered 413 at once, a larger body 413
+//!   when read.
+//! - [`AuthenticateLayer`]: SCIM requests need a bearer token of their tenant (RFC 7644 §2);
+//!   the caller, the tenant and its gateway go into the request's extensions
+//!   ([`TenantRequest`]). Admin requests need an admin token ([`AdminCaller`]).
+//!
+//! Refusals are answered in the form of the API asked: SCIM errors, or the admin API's.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::request::Parts;
+use http::{header, Request, StatusCode};
+use http_body_util::Limited;
+use tower::{Layer, Service};
+
+use super::error::ErrorAnswer;
+use super::extract::{base_url, BodyLimit};
+use super::response::HttpResponse;
+use super::routes::{area, Area, ADMIN_PREFIX};
+use super::{HttpState, Surface};
+use crate::auth::{bearer_token, Caller};
+use crate::scim::bulk::MAX_PAYLOAD_SIZE;
+use crate::scim::ScimError;
+use crate::service::Gateway;
+use crate::store::TenantRecord;
+use crate::tenants::DEFAULT_TENANT;
+
+use super::discovery::Discovery;
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>>;
+
+/// The form errors are answered in, by the path asked.
+fn refusal(path: &str, answer: ErrorAnswer) -> HttpResponse {
+    if path.starts_with(ADMIN_PREFIX) {
+        answer.admin_response()
+    } else {
+        answer.scim_response()
+    }
+}
+
+/// `/Bulk` of any tenant.
+fn is_bulk(path: &str) -> bool {
+    path.ends_with("/Bulk")
+}
+
+/// The inner service, ready: the clone that was polled ready is the one called.
+fn take<S: Clone>(inner: &mut S) -> S {
+    let clone = inner.clone();
+    std::mem::replace(inner, clone)
+}
+
+// ---- timeout ---------------------------------------------------------------------------
+
+/// Answers 503 when a request (other than `/Bulk`) takes longer than `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTimeoutLayer {
+    limit: Duration,
+}
+
+impl RequestTimeoutLayer {
+    /// The whole-request limit.
+    pub fn new(limit: Duration) -> Self {
+        RequestTimeoutLayer { limit }
+    }
+}
+
+impl<S> Layer<S> for RequestTimeoutLayer {
+    type Service = RequestTimeout<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestTimeout {
+            inner,
+            limit: self.limit,
+        }
+    }
+}
+
+/// See [`RequestTimeoutLayer`].
+#[derive(Debug, Clone)]
+pub struct RequestTimeout<S> {
+    inner: S,
+    limit: Duration,
+}
+
+impl<S, B> Service<Request<B>> for RequestTimeout<S>
+where
+    S: Service<Request<B>, Response = HttpResponse, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let path = request.uri().path().to_owned();
+        let limit = self.limit;
+        let answer = take(&mut self.inner).call(request);
+        Box::pin(async move {
+            if is_bulk(&path) {
+                return answer.await;
+            }
+            match tokio::time::timeout(limit, answer).await {
+                Ok(response) => response,
+                Err(_) => Ok(refusal(
+                    &path,
+                    ErrorAnswer::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("the request took longer than {}s", limit.as_secs()),
+                    ),
+                )),
+            }
+        })
+    }
+}
+
+// ---- body limit ------------------------------------------------------------------------
+
+/// Limits request bodies: `max_body_bytes`, or `maxPayloadSize` for `/Bulk`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimitLayer {
+    max_body_bytes: usize,
+}
+
+impl BodyLimitLayer {
+    /// Bodies of at most `max_body_bytes` (other than `/Bulk`'s).
+    pub fn new(max_body_bytes: usize) -> Self {
+        BodyLimitLayer { max_body_bytes }
+    }
+}
+
+impl<S> Layer<S> for BodyLimitLayer {
+    type Service = BodyLimited<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BodyLimited {
+            inner,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+/// See [`BodyLimitLayer`].
+#[derive(Debug, Clone)]
+pub struct BodyLimited<S> {
+    inner: S,
+    max_body_bytes: usize,
+}
+
+impl<S, B> Service<Request<B>> for BodyLimited<S>
+where
+    S: Service<Request<Limited<B>>, Response = HttpResponse, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        let limit = if is_bulk(path) {
+            // RFC 7644 §3.7.4: a larger body is answered 413 naming the limit.
+            BodyLimit {
+                bytes: MAX_PAYLOAD_SIZE,
+                message: format!(
+                    "The size of the bulk request exceeds maxPayloadSize ({MAX_PAYLOAD_SIZE} bytes)."
+                ),
+            }
+        } else {
+            BodyLimit {
+                bytes: self.max_body_bytes,
+                message: format!(
+                    "the request body is larger than {} bytes",
+                    self.max_body_bytes
+                ),
+            }
+        };
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit.bytes as u64) {
+            let answer = ErrorAnswer::from_scim(&ScimError::too_large(limit.message));
+            let response = refusal(path, answer);
+            return Box::pin(async move { Ok(response) });
+        }
+        let bytes = limit.bytes;
+        let mut request = request.map(|body| Limited::new(body, bytes));
+        request.extensions_mut().insert(limit);
+        Box::pin(take(&mut self.inner).call(request))
+    }
+}
+
+// ---- authentication --------------------------------------------------------------------
+
+/// A SCIM request let in: who calls, for which tenant, through which gateway.
+#[derive(Clone)]
+pub struct TenantRequest {
+    /// The token's owner, for logs and the audit log.
+    pub caller: Caller,
+    /// The tenant asked for.
+    pub tenant: Arc<TenantRecord>,
+    /// The tenant's gateway.
+    pub gateway: Arc<Gateway>,
+    /// What the tenant's backend serves, for the discovery endpoints.
+    pub discovery: Arc<Discovery>,
+    /// The tenant's SCIM base URL as the IdP sees it.
+    pub base_url: String,
+}
+
+impl TenantRequest {
+    /// How the audit log names the caller.
+    pub fn actor(&self) -> String {
+        format!("token:{}", self.caller.token_name)
+    }
+}
+
+/// An admin request let in.
+#[derive(Debug, Clone)]
+pub struct AdminCaller(pub Caller);
+
+/// Authenticates SCIM and admin requests; public endpoints pass.
+#[derive(Clone)]
+pub struct AuthenticateLayer {
+    state: Arc<HttpState>,
+    surface: Surface,
+}
+
+impl AuthenticateLayer {
+    /// Authentication against the gateway's tokens and tenants.
+    pub fn new(state: Arc<HttpState>, surface: Surface) -> Self {
+        AuthenticateLayer { state, surface }
+    }
+}
+
+impl<S> Layer<S> for AuthenticateLayer {
+    type Service = Authenticate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authenticate {
+            inner,
+            state: self.state.clone(),
+            surface: self.surface,
+        }
+    }
+}
+
+/// See [`AuthenticateLayer`].
+#[derive(Clone)]
+pub struct Authenticate<S> {
+    inner: S,
+    state: Arc<HttpState>,
+    surface: Surface,
+}
+
+impl<S, B> Service<Request<B>> for Authenticate<S>
+where
+    S: Service<Request<B>, Response = HttpResponse, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let state = self.state.clone();
+        let surface = self.surface;
+        let mut inner = take(&mut self.inner);
+        // Only the head is looked at (across awaits, so the body need not be `Sync`).
+        let (mut parts, body) = request.into_parts();
+        Box::pin(async move {
+            let path = parts.uri.path().to_owned();
+            match area(&parts.method, &path, &state.base_path, surface) {
+                Area::Scim { tenant, named, .. } => {
+                    match admit_scim(&state, tenant, named, &parts).await {
+                        Ok(admitted) => {
+                            parts.extensions.insert(admitted);
+                        }
+                        Err(answer) => return Ok(answer.scim_response()),
+                    }
+                }
+                Area::Admin => match admit_admin(&state, &path, &parts) {
+                    Ok(Some(caller)) => {
+                        parts.extensions.insert(caller);
+                    }
+                    Ok(None) => {}
+                    Err(answer) => return Ok(answer.admin_response()),
+                },
+                Area::Health | Area::Info | Area::Nowhere => {}
+            }
+            inner.call(Request::from_parts(parts, body)).await
+        })
+    }
+}
+
+const INVALID_TOKEN: &str = "the bearer token is not valid";
+
+fn unauthorized(detail: &str) -> ErrorAnswer {
+    ErrorAnswer::new(StatusCode::UNAUTHORIZED, detail)
+}
+
+fn unavailable(detail: &str) -> ErrorAnswer {
+    ErrorAnswer::new(StatusCode::SERVICE_UNAVAILABLE, detail)
+}
+
+/// Lets a SCIM request to `tenant` in, or says why not. The caller comes first: an unknown
+/// tenant and another tenant's token answer alike, and only a tenant's own callers reach its
+/// record (disabled: 403; its backend gone from the config: 503).
+async fn admit_scim(
+    state: &HttpState,
+    tenant: &str,
+    named: bool,
+    request: &Parts,
+) -> Result<TenantRequest, ErrorAnswer> {
+    let caller = authenticate(state, tenant, request).await?;
+    let record = match state.tenants.record(tenant).await {
+        Ok(Some(record)) => record,
+        // Its tokens went with it (deleted meanwhile).
+        Ok(None) => return Err(unauthorized(INVALID_TOKEN)),
+        Err(e) => {
+            tracing::error!(error = %e, tenant, "cannot read a tenant");
+            return Err(unavailable(
+                "the gateway cannot read its configuration store right now; try again shortly",
+            ));
+        }
+    };
+    if !record.enabled {
+        return Err(ErrorAnswer::from_scim(&ScimError::forbidden(format!(
+            "the SCIM configuration {} is disabled by the gateway's administrator",
+            record.id
+        ))));
+    }
+    let (Some(gateway), Some(discovery)) = (
+        state.tenants.gateway(&record),
+        state.discovery.get(&record.backend),
+    ) else {
+        return Err(ErrorAnswer::from_scim(&crate::tenants::missing_backend(
+            &record,
+        )));
+    };
+    let mut base_url = base_url(state, &request.headers, &request.uri);
+    if named {
+        base_url = format!("{base_url}/{tenant}");
+    }
+    Ok(TenantRequest {
+        caller,
+        tenant: record,
+        gateway,
+        discovery: discovery.clone(),
+        base_url,
+    })
+}
+
+/// The caller of a SCIM request to tenant `tenant`, or why it is refused.
+///
+/// Managed tokens (`sgt_...`) are looked up in the store on every request, so a revocation
+/// holds at once on every replica, and hold for their own tenant only; tokens from the config
+/// are compared in memory and are the `default` tenant's. A store that cannot be asked is a
+/// 503 (the IdP retries rather than giving up on the token).
+async fn authenticate(
+    state: &HttpState,
+    tenant: &str,
+    request: &Parts,
+) -> Result<Caller, ErrorAnswer> {
+    let header = request
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let caller = match header.and_then(bearer_token) {
+        Some(bearer) if crate::tokens::is_managed(bearer) => {
+            match crate::tokens::verify(
+                state.tenants.store().as_ref(),
+                tenant,
+                bearer,
+                state.tenants.clock().now(),
+            )
+            .await
+            {
+                Ok(caller) => caller,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot check a managed token");
+                    return Err(unavailable(
+                        "the token cannot be checked right now; try again shortly",
+                    ));
+                }
+            }
+        }
+        Some(bearer) if tenant == DEFAULT_TENANT => state.scim_tokens.authenticate(bearer),
+        _ => None,
+    };
+    match caller {
+        Some(caller) => {
+            tracing::Span::current().record("caller", caller.token_name.as_str());
+            Ok(caller)
+        }
+        None if header.is_none() => Err(unauthorized(
+            "authentication required: send Authorization: Bearer <token>",
+        )),
+        None => Err(unauthorized(INVALID_TOKEN)),
+    }
+}
+
+/// Lets an admin request in: `Some` with the caller; `None` where no token is needed (the
+/// public OpenAPI document, or the admin API switched off, which the router answers).
+fn admit_admin(
+    state: &HttpState,
+    path: &str,
+    request: &Parts,
+) -> Result<Option<AdminCaller>, ErrorAnswer> {
+    let Some(admin_tokens) = &state.admin_tokens else {
+        return Ok(None);
+    };
+    if path == format!("{ADMIN_PREFIX}/openapi.json") {
+        return Ok(None);
+    }
+    let caller = request
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .and_then(|t| admin_tokens.authenticate(t));
+    match caller {
+        Some(caller) => {
+            tracing::Span::current().record("caller", caller.token_name.as_str());
+            Ok(Some(AdminCaller(caller)))
+        }
+        None => Err(unauthorized(
+            "admin authentication required: Authorization: Bearer <admin token>",
+        )),
+    }
+}

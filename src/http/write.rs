@@ -1,0 +1,159 @@
+//! The one path every SCIM write takes, from a request or a `/Bulk` operation (RFC 7644 §3.3,
+//! §3.5, §3.6, §3.7): parsed into a `ScimOp`, run to completion on a task of its own (a request
+//! timeout or a client that hangs up stops the waiting, never a write halfway through its
+//! platform calls and store updates), answered, and recorded in the audit log with the answer.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde_json::Value;
+use tracing::Instrument;
+
+use super::error::ErrorAnswer;
+use crate::audit::{Action, Audit, Operation, Outcome};
+use crate::scim::{EntityTags, Projection, ResourceKind, ScimOp, WriteMethod};
+use crate::service::{Gateway, RequestContext, Resource, ServiceError};
+
+/// The status a successful write answers with.
+pub(super) fn status_of(method: WriteMethod) -> StatusCode {
+    match method {
+        WriteMethod::Post => StatusCode::CREATED,
+        WriteMethod::Put | WriteMethod::Patch => StatusCode::OK,
+        WriteMethod::Delete => StatusCode::NO_CONTENT,
+    }
+}
+
+/// Who asks for writes, and how they want the answer.
+#[derive(Debug, Clone)]
+pub(super) struct Origin {
+    /// The tenant written to.
+    pub tenant: String,
+    /// The caller, as the audit log names it.
+    pub actor: String,
+    /// The tenant's SCIM base URL.
+    pub base_url: String,
+    /// What the answer keeps.
+    pub projection: Projection,
+}
+
+/// One write as requested, not yet parsed.
+#[derive(Debug)]
+pub(super) struct Write {
+    /// The resource type written.
+    pub kind: ResourceKind,
+    /// What is done.
+    pub method: WriteMethod,
+    /// The resource's id (not for a create).
+    pub id: Option<String>,
+    /// The request body (null for a delete).
+    pub body: Value,
+    /// The versions the write is conditional on.
+    pub if_match: Option<EntityTags>,
+}
+
+/// Carries out one write; the resource written (`None` for a delete), or the error answered.
+pub(super) async fn write(
+    gateway: &Arc<Gateway>,
+    audit: &Audit,
+    origin: &Origin,
+    write: Write,
+) -> Result<Option<Resource>, ErrorAnswer> {
+    let resources = gateway
+        .resources(write.kind)
+        .map_err(|e| ErrorAnswer::from_service(&e))?;
+    let name = write
+        .body
+        .get(write.kind.name_attribute())
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    // A create has no id yet: the audit log names it by the name the IdP gave it.
+    let target = write.id.clone().or(name).unwrap_or_else(|| "-".to_owned());
+    let op = match ScimOp::parse(
+        write.method,
+        write.id.as_deref(),
+        &write.body,
+        &gateway.registry,
+        resources.rt,
+    ) {
+        Ok(op) => op,
+        Err(e) => {
+            let answer = ErrorAnswer::from_scim(&e);
+            record(
+                audit,
+                origin,
+                write.kind,
+                operation_of(write.method),
+                &target,
+                Err(&answer),
+            )
+            .await;
+            return Err(answer);
+        }
+    };
+    let task = {
+        let (gateway, audit, origin) = (gateway.clone(), audit.clone(), origin.clone());
+        async move {
+            let req = RequestContext {
+                base_url: &origin.base_url,
+                projection: &origin.projection,
+            };
+            let result = match gateway.resources(write.kind) {
+                Ok(resources) => resources.execute(&op, write.if_match.as_ref(), &req).await,
+                Err(e) => Err(e),
+            };
+            let result = result.map_err(|e| ErrorAnswer::from_service(&e));
+            let target = match &result {
+                Ok(Some(resource)) => resource.id.clone(),
+                _ => target,
+            };
+            let outcome = result.as_ref().map(|_| status_of(op.method()));
+            record(
+                &audit,
+                &origin,
+                write.kind,
+                Operation::of(&op),
+                &target,
+                outcome,
+            )
+            .await;
+            result
+        }
+    };
+    match tokio::spawn(task.instrument(tracing::Span::current())).await {
+        Ok(result) => result,
+        Err(e) => Err(ErrorAnswer::from_service(&ServiceError::Aborted(
+            e.to_string(),
+        ))),
+    }
+}
+
+fn operation_of(method: WriteMethod) -> Operation {
+    match method {
+        WriteMethod::Post => Operation::Create,
+        WriteMethod::Put => Operation::Replace,
+        WriteMethod::Patch => Operation::Patch,
+        WriteMethod::Delete => Operation::Delete,
+    }
+}
+
+async fn record(
+    audit: &Audit,
+    origin: &Origin,
+    kind: ResourceKind,
+    operation: Operation,
+    target: &str,
+    outcome: Result<StatusCode, &ErrorAnswer>,
+) {
+    let outcome = match outcome {
+        Ok(status) => Outcome::success(status.as_u16(), String::new()),
+        Err(answer) => Outcome::failure(answer.status.as_u16(), answer.detail.clone()),
+    };
+    let action = Action {
+        tenant: &origin.tenant,
+        actor: &origin.actor,
+        operation,
+        resource_type: kind.name(),
+        target,
+    };
+    audit.record(action, outcome).await;
+}

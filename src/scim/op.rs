@@ -1,0 +1,240 @@
+//! Typed SCIM write operations: create (RFC 7644 §3.3), replace (§3.5.1), modify (§3.5.2) and
+//! delete (§3.6), parsed once at the edge from a request or from one `/Bulk` operation (§3.7),
+//! so that nothing deeper sees a raw request body: a resource is normalized against its
+//! schemas, a PATCH body is a list of operations.
+
+use serde_json::Value;
+
+use super::error::{ScimError, ScimType};
+use super::patch::{parse_patch_request, PatchOp};
+use super::schema::{normalize_resource, Registry, ResourceType};
+
+/// The resource types of RFC 7643 §4 a gateway can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    /// `urn:ietf:params:scim:schemas:core:2.0:User`, at `/Users`.
+    User,
+    /// `urn:ietf:params:scim:schemas:core:2.0:Group`, at `/Groups`.
+    Group,
+}
+
+impl ResourceKind {
+    /// Every kind, in the order discovery lists them.
+    pub const ALL: [ResourceKind; 2] = [ResourceKind::User, ResourceKind::Group];
+
+    /// The resource type's id (`User`), which also names it in the store and the cache.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceKind::User => "User",
+            ResourceKind::Group => "Group",
+        }
+    }
+
+    /// The kind an endpoint segment (`Users`) names; endpoints are case-sensitive.
+    pub fn from_endpoint(segment: &str) -> Option<ResourceKind> {
+        match segment {
+            "Users" => Some(ResourceKind::User),
+            "Groups" => Some(ResourceKind::Group),
+            _ => None,
+        }
+    }
+
+    /// The kind a resource type id (`User`) names.
+    pub fn from_name(name: &str) -> Option<ResourceKind> {
+        ResourceKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The attribute IdPs look a resource up by before writing it (`userName eq`,
+    /// `displayName eq`).
+    pub fn name_attribute(self) -> &'static str {
+        match self {
+            ResourceKind::User => "userName",
+            ResourceKind::Group => "displayName",
+        }
+    }
+}
+
+/// The HTTP methods that write, as a request or a `/Bulk` operation names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMethod {
+    /// Create (§3.3).
+    Post,
+    /// Replace (§3.5.1).
+    Put,
+    /// Modify (§3.5.2).
+    Patch,
+    /// Delete (§3.6).
+    Delete,
+}
+
+impl WriteMethod {
+    /// The method a `/Bulk` operation names, in any letter case.
+    pub fn parse(s: &str) -> Option<WriteMethod> {
+        match s.to_ascii_uppercase().as_str() {
+            "POST" => Some(WriteMethod::Post),
+            "PUT" => Some(WriteMethod::Put),
+            "PATCH" => Some(WriteMethod::Patch),
+            "DELETE" => Some(WriteMethod::Delete),
+            _ => None,
+        }
+    }
+
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteMethod::Post => "POST",
+            WriteMethod::Put => "PUT",
+            WriteMethod::Patch => "PATCH",
+            WriteMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// One write to one resource type, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScimOp {
+    /// A new resource, normalized (§3.3).
+    Create {
+        /// The resource in canonical form.
+        resource: Value,
+    },
+    /// A whole resource replaced (§3.5.1).
+    Replace {
+        /// The resource's id.
+        id: String,
+        /// The new resource in canonical form.
+        resource: Value,
+    },
+    /// Operations applied to a resource (§3.5.2).
+    Patch {
+        /// The resource's id.
+        id: String,
+        /// The PATCH operations, in order.
+        operations: Vec<PatchOp>,
+    },
+    /// A resource deleted (§3.6).
+    Delete {
+        /// The resource's id.
+        id: String,
+    },
+}
+
+impl ScimOp {
+    /// Parses a write to resource type `rt`: `id` is the resource's (none for a POST), `body`
+    /// the request body (ignored for a DELETE).
+    pub fn parse(
+        method: WriteMethod,
+        id: Option<&str>,
+        body: &Value,
+        registry: &Registry,
+        rt: &ResourceType,
+    ) -> Result<ScimOp, ScimError> {
+        let id = || {
+            id.map(str::to_owned).ok_or_else(|| {
+                ScimError::bad_request(
+                    ScimType::InvalidPath,
+                    format!("a {} names one resource by its id", method.as_str()),
+                )
+            })
+        };
+        Ok(match method {
+            WriteMethod::Post => ScimOp::Create {
+                resource: normalize_resource(registry, rt, body)?,
+            },
+            WriteMethod::Put => ScimOp::Replace {
+                id: id()?,
+                resource: normalize_resource(registry, rt, body)?,
+            },
+            WriteMethod::Patch => ScimOp::Patch {
+                id: id()?,
+                operations: parse_patch_request(body)?,
+            },
+            WriteMethod::Delete => ScimOp::Delete { id: id()? },
+        })
+    }
+
+    /// The resource's id; `None` for a create.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            ScimOp::Create { .. } => None,
+            ScimOp::Replace { id, .. } | ScimOp::Patch { id, .. } | ScimOp::Delete { id } => {
+                Some(id)
+            }
+        }
+    }
+
+    /// The operation's name in the audit log: `create`, `replace`, `patch`, `delete`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ScimOp::Create { .. } => "create",
+            ScimOp::Replace { .. } => "replace",
+            ScimOp::Patch { .. } => "patch",
+            ScimOp::Delete { .. } => "delete",
+        }
+    }
+
+    /// The method this operation is sent with.
+    pub fn method(&self) -> WriteMethod {
+        match self {
+            ScimOp::Create { .. } => WriteMethod::Post,
+            ScimOp::Replace { .. } => WriteMethod::Put,
+            ScimOp::Patch { .. } => WriteMethod::Patch,
+            ScimOp::Delete { .. } => WriteMethod::Delete,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn writes_parse_into_typed_operations() {
+        let registry = Registry::standard().unwrap();
+        let rt = registry.resource_type("User").unwrap();
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "USERNAME": "bjensen",
+            "id": "ignored: readOnly"
+        });
+        let op = ScimOp::parse(WriteMethod::Post, None, &body, &registry, rt).unwrap();
+        let ScimOp::Create { resource } = &op else {
+            panic!("{op:?}")
+        };
+        assert_eq!(resource["userName"], "bjensen");
+        assert!(resource.get("id").is_none());
+        assert_eq!((op.name(), op.id()), ("create", None));
+
+        let patch = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
+        });
+        let op =
+            ScimOp::parse(WriteMethod::Patch, Some("2819c223"), &patch, &registry, rt).unwrap();
+        assert!(matches!(&op, ScimOp::Patch { operations, .. } if operations.len() == 1));
+        assert_eq!(op.id(), Some("2819c223"));
+
+        let delete =
+            ScimOp::parse(WriteMethod::Delete, Some("x"), &Value::Null, &registry, rt).unwrap();
+        assert_eq!(delete, ScimOp::Delete { id: "x".to_owned() });
+        let no_id = ScimOp::parse(WriteMethod::Put, None, &body, &registry, rt).unwrap_err();
+        assert_eq!(no_id.scim_type, Some(ScimType::InvalidPath));
+        let not_object =
+            ScimOp::parse(WriteMethod::Post, None, &json!([]), &registry, rt).unwrap_err();
+        assert_eq!(not_object.scim_type, Some(ScimType::InvalidSyntax));
+    }
+
+    #[test]
+    fn kinds_by_endpoint_and_name() {
+        assert_eq!(
+            ResourceKind::from_endpoint("Users"),
+            Some(ResourceKind::User)
+        );
+        assert_eq!(ResourceKind::from_endpoint("users"), None);
+        assert_eq!(ResourceKind::from_name("Group"), Some(ResourceKind::Group));
+        assert_eq!(ResourceKind::Group.name_attribute(), "displayName");
+        assert_eq!(WriteMethod::parse("patch"), Some(WriteMethod::Patch));
+        assert_eq!(WriteMethod::parse("GET"), None);
+    }
+}

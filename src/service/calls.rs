@@ -1,0 +1,215 @@
+//! Running the mapping's calls on the platform: one call and its error classified, sequences of
+//! calls whose answers feed the next (`returns_object`), reading one object (through the
+//! cache), and the platform's list pages (offset or page paging, bounded scans).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Resources, Result};
+use crate::backend::PlatformError;
+use crate::mapping::compile::CallSpec;
+use crate::mapping::model::PaginationStyle;
+use crate::mapping::vars::{CallVars, ReadVars};
+use crate::mapping::{BackendRequest, BackendResponse};
+use crate::scim::{ScimError, ScimType};
+
+/// What a sequence of platform calls left behind.
+#[derive(Clone)]
+pub(super) enum CallsOutcome {
+    /// No call's condition held.
+    NoneRan,
+    /// The last call that ran answered with the platform object.
+    Object(Value),
+    /// Calls ran; the object must be read again.
+    Ran,
+}
+
+impl CallsOutcome {
+    /// The outcome of this sequence followed by another.
+    pub(super) fn then(self, next: CallsOutcome) -> CallsOutcome {
+        match next {
+            CallsOutcome::NoneRan => self,
+            other => other,
+        }
+    }
+}
+
+impl Resources<'_> {
+    /// Sends one call; an error answer becomes a [`PlatformError`] the mapping has classified.
+    pub(super) async fn send(&self, request: &BackendRequest) -> Result<BackendResponse> {
+        let response = self.gw.platform.send(request).await?;
+        if response.is_success() {
+            return Ok(response);
+        }
+        Err(PlatformError::refused(
+            request.method,
+            response.status,
+            self.gw.mapping.error_message(&response),
+            self.gw.mapping.classify_error(&response),
+        )
+        .into())
+    }
+
+    /// Runs a sequence of calls (create, update, delete, membership). A call marked
+    /// `returns_object` gives the calls after it the object's `key` and `backend`.
+    pub(super) async fn run_calls<V: CallVars>(
+        &self,
+        calls: &[CallSpec],
+        vars: &mut V,
+    ) -> Result<CallsOutcome> {
+        let mut outcome = CallsOutcome::NoneRan;
+        for call in calls {
+            if !call.applies(vars)? {
+                continue;
+            }
+            let request = call.render(vars, &[])?;
+            let response = self.send(&request).await?;
+            if call.returns_object {
+                let key = self.section.key_of(&response.body, &self.gw.settings)?;
+                vars.object_returned(key, response.body.clone());
+                outcome = CallsOutcome::Object(response.body);
+            } else {
+                outcome = CallsOutcome::Ran;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// The platform object for a key, from the cache unless `fresh`.
+    pub(super) async fn fetch_object(&self, key: &str, fresh: bool) -> Result<Arc<Value>> {
+        if !fresh {
+            if let Some(hit) = self
+                .gw
+                .cache
+                .object(&self.gw.tenant, self.type_id(), key)
+                .await
+            {
+                return Ok(hit);
+            }
+        }
+        let vars = ReadVars {
+            key,
+            settings: &self.gw.settings,
+        };
+        let request = self.section.get.render(&vars, &[])?;
+        let response = self.send(&request).await?;
+        let object = Arc::new(response.body);
+        self.cache_object(key, object.clone()).await;
+        Ok(object)
+    }
+
+    /// The platform object after a sequence of calls: the one the last call answered with, the
+    /// unchanged one when no call ran, else read again.
+    pub(super) async fn object_after(
+        &self,
+        outcome: CallsOutcome,
+        unchanged: Value,
+        key: &str,
+    ) -> Result<Arc<Value>> {
+        match outcome {
+            CallsOutcome::Object(object) => Ok(Arc::new(object)),
+            CallsOutcome::NoneRan => Ok(Arc::new(unchanged)),
+            CallsOutcome::Ran => self.fetch_object(key, true).await,
+        }
+    }
+
+    pub(super) async fn cache_object(&self, backend_key: &str, object: Arc<Value>) {
+        self.gw
+            .cache
+            .put_object(&self.gw.tenant, self.type_id(), backend_key, object)
+            .await;
+    }
+
+    /// `want` platform objects from `offset` (fewer at the end), with the platform's total.
+    /// Offset paging asks for exactly that range; page paging reads the aligned pages that
+    /// cover it and cuts it out.
+    pub(super) async fn fetch_range(
+        &self,
+        extra: &[(String, String)],
+        offset: usize,
+        want: usize,
+    ) -> Result<(Vec<Value>, Option<usize>)> {
+        let list = &self.section.list;
+        let page_size = list.max_page_size;
+        let aligned = list.pagination == PaginationStyle::Page;
+        let mut position = if aligned {
+            offset - offset % page_size
+        } else {
+            offset
+        };
+        let mut skip = offset - position;
+        let mut out = Vec::new();
+        let mut total = None;
+        while out.len() < want {
+            let size = if aligned {
+                page_size
+            } else {
+                (want - out.len()).min(page_size)
+            };
+            let (items, t) = self.list_page(extra, position, size).await?;
+            total = total.or(t);
+            let n = items.len();
+            out.extend(items.into_iter().skip(skip));
+            skip = 0;
+            position += n;
+            if n < size {
+                break;
+            }
+        }
+        // A platform that ignores the page size must not overflow the IdP's `count`.
+        out.truncate(want);
+        Ok((out, total))
+    }
+
+    /// One platform list call for `size` objects from `offset`; returns them and the total.
+    pub(super) async fn list_page(
+        &self,
+        extra: &[(String, String)],
+        offset: usize,
+        size: usize,
+    ) -> Result<(Vec<Value>, Option<usize>)> {
+        let list = &self.section.list;
+        let vars = list.page_vars(offset, size, &self.gw.settings);
+        let request = list.call.render(&vars, extra)?;
+        let response = self.send(&request).await?;
+        Ok(list.read_page(&response, &self.gw.settings)?)
+    }
+
+    /// Every platform object matching the push-down query, up to the configured bound.
+    pub(super) async fn scan(&self, extra: &[(String, String)]) -> Result<Vec<Value>> {
+        let list = &self.section.list;
+        let cap = self.gw.limits.max_scan;
+        let too_many = || {
+            ScimError::bad_request(
+                ScimType::TooMany,
+                format!(
+                    "answering this query needs more than {cap} platform objects to be read; narrow the filter"
+                ),
+            )
+        };
+        if list.pagination == PaginationStyle::None {
+            let (items, _) = self.list_page(extra, 0, 0).await?;
+            if items.len() > cap {
+                return Err(too_many().into());
+            }
+            return Ok(items);
+        }
+        let size = list.max_page_size;
+        let mut out = Vec::new();
+        loop {
+            let (items, total) = self.list_page(extra, out.len(), size).await?;
+            if total.is_some_and(|t| t > cap) {
+                return Err(too_many().into());
+            }
+            let n = items.len();
+            out.extend(items);
+            if out.len() > cap {
+                return Err(too_many().into());
+            }
+            if n < size || total.is_some_and(|t| out.len() >= t) {
+                return Ok(out);
+            }
+        }
+    }
+}

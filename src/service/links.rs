@@ -1,0 +1,421 @@
+//! Identity links: which platform object a SCIM id stands for, and what the IdP last wrote of
+//! it (RFC 7643 §3.1 `id`, `externalId`). Links are read through the cache, written through
+//! the store, made for platform objects seen for the first time, and dropped when the platform
+//! no longer has the object (RFC 7644 §3.6: the id answers 404 from then on). The admin API
+//! re-links and unlinks through here too, under the same write locks.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::{not_found, Resources, Result, ServiceError};
+use crate::scim::{ResourceKind, ScimError, ScimType};
+use crate::store::{Change, Identity, StoreError};
+
+impl Resources<'_> {
+    /// A link by SCIM id, from the cache when it holds it.
+    pub(super) async fn identity(&self, id: &str) -> Result<Identity> {
+        if let Some(hit) = self
+            .gw
+            .cache
+            .identity(&self.gw.tenant, self.type_id(), id)
+            .await
+        {
+            return Ok((*hit).clone());
+        }
+        self.identity_from_store(id).await
+    }
+
+    /// The link as the store holds it now (and the cache from then on).
+    pub(super) async fn identity_from_store(&self, id: &str) -> Result<Identity> {
+        let identity = self
+            .gw
+            .links
+            .get(self.scope(), id)
+            .await?
+            .ok_or_else(|| ServiceError::from(not_found(self.type_id(), id)))?;
+        self.gw
+            .cache
+            .put_identity(&self.gw.tenant, self.type_id(), identity.clone())
+            .await;
+        Ok(identity)
+    }
+
+    /// Writes a changed link to the store and the cache.
+    pub(super) async fn save(&self, identity: &Identity) -> Result<()> {
+        match self.gw.links.update(self.scope(), identity).await {
+            Ok(()) => {}
+            // Deleted meanwhile (another request or replica): the id is gone.
+            Err(StoreError::NotFound) => {
+                return Err(not_found(self.type_id(), &identity.scim_id).into())
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.gw
+            .cache
+            .put_identity(&self.gw.tenant, self.type_id(), identity.clone())
+            .await;
+        Ok(())
+    }
+
+    /// The platform object behind a link; a platform that no longer has it makes the id unknown.
+    pub(super) async fn object_for(&self, identity: &Identity, fresh: bool) -> Result<Arc<Value>> {
+        match self.fetch_object(&identity.backend_key, fresh).await {
+            Err(ServiceError::Platform(e)) if e.is_not_found() => {
+                self.forget(identity).await?;
+                Err(not_found(self.type_id(), &identity.scim_id).into())
+            }
+            other => other,
+        }
+    }
+
+    /// Drops a link whose platform object is gone, and everything cached of it.
+    pub(super) async fn forget(&self, identity: &Identity) -> Result<()> {
+        self.gw
+            .links
+            .delete(self.scope(), &identity.scim_id)
+            .await?;
+        self.gw
+            .cache
+            .forget_identity(&self.gw.tenant, self.type_id(), identity)
+            .await;
+        self.gw
+            .cache
+            .forget_object(&self.gw.tenant, self.type_id(), &identity.backend_key)
+            .await;
+        if let Some(name) = identity
+            .shadow
+            .get(self.name_attribute())
+            .and_then(Value::as_str)
+        {
+            self.gw
+                .cache
+                .forget_name(&self.gw.tenant, self.type_id(), name)
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Links platform keys (creating links for keys seen for the first time), in their order.
+    pub(super) async fn link_keys(&self, keys: &[String]) -> Result<Vec<Identity>> {
+        let known = self
+            .gw
+            .links
+            .get_by_backend_keys(self.scope(), keys)
+            .await?;
+        let mut by_key: HashMap<String, Identity> = known
+            .into_iter()
+            .map(|i| (i.backend_key.clone(), i))
+            .collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            match by_key.remove(key) {
+                Some(identity) => out.push(identity),
+                // Read before a delete that has since finished: not to be linked again.
+                None if self
+                    .gw
+                    .cache
+                    .was_deleted(&self.gw.tenant, self.type_id(), key) => {}
+                None => {
+                    let now = self.gw.clock.now();
+                    let fresh = Identity {
+                        scim_id: uuid::Uuid::new_v4().to_string(),
+                        backend_key: key.clone(),
+                        external_id: None,
+                        shadow: Value::Object(Map::new()),
+                        platform: Value::Null,
+                        created: now,
+                        last_modified: now,
+                    };
+                    out.push(self.gw.links.link_or_get(self.scope(), &fresh).await?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pairs platform objects with their links, linking objects seen for the first time, and
+    /// caches the objects.
+    pub(super) async fn link_all(&self, objects: &[Value]) -> Result<Vec<(Identity, Arc<Value>)>> {
+        let mut by_key = HashMap::with_capacity(objects.len());
+        let mut keys = Vec::with_capacity(objects.len());
+        for object in objects {
+            let key = self.section.key_of(object, &self.gw.settings)?;
+            by_key.insert(key.clone(), object);
+            keys.push(key);
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for identity in self.link_keys(&keys).await? {
+            let Some(object) = by_key.get(&identity.backend_key) else {
+                continue;
+            };
+            let object = Arc::new((*object).clone());
+            self.cache_object(&identity.backend_key, object.clone())
+                .await;
+            out.push((identity, object));
+        }
+        Ok(out)
+    }
+
+    /// The SCIM ids of platform keys, in their order, linking keys seen for the first time;
+    /// reads only ids, so a 10,000-member group does not parse 10,000 stored users.
+    pub(super) async fn link_ids(&self, keys: &[String]) -> Result<Vec<String>> {
+        let known: HashMap<String, String> = self
+            .gw
+            .links
+            .ids_by_backend_keys(self.scope(), keys)
+            .await?
+            .into_iter()
+            .collect();
+        let unknown: Vec<String> = keys
+            .iter()
+            .filter(|k| !known.contains_key(*k))
+            .cloned()
+            .collect();
+        let mut fresh: HashMap<String, String> = HashMap::new();
+        if !unknown.is_empty() {
+            for identity in self.link_keys(&unknown).await? {
+                fresh.insert(identity.backend_key, identity.scim_id);
+            }
+        }
+        Ok(keys
+            .iter()
+            .filter_map(|k| known.get(k).or_else(|| fresh.get(k)).cloned())
+            .collect())
+    }
+
+    /// The platform keys of the users a SCIM member list names; a member that is not a known
+    /// user is a 400 `invalidValue`.
+    pub(super) async fn member_keys(&self, members: &[String]) -> Result<Vec<String>> {
+        let users = self.gw.resources(ResourceKind::User)?;
+        let found = self.gw.links.get_many(users.scope(), members).await?;
+        let by_id: HashMap<&str, &str> = found
+            .iter()
+            .map(|i| (i.scim_id.as_str(), i.backend_key.as_str()))
+            .collect();
+        members
+            .iter()
+            .map(|id| {
+                by_id
+                    .get(id.as_str())
+                    .map(|k| (*k).to_owned())
+                    .ok_or_else(|| {
+                        ServiceError::Scim(ScimError::bad_request(
+                            ScimType::InvalidValue,
+                            format!("member {id} is not a known User"),
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    // ---- the admin API's view of links ---------------------------------------------------
+
+    /// One page of this type's identity links (oldest first) and how many there are.
+    pub async fn links(&self, offset: u64, limit: u64) -> Result<(Vec<Identity>, u64)> {
+        Ok(self.gw.links.page(self.scope(), offset, limit).await?)
+    }
+
+    /// One link, as the store holds it.
+    pub async fn link(&self, id: &str) -> Result<Identity> {
+        self.gw
+            .links
+            .get(self.scope(), id)
+            .await?
+            .ok_or_else(|| not_found(self.type_id(), id).into())
+    }
+
+    /// The links answering to an IdP's `externalId`.
+    pub async fn links_by_external_id(&self, external_id: &str) -> Result<Vec<Identity>> {
+        Ok(self
+            .gw
+            .links
+            .find_by_external_id(self.scope(), external_id)
+            .await?)
+    }
+
+    /// Re-links: the identity answers to another `externalId` (the IdP's id of the person
+    /// changed, or an account is handed to another IdP identity); `None` clears it. The
+    /// platform is not touched. One IdP identity, one account: an `externalId` another link
+    /// answers to is refused.
+    pub async fn relink(&self, id: &str, external_id: Option<String>) -> Result<Identity> {
+        let _lock = self.lock_for_write(id).await?;
+        let mut identity = self.link(id).await?;
+        if let Some(ext) = &external_id {
+            let holders = self.links_by_external_id(ext).await?;
+            if let Some(other) = holders.iter().find(|h| h.scim_id != identity.scim_id) {
+                return Err(ScimError::conflict_uniqueness(format!(
+                    "externalId {ext} belongs to {} already",
+                    other.scim_id
+                ))
+                .into());
+            }
+        }
+        identity.external_id = external_id.clone();
+        if let Some(map) = identity.shadow.as_object_mut() {
+            match external_id {
+                Some(ext) => {
+                    map.insert("externalId".to_owned(), Value::String(ext));
+                }
+                None => {
+                    map.remove("externalId");
+                }
+            }
+        }
+        identity.last_modified = self.gw.clock.now();
+        self.save(&identity).await?;
+        Ok(identity)
+    }
+
+    /// Drops a link (and what the gateway keeps for it); the platform object stays, and gets a
+    /// new SCIM id the next time a query finds it.
+    pub async fn unlink(&self, id: &str) -> Result<()> {
+        let _lock = self.lock_for_write(id).await?;
+        let identity = self.link(id).await?;
+        self.gw.links.delete(self.scope(), id).await?;
+        // Not marked deleted: the platform object is still there and may be linked again.
+        self.gw
+            .cache
+            .forget_change(&Change {
+                tenant: self.gw.tenant.clone(),
+                resource_type: self.type_id().to_owned(),
+                scim_id: identity.scim_id.clone(),
+                backend_key: identity.backend_key.clone(),
+                deleted: false,
+            })
+            .await;
+        Ok(())
+    }
+}
+
+/// The SCIM ids of a resource's `members`; members that are groups are refused (the platforms
+/// served have no nested groups).
+pub(super) fn member_ids(resource: &Value) -> Result<Vec<String>> {
+    let Some(members) = resource.get("members").and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
+    let mut ids = Vec::with_capacity(members.len());
+    let mut seen = HashSet::with_capacity(members.len());
+    for member in members {
+        if member
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("Group"))
+        {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                "groups cannot be members here: the platform has no nested groups",
+            )
+            .into());
+        }
+        match member.get("value").and_then(Value::as_str) {
+            Some(id) => {
+                if seen.insert(id) {
+                    ids.push(id.to_owned());
+                }
+            }
+            None => {
+                return Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    "every member needs a `value` (the member's id)",
+                )
+                .into())
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Who joined and who left between two member lists, in their order.
+pub(super) fn id_delta(before: &[String], after: &[String]) -> (Vec<String>, Vec<String>) {
+    let old: HashSet<&String> = before.iter().collect();
+    let new: HashSet<&String> = after.iter().collect();
+    let added = after
+        .iter()
+        .filter(|id| !old.contains(id))
+        .cloned()
+        .collect();
+    let removed = before
+        .iter()
+        .filter(|id| !new.contains(id))
+        .cloned()
+        .collect();
+    (added, removed)
+}
+
+pub(super) fn external_id_of(resource: &Value) -> Option<String> {
+    resource
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// The resource without `id`, `meta` or `schemas` (those are the gateway's to compute).
+pub(super) fn strip_common(mut resource: Value) -> Value {
+    if let Some(map) = resource.as_object_mut() {
+        map.remove("id");
+        map.remove("meta");
+        map.remove("schemas");
+    }
+    resource
+}
+
+/// What the identity store keeps of a written resource: never a password (RFC 7643 §4.1.1
+/// makes it write-only; the platform gets it only if the mapping maps it) and of members only
+/// the `display` the IdP gave them.
+pub(super) fn shadow_of(resource: &Value) -> Value {
+    let mut shadow = strip_common(resource.clone());
+    if let Some(map) = shadow.as_object_mut() {
+        map.remove("password");
+        // Who is a member lives on the platform only; what is kept is the `display` an IdP
+        // gave a member, so it reads back what it wrote.
+        if let Some(Value::Array(members)) = map.remove("members") {
+            let displays: Vec<Value> = members
+                .into_iter()
+                .filter_map(|m| {
+                    let value = m.get("value")?.clone();
+                    let display = m.get("display")?.clone();
+                    Some(json!({"value": value, "display": display}))
+                })
+                .collect();
+            if !displays.is_empty() {
+                map.insert("members".to_owned(), Value::Array(displays));
+            }
+        }
+    }
+    shadow
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_deltas_keep_order_and_refuse_groups() {
+        let before = ["a", "b", "c"].map(str::to_owned);
+        let after = ["c", "d", "a"].map(str::to_owned);
+        assert_eq!(
+            id_delta(&before, &after),
+            (vec!["d".to_owned()], vec!["b".to_owned()])
+        );
+        let group = json!({"members": [{"value": "g1", "type": "Group"}]});
+        assert!(member_ids(&group).is_err());
+        let twice = json!({"members": [{"value": "u1"}, {"value": "u1"}, {"value": "u2"}]});
+        assert_eq!(member_ids(&twice).unwrap(), ["u1", "u2"]);
+        assert!(member_ids(&json!({"members": [{"display": "x"}]})).is_err());
+    }
+
+    #[test]
+    fn the_store_never_keeps_a_password_or_who_is_a_member() {
+        let written = json!({
+            "id": "1", "meta": {}, "schemas": [], "userName": "bjensen",
+            "password": "t1meMa$heen",
+            "members": [{"value": "u1", "display": "Babs"}, {"value": "u2"}]
+        });
+        assert_eq!(
+            shadow_of(&written),
+            json!({"userName": "bjensen", "members": [{"value": "u1", "display": "Babs"}]})
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! Reads (RFC 7644 §3.4): one resource by id (§3.4.1), and lists and filters (§3.4.2) paged
+//! by the platform when it can answer exactly, else filtered, sorted and paged here over a
+//! bounded scan. Filters on what only the gateway holds (`id`, `externalId`) are answered from
+//! the store, and a `userName eq` the gateway saw recently from the cache.
+
+use super::present::Detail;
+use super::{ListPage, RequestContext, Resource, Resources, Result};
+use crate::mapping::model::PaginationStyle;
+use crate::scim::filter::{CompareOp, Filter, Literal};
+use crate::scim::list::ListQuery;
+use crate::scim::sort::sort_resources;
+use crate::store::Identity;
+use serde_json::Value;
+
+impl Resources<'_> {
+    /// One resource by its SCIM id.
+    pub async fn get(&self, id: &str, req: &RequestContext<'_>) -> Result<Resource> {
+        let identity = self.identity(id).await?;
+        let object = self.object_for(&identity, false).await?;
+        self.present(&identity, &object, Detail::answer(req), req)
+            .await
+    }
+
+    /// One page of the resources a query matches, not yet projected.
+    pub async fn list(&self, query: &ListQuery, req: &RequestContext<'_>) -> Result<ListPage> {
+        let rt = self.rt;
+        let detail = Detail {
+            // A user's groups cost a platform call each: in lists only when asked for.
+            groups: query.projection.asks_for("groups"),
+            // Members are resolved only when the filter or the answer needs them.
+            members: query
+                .filter
+                .as_ref()
+                .is_some_and(|f| f.to_string().to_ascii_lowercase().contains("members"))
+                || query.projection.keeps("members"),
+        };
+        query.validate(&self.gw.registry, rt)?;
+        let want = query
+            .count
+            .unwrap_or(self.gw.limits.max_results)
+            .min(self.gw.limits.max_results);
+        let start = query.start_index.max(1);
+
+        // Filters on what only the gateway holds are answered from the store.
+        if let Some(filter) = &query.filter {
+            if let Some(candidates) = self.store_candidates(filter).await? {
+                let mut matched = Vec::new();
+                for identity in candidates {
+                    match self.object_for(&identity, false).await {
+                        Ok(object) => {
+                            let r = self.present(&identity, &object, detail, req).await?;
+                            if filter.matches(&r.json, &self.gw.registry, rt) {
+                                matched.push(r.json);
+                            }
+                        }
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                return Ok(self.finish_page(matched, query, start, want));
+            }
+            if let Some(page) = self
+                .cached_name_lookup(filter, query, start, want, detail, req)
+                .await?
+            {
+                return Ok(page);
+            }
+        }
+
+        let pushdown = match &query.filter {
+            Some(filter) => self.section.list.pushdown(filter, &self.gw.settings)?,
+            None => None,
+        };
+        let exact = query.filter.is_none() || pushdown.as_ref().is_some_and(|p| p.exact);
+        let extra: Vec<(String, String)> = pushdown.map(|p| p.query).unwrap_or_default();
+
+        if exact && query.sort_by.is_none() && self.section.list.pagination != PaginationStyle::None
+        {
+            return self.list_direct(&extra, start, want, detail, req).await;
+        }
+        // The gateway must see every candidate: filter, sort and page here.
+        let objects = self.scan(&extra).await?;
+        let mut matched = Vec::new();
+        for (identity, object) in self.link_all(&objects).await? {
+            let r = self.present(&identity, &object, detail, req).await?;
+            let wanted = query.filter.as_ref().is_none_or(|f| {
+                f.matches(&r.json, &self.gw.registry, rt)
+                    || (identity.platform.is_null()
+                        && self
+                            .section
+                            .names_in_platform_form(f, &object, &self.gw.settings))
+            });
+            if wanted {
+                matched.push(r.json);
+            }
+        }
+        Ok(self.finish_page(matched, query, start, want))
+    }
+
+    fn finish_page(
+        &self,
+        mut matched: Vec<Value>,
+        query: &ListQuery,
+        start: usize,
+        want: usize,
+    ) -> ListPage {
+        if let Some(by) = &query.sort_by {
+            sort_resources(
+                &self.gw.registry,
+                self.rt,
+                &mut matched,
+                by,
+                query.sort_order,
+            );
+        }
+        let total = matched.len();
+        let resources: Vec<Value> = matched.into_iter().skip(start - 1).take(want).collect();
+        ListPage {
+            total_results: total,
+            start_index: start,
+            resources,
+        }
+    }
+
+    /// `id eq "..."` and `externalId eq "..."` (also inside a top-level `and`) name identities
+    /// the store knows directly.
+    async fn store_candidates(&self, filter: &Filter) -> Result<Option<Vec<Identity>>> {
+        match filter {
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: Literal::String(value),
+            } if path.sub.is_none() && is_core_or_none(&path.urn) => {
+                if path.name.eq_ignore_ascii_case("id") {
+                    let found = self.gw.links.get(self.scope(), value).await?;
+                    Ok(Some(found.into_iter().collect()))
+                } else if path.name.eq_ignore_ascii_case("externalId") {
+                    Ok(Some(
+                        self.gw
+                            .links
+                            .find_by_external_id(self.scope(), value)
+                            .await?,
+                    ))
+                } else {
+                    Ok(None)
+                }
+            }
+            Filter::And(left, right) => {
+                if let Some(found) = Box::pin(self.store_candidates(left)).await? {
+                    return Ok(Some(found));
+                }
+                Box::pin(self.store_candidates(right)).await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// IdPs look a user up by `userName eq` before most writes; a name the gateway saw recently
+    /// is answered without listing the platform.
+    async fn cached_name_lookup(
+        &self,
+        filter: &Filter,
+        query: &ListQuery,
+        start: usize,
+        want: usize,
+        detail: Detail,
+        req: &RequestContext<'_>,
+    ) -> Result<Option<ListPage>> {
+        let Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Literal::String(name),
+        } = filter
+        else {
+            return Ok(None);
+        };
+        if !path.name.eq_ignore_ascii_case(self.name_attribute())
+            || path.sub.is_some()
+            || !is_core_or_none(&path.urn)
+        {
+            return Ok(None);
+        }
+        let Some(id) = self
+            .gw
+            .cache
+            .id_for_name(&self.gw.tenant, self.type_id(), name)
+            .await
+        else {
+            return Ok(None);
+        };
+        let Some(identity) = self.gw.links.get(self.scope(), &id).await? else {
+            return Ok(None);
+        };
+        let object = match self.object_for(&identity, false).await {
+            Ok(o) => o,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let rt = self.rt;
+        let r = self.present(&identity, &object, detail, req).await?;
+        if !filter.matches(&r.json, &self.gw.registry, rt) {
+            return Ok(None);
+        }
+        Ok(Some(self.finish_page(vec![r.json], query, start, want)))
+    }
+
+    /// The platform pages exactly what the IdP asked for.
+    async fn list_direct(
+        &self,
+        extra: &[(String, String)],
+        start: usize,
+        want: usize,
+        detail: Detail,
+        req: &RequestContext<'_>,
+    ) -> Result<ListPage> {
+        let offset = start - 1;
+        let mut objects = Vec::new();
+        let mut total = None;
+        if want == 0 {
+            // Only the total is wanted; ask for the smallest page (a limit of 0 means "all" on
+            // some platforms).
+            let (_, t) = self.list_page(extra, offset, 1).await?;
+            total = t;
+        }
+        if want > 0 {
+            let (items, t) = self.fetch_range(extra, offset, want).await?;
+            objects = items;
+            total = total.or(t);
+        }
+        // Past the end some platforms (Coder) count nothing at all; ask for the real total.
+        if objects.is_empty() && offset > 0 && total.is_none_or(|t| t == 0) {
+            total = self.list_page(extra, 0, 1).await?.1;
+        }
+        let total = match total {
+            Some(t) => t,
+            // The platform gives no total: count by scanning (bounded).
+            None => self.scan(extra).await?.len(),
+        };
+        let mut resources = Vec::with_capacity(objects.len());
+        for (identity, object) in self.link_all(&objects).await? {
+            resources.push(self.present(&identity, &object, detail, req).await?.json);
+        }
+        Ok(ListPage {
+            total_results: total,
+            start_index: start,
+            resources,
+        })
+    }
+}
+
+fn is_core_or_none(urn: &Option<String>) -> bool {
+    urn.as_deref().is_none_or(crate::mapping::is_core_urn)
+}

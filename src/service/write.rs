@@ -1,0 +1,388 @@
+//! Writes (RFC 7644 §3.3 create, §3.5.1 replace, §3.5.2 modify, §3.6 delete): the platform
+//! calls for what changed, the identity link and what the IdP wrote, the cache entries the
+//! write makes stale, and the locks that serialize writes to one resource (within a process,
+//! and across replicas sharing the store), so concurrent PATCHes of one resource all apply.
+//! `If-Match` (§3.14) is checked against the version the write starts from.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::links::{external_id_of, id_delta, member_ids, shadow_of, strip_common};
+use super::present::Detail;
+use super::{RequestContext, Resource, Resources, Result, ServiceError};
+use crate::mapping::vars::{CallVars, CreateVars, DeleteVars, MembershipVars, UpdateVars};
+use crate::scim::patch::apply_patch;
+use crate::scim::{EntityTags, ResourceKind, ScimError, ScimOp};
+use crate::store::{Identity, ReplicaLock, StoreError};
+
+/// Serializes writes to one resource within this process, so that two concurrent PATCHes of
+/// one resource both apply (each reads what the other wrote). Striped: a fixed set of locks,
+/// one chosen by the resource id.
+pub struct WriteLocks {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for WriteLocks {
+    fn default() -> Self {
+        WriteLocks {
+            stripes: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl WriteLocks {
+    async fn lock(&self, id: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut hasher);
+        // `get` rather than indexing: no panic path, even if the stripes were ever empty.
+        let stripe = self
+            .stripes
+            .get(hasher.finish() as usize % self.stripes.len().max(1))?;
+        Some(stripe.lock().await)
+    }
+}
+
+/// The locks a write to one resource holds until it ends.
+pub(super) struct WriteLock<'a> {
+    _local: Option<tokio::sync::MutexGuard<'a, ()>>,
+    /// Held when other replicas share the store (then the store is read, not the cache).
+    replicas: Option<ReplicaLock>,
+}
+
+/// Refuses a write whose `If-Match` does not name the resource's current version.
+fn check_precondition(if_match: Option<&EntityTags>, current: &Resource) -> Result<()> {
+    match if_match {
+        Some(tags) if !tags.names(&current.version) => {
+            Err(ScimError::precondition_failed(format!(
+                "the resource changed since that version; its version is now {}",
+                current.version
+            ))
+            .into())
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Resources<'_> {
+    /// Carries out one write; the resource as written (`None` for a delete).
+    pub async fn execute(
+        &self,
+        op: &ScimOp,
+        if_match: Option<&EntityTags>,
+        req: &RequestContext<'_>,
+    ) -> Result<Option<Resource>> {
+        match op {
+            ScimOp::Create { resource } => self.create(resource, req).await.map(Some),
+            ScimOp::Replace { id, resource } => {
+                let lock = self.lock_for_write(id).await?;
+                let (identity, current, before) =
+                    self.current_for_write(id, if_match, req, &lock).await?;
+                self.write(identity, &current, &before.json, resource.clone(), req)
+                    .await
+                    .map(Some)
+            }
+            ScimOp::Patch { id, operations } => {
+                let lock = self.lock_for_write(id).await?;
+                let (identity, current, before) =
+                    self.current_for_write(id, if_match, req, &lock).await?;
+                let patched = apply_patch(&self.gw.registry, self.rt, &before.json, operations)?;
+                self.write(identity, &current, &before.json, patched, req)
+                    .await
+                    .map(Some)
+            }
+            ScimOp::Delete { id } => self.delete(id, if_match, req).await.map(|()| None),
+        }
+    }
+
+    /// Creates a resource: the first create call makes the platform object and the link is
+    /// stored at once, before any further call (a state change, members), so a failing later
+    /// call never leaves a platform account the gateway does not know.
+    async fn create(&self, resource: &Value, req: &RequestContext<'_>) -> Result<Resource> {
+        let desired = self.section.desired(resource, &self.gw.settings)?;
+        // Members are checked before anything is created on the platform.
+        let member_keys = match &self.section.members {
+            Some(_) => self.member_keys(&member_ids(resource)?).await?,
+            None => Vec::new(),
+        };
+        let mut vars = CreateVars {
+            scim: resource,
+            desired: &desired,
+            settings: &self.gw.settings,
+            key: None,
+            backend: None,
+        };
+        let now = self.gw.clock.now();
+        let mut identity = Identity {
+            scim_id: uuid::Uuid::new_v4().to_string(),
+            backend_key: String::new(),
+            external_id: external_id_of(resource),
+            shadow: shadow_of(resource),
+            platform: Value::Null,
+            created: now,
+            last_modified: now,
+        };
+        // The mapping compiler guarantees an unconditional first call that returns the object.
+        let Some((first, rest)) = self.section.create.split_first() else {
+            return Err(ServiceError::Mapping(
+                "the mapping has no create call".to_owned(),
+            ));
+        };
+        let request = first.render(&vars, &[])?;
+        let created = self.send(&request).await?.body;
+        identity.backend_key = self.section.key_of(&created, &self.gw.settings)?;
+        identity.platform = self.section.snapshot_of(&created);
+        match self.gw.links.insert(self.scope(), &identity).await {
+            Ok(()) => {
+                self.gw
+                    .cache
+                    .clear_deleted(&self.gw.tenant, self.type_id(), &identity.backend_key)
+                    .await
+            }
+            Err(StoreError::Conflict(key)) => {
+                return Err(ScimError::conflict_uniqueness(format!(
+                    "the platform object {key} is already provisioned"
+                ))
+                .into())
+            }
+            Err(e) => return Err(e.into()),
+        }
+        vars.object_returned(identity.backend_key.clone(), created.clone());
+        let mut outcome = self.run_calls(rest, &mut vars).await?;
+        if let Some(spec) = &self.section.members {
+            if !member_keys.is_empty() {
+                let mut membership = MembershipVars {
+                    write: &mut vars,
+                    added: &member_keys,
+                    removed: &[],
+                };
+                let added = self
+                    .run_calls(&spec.update, &mut membership)
+                    .await
+                    .map_err(|e| ServiceError::MembersNotSet {
+                        created: format!("{} {}", self.type_id(), identity.scim_id),
+                        cause: Box::new(e),
+                    })?;
+                outcome = outcome.then(added);
+            }
+        }
+        let object = self
+            .object_after(outcome, created, &identity.backend_key)
+            .await?;
+        let snapshot = self.section.snapshot_of(&object);
+        if snapshot != identity.platform {
+            identity.platform = snapshot;
+            self.save(&identity).await?;
+        }
+        self.answer_written(&identity, object, req).await
+    }
+
+    /// What a write to an existing resource starts from (the caller holds `lock`): the link,
+    /// the platform object read fresh, and the resource as the IdP sees it (every member
+    /// included), whose version must satisfy `If-Match`.
+    async fn current_for_write(
+        &self,
+        id: &str,
+        if_match: Option<&EntityTags>,
+        req: &RequestContext<'_>,
+        lock: &WriteLock<'_>,
+    ) -> Result<(Identity, Arc<Value>, Resource)> {
+        let identity = self.identity_for_write(id, lock).await?;
+        let current = self.object_for(&identity, true).await?;
+        let before = self
+            .present(&identity, &current, Detail::FOR_WRITE, req)
+            .await?;
+        check_precondition(if_match, &before)?;
+        Ok((identity, current, before))
+    }
+
+    /// Applies a new full resource: platform calls for what changed (members as a delta), then
+    /// the stored copy.
+    async fn write(
+        &self,
+        mut identity: Identity,
+        current: &Value,
+        before: &Value,
+        resource: Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        let resource = strip_common(resource);
+        let desired = self.section.desired(&resource, &self.gw.settings)?;
+        // What the resource as the IdP last saw it asked for; unknown when it cannot be computed.
+        let desired_before = self.section.desired(before, &self.gw.settings).ok();
+        let changed = self
+            .section
+            .changes(&desired, desired_before.as_ref(), current)?;
+        let mut vars = UpdateVars {
+            key: identity.backend_key.clone(),
+            scim: &resource,
+            desired: &desired,
+            changed: &changed,
+            current,
+            backend: current.clone(),
+            settings: &self.gw.settings,
+        };
+        let old_name = identity
+            .shadow
+            .get(self.name_attribute())
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        // Forgotten before the calls too, so a concurrent read cannot keep serving the old object.
+        self.forget_groups_of_users();
+        self.gw
+            .cache
+            .forget_object(&self.gw.tenant, self.type_id(), &identity.backend_key)
+            .await;
+        // Membership changes as a delta: only who joined and who left, whatever the group's size.
+        let membership = match &self.section.members {
+            Some(spec) => {
+                let (added, removed) = id_delta(&member_ids(before)?, &member_ids(&resource)?);
+                Some((
+                    spec,
+                    self.member_keys(&added).await?,
+                    self.member_keys(&removed).await?,
+                ))
+            }
+            None => None,
+        };
+        let mut result = self.run_calls(&self.section.update, &mut vars).await;
+        if let (Some((spec, added, removed)), Ok(first)) = (membership, &result) {
+            if !added.is_empty() || !removed.is_empty() {
+                let first = first.clone();
+                let mut membership = MembershipVars {
+                    write: &mut vars,
+                    added: &added,
+                    removed: &removed,
+                };
+                result = self
+                    .run_calls(&spec.update, &mut membership)
+                    .await
+                    .map(|next| first.then(next));
+            }
+        }
+        // Whatever happened on the platform, the cached object may now be stale.
+        self.gw
+            .cache
+            .forget_object(&self.gw.tenant, self.type_id(), &identity.backend_key)
+            .await;
+        // Even after a failure part-way, the old name and users' groups may no longer be true.
+        // The stored copy is left as it was: the platform's changed values then win on reads.
+        if let Some(name) = old_name {
+            self.gw
+                .cache
+                .forget_name(&self.gw.tenant, self.type_id(), &name)
+                .await;
+        }
+        self.forget_groups_of_users();
+        let outcome = result?;
+        let object = self
+            .object_after(outcome, current.clone(), &identity.backend_key)
+            .await?;
+        let shadow = shadow_of(&resource);
+        for attribute in self.section.kept_changes(&identity.shadow, &shadow) {
+            tracing::warn!(
+                scim_id = %identity.scim_id,
+                attribute,
+                "the platform cannot change this attribute: it keeps its value, the gateway keeps the IdP's"
+            );
+        }
+        identity.external_id = external_id_of(&resource);
+        identity.shadow = shadow;
+        identity.platform = self.section.snapshot_of(&object);
+        identity.last_modified = self.gw.clock.now();
+        self.save(&identity).await?;
+        self.answer_written(&identity, object, req).await
+    }
+
+    /// Deletes a resource; one the platform no longer has is deleted all the same.
+    async fn delete(
+        &self,
+        id: &str,
+        if_match: Option<&EntityTags>,
+        req: &RequestContext<'_>,
+    ) -> Result<()> {
+        let lock = self.lock_for_write(id).await?;
+        let identity = self.identity_for_write(id, &lock).await?;
+        if if_match.is_some() {
+            let current = self.object_for(&identity, true).await?;
+            let before = self
+                .present(&identity, &current, Detail::FOR_WRITE, req)
+                .await?;
+            check_precondition(if_match, &before)?;
+        }
+        let mut vars = DeleteVars {
+            key: &identity.backend_key,
+            scim: &identity.shadow,
+            settings: &self.gw.settings,
+        };
+        match self.run_calls(&self.section.delete, &mut vars).await {
+            Ok(_) => {}
+            // Already gone from the platform: the IdP's intent holds.
+            Err(ServiceError::Platform(e)) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        self.forget_groups_of_users();
+        self.forget(&identity).await
+    }
+
+    /// Caches what a write left and answers with the resource.
+    async fn answer_written(
+        &self,
+        identity: &Identity,
+        object: Arc<Value>,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        self.cache_object(&identity.backend_key, object.clone())
+            .await;
+        self.remember_name(identity).await;
+        self.forget_groups_of_users();
+        self.present(identity, &object, Detail::answer(req), req)
+            .await
+    }
+
+    /// A group write can change any user's `groups`.
+    fn forget_groups_of_users(&self) {
+        if self.kind == ResourceKind::Group {
+            self.gw.cache.forget_all_groups_of();
+        }
+    }
+
+    /// Remembers the name IdPs look this resource up by, so the next `eq` filter on it is
+    /// answered without listing the platform.
+    async fn remember_name(&self, identity: &Identity) {
+        if let Some(name) = identity
+            .shadow
+            .get(self.name_attribute())
+            .and_then(Value::as_str)
+        {
+            self.gw
+                .cache
+                .put_name(&self.gw.tenant, self.type_id(), name, &identity.scim_id)
+                .await;
+        }
+    }
+
+    /// Serializes writes to one resource: within this process (striped locks), then across
+    /// every replica sharing the store (the store's lock, when it has one). Held until dropped.
+    pub(super) async fn lock_for_write(&self, id: &str) -> Result<WriteLock<'_>> {
+        let local = self.gw.locks.lock(id).await;
+        let key = format!("{}\u{1f}{}\u{1f}{id}", self.gw.tenant, self.type_id());
+        let replicas = self.gw.replicas.lock_resource(&key).await?;
+        Ok(WriteLock {
+            _local: local,
+            replicas,
+        })
+    }
+
+    /// The link a write starts from. With other replicas writing too, it is read from the
+    /// store: a cached copy may predate the write another replica finished just before this
+    /// one got the lock.
+    async fn identity_for_write(&self, id: &str, lock: &WriteLock<'_>) -> Result<Identity> {
+        if lock.replicas.is_some() {
+            self.identity_from_store(id).await
+        } else {
+            self.identity(id).await
+        }
+    }
+}
