@@ -11,9 +11,11 @@ use crate::config::ApiToken;
 /// Who made an authenticated request, for logs and audit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
+    /// The token's name: the config entry's `name`, or `<id>:<name>` for a managed token.
     pub token_name: String,
 }
 
+/// Tells whom a bearer token belongs to; [`StaticTokens`] does it for the config's tokens.
 pub trait Authenticator: Send + Sync + 'static {
     /// The caller a presented bearer token belongs to, if any.
     fn authenticate(&self, bearer: &str) -> Option<Caller>;
@@ -25,6 +27,7 @@ pub struct StaticTokens {
 }
 
 impl StaticTokens {
+    /// Accepts exactly these tokens (the config's `auth.tokens` or `admin.tokens`).
     pub fn new(tokens: Vec<ApiToken>) -> Self {
         StaticTokens { tokens }
     }

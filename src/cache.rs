@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::config::CacheConfig;
 use crate::store::Identity;
 
+/// The lookup cache of every tenant; clones share the same entries.
 #[derive(Clone)]
 pub struct LookupCache {
     objects: Cache<String, Arc<Value>>,
@@ -31,6 +32,8 @@ fn name_key(tenant: &str, resource_type: &str, name: &str) -> String {
 }
 
 impl LookupCache {
+    /// Empty caches of `cache.max_entries` entries each, kept for `cache.ttl_secs` (marks of
+    /// deleted keys: more entries, kept at least five minutes).
     pub fn new(config: &CacheConfig) -> LookupCache {
         LookupCache {
             objects: Cache::builder()
@@ -63,24 +66,29 @@ impl LookupCache {
         }
     }
 
+    /// The cached platform object of type `rt` with platform key `key`, while fresh.
     pub async fn object(&self, tenant: &str, rt: &str, key: &str) -> Option<Arc<Value>> {
         self.objects.get(&object_key(tenant, rt, key)).await
     }
 
+    /// Caches a platform object under its platform key.
     pub async fn put_object(&self, tenant: &str, rt: &str, key: &str, object: Arc<Value>) {
         self.objects
             .insert(object_key(tenant, rt, key), object)
             .await;
     }
 
+    /// Drops the cached platform object of a platform key.
     pub async fn forget_object(&self, tenant: &str, rt: &str, key: &str) {
         self.objects.invalidate(&object_key(tenant, rt, key)).await;
     }
 
+    /// The cached identity link of a SCIM id, while fresh.
     pub async fn identity(&self, tenant: &str, rt: &str, scim_id: &str) -> Option<Arc<Identity>> {
         self.identities.get(&object_key(tenant, rt, scim_id)).await
     }
 
+    /// Caches an identity link under its SCIM id.
     pub async fn put_identity(&self, tenant: &str, rt: &str, identity: Identity) {
         let key = object_key(tenant, rt, &identity.scim_id);
         self.identities.insert(key, Arc::new(identity)).await;
@@ -116,6 +124,7 @@ impl LookupCache {
             .await
     }
 
+    /// Caches the platform group objects a user (by platform key) belongs to.
     pub async fn put_groups_of(&self, tenant: &str, user_key: &str, groups: Arc<Vec<Value>>) {
         self.groups_of
             .insert(object_key(tenant, "User", user_key), groups)
@@ -172,16 +181,20 @@ impl LookupCache {
         self.groups_of.invalidate_all();
     }
 
+    /// The SCIM id last seen with this name (`userName`, or a group's `displayName`),
+    /// compared case-insensitively.
     pub async fn id_for_name(&self, tenant: &str, rt: &str, name: &str) -> Option<String> {
         self.names.get(&name_key(tenant, rt, name)).await
     }
 
+    /// Remembers the SCIM id a name belongs to, so an `eq` filter on it skips listing.
     pub async fn put_name(&self, tenant: &str, rt: &str, name: &str, scim_id: &str) {
         self.names
             .insert(name_key(tenant, rt, name), scim_id.to_owned())
             .await;
     }
 
+    /// Forgets the SCIM id of a name that may no longer hold (after a write or delete).
     pub async fn forget_name(&self, tenant: &str, rt: &str, name: &str) {
         self.names.invalidate(&name_key(tenant, rt, name)).await;
     }

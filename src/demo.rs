@@ -21,12 +21,16 @@ use crate::scim::schema::Registry;
 /// The Coder mapping shipped in `config/mappings/coder.toml`, built in so the demo needs no files.
 pub const CODER_MAPPING: &str = include_str!("../config/mappings/coder.toml");
 
+/// How [`start`] runs the demo; the default serves on a free loopback port with random
+/// tokens and a temporary data directory.
 pub struct DemoOptions {
+    /// Address of the gateway; port 0 picks a free one.
     pub listen: SocketAddr,
     /// The SCIM bearer token; a random one when `None`.
     pub token: Option<String>,
     /// Where the SQLite file goes; a fresh temporary directory when `None`.
     pub data_dir: Option<PathBuf>,
+    /// Most platform objects read to answer one filter or sort (`scim.max_scan`).
     pub max_scan: usize,
     /// Lifetime of cached platform objects; zero turns the cache off.
     pub cache_ttl: Duration,
@@ -66,17 +70,23 @@ impl Default for DemoOptions {
 
 /// A running demo: the gateway and the emulator, stopped by [`Demo::stop`] or on drop.
 pub struct Demo {
+    /// The `default` tenant's SCIM base URL (`http://host:port/scim/v2`).
     pub scim_url: String,
     /// Where the admin API answers (`http://host:port`, without `/admin/v1`).
     pub admin_url: String,
+    /// The `default` tenant's bearer token (a config token named `demo`).
     pub token: String,
+    /// Base URL of the emulated Coder behind the `default` tenant.
     pub emulator_url: String,
+    /// The API key the gateway sends to the emulated Coder.
     pub emulator_token: String,
+    /// The emulated Coder behind the `default` tenant, for reading and changing its state.
     pub emulator: CoderEmulator,
     /// The emulators behind `extra_backends`, by backend name.
     pub extra_emulators: Vec<(String, CoderEmulator)>,
     /// Bearer token of the admin API (`/admin/v1`).
     pub admin_token: String,
+    /// The SQLite file in the data directory (not used when `store_url` names another store).
     pub store_path: PathBuf,
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
@@ -92,14 +102,19 @@ impl Drop for TempDir {
     }
 }
 
+/// Why the demo could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
+    /// An address could not be bound.
     #[error("cannot bind {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    /// The data directory could not be created.
     #[error("data directory: {0}")]
     DataDir(std::io::Error),
+    /// The built-in schemas or mapping do not compile.
     #[error("built-in configuration is invalid:\n{0}")]
     Config(Problems),
+    /// The gateway could not be built (store or platform client).
     #[error(transparent)]
     Start(#[from] crate::app::StartError),
 }
@@ -172,6 +187,8 @@ fn coder_backend(
     })
 }
 
+/// Starts the emulated Coder(s) and the gateway in front of them, serving until
+/// [`Demo::stop`] or drop.
 pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
     let (emulator, emulator_url, emulator_token, emulator_listener) = match options.platform.clone()
     {

@@ -1,17 +1,24 @@
 //! scimgate: a SCIM 2.0 gateway in front of platforms that only have a user REST API.
 //!
-//! Module map (pure cores first, I/O at the edges):
-//! - [`scim`]: RFC 7643/7644 protocol: schemas, filters, paths, PATCH, projection, sorting, lists, errors.
-//! - [`mapping`]: the TOML mapping language: compiled rules, transforms, filter push-down.
-//! - [`service`]: one function per SCIM operation, orchestrating the cores and the edges.
-//! - [`http`]: routes, extraction, answers; the one place errors become HTTP.
-//! - [`backend`]: the platform's HTTP client. [`store`]: identity links and stored attributes.
-//!   [`cache`]: lookups. [`auth`]: bearer tokens. [`tokens`]: managed tokens.
-//! - [`tenants`]: SCIM configurations, each with its own URL and tokens, fronting a backend.
-//! - [`config`]: the config file, compiled and validated at start-up. [`app`]: wiring and serving.
+//! Module map, pure cores first, I/O at the edges (the README draws a request's way through
+//! them):
+//! - [`scim`]: RFC 7643/7644 protocol, pure: schemas, filters, paths, PATCH, projection,
+//!   sorting, lists, ETags, typed write operations, `/Bulk` requests, error kinds.
+//! - [`mapping`]: the TOML mapping language, pure: compiled rules, typed template contexts,
+//!   transforms, filter push-down, the meaning of platform errors.
+//! - [`service`]: one tenant's gateway: reads, writes and their locks, identity links,
+//!   presentation, over the [`backend`], [`store`] and [`cache`] edges.
+//! - [`http`]: tower layers, routes, extraction, thin handlers; the one place errors become
+//!   HTTP. [`app`]: wiring, the layer stack, serving.
+//! - [`backend`]: the platform behind a trait, its HTTP client, classified errors.
+//!   [`store`]: one trait per concern (links, audit, tokens, tenants, replica sync).
+//!   [`cache`]: lookups. [`clock`]: injected time.
+//! - [`tenants`]: SCIM configurations at run time, each fronting a backend. [`admin`]: their
+//!   lifecycles and their tokens'. [`tokens`]: managed tokens. [`auth`]: bearer tokens.
+//!   [`audit`]: the audit log's entries.
+//! - [`config`]: the config file, compiled and validated at start-up; [`problems`]: what is
+//!   wrong in it, with file and key.
 //! - [`sandbox`]: faithful emulators of platform APIs for `demo` and tests. [`demo`]: the demo.
-
-#![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod app;

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 /// One configuration problem: where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The config or mapping file the problem is in.
     pub file: PathBuf,
     /// The key path inside the file (`backend.base_url`, `users.attributes[2].to_backend`);
     /// empty for the file as a whole.
     pub key: String,
+    /// What is wrong, for a person to read.
     pub message: String,
 }
 
@@ -29,6 +31,7 @@ impl fmt::Display for Problem {
 pub struct Problems(pub Vec<Problem>);
 
 impl Problems {
+    /// Records a problem at `key` of `file` (an empty key for the file as a whole).
     pub fn add(&mut self, file: &Path, key: &str, message: impl Into<String>) {
         self.0.push(Problem {
             file: file.to_owned(),
@@ -37,6 +40,7 @@ impl Problems {
         });
     }
 
+    /// Whether no problem was found.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -56,6 +56,8 @@ pub struct Tenants {
 }
 
 impl Tenants {
+    /// Every tenant over these backends, sharing one store, cache, registry, limits and
+    /// clock; tenant records are read from the store when first needed.
     pub fn new(
         backends: Vec<Backend>,
         store: Arc<dyn Store>,
@@ -85,14 +87,17 @@ impl Tenants {
         }
     }
 
+    /// The store every tenant shares.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
+    /// The SCIM schema registry.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }
 
+    /// Page and scan limits of SCIM answers (`[scim]`).
     pub fn limits(&self) -> &ScimConfig {
         &self.limits
     }

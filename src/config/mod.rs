@@ -16,18 +16,24 @@ pub use secret::{Secret, SecretRef};
 use crate::mapping::{load_mapping, Mapping};
 use crate::scim::schema::Registry;
 
+/// The `[server]` section: where and how the SCIM API is served.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// Address to listen on (`server.listen`).
     pub listen: SocketAddr,
     /// Path prefix of the SCIM API, `/scim/v2` by default; no trailing slash.
     pub base_path: String,
     /// External base URL (scheme and host) used in `meta.location` and `Location`; when unset,
     /// taken from the request's `Host` header.
     pub public_url: Option<String>,
+    /// Whole-request time limit (`server.request_timeout_secs`, at least 1 s); a slower
+    /// request is answered 503.
     pub request_timeout: Duration,
+    /// Largest request body accepted (`server.max_body_bytes`); larger ones are answered 413.
     pub max_body_bytes: usize,
 }
 
+/// The `[scim]` section: how much one list or filter request may cost.
 #[derive(Debug, Clone)]
 pub struct ScimConfig {
     /// The largest page (`count`) served; larger requests are capped (RFC 7644 §3.4.2.4).
@@ -37,30 +43,43 @@ pub struct ScimConfig {
     pub max_scan: usize,
 }
 
+/// A named bearer token from the config (`[[auth.tokens]]` or `[[admin.tokens]]`).
 #[derive(Debug, Clone)]
 pub struct ApiToken {
+    /// The entry's `name`, shown in logs and the audit log in place of the secret.
     pub name: String,
+    /// The token itself, read from the `env` variable or `file` the entry names.
     pub secret: Secret,
 }
 
 /// The admin API: off without tokens; beside SCIM unless it has its own address.
 #[derive(Debug, Clone, Default)]
 pub struct AdminConfig {
+    /// Admin bearer tokens (`admin.tokens`); empty: the admin API is off.
     pub tokens: Vec<ApiToken>,
+    /// The admin API's own address (`admin.listen`); `None`: served beside SCIM.
     pub listen: Option<SocketAddr>,
 }
 
+/// The `[cache]` section: the lookup cache of platform objects and names.
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
+    /// How long a cached entry is reused (`cache.ttl_secs`).
     pub ttl: Duration,
+    /// Most entries each cache holds (`cache.max_entries`).
     pub max_entries: u64,
 }
 
+/// How to call one platform: a `[backend]` or `[backends.<name>]` section, apart from
+/// its mapping.
 #[derive(Debug, Clone)]
 pub struct BackendConfig {
     /// Scheme, host and optional path prefix; no trailing slash.
     pub base_url: String,
+    /// Time limit of each platform call (`timeout_secs`, at least 1 s); a timeout is
+    /// answered 504.
     pub timeout: Duration,
+    /// The platform credential (`credential`), sent as the mapping's `[platform.auth]` says.
     pub credential: Option<Secret>,
     /// Values the mapping reads as `settings.<name>`.
     pub settings: serde_json::Map<String, serde_json::Value>,
@@ -69,7 +88,9 @@ pub struct BackendConfig {
 /// A platform the gateway can front: where it is, how to call it, and its compiled mapping.
 #[derive(Debug)]
 pub struct ConfiguredBackend {
+    /// Where the platform is and how to call it.
     pub config: BackendConfig,
+    /// The compiled mapping file the section's `mapping` names.
     pub mapping: Mapping,
 }
 
@@ -79,14 +100,19 @@ pub const DEFAULT_BACKEND: &str = "default";
 /// The validated configuration the gateway runs with.
 #[derive(Debug)]
 pub struct Config {
+    /// Listen address, base path, public URL and request limits (`[server]`).
     pub server: ServerConfig,
+    /// Page and scan limits of SCIM answers (`[scim]`).
     pub scim: ScimConfig,
+    /// The `default` tenant's bearer tokens (`[[auth.tokens]]`).
     pub tokens: Vec<ApiToken>,
+    /// The admin API's tokens and address (`[admin]`).
     pub admin: AdminConfig,
     /// How long audit entries are kept (`None`: forever).
     pub audit_retention: Option<Duration>,
     /// `sqlite://path` (created when missing), `sqlite::memory:` or `postgres://...`.
     pub store_url: String,
+    /// Lifetime and size of the lookup cache (`[cache]`).
     pub cache: CacheConfig,
     /// Every backend by name; `[backend]` is `default`.
     pub backends: std::collections::BTreeMap<String, ConfiguredBackend>,

@@ -6,21 +6,29 @@ use serde::Deserialize;
 
 use super::SecretRef;
 
+/// The whole config file as read, before validation ([`Config::compile`](super::Config::compile)).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// `[server]`: listen address, base path, public URL and request limits.
     #[serde(default)]
     pub server: RawServer,
+    /// `[scim]`: page and scan limits.
     #[serde(default)]
     pub scim: RawScim,
+    /// `[auth]`: the `default` tenant's bearer tokens.
     #[serde(default)]
     pub auth: RawAuth,
+    /// `[admin]`: the admin API's tokens and address.
     #[serde(default)]
     pub admin: RawAdmin,
+    /// `[audit]`: how long the audit log is kept.
     #[serde(default)]
     pub audit: RawAudit,
+    /// `[store]`: where the identity store is.
     #[serde(default)]
     pub store: RawStore,
+    /// `[cache]`: lifetime and size of the lookup cache.
     #[serde(default)]
     pub cache: RawCache,
     /// The default tenant's backend (named `default`).
@@ -30,13 +38,19 @@ pub struct RawConfig {
     pub backends: std::collections::BTreeMap<String, RawBackend>,
 }
 
+/// `[server]` as written; missing keys take the defaults below.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawServer {
+    /// `server.listen`: address:port to listen on.
     pub listen: String,
+    /// `server.base_path`: path prefix of the SCIM API.
     pub base_path: String,
+    /// `server.public_url`: external URL for `meta.location`; `None`: from `Host`.
     pub public_url: Option<String>,
+    /// `server.request_timeout_secs`: whole-request time limit.
     pub request_timeout_secs: u64,
+    /// `server.max_body_bytes`: largest request body accepted.
     pub max_body_bytes: usize,
 }
 
@@ -52,10 +66,13 @@ impl Default for RawServer {
     }
 }
 
+/// `[scim]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawScim {
+    /// `scim.max_results`: largest page served.
     pub max_results: usize,
+    /// `scim.max_scan`: most platform objects read to answer one filter or sort.
     pub max_scan: usize,
 }
 
@@ -68,9 +85,11 @@ impl Default for RawScim {
     }
 }
 
+/// `[auth]` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
+    /// `[[auth.tokens]]`: the `default` tenant's bearer tokens, by reference.
     #[serde(default)]
     pub tokens: Vec<RawToken>,
 }
@@ -102,17 +121,22 @@ pub struct RawAdmin {
     pub listen: Option<String>,
 }
 
+/// One `[[auth.tokens]]` or `[[admin.tokens]]` entry: a name and where its secret is.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawToken {
+    /// Names the token in logs and the audit log.
     pub name: String,
+    /// `env = "VAR"` or `file = "path"`, written in the entry itself.
     #[serde(flatten)]
     pub secret: SecretRef,
 }
 
+/// `[store]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawStore {
+    /// `store.url`: an `sqlite:` URL or a `postgres://` one.
     pub url: String,
 }
 
@@ -124,10 +148,13 @@ impl Default for RawStore {
     }
 }
 
+/// `[cache]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawCache {
+    /// `cache.ttl_secs`: how long a cached entry is reused.
     pub ttl_secs: u64,
+    /// `cache.max_entries`: most entries each cache holds.
     pub max_entries: u64,
 }
 
@@ -140,15 +167,20 @@ impl Default for RawCache {
     }
 }
 
+/// A `[backend]` or `[backends.<name>]` section as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBackend {
     /// The mapping file, relative to the config file.
     pub mapping: String,
+    /// `base_url`: the platform's URL; mapping paths are appended to it.
     pub base_url: String,
+    /// `timeout_secs`: time limit of each platform call (default 10).
     #[serde(default = "default_backend_timeout")]
     pub timeout_secs: u64,
+    /// `credential`: `{ env = "VAR" }` or `{ file = "path" }`.
     pub credential: Option<SecretRef>,
+    /// `settings`: values the mapping reads as `settings.<name>`.
     #[serde(default)]
     pub settings: serde_json::Map<String, serde_json::Value>,
 }

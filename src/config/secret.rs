@@ -10,11 +10,14 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
+    /// The environment variable holding the secret.
     pub env: Option<String>,
+    /// The file holding the secret, relative to the config file's folder.
     pub file: Option<PathBuf>,
 }
 
 impl SecretRef {
+    /// A reference to the environment variable `name`.
     pub fn env(name: &str) -> Self {
         SecretRef {
             env: Some(name.to_owned()),
@@ -22,6 +25,8 @@ impl SecretRef {
         }
     }
 
+    /// Reads the secret, trimmed, taking a relative file path from `base_dir`; an error when
+    /// it is missing or empty, or unless exactly one of `env` and `file` is given.
     pub fn resolve(&self, base_dir: &Path) -> Result<Secret, String> {
         match (&self.env, &self.file) {
             (Some(var), None) => match std::env::var(var) {
@@ -47,10 +52,12 @@ impl SecretRef {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: String) -> Self {
         Secret(value)
     }
 
+    /// The value itself, to compare or send it; never to log it.
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -10,6 +10,7 @@ use crate::scim::bulk::{MAX_OPERATIONS, MAX_PAYLOAD_SIZE};
 use crate::scim::list::list_response;
 use crate::scim::schema::{Registry, ResourceType, Schema};
 
+/// The discovery documents of one backend: only the resource types its mapping serves.
 pub struct Discovery {
     registry: Arc<Registry>,
     /// Resource type ids served (`User`).
@@ -18,6 +19,8 @@ pub struct Discovery {
 }
 
 impl Discovery {
+    /// Publishes the resource types `published` of `registry`, advertising `max_results` as
+    /// `filter.maxResults`.
     pub fn new(registry: Arc<Registry>, published: Vec<String>, max_results: usize) -> Self {
         Discovery {
             registry,
@@ -46,6 +49,7 @@ impl Discovery {
             .collect()
     }
 
+    /// The ServiceProviderConfig document (RFC 7643 §5), its location under `base_url`.
     pub fn service_provider_config(&self, base_url: &str) -> Value {
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
@@ -72,6 +76,7 @@ impl Discovery {
         })
     }
 
+    /// Every published resource type, as a ListResponse.
     pub fn resource_types(&self, base_url: &str) -> Value {
         let items: Vec<Value> = self
             .resource_types_published()
@@ -85,12 +90,14 @@ impl Discovery {
             .resource_type_json(rt, &format!("{base_url}/ResourceTypes/{}", rt.id))
     }
 
+    /// One published resource type by id; `None` when it is not published.
     pub fn resource_type(&self, id: &str, base_url: &str) -> Option<Value> {
         self.resource_types_published()
             .find(|rt| rt.id == id)
             .map(|rt| self.resource_type_json(rt, base_url))
     }
 
+    /// The schemas (with extensions) of the published resource types, as a ListResponse.
     pub fn schemas(&self, base_url: &str) -> Value {
         let items: Vec<Value> = self
             .schemas_published()
@@ -103,6 +110,7 @@ impl Discovery {
         list_response(items.len(), 1, items)
     }
 
+    /// One published schema by URN (case-insensitive); `None` when it is not published.
     pub fn schema(&self, id: &str, base_url: &str) -> Option<Value> {
         self.schemas_published()
             .into_iter()

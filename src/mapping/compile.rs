@@ -20,11 +20,17 @@ use crate::scim::path::{parse_attr_path, AttrPath};
 use crate::scim::schema::{Mutability, Registry};
 use crate::scim::{ErrorKind, ScimType};
 
+/// A compiled mapping file: everything the gateway knows about one platform, checked and with
+/// every expression and template parsed.
 #[derive(Debug)]
 pub struct Mapping {
+    /// The file it was loaded from, for messages.
     pub file: PathBuf,
+    /// The `[platform]` section.
     pub platform: PlatformSpec,
+    /// The `[[errors]]` rules, in file order (the first match wins).
     pub errors: Vec<ErrorRule>,
+    /// The `[users]` section.
     pub users: ResourceMapping,
     /// Groups, when the platform has them.
     pub groups: Option<ResourceMapping>,
@@ -33,21 +39,33 @@ pub struct Mapping {
 /// The `[platform]` section: how the platform is called and how its errors read.
 #[derive(Debug)]
 pub struct PlatformSpec {
+    /// The platform's name for logs and error details.
     pub name: String,
+    /// How the credential is sent (`auth.scheme`).
     pub auth_scheme: AuthScheme,
+    /// The header carrying the credential (`auth.header`; set only for the header scheme).
     pub auth_header: Option<String>,
+    /// Text put before the credential in that header (`auth.prefix`; may be empty).
     pub auth_prefix: String,
+    /// Names the gateway config's `[backend.settings]` must provide.
     pub settings: Vec<String>,
+    /// Expression over `response` giving the platform's message in an error answer.
     pub error_message: Option<Expr>,
+    /// Headers sent on every call: name and value template (over `settings`).
     pub headers: Vec<(String, Template)>,
 }
 
+/// A compiled `[[errors]]` rule: which platform error answer it matches and the SCIM error it
+/// becomes.
 #[derive(Debug)]
 pub struct ErrorRule {
+    /// The platform's HTTP status the rule matches.
     pub status: u16,
+    /// Text the raw answer body must contain for the rule to match.
     pub body_contains: Option<String>,
     /// What the platform's answer means for the request (from `scim_status`).
     pub kind: ErrorKind,
+    /// The SCIM `scimType` of the answer.
     pub scim_type: Option<ScimType>,
 }
 
@@ -64,14 +82,23 @@ const SCIM_STATUSES: [(u16, ErrorKind); 8] = [
     (503, ErrorKind::Unavailable),
 ];
 
+/// A compiled `[users]` or `[groups]` section: how one SCIM resource type maps onto platform
+/// objects and calls.
 #[derive(Debug)]
 pub struct ResourceMapping {
+    /// Expression over `backend` giving the platform object's stable key.
     pub key: Expr,
+    /// The SCIM attributes the platform holds, in file order.
     pub attributes: Vec<AttributeMapping>,
+    /// The call that reads one object by `key`.
     pub get: CallSpec,
+    /// How objects are listed, paged and filtered.
     pub list: ListSpec,
+    /// The calls that create an object; the first is unconditional and returns the object.
     pub create: Vec<CallSpec>,
+    /// The calls of a PUT or PATCH, each run when its condition holds.
     pub update: Vec<CallSpec>,
+    /// The calls that delete an object.
     pub delete: Vec<CallSpec>,
     /// Group membership.
     pub members: Option<MembersSpec>,
@@ -82,56 +109,91 @@ pub struct ResourceMapping {
     pub snapshot_fields: Option<Vec<Vec<String>>>,
 }
 
+/// A compiled `[users.groups]` table: how to read the groups a user belongs to.
 #[derive(Debug)]
 pub struct GroupsOfSpec {
+    /// The read call (its templates see the user's `key`).
     pub call: CallSpec,
+    /// Expression over `response` giving the array of platform group objects.
     pub items: Expr,
 }
 
+/// A compiled `[groups.members]` table: how a group's members are read and changed.
 #[derive(Debug)]
 pub struct MembersSpec {
+    /// Expression over `backend` (the group object) giving its members' platform keys.
     pub from_backend: Expr,
+    /// The calls run when membership changes (they also see `added` and `removed`).
     pub update: Vec<CallSpec>,
 }
 
+/// A compiled attribute entry: one SCIM attribute and how it converts to and from the
+/// platform object.
 #[derive(Debug)]
 pub struct AttributeMapping {
     /// As written in the file, for messages.
     pub scim_source: String,
+    /// The SCIM attribute path, checked against the resource type's schemas.
     pub scim: AttrPath,
     /// Dotted path of the platform field, when the attribute has one.
     pub backend_field: Option<Vec<String>>,
+    /// Expression over `backend` giving the SCIM value: the file's `from_backend`, else
+    /// `backend.<field>`; `None` when the attribute is not read (`read = false` or no field).
     pub from_backend: Option<Expr>,
+    /// Expression over `value` and `resource` giving the platform value; `None` when the
+    /// attribute is only read.
     pub to_backend: Option<Expr>,
+    /// What an IdP change to the written value does.
     pub on_change: OnChange,
 }
 
+/// A compiled platform call, ready to be rendered with a template context.
 #[derive(Debug)]
 pub struct CallSpec {
+    /// Condition; the call is skipped when it is false.
     pub when: Option<Expr>,
+    /// The HTTP method.
     pub method: Method,
+    /// Path template, appended to the backend base URL.
     pub path: Template,
+    /// Query parameters: name and value template, in name order.
     pub query: Vec<(String, Template)>,
+    /// Headers for this call: name and value template, in name order.
     pub headers: Vec<(String, Template)>,
+    /// JSON body template; `None` sends no body.
     pub body: Option<ValueTemplate>,
+    /// The answer is the platform object, whose key and body the later calls see.
     pub returns_object: bool,
 }
 
+/// A compiled `list` table: the list call, how its answer reads, paging and push-downs.
 #[derive(Debug)]
 pub struct ListSpec {
+    /// The list call (method `GET` unless the file says otherwise).
     pub call: CallSpec,
+    /// Expression over `response` and `headers` giving the array of platform objects.
     pub items: Expr,
+    /// Expression over `response` and `headers` giving the total count, when the platform
+    /// tells it.
     pub total: Option<Expr>,
+    /// How a page is asked for.
     pub pagination: PaginationStyle,
+    /// The largest page to ask for (the file's value, else 100; at least 1).
     pub max_page_size: usize,
+    /// Filter push-down rules, tried in order.
     pub pushdowns: Vec<Pushdown>,
 }
 
+/// A compiled filter push-down rule: a SCIM comparison the list call can answer.
 #[derive(Debug)]
 pub struct Pushdown {
+    /// The SCIM attribute the filter compares.
     pub attribute: AttrPath,
+    /// The SCIM comparison operator.
     pub op: CompareOp,
+    /// Query parameters added to the list call: name and value template (over `value`).
     pub query: Vec<(String, Template)>,
+    /// The platform's match is exactly the SCIM filter, so its answer is not filtered again.
     pub exact: bool,
 }
 

@@ -59,6 +59,7 @@ impl std::fmt::Debug for Expr {
 }
 
 impl Expr {
+    /// Parses an expression; the error message quotes the source and says what is wrong.
     pub fn compile(source: &str) -> Result<Expr, String> {
         let compiled = environment()
             .compile_expression_owned(source.to_owned())
@@ -69,6 +70,7 @@ impl Expr {
         })
     }
 
+    /// The expression as written in the mapping file.
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -115,18 +117,25 @@ fn to_json(value: JinjaValue) -> Result<Option<Value>, EvalError> {
 /// A string template: either one typed expression or a string with `{{ }}` parts.
 #[derive(Debug)]
 pub enum Template {
+    /// No `{{ }}`: the text as written.
     Literal(String),
+    /// Exactly one `{{ expression }}`: its value keeps its JSON type.
     Typed(Expr),
+    /// Text mixed with `{{ }}` parts: renders to a string.
     Text(Vec<TextPart>),
 }
 
+/// One piece of a text template.
 #[derive(Debug)]
 pub enum TextPart {
+    /// Text copied as is.
     Literal(String),
+    /// A `{{ expression }}` whose value is written as text (nothing when undefined or null).
     Expr(Expr),
 }
 
 impl Template {
+    /// Parses a template string; unbalanced or unclosed braces and bad expressions are errors.
     pub fn compile(source: &str) -> Result<Template, String> {
         let trimmed = source.trim();
         if let Some(inner) = single_expression(trimmed) {
@@ -223,13 +232,18 @@ fn single_expression(s: &str) -> Option<&str> {
 /// A JSON value whose string leaves are templates: the body of a backend request.
 #[derive(Debug)]
 pub enum ValueTemplate {
+    /// A value with no template in it (numbers, booleans, null, plain strings).
     Fixed(Value),
+    /// A string with `{{ }}` parts.
     String(Template),
+    /// An array whose elements are templates.
     Array(Vec<ValueTemplate>),
+    /// An object whose member values are templates.
     Object(Vec<(String, ValueTemplate)>),
 }
 
 impl ValueTemplate {
+    /// Compiles every string leaf of a JSON value as a template.
     pub fn compile(value: &Value) -> Result<ValueTemplate, String> {
         Ok(match value {
             Value::String(s) => match Template::compile(s)? {

@@ -7,11 +7,14 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+/// The `[platform]` section: the platform's name, how calls authenticate, the settings the
+/// gateway config must supply, how error answers read and the headers sent on every call.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPlatform {
     /// Shown in logs and messages ("Coder").
     pub name: String,
+    /// `auth`: how the credential from `backend.credential` is sent.
     pub auth: RawAuth,
     /// Names of the settings the `[backend.settings]` table of the gateway config must provide.
     #[serde(default)]
@@ -23,6 +26,7 @@ pub struct RawPlatform {
     pub headers: BTreeMap<String, String>,
 }
 
+/// `platform.auth.scheme`: how the platform credential goes on each call.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthScheme {
@@ -36,15 +40,22 @@ pub enum AuthScheme {
     None,
 }
 
+/// `platform.auth`: `{ scheme = ..., header = ..., prefix = ... }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
+    /// `scheme`: `"header"`, `"bearer"`, `"basic"` or `"none"`.
     pub scheme: AuthScheme,
+    /// `header`: the header that carries the secret; required with, and only allowed with,
+    /// `scheme = "header"`.
     pub header: Option<String>,
+    /// `prefix`: text put before the secret in that header (default: none).
     #[serde(default)]
     pub prefix: String,
 }
 
+/// One `[[errors]]` rule: which platform error answers mean which SCIM error. Rules are tried
+/// in order.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawErrorRule {
@@ -58,6 +69,8 @@ pub struct RawErrorRule {
     pub scim_type: Option<String>,
 }
 
+/// An attribute's `on_change`: what a change from the IdP to a value written with
+/// `to_backend` does.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum OnChange {
@@ -71,6 +84,8 @@ pub enum OnChange {
     Keep,
 }
 
+/// One `[[users.attributes]]` or `[[groups.attributes]]` entry: a SCIM attribute the platform
+/// holds, and how it is read from and written to the platform object.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAttribute {
@@ -83,6 +98,7 @@ pub struct RawAttribute {
     /// Expression over `value` (the SCIM value) and `resource` (the SCIM resource) giving the
     /// platform value; without it the attribute is read-only towards the platform.
     pub to_backend: Option<String>,
+    /// `on_change`: `"apply"` (default), `"reject"` or `"keep"`.
     #[serde(default)]
     pub on_change: OnChange,
     /// `false`: the attribute is only written to the platform, never read from it (another
@@ -105,16 +121,21 @@ pub struct RawMembers {
     pub update: Vec<RawCall>,
 }
 
+/// One platform call (`[users.get]`, each `[[users.create]]`, `[[users.update]]`,
+/// `[[users.delete]]`, `[[groups.members.update]]`, ...).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCall {
     /// Condition (expression); the call is skipped when false.
     pub when: Option<String>,
+    /// HTTP method: `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any letter case).
     pub method: String,
     /// Path template, appended to the backend base URL.
     pub path: String,
+    /// Query parameters: name to value template.
     #[serde(default)]
     pub query: BTreeMap<String, String>,
+    /// Headers for this call only: name to value template.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// JSON body template (string leaves are templates).
@@ -124,6 +145,7 @@ pub struct RawCall {
     pub returns_object: bool,
 }
 
+/// `list.pagination`: how the list call asks for one page.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum PaginationStyle {
@@ -136,28 +158,37 @@ pub enum PaginationStyle {
     None,
 }
 
+/// The `[users.list]` or `[groups.list]` table: the call that lists platform objects, how its
+/// answer reads, how it pages, and which SCIM filters it can answer itself.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawList {
+    /// HTTP method (default: `GET`).
     pub method: Option<String>,
+    /// Path template, appended to the backend base URL.
     pub path: String,
+    /// Query parameters: name to value template (with the paging variables).
     #[serde(default)]
     pub query: BTreeMap<String, String>,
+    /// Headers for the list call: name to value template.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Expression over `response` (and `headers`) giving the array of platform objects.
     pub items: String,
     /// Expression over `response` (and `headers`) giving the total count, when the platform tells it.
     pub total: Option<String>,
+    /// `pagination`: `"offset"` (default), `"page"` or `"none"`.
     #[serde(default)]
     pub pagination: PaginationStyle,
-    /// The largest page the platform serves.
+    /// The largest page the platform serves (default: 100).
     pub max_page_size: Option<usize>,
     /// Filter push-down rules, tried in order.
     #[serde(default)]
     pub filters: Vec<RawPushdown>,
 }
 
+/// One `[[users.list.filters]]` rule: a SCIM filter shape (attribute and operator) the list
+/// call can answer, and the query parameters that ask the platform for it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPushdown {
@@ -178,9 +209,11 @@ pub struct RawPushdown {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGroupsOf {
+    /// HTTP method (default: `GET`).
     pub method: Option<String>,
     /// Path template (`key` is the user's platform key).
     pub path: String,
+    /// Query parameters: name to value template (over `key`).
     #[serde(default)]
     pub query: BTreeMap<String, String>,
     /// Expression over `response` giving the array of platform group objects.

@@ -18,6 +18,7 @@ use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::path::AttrPath;
 use crate::scim::{ScimError, ScimType};
 
+/// Why the mapping could not turn a value or a platform answer into what was asked.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum MappingError {
     /// A value from the IdP cannot become a platform value (`slug` of "@@@", a required value missing).
@@ -33,6 +34,8 @@ pub enum MappingError {
 }
 
 impl MappingError {
+    /// The SCIM error (400) the IdP gets; `None` for `Unusable`, which is the gateway's or the
+    /// platform's fault rather than the request's.
     pub fn to_scim(&self) -> Option<ScimError> {
         match self {
             MappingError::InvalidValue(m) => {

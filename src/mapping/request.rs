@@ -57,11 +57,15 @@ impl std::fmt::Display for Method {
 /// One HTTP request to the platform, fully rendered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackendRequest {
+    /// The HTTP method.
     pub method: Method,
     /// Path and nothing else; appended to the backend base URL.
     pub path: String,
+    /// Query parameters, in order, not yet URL-encoded.
     pub query: Vec<(String, String)>,
+    /// Headers of this call, besides the platform's own and the credential.
     pub headers: Vec<(String, String)>,
+    /// JSON body; `None` sends none.
     pub body: Option<Value>,
 }
 
@@ -69,13 +73,18 @@ pub struct BackendRequest {
 /// holding the text when the body is not JSON; `Null` when empty).
 #[derive(Debug, Clone)]
 pub struct BackendResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// Header values as JSON strings, by lower-case name.
     pub headers: Map<String, Value>,
+    /// The parsed body.
     pub body: Value,
+    /// The body as text, for `body_contains` rules and messages.
     pub raw_body: String,
 }
 
 impl BackendResponse {
+    /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

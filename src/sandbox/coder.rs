@@ -140,7 +140,7 @@ impl CoderEmulator {
     }
 
     /// Per "METHOD path-pattern" counts, e.g. "PATCH /api/v2/groups/{group}"; requests that
-    /// match no route are counted under "METHOD <unmatched>".
+    /// match no route are counted under `"METHOD <unmatched>"`.
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         let counts = self.inner.counts.lock().unwrap_or_else(|e| e.into_inner());
         counts

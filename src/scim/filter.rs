@@ -21,16 +21,26 @@ pub const MAX_FILTER_LEN: usize = 8192;
 /// recursion so a hostile filter cannot exhaust the stack.
 pub const MAX_FILTER_DEPTH: usize = 32;
 
+/// A comparison operator of RFC 7644 §3.4.2.2 (Table 3); written in any case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CompareOp {
+    /// `eq`: some value equals the literal; `eq null` means the attribute is unassigned.
     Eq,
+    /// `ne`: no value equals the literal, so an absent attribute matches.
     Ne,
+    /// `co`: a string value contains the literal.
     Co,
+    /// `sw`: a string value starts with the literal.
     Sw,
+    /// `ew`: a string value ends with the literal.
     Ew,
+    /// `gt`: a value is greater; strings compare lexically, dateTimes in time order.
     Gt,
+    /// `ge`: a value is greater than or equal to the literal.
     Ge,
+    /// `lt`: a value is less than the literal.
     Lt,
+    /// `le`: a value is less than or equal to the literal.
     Le,
 }
 
@@ -47,6 +57,7 @@ const ALL_OPS: [CompareOp; 9] = [
 ];
 
 impl CompareOp {
+    /// The lowercase keyword, as the RFC writes it.
     pub fn as_str(&self) -> &'static str {
         match self {
             CompareOp::Eq => "eq",
@@ -92,9 +103,13 @@ impl fmt::Display for CompareOp {
 /// `compValue` of the ABNF.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
+    /// A JSON string, escapes decoded.
     String(String),
+    /// A JSON number, kept exact.
     Number(serde_json::Number),
+    /// `true` or `false`, accepted in any case.
     Bool(bool),
+    /// `null`, read as "unassigned" (RFC 7643 §2.5); only `eq` and `ne` can match it.
     Null,
 }
 
@@ -109,21 +124,35 @@ impl fmt::Display for Literal {
     }
 }
 
+/// A parsed filter (RFC 7644 §3.4.2.2, Figure 1); `Display` prints text that parses back to
+/// the same tree.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
+    /// `attr pr`: the attribute has a non-empty value.
     Present(AttrPath),
+    /// `attr op value`: true when a value of the attribute satisfies it (`ne`: when none is
+    /// equal).
     Compare {
+        /// The attribute compared; a complex one stands for its `value` sub-attribute.
         path: AttrPath,
+        /// The comparison operator.
         op: CompareOp,
+        /// The literal compared against.
         value: Literal,
     },
-    /// emails[type eq "work" and value co "@example.com"]; inner filter paths are relative to the element
+    /// `emails[type eq "work" and value co "@example.com"]`; paths in the inner filter are
+    /// relative to the element.
     ValuePath {
+        /// The multi-valued or complex attribute whose elements are tested.
         path: AttrPath,
+        /// The test each element gets; the whole filter matches if any element passes.
         filter: Box<Filter>,
     },
+    /// `a and b`: both operands match.
     And(Box<Filter>, Box<Filter>),
+    /// `a or b`: at least one operand matches.
     Or(Box<Filter>, Box<Filter>),
+    /// `not (a)`: the operand does not match.
     Not(Box<Filter>),
 }
 
@@ -158,6 +187,8 @@ fn write_operand(f: &mut fmt::Formatter<'_>, x: &Filter, parens: bool) -> fmt::R
     }
 }
 
+/// Parses a filter of at most [`MAX_FILTER_LEN`] bytes; errors are 400 invalidFilter naming
+/// the character position. Attributes are not checked here: see [`Filter::validate`].
 pub fn parse_filter(s: &str) -> Result<Filter, ScimError> {
     parse_fragment(s, 0, false).map_err(|e| {
         ScimError::bad_request(
@@ -502,6 +533,7 @@ enum Scope<'v, 'r> {
 }
 
 impl Filter {
+    /// Whether `resource`, a resource of type `rt` in its SCIM JSON form, satisfies the filter.
     pub fn matches(&self, resource: &Value, registry: &Registry, rt: &ResourceType) -> bool {
         eval(self, Scope::Root(resource), registry, rt)
     }

@@ -13,12 +13,17 @@ use super::sort::{parse_sort_order, sort_resources, SortOrder};
 use super::value::get_ci;
 use super::{LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA};
 
+/// The parameters of one list or search request (RFC 7644 §3.4.2, §3.4.3), parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
+    /// The `filter`, not yet checked against a schema (see [`ListQuery::validate`]); `None`
+    /// selects every resource.
     pub filter: Option<Filter>,
     /// `attributes` and `excludedAttributes`.
     pub projection: Projection,
+    /// The `sortBy` attribute; `None` keeps the order the resources come in.
     pub sort_by: Option<AttrPath>,
+    /// The `sortOrder`; it only matters when `sort_by` is set.
     pub sort_order: SortOrder,
     /// 1-based; values below 1 are read as 1 (RFC 7644 §3.4.2.4).
     pub start_index: usize,

@@ -24,14 +24,19 @@ use super::PATCH_OP_SCHEMA;
 /// Most operations accepted in one request; bounds the work of one PATCH.
 pub const MAX_PATCH_OPERATIONS: usize = 1000;
 
+/// The `op` of a PATCH operation (RFC 7644 §3.5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PatchOpKind {
+    /// Add values (§3.5.2.1); a multi-valued attribute gains elements.
     Add,
+    /// Remove values (§3.5.2.2); needs a `path`.
     Remove,
+    /// Replace values (§3.5.2.3).
     Replace,
 }
 
 impl PatchOpKind {
+    /// The lowercase op name, as the RFC writes it.
     pub fn as_str(&self) -> &'static str {
         match self {
             PatchOpKind::Add => "add",
@@ -48,10 +53,15 @@ impl PatchOpKind {
     }
 }
 
+/// One entry of a PatchOp request's `Operations` array, parsed but not yet applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchOp {
+    /// What the operation does.
     pub op: PatchOpKind,
+    /// The target; `None` means the resource itself, `value` then being an object of attributes.
     pub path: Option<PatchPath>,
+    /// The `value` member as sent, not yet checked against the schema; `None` when absent, which
+    /// only `remove` allows.
     pub value: Option<Value>,
 }
 
@@ -59,6 +69,8 @@ fn syntax(detail: String) -> ScimError {
     ScimError::bad_request(ScimType::InvalidSyntax, detail)
 }
 
+/// Parses a PatchOp request body: its `schemas` and the shape of each of its operations (at
+/// most [`MAX_PATCH_OPERATIONS`]). Nothing is applied; see [`apply_patch`].
 pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
     let obj = body
         .as_object()

@@ -10,8 +10,11 @@ use super::filter::{self, Filter};
 /// `[urn ":"] name ["." sub]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttrPath {
+    /// The schema URN before the last ':', when the path is qualified.
     pub urn: Option<String>,
+    /// The top-level attribute name as written; looked up ignoring case.
     pub name: String,
+    /// The sub-attribute after the '.', if any.
     pub sub: Option<String>,
 }
 
@@ -62,6 +65,7 @@ impl fmt::Display for AttrPath {
 pub struct PatchPath {
     /// `sub` is always `None` when `filter` is set; see `value_sub`.
     pub attr: AttrPath,
+    /// The value filter between `[` and `]`; its paths are relative to each element.
     pub filter: Option<Filter>,
     /// The sub-attribute after `]`, as in `emails[type eq "work"].value`.
     pub value_sub: Option<String>,
@@ -97,6 +101,7 @@ impl Syntax {
     }
 }
 
+/// Parses one `attrPath`; errors are 400 invalidPath naming the character position.
 pub fn parse_attr_path(s: &str) -> Result<AttrPath, ScimError> {
     parse_attr_path_at(s, 0).map_err(|e| path_error(s, &e))
 }
@@ -114,6 +119,8 @@ pub fn parse_attr_list(s: &str) -> Result<Vec<AttrPath>, ScimError> {
     Ok(out)
 }
 
+/// Parses a PATCH `path` (RFC 7644 §3.5.2); errors are 400 invalidPath naming the character
+/// position.
 pub fn parse_patch_path(s: &str) -> Result<PatchPath, ScimError> {
     parse_patch_path_inner(s).map_err(|e| path_error(s, &e))
 }

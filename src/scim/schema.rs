@@ -22,17 +22,26 @@ use super::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AttrType {
+    /// Unicode text (§2.3.1); compared ignoring case unless the attribute is `caseExact`.
     String,
+    /// JSON `true` or `false` (§2.3.2).
     Boolean,
+    /// A real number (§2.3.3).
     Decimal,
+    /// A whole number with no fractional part (§2.3.4).
     Integer,
+    /// An xsd:dateTime string such as `2008-01-23T04:56:22Z` (§2.3.5); compared in time order.
     DateTime,
+    /// Base64-encoded bytes carried as a string (§2.3.6); never ordered in filters.
     Binary,
+    /// A URI carried as a string (§2.3.7); `reference_types` says what it may point to.
     Reference,
+    /// An object of sub-attributes, one level deep (§2.3.8).
     Complex,
 }
 
 impl AttrType {
+    /// The RFC 7643 spelling of the type (`"dateTime"`, `"complex"`, ...), as served in /Schemas.
     pub fn as_str(&self) -> &'static str {
         match self {
             AttrType::String => "string",
@@ -51,14 +60,19 @@ impl AttrType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Mutability {
+    /// Set by the service provider only; values a client sends are ignored.
     ReadOnly,
+    /// Clients may set and change the value at any time; the default.
     #[default]
     ReadWrite,
+    /// Clients may give the value when the resource is created but not change it afterwards.
     Immutable,
+    /// Clients may set the value but it is never returned (e.g. `password`).
     WriteOnly,
 }
 
 impl Mutability {
+    /// The RFC 7643 §7 spelling, as served in /Schemas.
     pub fn as_str(&self) -> &'static str {
         match self {
             Mutability::ReadOnly => "readOnly",
@@ -73,14 +87,20 @@ impl Mutability {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Returned {
+    /// In every response, whatever `attributes` and `excludedAttributes` say (e.g. `id`).
     Always,
+    /// Never in a response (e.g. `password`).
     Never,
+    /// In responses unless `attributes` leaves it out or `excludedAttributes` names it; the
+    /// default.
     #[default]
     Default,
+    /// In a response only when `attributes` names it.
     Request,
 }
 
 impl Returned {
+    /// The RFC 7643 §7 spelling, as served in /Schemas.
     pub fn as_str(&self) -> &'static str {
         match self {
             Returned::Always => "always",
@@ -95,13 +115,17 @@ impl Returned {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Uniqueness {
+    /// No uniqueness is asked for; the default.
     #[default]
     None,
+    /// Unique among the resources of this service provider or tenant (e.g. `userName`).
     Server,
+    /// Unique across all service providers, like a GUID.
     Global,
 }
 
 impl Uniqueness {
+    /// The RFC 7643 §7 spelling, as served in /Schemas.
     pub fn as_str(&self) -> &'static str {
         match self {
             Uniqueness::None => "none",
@@ -115,27 +139,39 @@ impl Uniqueness {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Attribute {
+    /// The name as the schema spells it; requests may use any case (§2.1).
     pub name: String,
+    /// The data type, JSON member `type`.
     #[serde(rename = "type")]
     pub attr_type: AttrType,
+    /// Whether the value is an array of values (§2.4).
     #[serde(default)]
     pub multi_valued: bool,
+    /// Human-readable text served in /Schemas; empty when the file gives none.
     #[serde(default)]
     pub description: String,
+    /// Whether a resource must have a value; a write that leaves it unassigned is rejected.
     #[serde(default)]
     pub required: bool,
+    /// Whether string values keep their case when filtered and sorted; ignored for `complex`.
     #[serde(default)]
     pub case_exact: bool,
+    /// Whether and when clients may change the value.
     #[serde(default)]
     pub mutability: Mutability,
+    /// When the value appears in responses.
     #[serde(default)]
     pub returned: Returned,
+    /// How unique values must be; served in /Schemas.
     #[serde(default)]
     pub uniqueness: Uniqueness,
+    /// Suggested values such as `"work"` or `"home"`; served in /Schemas but not enforced.
     #[serde(default)]
     pub canonical_values: Vec<String>,
+    /// For a `reference`, what it may point to: resource type names, `"external"` or `"uri"`.
     #[serde(default)]
     pub reference_types: Vec<String>,
+    /// For a `complex` attribute, its sub-attributes; empty for every other type.
     #[serde(default)]
     pub sub_attributes: Vec<Attribute>,
 }
@@ -148,6 +184,7 @@ impl Attribute {
             .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
+    /// Whether the value is an object of sub-attributes rather than a single value.
     pub fn is_complex(&self) -> bool {
         self.attr_type == AttrType::Complex
     }
@@ -180,17 +217,23 @@ impl Attribute {
     }
 }
 
+/// A schema (RFC 7643 §7): the attributes one schema URN contributes to a resource.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schema {
+    /// The schema URN, e.g. `urn:ietf:params:scim:schemas:core:2.0:User`.
     pub id: String,
+    /// Human-readable name, e.g. "User" or "EnterpriseUser".
     pub name: String,
+    /// Human-readable text served in /Schemas; empty when the file gives none.
     #[serde(default)]
     pub description: String,
+    /// The top-level attributes, without the common id, externalId and meta.
     pub attributes: Vec<Attribute>,
 }
 
 impl Schema {
+    /// A top-level attribute by name, ignoring case; the common attributes are not found here.
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes
             .iter()
@@ -198,19 +241,29 @@ impl Schema {
     }
 }
 
+/// An extension schema a resource type admits (RFC 7643 §6 `schemaExtensions`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SchemaExtension {
+    /// The extension's schema URN.
     pub schema: String,
+    /// Whether every resource of the type must carry the extension.
     pub required: bool,
 }
 
+/// A resource type (RFC 7643 §6): an endpoint with its core schema and extensions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceType {
+    /// Identifier, e.g. "User"; the last segment of its /ResourceTypes URL.
     pub id: String,
+    /// Human-readable name; the same as `id` for User and Group.
     pub name: String,
+    /// Path of the endpoint relative to the base URL, with its leading slash, e.g. `/Users`.
     pub endpoint: String,
+    /// Human-readable text served in /ResourceTypes.
     pub description: String,
+    /// URN of the core schema.
     pub schema: String,
+    /// Extension schemas, in the order they are served.
     pub extensions: Vec<SchemaExtension>,
 }
 
@@ -219,17 +272,29 @@ pub struct ResourceType {
 pub struct ResolvedAttr<'a> {
     /// The defining schema's URN; "" for the common attributes.
     pub schema_urn: &'a str,
+    /// The top-level attribute the path names.
     pub attribute: &'a Attribute,
+    /// The sub-attribute after the '.', when the path names one.
     pub sub_attribute: Option<&'a Attribute>,
 }
 
+/// Why a [`Registry`] could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RegistryError {
+    /// An embedded schema file does not parse as an RFC 7643 schema.
     #[error("schema file {file} is not a valid RFC 7643 schema: {message}")]
-    BadSchemaFile { file: String, message: String },
+    BadSchemaFile {
+        /// The embedded file's name, e.g. `user.json`.
+        file: String,
+        /// The JSON parser's description of the problem.
+        message: String,
+    },
+    /// A resource type names a schema URN that is not among the registry's schemas.
     #[error("resource type {resource_type} refers to unknown schema {schema}")]
     UnknownSchema {
+        /// The resource type's id.
         resource_type: String,
+        /// The URN that was not found.
         schema: String,
     },
 }
@@ -255,6 +320,8 @@ fn parse_embedded<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Every schema and resource type served, with the common attributes (RFC 7643 §3.1);
+/// the one source of attribute definitions.
 #[derive(Debug, Clone)]
 pub struct Registry {
     schemas: Vec<Schema>,
@@ -319,18 +386,22 @@ impl Registry {
         })
     }
 
+    /// Every schema, core and extension, in registration order (the /Schemas listing).
     pub fn schemas(&self) -> &[Schema] {
         &self.schemas
     }
 
+    /// The schema whose URN is `id`, ignoring case.
     pub fn schema(&self, id: &str) -> Option<&Schema> {
         self.schemas.iter().find(|s| s.id.eq_ignore_ascii_case(id))
     }
 
+    /// Every resource type, in registration order (the /ResourceTypes listing).
     pub fn resource_types(&self) -> &[ResourceType] {
         &self.resource_types
     }
 
+    /// The resource type whose id is `id` (e.g. "User"), ignoring case.
     pub fn resource_type(&self, id: &str) -> Option<&ResourceType> {
         self.resource_types
             .iter()
@@ -342,12 +413,14 @@ impl Registry {
         &self.common
     }
 
+    /// The common attribute (id, externalId or meta) named `name`, ignoring case.
     pub fn common_attribute(&self, name: &str) -> Option<&Attribute> {
         self.common
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
+    /// The core schema of `rt`; [`Registry::new`] ensures it exists for its own resource types.
     pub fn core_schema(&self, rt: &ResourceType) -> Option<&Schema> {
         self.schema(&rt.schema)
     }
@@ -368,7 +441,9 @@ impl Registry {
             .and_then(|e| self.schema(&e.schema))
     }
 
-    /// Resolve a parsed attribute path against a resource type: core schema, extensions (by URN prefix), and common attributes (id, externalId, meta). Attribute names are case-insensitive.
+    /// Resolve a parsed attribute path against a resource type: core schema, extensions (by
+    /// URN prefix), and common attributes (id, externalId, meta). Attribute names are
+    /// case-insensitive.
     ///
     /// An unqualified name is looked up in the common attributes, then the
     /// core schema, then the extensions: IdPs do send `employeeNumber`
@@ -728,7 +803,7 @@ fn normalize_scalar(attr: &Attribute, v: &Value, label: &str) -> Result<Value, S
 /// Canonical form of a POST/PUT body (RFC 7644 §3.3, §3.5.1): names in the
 /// schema's spelling, extension attributes (as URN-keyed objects or
 /// URN-qualified keys) folded under their URN, readOnly attributes dropped,
-/// values normalized as [`normalize_value`] does, required attributes
+/// values normalized as `normalize_value` does, required attributes
 /// checked, and `schemas` rebuilt from the extensions present. A missing
 /// `schemas` is accepted because several IdPs leave it out.
 pub fn normalize_resource(

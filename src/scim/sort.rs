@@ -11,13 +11,18 @@ use super::path::AttrPath;
 use super::schema::{AttrType, Registry, ResourceType};
 use super::value::{fold, get_ci, parse_datetime};
 
+/// The `sortOrder` of RFC 7644 §3.4.2.3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortOrder {
+    /// Smallest value first; the default when `sortOrder` is absent.
     #[default]
     Ascending,
+    /// Largest value first.
     Descending,
 }
 
+/// Parses a `sortOrder` value in any case; anything but ascending or descending is 400
+/// invalidValue.
 pub fn parse_sort_order(s: &str) -> Result<SortOrder, ScimError> {
     let s = s.trim();
     if s.eq_ignore_ascii_case("ascending") {

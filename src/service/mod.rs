@@ -15,6 +15,8 @@ mod calls;
 mod links;
 mod present;
 mod query;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use std::sync::Arc;

@@ -10,27 +10,35 @@ use super::StoreFuture;
 /// Which set of identities: a tenant's resources of one type.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
+    /// The tenant's id.
     pub tenant: &'a str,
+    /// The SCIM resource type id (`User`, `Group`).
     pub resource_type: &'a str,
 }
 
 /// One linked identity.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
+    /// The SCIM `id` the gateway gave the resource.
     pub scim_id: String,
+    /// The platform object's stable key (the mapping's `key` expression); unique in a scope.
     pub backend_key: String,
+    /// The IdP's `externalId`, when it sent one.
     pub external_id: Option<String>,
     /// The SCIM resource as the IdP last wrote it (no `id`, no `meta`).
     pub shadow: Value,
     /// The platform object right after the gateway last wrote it; `Null` when the IdP never
     /// wrote this object (it was created on the platform directly).
     pub platform: Value,
+    /// When the link was made (`meta.created`).
     pub created: OffsetDateTime,
+    /// When the link was last written (`meta.lastModified`).
     pub last_modified: OffsetDateTime,
 }
 
 /// The identity links of every tenant, by scope (tenant and resource type).
 pub trait LinkStore: Send + Sync + 'static {
+    /// The identity with this SCIM id; `None` when there is no such link.
     fn get<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, Option<Identity>>;
 
     /// The identities with any of these SCIM ids (in no particular order).
@@ -55,6 +63,8 @@ pub trait LinkStore: Send + Sync + 'static {
         keys: &'a [String],
     ) -> StoreFuture<'a, Vec<Identity>>;
 
+    /// The identities whose `externalId` is exactly this one (in no particular order; the
+    /// store does not keep it unique).
     fn find_by_external_id<'a>(
         &'a self,
         scope: Scope<'a>,

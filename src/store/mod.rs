@@ -35,10 +35,13 @@ pub enum StoreError {
     /// The platform key or SCIM id is already linked.
     #[error("identity already linked: {0}")]
     Conflict(String),
+    /// The database failed or could not be reached.
     #[error("identity store: {0}")]
     Database(#[from] sqlx::Error),
+    /// The schema migrations could not be applied.
     #[error("identity store migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored value (JSON, timestamp, token lifetime) cannot be read back.
     #[error("identity store holds unreadable data: {0}")]
     Corrupt(String),
     /// The link to update is gone (deleted meanwhile, perhaps by another replica).

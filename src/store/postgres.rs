@@ -12,6 +12,8 @@ use super::{Change, Identity, Scope, StoreError, StoreFuture};
 /// The channel every replica listens on.
 const CHANNEL: &str = "scimgate_identity_changes";
 
+/// The store on PostgreSQL, shared by several replicas: advisory locks per resource
+/// and a `NOTIFY` change feed.
 pub struct PostgresStore {
     pool: PgPool,
     /// Connections that hold the replicas' write locks (session advisory locks), apart from
@@ -20,6 +22,8 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// Connects to `url` and runs the migrations (one replica at a time); the lock pool
+    /// connects when first needed.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
         let options = PgConnectOptions::from_str(url)?.application_name("scimgate");
         let pool = PgPoolOptions::new()

@@ -10,9 +10,13 @@ pub type ReplicaLock = Box<dyn Send + Sync>;
 /// running several replicas): caches everywhere drop what they hold for it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Change {
+    /// The link's tenant (the tenant's own id, for a tenant change).
     pub tenant: String,
+    /// The link's resource type, or [`Change::TENANT`] for a tenant change.
     pub resource_type: String,
+    /// The link's SCIM id (the tenant's id, for a tenant change).
     pub scim_id: String,
+    /// The link's platform key (the tenant's backend, for a tenant change).
     pub backend_key: String,
     /// The link was deleted (not only changed): its key must not be linked again from an
     /// older list.

@@ -8,11 +8,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::sql::{self, sql_store};
 use super::{Identity, Scope, StoreError, StoreFuture};
 
+/// The embedded store on SQLite, owned by one process.
 pub struct SqliteStore {
     pool: SqlitePool,
 }
 
 impl SqliteStore {
+    /// Opens the database `url` names (creating a missing file) and runs the migrations.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         let memory = url.contains(":memory:");
         let options = SqliteConnectOptions::from_str(url)?

@@ -10,6 +10,7 @@ use super::StoreFuture;
 pub struct TenantRecord {
     /// The URL segment (`/scim/v2/{id}`): lower-case letters, digits and `-`.
     pub id: String,
+    /// Display name, for people.
     pub name: String,
     /// A disabled tenant answers every SCIM request with an error.
     pub enabled: bool,
@@ -17,7 +18,9 @@ pub struct TenantRecord {
     pub backend: String,
     /// The longest a managed token of this tenant may live; `None`: no limit.
     pub max_token_lifetime_days: Option<u32>,
+    /// When the tenant was made.
     pub created: OffsetDateTime,
+    /// When it last changed; `update_tenant` writes only while this is as read.
     pub updated: OffsetDateTime,
 }
 

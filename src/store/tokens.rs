@@ -7,15 +7,21 @@ use super::StoreFuture;
 /// A managed SCIM bearer token; the secret itself is never stored, only its SHA-256.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
+    /// The token's id, also the `<id>` of its `sgt_<id>_<secret>` form.
     pub id: String,
+    /// The tenant the token is good for.
     pub tenant: String,
+    /// The name given by the admin, shown in logs and the audit log.
     pub name: String,
     /// Hex SHA-256 of the secret part.
     pub hash: String,
+    /// When the token was made.
     pub created: OffsetDateTime,
     /// When the current secret was issued (made or regenerated).
     pub issued: OffsetDateTime,
+    /// From then on the token is refused; `None`: never.
     pub expires_at: Option<OffsetDateTime>,
+    /// When a request last presented it.
     pub last_used_at: Option<OffsetDateTime>,
     /// Once set, never cleared: `put_token` keeps a stored revocation.
     pub revoked_at: Option<OffsetDateTime>,
@@ -26,7 +32,9 @@ pub struct TokenRecord {
 /// check of the token a revocation.
 #[derive(Debug, Clone)]
 pub enum TokenWrite {
+    /// A new name.
     Name(String),
+    /// A new expiry (`None`: never), whatever the stored one.
     Expiry(Option<OffsetDateTime>),
     /// An earlier expiry: only while the stored one is this late or later (a limit lowered
     /// meanwhile is not undone).
@@ -35,7 +43,9 @@ pub enum TokenWrite {
     Revoke(OffsetDateTime),
     /// A new secret, issued at `issued`; only while the token is not revoked.
     Secret {
+        /// Hex SHA-256 of the new secret part.
         hash: String,
+        /// When the new secret was issued.
         issued: OffsetDateTime,
     },
 }

@@ -1,0 +1,203 @@
+//! The service over its seams, without a socket: the shipped Coder mapping, a scripted
+//! [`Platform`] that records what it is sent, an in-memory store and a clock that stands still.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::*;
+use crate::backend::{Fault, PlatformFuture, Retry};
+use crate::cache::LookupCache;
+use crate::clock::ManualClock;
+use crate::config::CacheConfig;
+use crate::mapping::compile::compile_mapping_str;
+use crate::mapping::{BackendRequest, BackendResponse, Method};
+use crate::problems::Problems;
+use crate::scim::schema::normalize_resource;
+use crate::scim::ScimOp;
+use crate::store::SqliteStore;
+
+/// Answers calls from a script, in order, and keeps every request it was sent.
+#[derive(Default)]
+struct ScriptedPlatform {
+    answers: Mutex<VecDeque<Result<BackendResponse, PlatformError>>>,
+    sent: Mutex<Vec<BackendRequest>>,
+}
+
+impl ScriptedPlatform {
+    fn answer(&self, status: u16, body: Value) {
+        self.answers.lock().unwrap().push_back(Ok(BackendResponse {
+            status,
+            headers: Map::new(),
+            raw_body: body.to_string(),
+            body,
+        }));
+    }
+
+    fn fail(&self, error: PlatformError) {
+        self.answers.lock().unwrap().push_back(Err(error));
+    }
+
+    fn sent(&self) -> Vec<BackendRequest> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl Platform for ScriptedPlatform {
+    fn send<'a>(&'a self, request: &'a BackendRequest) -> PlatformFuture<'a> {
+        self.sent.lock().unwrap().push(request.clone());
+        let answer = self
+            .answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| panic!("no scripted answer for {request:?}"));
+        Box::pin(async move { answer })
+    }
+}
+
+const AT: time::OffsetDateTime = time::macros::datetime!(2026-12-03 09:30:00 UTC);
+
+async fn gateway(platform: Arc<ScriptedPlatform>) -> (Gateway, Arc<SqliteStore>) {
+    let registry = Arc::new(Registry::standard().unwrap());
+    let mut problems = Problems::default();
+    let mapping = compile_mapping_str(
+        Path::new("coder.toml"),
+        crate::demo::CODER_MAPPING,
+        &registry,
+        &mut problems,
+    )
+    .unwrap();
+    let store = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
+    crate::store::tests::tenants_for_tests(store.as_ref(), &["acme"]).await;
+    let gateway = Gateway {
+        tenant: "acme".to_owned(),
+        registry,
+        mapping: Arc::new(mapping),
+        platform,
+        links: store.clone(),
+        replicas: store.clone(),
+        cache: LookupCache::new(&CacheConfig {
+            ttl: Duration::from_secs(30),
+            max_entries: 1000,
+        }),
+        settings: json!({"organization_id": "org-1"}),
+        limits: ScimConfig {
+            max_results: 100,
+            max_scan: 1000,
+        },
+        locks: WriteLocks::default(),
+        clock: Arc::new(ManualClock::new(AT)),
+    };
+    (gateway, store)
+}
+
+fn create(gateway: &Gateway, body: Value) -> ScimOp {
+    let rt = gateway.registry.resource_type("User").unwrap();
+    ScimOp::Create {
+        resource: normalize_resource(&gateway.registry, rt, &body).unwrap(),
+    }
+}
+
+fn coder_user(id: &str) -> Value {
+    json!({"id": id, "username": "bjensen", "name": "Barbara Jensen",
+           "email": "bjensen@example.com", "status": "dormant"})
+}
+
+async fn link_count(store: &SqliteStore) -> u64 {
+    use crate::store::LinkStore;
+    let scope = crate::store::Scope {
+        tenant: "acme",
+        resource_type: "User",
+    };
+    store.page(scope, 0, 0).await.unwrap().1
+}
+
+#[tokio::test]
+async fn a_create_renders_the_mapping_call_and_links_at_the_clock_time() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    platform.answer(201, coder_user("u-1"));
+    platform.answer(200, json!([])); // the user's groups
+    let (gateway, store) = gateway(platform.clone()).await;
+    let op = create(
+        &gateway,
+        json!({"userName": "bjensen@example.com", "displayName": "Barbara Jensen"}),
+    );
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2/acme",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let made = users.execute(&op, None, &req).await.unwrap().unwrap();
+    let sent = platform.sent();
+    assert_eq!(
+        (sent[0].method, sent[0].path.as_str()),
+        (Method::Post, "/api/v2/users")
+    );
+    assert_eq!(
+        sent[0].body,
+        Some(
+            json!({"email": "bjensen@example.com", "username": "bjensen",
+                    "name": "Barbara Jensen", "login_type": "oidc",
+                    "organization_ids": ["org-1"]})
+        )
+    );
+    assert_eq!(made.json["userName"], "bjensen@example.com");
+    assert_eq!(made.json["meta"]["created"], "2026-12-03T09:30:00Z");
+    assert_eq!(
+        made.json["meta"]["location"],
+        format!("https://scim.example/scim/v2/acme/Users/{}", made.id)
+    );
+    assert_eq!(link_count(&store).await, 1);
+}
+
+#[tokio::test]
+async fn a_create_that_timed_out_says_a_retry_is_unsafe_and_links_nothing() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    platform.fail(PlatformError::timeout(
+        Method::Post,
+        Duration::from_secs(10),
+    ));
+    let (gateway, store) = gateway(platform.clone()).await;
+    let op = create(&gateway, json!({"userName": "bjensen@example.com"}));
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let Err(ServiceError::Platform(e)) = users.execute(&op, None, &req).await else {
+        panic!("a platform error");
+    };
+    assert_eq!((e.fault, e.retry), (Fault::Platform, Retry::Unsafe));
+    assert_eq!(link_count(&store).await, 0);
+}
+
+#[tokio::test]
+async fn an_account_the_platform_no_longer_has_is_not_found_and_unlinked() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    platform.answer(201, coder_user("u-1"));
+    platform.answer(200, json!([]));
+    let (gateway, store) = gateway(platform.clone()).await;
+    let op = create(&gateway, json!({"userName": "bjensen@example.com"}));
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let made = users.execute(&op, None, &req).await.unwrap().unwrap();
+    // Coder answers 400 for a user it does not know; the mapping says that means not found.
+    gateway.cache.forget_tenant("acme");
+    platform.answer(
+        400,
+        json!({"message": "\"user\" must be an existing uuid or username."}),
+    );
+    let gone = users.get(&made.id, &req).await.unwrap_err();
+    assert!(gone.is_not_found(), "{gone}");
+    assert_eq!(link_count(&store).await, 0);
+}
