@@ -29,7 +29,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::http::discovery::Discovery;
 use crate::http::error::ErrorAnswer;
-use crate::http::layers::{AuthenticateLayer, BodyLimitLayer, RequestTimeoutLayer};
+use crate::http::layers::{AuthenticateLayer, BodyLimitLayer, Listener, RequestTimeoutLayer};
 use crate::http::response::HttpResponse;
 use crate::http::{HttpState, Surface};
 use crate::scim::schema::Registry;
@@ -194,6 +194,10 @@ pub async fn serve(
             async move { Ok::<_, Infallible>(crate::http::route(state, surface, request).await) }
         })
     };
+    let listener_of = Listener {
+        base_path: Arc::from(state.base_path.as_str()),
+        surface,
+    };
     // The stack every request passes, outermost first.
     let service = ServiceBuilder::new()
         // An id for every request, kept from the caller's x-request-id when it sends one.
@@ -205,9 +209,12 @@ pub async fn serve(
         // A panic answered 500 instead of a dropped connection.
         .layer(CatchPanicLayer::custom(panic_answer))
         // The whole request within request_timeout_secs (not /Bulk): 503 after it.
-        .layer(RequestTimeoutLayer::new(state.request_timeout))
-        // Bodies within max_body_bytes (/Bulk: maxPayloadSize): 413 beyond.
-        .layer(BodyLimitLayer::new(state.max_body_bytes))
+        .layer(RequestTimeoutLayer::new(
+            state.request_timeout,
+            listener_of.clone(),
+        ))
+        // Bodies within max_body_bytes (/Bulk: maxPayloadSize): 413 when read beyond.
+        .layer(BodyLimitLayer::new(state.max_body_bytes, listener_of))
         // The caller and its tenant (SCIM) or the admin (admin API), into the extensions.
         .layer(AuthenticateLayer::new(state.clone(), surface))
         .service(router);

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
-use crate::scim::ScimOp;
+use crate::scim::WriteMethod;
 use crate::store::{AuditEntry, AuditStore};
 
 /// What was done.
@@ -61,13 +61,13 @@ impl Operation {
         }
     }
 
-    /// The operation a SCIM write is.
-    pub fn of(op: &ScimOp) -> Operation {
-        match op {
-            ScimOp::Create { .. } => Operation::Create,
-            ScimOp::Replace { .. } => Operation::Replace,
-            ScimOp::Patch { .. } => Operation::Patch,
-            ScimOp::Delete { .. } => Operation::Delete,
+    /// The operation a SCIM write is, by its method.
+    pub fn of_method(method: WriteMethod) -> Operation {
+        match method {
+            WriteMethod::Post => Operation::Create,
+            WriteMethod::Put => Operation::Replace,
+            WriteMethod::Patch => Operation::Patch,
+            WriteMethod::Delete => Operation::Delete,
         }
     }
 }

@@ -92,16 +92,6 @@ impl Tenants {
         &self.store
     }
 
-    /// The SCIM schema registry.
-    pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
-    }
-
-    /// Page and scan limits of SCIM answers (`[scim]`).
-    pub fn limits(&self) -> &ScimConfig {
-        &self.limits
-    }
-
     /// The gateway's clock.
     pub fn clock(&self) -> &SharedClock {
         &self.clock

@@ -59,11 +59,6 @@ impl Admin {
         }
     }
 
-    /// The tenants' runtime.
-    pub fn tenants(&self) -> &Arc<Tenants> {
-        &self.tenants
-    }
-
     /// A tenant's record (from this replica's cache when it holds it), or not found.
     pub async fn tenant(&self, id: &str) -> Result<Arc<TenantRecord>> {
         self.tenants.record(id).await?.ok_or_else(|| no_tenant(id))

@@ -1,5 +1,6 @@
 //! Failed platform calls, classified once where they happen: who is at fault and whether a
-//! retry is safe. The HTTP layer turns them into SCIM answers; retries are built on [`Retry`].
+//! retry is safe. The HTTP layer turns them into SCIM answers and logs both; a retry policy can
+//! be built on [`Retry`] (none retries yet).
 
 use std::time::Duration;
 

@@ -13,7 +13,7 @@ use super::error::{scim_error, ErrorAnswer};
 use super::extract::json_body;
 use super::layers::TenantRequest;
 use super::response::{scim_json, HttpResponse};
-use super::write::{status_of, write, Origin, Write};
+use super::write::{success_status, write, Origin, Write};
 use super::HttpState;
 use crate::scim::bulk::{parse_request, prepare, BulkIds};
 use crate::scim::{EntityTags, Projection, WriteMethod, BULK_RESPONSE_SCHEMA};
@@ -36,8 +36,7 @@ where
         Ok(bulk) => bulk,
         Err(e) => return scim_error(&e),
     };
-    // Every operation's members are resolved: BulkResponse entries carry no resource, but the
-    // writes start from the whole resource.
+    // BulkResponse entries carry no resource: nothing to project.
     let origin = Origin {
         tenant: admitted.tenant.id.clone(),
         actor: admitted.actor(),
@@ -148,7 +147,7 @@ async fn run_one(
     }
     entry.insert(
         "status".to_owned(),
-        Value::String(status_of(ready.method).as_u16().to_string()),
+        Value::String(success_status(ready.method).as_u16().to_string()),
     );
     Outcome {
         entry: Value::Object(entry),

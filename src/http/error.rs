@@ -35,6 +35,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 
@@ -257,8 +258,13 @@ mod tests {
             (ErrorKind::TooLarge, 413),
             (ErrorKind::NotImplemented, 501),
             (ErrorKind::Unavailable, 503),
+            (ErrorKind::Throttled, 429),
         ];
         for (kind, status) in kinds {
+            assert_eq!(status_of(kind).as_u16(), status, "{kind:?}");
+        }
+        // A mapping's scim_status means what it says: its kind answers that very status.
+        for (status, kind) in crate::mapping::compile::SCIM_STATUSES {
             assert_eq!(status_of(kind).as_u16(), status, "{kind:?}");
         }
     }

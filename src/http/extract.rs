@@ -71,7 +71,7 @@ pub fn base_url(state: &HttpState, headers: &HeaderMap, uri: &Uri) -> String {
 }
 
 /// Reads a JSON body of a JSON media type (415 otherwise) within the body limit the layer set
-/// (413 beyond it).
+/// (413 beyond it, declared or sent).
 pub async fn json_body<B>(request: Request<B>) -> Result<Value, ErrorAnswer>
 where
     B: http_body::Body<Data = Bytes> + Send,
@@ -91,6 +91,22 @@ where
         }
     }
     let limit = request.extensions().get::<BodyLimit>().cloned();
+    let too_large = |limit: Option<BodyLimit>| {
+        let message =
+            limit.map_or_else(|| "the request body is too large".to_owned(), |l| l.message);
+        ErrorAnswer::from_scim(&ScimError::too_large(message))
+    };
+    // A declared length beyond the limit is refused before anything is read.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let (Some(declared), Some(limit)) = (declared, &limit) {
+        if declared > limit.bytes as u64 {
+            return Err(too_large(Some(limit.clone())));
+        }
+    }
     let bytes = match request.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
@@ -150,6 +166,16 @@ mod tests {
             bytes: 8,
             message: "larger than 8 bytes".to_owned(),
         });
+        let mut declared = request("application/json", "{}");
+        declared
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, http::HeaderValue::from_static("9"));
+        declared.extensions_mut().insert(BodyLimit {
+            bytes: 8,
+            message: "declared too large".to_owned(),
+        });
+        let refused = json_body(declared).await.unwrap_err();
+        assert_eq!(refused.detail, "declared too large");
         let too_large = json_body(large).await.unwrap_err();
         assert_eq!(
             (too_large.status, too_large.detail.as_str()),

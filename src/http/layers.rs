@@ -6,8 +6,9 @@
 //!   off would lose every result); a slower request is answered 503. Writes run on tasks of
 //!   their own, so a timeout stops the waiting, never a write halfway.
 //! - [`BodyLimitLayer`]: bodies within `server.max_body_bytes`, or `/Bulk`'s `maxPayloadSize`
-//!   (RFC 7644 §3.7.4); a larger declared length is answered 413 at once, a larger body 413
-//!   when read.
+//!   (RFC 7644 §3.7.4). A handler that reads a body answers 413 for a larger one (declared or
+//!   sent), after authentication, routing and the media type: a caller without a token learns
+//!   nothing of the limits.
 //! - [`AuthenticateLayer`]: SCIM requests need a bearer token of their tenant (RFC 7644 §2);
 //!   the caller, the tenant and its gateway go into the request's extensions
 //!   ([`TenantRequest`]). Admin requests need an admin token ([`AdminCaller`]).
@@ -29,7 +30,7 @@ use tower::{Layer, Service};
 use super::error::ErrorAnswer;
 use super::extract::{base_url, BodyLimit};
 use super::response::HttpResponse;
-use super::routes::{area, Area, ADMIN_PREFIX};
+use super::routes::{area, landing, Area, Landing, ADMIN_PREFIX};
 use super::{HttpState, Surface};
 use crate::auth::{bearer_token, Caller};
 use crate::scim::bulk::MAX_PAYLOAD_SIZE;
@@ -42,18 +43,33 @@ use super::discovery::Discovery;
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>>;
 
-/// The form errors are answered in, by the path asked.
-fn refusal(path: &str, answer: ErrorAnswer) -> HttpResponse {
-    if path.starts_with(ADMIN_PREFIX) {
+/// Where a listener serves SCIM and what else: what the layers need to route a request.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// The SCIM base path (`/scim/v2`).
+    pub base_path: Arc<str>,
+    /// What the listener serves.
+    pub surface: Surface,
+}
+
+impl Listener {
+    fn landing<B>(&self, request: &Request<B>) -> Landing {
+        landing(
+            request.method(),
+            request.uri().path(),
+            &self.base_path,
+            self.surface,
+        )
+    }
+}
+
+/// An error in the form of the API the request went to.
+fn refusal(landing: Landing, answer: ErrorAnswer) -> HttpResponse {
+    if landing.admin {
         answer.admin_response()
     } else {
         answer.scim_response()
     }
-}
-
-/// `/Bulk` of any tenant.
-fn is_bulk(path: &str) -> bool {
-    path.ends_with("/Bulk")
 }
 
 /// The inner service, ready: the clone that was polled ready is the one called.
@@ -65,15 +81,16 @@ fn take<S: Clone>(inner: &mut S) -> S {
 // ---- timeout ---------------------------------------------------------------------------
 
 /// Answers 503 when a request (other than `/Bulk`) takes longer than `limit`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RequestTimeoutLayer {
     limit: Duration,
+    listener: Listener,
 }
 
 impl RequestTimeoutLayer {
-    /// The whole-request limit.
-    pub fn new(limit: Duration) -> Self {
-        RequestTimeoutLayer { limit }
+    /// The whole-request limit on a listener.
+    pub fn new(limit: Duration, listener: Listener) -> Self {
+        RequestTimeoutLayer { limit, listener }
     }
 }
 
@@ -84,6 +101,7 @@ impl<S> Layer<S> for RequestTimeoutLayer {
         RequestTimeout {
             inner,
             limit: self.limit,
+            listener: self.listener.clone(),
         }
     }
 }
@@ -93,6 +111,7 @@ impl<S> Layer<S> for RequestTimeoutLayer {
 pub struct RequestTimeout<S> {
     inner: S,
     limit: Duration,
+    listener: Listener,
 }
 
 impl<S, B> Service<Request<B>> for RequestTimeout<S>
@@ -110,17 +129,17 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let path = request.uri().path().to_owned();
+        let landing = self.listener.landing(&request);
         let limit = self.limit;
         let answer = take(&mut self.inner).call(request);
         Box::pin(async move {
-            if is_bulk(&path) {
+            if landing.bulk {
                 return answer.await;
             }
             match tokio::time::timeout(limit, answer).await {
                 Ok(response) => response,
                 Err(_) => Ok(refusal(
-                    &path,
+                    landing,
                     ErrorAnswer::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         format!("the request took longer than {}s", limit.as_secs()),
@@ -134,15 +153,19 @@ where
 // ---- body limit ------------------------------------------------------------------------
 
 /// Limits request bodies: `max_body_bytes`, or `maxPayloadSize` for `/Bulk`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BodyLimitLayer {
     max_body_bytes: usize,
+    listener: Listener,
 }
 
 impl BodyLimitLayer {
-    /// Bodies of at most `max_body_bytes` (other than `/Bulk`'s).
-    pub fn new(max_body_bytes: usize) -> Self {
-        BodyLimitLayer { max_body_bytes }
+    /// Bodies of at most `max_body_bytes` (other than `/Bulk`'s) on a listener.
+    pub fn new(max_body_bytes: usize, listener: Listener) -> Self {
+        BodyLimitLayer {
+            max_body_bytes,
+            listener,
+        }
     }
 }
 
@@ -153,6 +176,7 @@ impl<S> Layer<S> for BodyLimitLayer {
         BodyLimited {
             inner,
             max_body_bytes: self.max_body_bytes,
+            listener: self.listener.clone(),
         }
     }
 }
@@ -162,6 +186,7 @@ impl<S> Layer<S> for BodyLimitLayer {
 pub struct BodyLimited<S> {
     inner: S,
     max_body_bytes: usize,
+    listener: Listener,
 }
 
 impl<S, B> Service<Request<B>> for BodyLimited<S>
@@ -182,8 +207,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let path = request.uri().path();
-        let limit = if is_bulk(path) {
+        let limit = if self.listener.landing(&request).bulk {
             // RFC 7644 §3.7.4: a larger body is answered 413 naming the limit.
             BodyLimit {
                 bytes: MAX_PAYLOAD_SIZE,
@@ -200,16 +224,6 @@ where
                 ),
             }
         };
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit.bytes as u64) {
-            let answer = ErrorAnswer::from_scim(&ScimError::too_large(limit.message));
-            let response = refusal(path, answer);
-            return Box::pin(async move { Ok(response) });
-        }
         let bytes = limit.bytes;
         let mut request = request.map(|body| Limited::new(body, bytes));
         request.extensions_mut().insert(limit);
@@ -441,7 +455,12 @@ fn admit_admin(
     let Some(admin_tokens) = &state.admin_tokens else {
         return Ok(None);
     };
-    if path == format!("{ADMIN_PREFIX}/openapi.json") {
+    let segments = path.strip_prefix(ADMIN_PREFIX).unwrap_or_default();
+    if segments
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .eq(["openapi.json"])
+    {
         return Ok(None);
     }
     let caller = request

@@ -8,7 +8,7 @@
 //!    │        preconditions, body → ScimOp ─ the tenant's gateway (service) ─ the answer
 //! write.rs    every write: ScimOp → its own task → service → audit log → answer
 //! bulk.rs     /Bulk: each operation → the same write path as a single request
-//! error.rs    the one place any error becomes a status, a scimType and a body
+//! error.rs    the one place a domain error becomes a status, a scimType and a body
 //! ```
 //!
 //! Answers are `application/scim+json` (RFC 7644 §3.1, §8.1); the admin API answers JSON.
@@ -95,8 +95,11 @@ where
         Area::Scim { rest, .. } => {
             let Some(admitted) = request.extensions().get::<TenantRequest>().cloned() else {
                 // The authentication layer lets no SCIM request through without one.
-                return ErrorAnswer::new(StatusCode::UNAUTHORIZED, "authentication required")
-                    .scim_response();
+                return ErrorAnswer::new(
+                    StatusCode::UNAUTHORIZED,
+                    "authentication required: send Authorization: Bearer <token>",
+                )
+                .scim_response();
             };
             scim::handle(&state, admitted, rest, request).await
         }

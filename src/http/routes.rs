@@ -36,10 +36,30 @@ pub enum Area<'a> {
     Nowhere,
 }
 
-impl Area<'_> {
-    /// Whether errors here are answered in the admin API's form (else SCIM's).
-    pub fn is_admin(&self) -> bool {
-        matches!(self, Area::Admin)
+/// What the tower layers need to know of where a request goes, before it is routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Landing {
+    /// The admin API answers it (its refusals are in the admin API's form, else SCIM's).
+    pub admin: bool,
+    /// A tenant's `/Bulk` endpoint (its own body limit, no whole-request timeout).
+    pub bulk: bool,
+}
+
+/// Where a request to a listener serving `surface` lands.
+pub fn landing(method: &Method, path: &str, base_path: &str, surface: Surface) -> Landing {
+    match area(method, path, base_path, surface) {
+        Area::Admin => Landing {
+            admin: true,
+            bulk: false,
+        },
+        Area::Scim { rest, .. } => Landing {
+            admin: false,
+            bulk: ScimRoute::parse(rest) == ScimRoute::Bulk,
+        },
+        Area::Health | Area::Info | Area::Nowhere => Landing {
+            admin: false,
+            bulk: false,
+        },
     }
 }
 

@@ -12,7 +12,7 @@ use super::extract::{has_filter, json_body, preconditions, query_pairs};
 use super::layers::TenantRequest;
 use super::response::{empty, scim_json, HttpResponse};
 use super::routes::{method_not_allowed, ScimRoute};
-use super::write::{status_of, write, Origin, Write};
+use super::write::{success_status, write, Origin, Write};
 use super::{bulk, HttpState};
 use crate::scim::list::{list_response, ListQuery};
 use crate::scim::{Projection, ResourceKind, ScimError, WriteMethod};
@@ -61,29 +61,30 @@ where
             }
         }
         ScimRoute::Resource(kind, id) if method == Method::GET => {
-            let projection = match Projection::from_query_pairs(&query) {
-                Ok(p) => p,
-                Err(e) => return scim_error(&e),
-            };
+            // A projection that does not parse is answered after the read (an unknown id
+            // stays a 404, an unchanged resource a 304); the read then resolves everything.
+            let projection = Projection::from_query_pairs(&query);
+            let resolve = projection.clone().unwrap_or_default();
             let req = RequestContext {
                 base_url,
-                projection: &projection,
+                projection: &resolve,
             };
             let read = match gateway.resources(kind) {
                 Ok(r) => r.get(id, &req).await,
                 Err(e) => Err(e),
             };
-            match read {
+            match (read, projection) {
+                (Err(e), _) => service_error(&e),
                 // RFC 7644 §3.14: an unchanged resource answers 304 with no body.
-                Ok(r)
+                (Ok(r), _)
                     if preconditions(request.headers())
                         .if_none_match
                         .is_some_and(|tags| tags.names(&r.version)) =>
                 {
                     not_modified(&r.version)
                 }
-                Ok(r) => single(gateway, kind, &projection, &r, StatusCode::OK),
-                Err(e) => service_error(&e),
+                (Ok(_), Err(e)) => scim_error(&e),
+                (Ok(r), Ok(projection)) => single(gateway, kind, &projection, &r, StatusCode::OK),
             }
         }
         ScimRoute::Resources(kind) | ScimRoute::Resource(kind, _) => {
@@ -93,17 +94,19 @@ where
                 (ScimRoute::Resource(_, id), &Method::DELETE) => (WriteMethod::Delete, Some(id)),
                 _ => (WriteMethod::Post, None),
             };
-            let projection = match Projection::from_query_pairs(&query) {
-                Ok(p) => p,
-                Err(e) => return scim_error(&e),
-            };
             let if_match = preconditions(request.headers()).if_match;
-            let body = if write_method == WriteMethod::Delete {
-                Value::Null
+            let (body, projection) = if write_method == WriteMethod::Delete {
+                // A delete answers no resource: its projection is not read.
+                (Value::Null, Projection::default())
             } else {
-                match json_body(request).await {
+                let body = match json_body(request).await {
                     Ok(body) => body,
                     Err(answer) => return answer.scim_response(),
+                };
+                // Checked before the write: a write whose answer would be an error is not made.
+                match Projection::from_query_pairs(&query) {
+                    Ok(p) => (body, p),
+                    Err(e) => return scim_error(&e),
                 }
             };
             let origin = Origin {
@@ -131,7 +134,7 @@ where
                     kind,
                     &projection,
                     &resource,
-                    status_of(write_method),
+                    success_status(write_method),
                 ),
                 Ok(None) => empty(StatusCode::NO_CONTENT),
                 Err(answer) => answer.scim_response(),

@@ -15,7 +15,7 @@ use crate::scim::{EntityTags, Projection, ResourceKind, ScimOp, WriteMethod};
 use crate::service::{Gateway, RequestContext, Resource, ServiceError};
 
 /// The status a successful write answers with.
-pub(super) fn status_of(method: WriteMethod) -> StatusCode {
+pub(super) fn success_status(method: WriteMethod) -> StatusCode {
     match method {
         WriteMethod::Post => StatusCode::CREATED,
         WriteMethod::Put | WriteMethod::Patch => StatusCode::OK,
@@ -58,66 +58,9 @@ pub(super) async fn write(
     origin: &Origin,
     write: Write,
 ) -> Result<Option<Resource>, ErrorAnswer> {
-    let resources = gateway
-        .resources(write.kind)
-        .map_err(|e| ErrorAnswer::from_service(&e))?;
-    let name = write
-        .body
-        .get(write.kind.name_attribute())
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    // A create has no id yet: the audit log names it by the name the IdP gave it.
-    let target = write.id.clone().or(name).unwrap_or_else(|| "-".to_owned());
-    let op = match ScimOp::parse(
-        write.method,
-        write.id.as_deref(),
-        &write.body,
-        &gateway.registry,
-        resources.rt,
-    ) {
-        Ok(op) => op,
-        Err(e) => {
-            let answer = ErrorAnswer::from_scim(&e);
-            record(
-                audit,
-                origin,
-                write.kind,
-                operation_of(write.method),
-                &target,
-                Err(&answer),
-            )
-            .await;
-            return Err(answer);
-        }
-    };
     let task = {
         let (gateway, audit, origin) = (gateway.clone(), audit.clone(), origin.clone());
-        async move {
-            let req = RequestContext {
-                base_url: &origin.base_url,
-                projection: &origin.projection,
-            };
-            let result = match gateway.resources(write.kind) {
-                Ok(resources) => resources.execute(&op, write.if_match.as_ref(), &req).await,
-                Err(e) => Err(e),
-            };
-            let result = result.map_err(|e| ErrorAnswer::from_service(&e));
-            let target = match &result {
-                Ok(Some(resource)) => resource.id.clone(),
-                _ => target,
-            };
-            let outcome = result.as_ref().map(|_| status_of(op.method()));
-            record(
-                &audit,
-                &origin,
-                write.kind,
-                Operation::of(&op),
-                &target,
-                outcome,
-            )
-            .await;
-            result
-        }
+        async move { carry_out(&gateway, &audit, &origin, write).await }
     };
     match tokio::spawn(task.instrument(tracing::Span::current())).await {
         Ok(result) => result,
@@ -127,13 +70,53 @@ pub(super) async fn write(
     }
 }
 
-fn operation_of(method: WriteMethod) -> Operation {
-    match method {
-        WriteMethod::Post => Operation::Create,
-        WriteMethod::Put => Operation::Replace,
-        WriteMethod::Patch => Operation::Patch,
-        WriteMethod::Delete => Operation::Delete,
-    }
+/// [`write`], on its own task: everything from the parse to the audit entry happens whatever
+/// becomes of the request.
+async fn carry_out(
+    gateway: &Gateway,
+    audit: &Audit,
+    origin: &Origin,
+    write: Write,
+) -> Result<Option<Resource>, ErrorAnswer> {
+    // A resource type the mapping does not serve: nothing is attempted, nothing audited.
+    let resources = gateway
+        .resources(write.kind)
+        .map_err(|e| ErrorAnswer::from_service(&e))?;
+    let operation = Operation::of_method(write.method);
+    let name = write
+        .body
+        .get(write.kind.name_attribute())
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    // A create has no id yet: the audit log names it by the name the IdP gave it.
+    let target = write.id.clone().or(name).unwrap_or_else(|| "-".to_owned());
+    let parsed = ScimOp::parse(
+        write.method,
+        write.id.as_deref(),
+        &write.body,
+        &gateway.registry,
+        resources.rt,
+    );
+    let result = match parsed {
+        Ok(op) => {
+            let req = RequestContext {
+                base_url: &origin.base_url,
+                projection: &origin.projection,
+            };
+            resources
+                .execute(&op, write.if_match.as_ref(), &req)
+                .await
+                .map_err(|e| ErrorAnswer::from_service(&e))
+        }
+        Err(e) => Err(ErrorAnswer::from_scim(&e)),
+    };
+    let target = match &result {
+        Ok(Some(resource)) => resource.id.clone(),
+        _ => target,
+    };
+    let outcome = result.as_ref().map(|_| success_status(write.method));
+    record(audit, origin, write.kind, operation, &target, outcome).await;
+    result
 }
 
 async fn record(

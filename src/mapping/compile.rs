@@ -71,13 +71,14 @@ pub struct ErrorRule {
 
 /// The statuses a SCIM error answers with (RFC 7644 §3.12, Table 8) that a platform's error
 /// can mean, and the kind of error each is.
-const SCIM_STATUSES: [(u16, ErrorKind); 8] = [
+pub const SCIM_STATUSES: [(u16, ErrorKind); 9] = [
     (400, ErrorKind::Invalid),
     (403, ErrorKind::Forbidden),
     (404, ErrorKind::NotFound),
     (409, ErrorKind::Conflict),
     (412, ErrorKind::PreconditionFailed),
     (413, ErrorKind::TooLarge),
+    (429, ErrorKind::Throttled),
     (501, ErrorKind::NotImplemented),
     (503, ErrorKind::Unavailable),
 ];

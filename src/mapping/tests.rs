@@ -369,7 +369,7 @@ fn error_rules_answer_only_statuses_scim_errors_use() {
     compile_mapping_str(Path::new("coder.toml"), &text, &registry, &mut problems);
     let messages: Vec<String> = problems.0.iter().map(|p| p.to_string()).collect();
     assert_eq!(messages.len(), 3, "{messages:?}");
-    assert!(messages[0].contains("errors[3].status: 417 is not a status SCIM errors answer with; set scim_status to one of 400, 403, 404, 409, 412, 413, 501, 503"), "{messages:?}");
+    assert!(messages[0].contains("errors[3].status: 417 is not a status SCIM errors answer with; set scim_status to one of 400, 403, 404, 409, 412, 413, 429, 501, 503"), "{messages:?}");
     assert!(
         messages[1].contains("errors[4].status: 418"),
         "{messages:?}"

@@ -229,7 +229,7 @@ pub struct MembershipVars<'w, W> {
 }
 
 impl<W: TemplateVars> TemplateVars for MembershipVars<'_, W> {
-    // Those of `CreateVars` and `UpdateVars` together: `check` cannot know which write ran.
+    // Those of `CreateVars` and `UpdateVars` together: membership calls follow either write.
     const NAMES: &'static [&'static str] = &[
         "key", "scim", "desired", "changed", "current", "backend", "settings", "added", "removed",
     ];

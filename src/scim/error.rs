@@ -93,6 +93,9 @@ pub enum ErrorKind {
     NotImplemented,
     /// The service cannot answer now; the caller may try again later.
     Unavailable,
+    /// Too many requests: the caller should slow down (not in RFC 7644's Table 8, but IdPs
+    /// honour it with `Retry-After`).
+    Throttled,
 }
 
 /// A failed SCIM operation: its kind, the optional `scimType` and a human-readable detail.

@@ -39,11 +39,6 @@ impl ResourceKind {
         }
     }
 
-    /// The kind a resource type id (`User`) names.
-    pub fn from_name(name: &str) -> Option<ResourceKind> {
-        ResourceKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
     /// The attribute IdPs look a resource up by before writing it (`userName eq`,
     /// `displayName eq`).
     pub fn name_attribute(self) -> &'static str {
@@ -153,26 +148,6 @@ impl ScimOp {
         })
     }
 
-    /// The resource's id; `None` for a create.
-    pub fn id(&self) -> Option<&str> {
-        match self {
-            ScimOp::Create { .. } => None,
-            ScimOp::Replace { id, .. } | ScimOp::Patch { id, .. } | ScimOp::Delete { id } => {
-                Some(id)
-            }
-        }
-    }
-
-    /// The operation's name in the audit log: `create`, `replace`, `patch`, `delete`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ScimOp::Create { .. } => "create",
-            ScimOp::Replace { .. } => "replace",
-            ScimOp::Patch { .. } => "patch",
-            ScimOp::Delete { .. } => "delete",
-        }
-    }
-
     /// The method this operation is sent with.
     pub fn method(&self) -> WriteMethod {
         match self {
@@ -204,7 +179,7 @@ mod tests {
         };
         assert_eq!(resource["userName"], "bjensen");
         assert!(resource.get("id").is_none());
-        assert_eq!((op.name(), op.id()), ("create", None));
+        assert_eq!(op.method(), WriteMethod::Post);
 
         let patch = json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -212,8 +187,9 @@ mod tests {
         });
         let op =
             ScimOp::parse(WriteMethod::Patch, Some("2819c223"), &patch, &registry, rt).unwrap();
-        assert!(matches!(&op, ScimOp::Patch { operations, .. } if operations.len() == 1));
-        assert_eq!(op.id(), Some("2819c223"));
+        assert!(
+            matches!(&op, ScimOp::Patch { id, operations } if id == "2819c223" && operations.len() == 1)
+        );
 
         let delete =
             ScimOp::parse(WriteMethod::Delete, Some("x"), &Value::Null, &registry, rt).unwrap();
@@ -232,7 +208,6 @@ mod tests {
             Some(ResourceKind::User)
         );
         assert_eq!(ResourceKind::from_endpoint("users"), None);
-        assert_eq!(ResourceKind::from_name("Group"), Some(ResourceKind::Group));
         assert_eq!(ResourceKind::Group.name_attribute(), "displayName");
         assert_eq!(WriteMethod::parse("patch"), Some(WriteMethod::Patch));
         assert_eq!(WriteMethod::parse("GET"), None);

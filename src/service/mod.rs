@@ -190,11 +190,6 @@ pub fn kinds_of(mapping: &Mapping) -> Vec<ResourceKind> {
 }
 
 impl Resources<'_> {
-    /// The resource type served.
-    pub fn kind(&self) -> ResourceKind {
-        self.kind
-    }
-
     /// The resource type's id (`User`, `Group`), which also names it in the store and cache.
     pub fn type_id(&self) -> &'static str {
         self.kind.name()

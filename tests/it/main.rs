@@ -16,6 +16,7 @@ mod discovery;
 mod entra;
 mod groups;
 mod okta;
+mod pipeline;
 mod processes;
 mod protocol;
 mod support;

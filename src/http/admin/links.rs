@@ -106,7 +106,10 @@ where
         }
         ([], _) => error(StatusCode::METHOD_NOT_ALLOWED, "GET only"),
         ([_], _) => error(StatusCode::METHOD_NOT_ALLOWED, "GET, PATCH or DELETE"),
-        _ => error(StatusCode::NOT_FOUND, "no admin endpoint here"),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            format!("no admin endpoint at {}", ctx.path),
+        ),
     }
 }
 

@@ -29,6 +29,8 @@ struct Ctx<'a> {
     scim_base: String,
     surface: Surface,
     query: Vec<(String, String)>,
+    /// The path asked, for "no such endpoint" answers.
+    path: String,
 }
 
 impl Ctx<'_> {
@@ -114,7 +116,10 @@ where
     }
     let Some(AdminCaller(caller)) = caller else {
         // The authentication layer lets no admin request through without a caller.
-        return error(StatusCode::UNAUTHORIZED, "admin authentication required");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "admin authentication required: Authorization: Bearer <admin token>",
+        );
     };
     let ctx = Ctx {
         state,
@@ -122,6 +127,7 @@ where
         scim_base: base_url(state, request.headers(), request.uri()),
         surface,
         query: query_pairs(request.uri().query()),
+        path: path.clone(),
     };
     match segments.as_slice() {
         ["tenants"] | ["tenants", _] | ["tenants", _, "endpoint"] => {

@@ -34,7 +34,7 @@ where
     let now = ctx.state.tenants.clock().now();
     let as_json =
         |(record, secret): (TokenRecord, Option<String>)| token_json(&record, secret, now);
-    let audited = |operation, target, result, status| {
+    let audit_and_answer = |operation, target, result, status| {
         audited(ctx, &tenant.id, operation, target, result, status, now)
     };
     match (rest, method) {
@@ -60,7 +60,7 @@ where
                 .map_err(|e| ErrorAnswer::from_admin(&e));
             // A refused name is bounded in the log (it may be anything).
             let target = name.chars().take(200).collect();
-            audited(Operation::TokenCreate, target, made, StatusCode::CREATED).await
+            audit_and_answer(Operation::TokenCreate, target, made, StatusCode::CREATED).await
         }
         ([id], Method::GET) => answer(
             admin
@@ -79,7 +79,7 @@ where
                 .change_token(&tenant, id, change)
                 .await
                 .map_err(|e| ErrorAnswer::from_admin(&e));
-            audited(Operation::TokenUpdate, (*id).to_owned(), changed, StatusCode::OK).await
+            audit_and_answer(Operation::TokenUpdate, (*id).to_owned(), changed, StatusCode::OK).await
         }
         ([id, action @ ("revoke" | "regenerate")], Method::POST) => {
             let (operation, change) = match *action {
@@ -90,7 +90,7 @@ where
                 .change_token(&tenant, id, change)
                 .await
                 .map_err(|e| ErrorAnswer::from_admin(&e));
-            audited(operation, (*id).to_owned(), changed, StatusCode::OK).await
+            audit_and_answer(operation, (*id).to_owned(), changed, StatusCode::OK).await
         }
         _ => error(StatusCode::NOT_FOUND, "no such token endpoint (or method)"),
     }
