@@ -362,6 +362,29 @@ fn compile_backend(
         );
     }
     let mapping = load_mapping(&base_dir.join(&raw.mapping), registry, problems)?;
+    let known = mapping
+        .platform
+        .settings
+        .iter()
+        .chain(&mapping.platform.optional_settings);
+    for name in raw.settings.keys() {
+        if !known.clone().any(|k| k == name) {
+            let names: Vec<&str> = known.clone().map(String::as_str).collect();
+            problems.add(
+                path,
+                &format!("{key}.settings.{name}"),
+                format!(
+                    "the {} mapping has no setting `{name}` (it has {})",
+                    mapping.platform.name,
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            );
+        }
+    }
     for name in &mapping.platform.settings {
         if !raw.settings.contains_key(name) {
             problems.add(

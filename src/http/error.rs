@@ -76,6 +76,16 @@ impl ErrorAnswer {
                 internal()
             }
             ServiceError::Store(e) => ErrorAnswer::from_store(e),
+            ServiceError::NotSent { fields } => {
+                tracing::error!(fields = %fields.join(", "), "a change the IdP asked for was sent by no call of the mapping");
+                ErrorAnswer::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!(
+                        "The gateway's mapping has no call that changes {} on the platform: that change did not happen.",
+                        fields.join(", ")
+                    ),
+                )
+            }
             ServiceError::MembersNotSet { created, cause } => {
                 // The group exists now: say so, so the IdP can find it instead of retrying a
                 // create that would clash.

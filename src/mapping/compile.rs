@@ -3,7 +3,7 @@
 //! `scimgate check` can print them all at once.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -14,189 +14,12 @@ use super::model::{
     RawList, RawMembers, RawPlatform,
 };
 use super::request::Method;
+pub use super::spec::*;
 use crate::problems::Problems;
 use crate::scim::filter::CompareOp;
 use crate::scim::path::{parse_attr_path, AttrPath};
 use crate::scim::schema::{Mutability, Registry};
-use crate::scim::{ErrorKind, ScimType};
-
-/// A compiled mapping file: everything the gateway knows about one platform, checked and with
-/// every expression and template parsed.
-#[derive(Debug)]
-pub struct Mapping {
-    /// The file it was loaded from, for messages.
-    pub file: PathBuf,
-    /// The `[platform]` section.
-    pub platform: PlatformSpec,
-    /// The `[[errors]]` rules, in file order (the first match wins).
-    pub errors: Vec<ErrorRule>,
-    /// The `[users]` section.
-    pub users: ResourceMapping,
-    /// Groups, when the platform has them.
-    pub groups: Option<ResourceMapping>,
-}
-
-/// The `[platform]` section: how the platform is called and how its errors read.
-#[derive(Debug)]
-pub struct PlatformSpec {
-    /// The platform's name for logs and error details.
-    pub name: String,
-    /// How the credential is sent (`auth.scheme`).
-    pub auth_scheme: AuthScheme,
-    /// The header carrying the credential (`auth.header`; set only for the header scheme).
-    pub auth_header: Option<String>,
-    /// Text put before the credential in that header (`auth.prefix`; may be empty).
-    pub auth_prefix: String,
-    /// Names the gateway config's `[backend.settings]` must provide.
-    pub settings: Vec<String>,
-    /// Expression over `response` giving the platform's message in an error answer.
-    pub error_message: Option<Expr>,
-    /// Headers sent on every call: name and value template (over `settings`).
-    pub headers: Vec<(String, Template)>,
-}
-
-/// A compiled `[[errors]]` rule: which platform error answer it matches and the SCIM error it
-/// becomes.
-#[derive(Debug)]
-pub struct ErrorRule {
-    /// The platform's HTTP status the rule matches.
-    pub status: u16,
-    /// Text the raw answer body must contain for the rule to match.
-    pub body_contains: Option<String>,
-    /// What the platform's answer means for the request (from `scim_status`).
-    pub kind: ErrorKind,
-    /// The SCIM `scimType` of the answer.
-    pub scim_type: Option<ScimType>,
-}
-
-/// The statuses a SCIM error answers with (RFC 7644 §3.12, Table 8) that a platform's error
-/// can mean, and the kind of error each is.
-pub const SCIM_STATUSES: [(u16, ErrorKind); 9] = [
-    (400, ErrorKind::Invalid),
-    (403, ErrorKind::Forbidden),
-    (404, ErrorKind::NotFound),
-    (409, ErrorKind::Conflict),
-    (412, ErrorKind::PreconditionFailed),
-    (413, ErrorKind::TooLarge),
-    (429, ErrorKind::Throttled),
-    (501, ErrorKind::NotImplemented),
-    (503, ErrorKind::Unavailable),
-];
-
-/// A compiled `[users]` or `[groups]` section: how one SCIM resource type maps onto platform
-/// objects and calls.
-#[derive(Debug)]
-pub struct ResourceMapping {
-    /// Expression over `backend` giving the platform object's stable key.
-    pub key: Expr,
-    /// The SCIM attributes the platform holds, in file order.
-    pub attributes: Vec<AttributeMapping>,
-    /// The call that reads one object by `key`.
-    pub get: CallSpec,
-    /// How objects are listed, paged and filtered.
-    pub list: ListSpec,
-    /// The calls that create an object; the first is unconditional and returns the object.
-    pub create: Vec<CallSpec>,
-    /// The calls of a PUT or PATCH, each run when its condition holds.
-    pub update: Vec<CallSpec>,
-    /// The calls that delete an object.
-    pub delete: Vec<CallSpec>,
-    /// Group membership.
-    pub members: Option<MembersSpec>,
-    /// The groups a user belongs to.
-    pub groups_of: Option<GroupsOfSpec>,
-    /// The platform object fields the attributes read (`None`: the whole object), which is all
-    /// of it the gateway needs to remember as "last written".
-    pub snapshot_fields: Option<Vec<Vec<String>>>,
-}
-
-/// A compiled `[users.groups]` table: how to read the groups a user belongs to.
-#[derive(Debug)]
-pub struct GroupsOfSpec {
-    /// The read call (its templates see the user's `key`).
-    pub call: CallSpec,
-    /// Expression over `response` giving the array of platform group objects.
-    pub items: Expr,
-}
-
-/// A compiled `[groups.members]` table: how a group's members are read and changed.
-#[derive(Debug)]
-pub struct MembersSpec {
-    /// Expression over `backend` (the group object) giving its members' platform keys.
-    pub from_backend: Expr,
-    /// The calls run when membership changes (they also see `added` and `removed`).
-    pub update: Vec<CallSpec>,
-}
-
-/// A compiled attribute entry: one SCIM attribute and how it converts to and from the
-/// platform object.
-#[derive(Debug)]
-pub struct AttributeMapping {
-    /// As written in the file, for messages.
-    pub scim_source: String,
-    /// The SCIM attribute path, checked against the resource type's schemas.
-    pub scim: AttrPath,
-    /// Dotted path of the platform field, when the attribute has one.
-    pub backend_field: Option<Vec<String>>,
-    /// Expression over `backend` giving the SCIM value: the file's `from_backend`, else
-    /// `backend.<field>`; `None` when the attribute is not read (`read = false` or no field).
-    pub from_backend: Option<Expr>,
-    /// Expression over `value` and `resource` giving the platform value; `None` when the
-    /// attribute is only read.
-    pub to_backend: Option<Expr>,
-    /// What an IdP change to the written value does.
-    pub on_change: OnChange,
-}
-
-/// A compiled platform call, ready to be rendered with a template context.
-#[derive(Debug)]
-pub struct CallSpec {
-    /// Condition; the call is skipped when it is false.
-    pub when: Option<Expr>,
-    /// The HTTP method.
-    pub method: Method,
-    /// Path template, appended to the backend base URL.
-    pub path: Template,
-    /// Query parameters: name and value template, in name order.
-    pub query: Vec<(String, Template)>,
-    /// Headers for this call: name and value template, in name order.
-    pub headers: Vec<(String, Template)>,
-    /// JSON body template; `None` sends no body.
-    pub body: Option<ValueTemplate>,
-    /// The answer is the platform object, whose key and body the later calls see.
-    pub returns_object: bool,
-}
-
-/// A compiled `list` table: the list call, how its answer reads, paging and push-downs.
-#[derive(Debug)]
-pub struct ListSpec {
-    /// The list call (method `GET` unless the file says otherwise).
-    pub call: CallSpec,
-    /// Expression over `response` and `headers` giving the array of platform objects.
-    pub items: Expr,
-    /// Expression over `response` and `headers` giving the total count, when the platform
-    /// tells it.
-    pub total: Option<Expr>,
-    /// How a page is asked for.
-    pub pagination: PaginationStyle,
-    /// The largest page to ask for (the file's value, else 100; at least 1).
-    pub max_page_size: usize,
-    /// Filter push-down rules, tried in order.
-    pub pushdowns: Vec<Pushdown>,
-}
-
-/// A compiled filter push-down rule: a SCIM comparison the list call can answer.
-#[derive(Debug)]
-pub struct Pushdown {
-    /// The SCIM attribute the filter compares.
-    pub attribute: AttrPath,
-    /// The SCIM comparison operator.
-    pub op: CompareOp,
-    /// Query parameters added to the list call: name and value template (over `value`).
-    pub query: Vec<(String, Template)>,
-    /// The platform's match is exactly the SCIM filter, so its answer is not filtered again.
-    pub exact: bool,
-}
+use crate::scim::ScimType;
 
 /// Reads, parses and compiles one mapping file. Problems are added to `problems`; `None` when
 /// the file could not be used at all.
@@ -290,13 +113,15 @@ pub fn compile_mapping_str(
     if !groups_ok {
         return None;
     }
-    Some(Mapping {
+    let mapping = Mapping {
         file: path.to_owned(),
         platform: platform?,
         errors,
         users: users?,
         groups,
-    })
+    };
+    super::contract::check(&mapping, registry, c.problems);
+    Some(mapping)
 }
 
 struct Compiler<'a> {
@@ -397,6 +222,7 @@ impl Compiler<'_> {
             auth_header: raw.auth.header,
             auth_prefix: raw.auth.prefix,
             settings: raw.settings,
+            optional_settings: raw.optional_settings,
             error_message,
             headers,
         }
@@ -473,7 +299,8 @@ impl Compiler<'_> {
                 }
             }
         };
-        Some(CallSpec {
+        let mut call = CallSpec {
+            key: key.to_owned(),
             when,
             method: method?,
             path: path?,
@@ -481,7 +308,10 @@ impl Compiler<'_> {
             headers: headers?,
             body: body?,
             returns_object: raw.returns_object,
-        })
+            sends: Sends::default(),
+        };
+        call.sends = Sends::of(call.templates().into_iter().map(|(_, t)| t));
+        Some(call)
     }
 
     fn method(&mut self, key: &str, s: &str) -> Option<Method> {
@@ -700,6 +530,7 @@ impl Compiler<'_> {
             None => None,
         };
         Some(AttributeMapping {
+            key: key.to_owned(),
             scim_source: raw.scim,
             scim,
             backend_field,
@@ -765,8 +596,9 @@ impl Compiler<'_> {
     }
 
     fn resource_table(&mut self, key: &str, table: &toml::Table) -> Option<ResourceMapping> {
-        const KEYS: [&str; 9] = [
+        const KEYS: [&str; 10] = [
             "key",
+            "fields",
             "attributes",
             "get",
             "list",
@@ -785,6 +617,10 @@ impl Compiler<'_> {
             }
         }
         let raw_key = self.member::<String>(table, key, "key");
+        let fields = match table.get("fields") {
+            None => Some(Vec::new()),
+            Some(_) => self.member::<Vec<String>>(table, key, "fields"),
+        };
         let attributes = self.member_list::<RawAttribute>(table, key, "attributes");
         let get = self.member::<RawCall>(table, key, "get");
         let list = self.member::<RawList>(table, key, "list");
@@ -802,6 +638,7 @@ impl Compiler<'_> {
             key,
             RawResourceParts {
                 key: raw_key,
+                fields,
                 attributes,
                 get,
                 list,
@@ -853,9 +690,18 @@ impl Compiler<'_> {
     fn resource(&mut self, key: &str, raw: RawResourceParts) -> Option<ResourceMapping> {
         let key_expr = raw.key.and_then(|k| self.expr(&format!("{key}.key"), &k));
         let mut attributes = Vec::new();
-        let mut ok = raw.attributes.is_some();
-        for (i, a) in raw.attributes.unwrap_or_default().into_iter().enumerate() {
-            match self.attribute(&format!("{key}.attributes[{i}]"), a) {
+        let mut ok = raw.attributes.is_some() && raw.fields.is_some();
+        let mut seen: Vec<String> = Vec::new();
+        for a in raw.attributes.unwrap_or_default() {
+            // Named by their SCIM attribute (a second entry for one attribute: `#2`).
+            let name = a.scim.clone();
+            let nth = seen.iter().filter(|s| **s == name).count() + 1;
+            seen.push(name.clone());
+            let attribute_key = match nth {
+                1 => format!("{key}.attributes[{name}]"),
+                n => format!("{key}.attributes[{name} #{n}]"),
+            };
+            match self.attribute(&attribute_key, a) {
                 Some(a) => attributes.push(a),
                 None => ok = false,
             }
@@ -885,6 +731,8 @@ impl Compiler<'_> {
             return None;
         }
         Some(ResourceMapping {
+            section: key.to_owned(),
+            fields: raw.fields.unwrap_or_default(),
             key: key_expr?,
             attributes,
             get: get?,
@@ -900,8 +748,9 @@ impl Compiler<'_> {
 }
 
 /// The platform fields the attributes' `from_backend` expressions read, as paths under
-/// `backend`; `None` when one reads the object as a whole.
-fn snapshot_fields(attributes: &[AttributeMapping]) -> Option<Vec<Vec<String>>> {
+/// `backend` (an expression that reads the object as a whole is a problem `contract.rs`
+/// reports: the whole object is never kept).
+fn snapshot_fields(attributes: &[AttributeMapping]) -> Vec<Vec<String>> {
     let mut fields: Vec<Vec<String>> = Vec::new();
     for expr in attributes.iter().filter_map(|a| a.from_backend.as_ref()) {
         for path in expr.paths() {
@@ -910,21 +759,19 @@ fn snapshot_fields(attributes: &[AttributeMapping]) -> Option<Vec<Vec<String>>> 
                 continue;
             }
             let rest: Vec<String> = parts.map(str::to_owned).collect();
-            if rest.is_empty() {
-                return None;
-            }
-            if !fields.contains(&rest) {
+            if !rest.is_empty() && !fields.contains(&rest) {
                 fields.push(rest);
             }
         }
     }
     fields.sort();
-    Some(fields)
+    fields
 }
 
 /// The members of a resource section, each parsed on its own (`None` when it did not parse).
 struct RawResourceParts {
     key: Option<String>,
+    fields: Option<Vec<String>>,
     attributes: Option<Vec<RawAttribute>>,
     get: Option<RawCall>,
     list: Option<RawList>,

@@ -188,6 +188,23 @@ impl Template {
         }
     }
 
+    /// The dotted paths the template reads (see [`Expr::paths`]).
+    pub fn paths(&self) -> std::collections::HashSet<String> {
+        self.exprs().flat_map(Expr::paths).collect()
+    }
+
+    /// The expressions of the template.
+    pub fn exprs(&self) -> Box<dyn Iterator<Item = &Expr> + '_> {
+        match self {
+            Template::Literal(_) => Box::new(std::iter::empty()),
+            Template::Typed(e) => Box::new(std::iter::once(e)),
+            Template::Text(parts) => Box::new(parts.iter().filter_map(|p| match p {
+                TextPart::Literal(_) => None,
+                TextPart::Expr(e) => Some(e),
+            })),
+        }
+    }
+
     /// Renders; `None` when a typed expression is undefined (the caller omits the value).
     pub fn render(&self, ctx: &JinjaValue) -> Result<Option<Value>, EvalError> {
         match self {
@@ -263,6 +280,18 @@ impl ValueTemplate {
             ),
             other => ValueTemplate::Fixed(other.clone()),
         })
+    }
+
+    /// The templates of the value, depth first.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            ValueTemplate::Fixed(_) => Vec::new(),
+            ValueTemplate::String(t) => vec![t],
+            ValueTemplate::Array(items) => items.iter().flat_map(|i| i.templates()).collect(),
+            ValueTemplate::Object(members) => {
+                members.iter().flat_map(|(_, t)| t.templates()).collect()
+            }
+        }
     }
 
     /// Renders; object members whose value is undefined are left out.
@@ -427,5 +456,39 @@ mod tests {
         assert!(err.contains("backend.status !="), "{err}");
         assert!(Template::compile("{{ a ").is_err());
         assert!(Template::compile("a }}").is_err());
+    }
+
+    #[test]
+    fn expressions_tell_the_paths_they_read() {
+        let paths = |source: &str| {
+            let mut p: Vec<String> = Expr::compile(source).unwrap().paths().into_iter().collect();
+            p.sort();
+            p
+        };
+        assert_eq!(
+            paths("changed.username or changed.name"),
+            ["changed.name", "changed.username"]
+        );
+        assert_eq!(
+            paths("backend.members | map(attribute='id') | list"),
+            ["backend.members"]
+        );
+        assert_eq!(
+            paths("response | rejectattr('id', 'eq', settings.organization_id) | list"),
+            ["response", "settings.organization_id"]
+        );
+        assert_eq!(
+            paths("(backend.user or backend).x"),
+            ["backend", "backend.user"]
+        );
+        assert_eq!(
+            paths("resource.name.givenName ~ key"),
+            ["key", "resource.name.givenName"]
+        );
+        assert_eq!(paths("scim['urn:x:User'].a"), ["scim"]);
+        let t = Template::compile("/users/{{ key }}/x/{{ settings.org }}").unwrap();
+        let mut p: Vec<String> = t.paths().into_iter().collect();
+        p.sort();
+        assert_eq!(p, ["key", "settings.org"]);
     }
 }

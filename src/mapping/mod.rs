@@ -6,10 +6,12 @@
 //! classifies platform errors. The service executes the calls it renders.
 
 pub mod compile;
+mod contract;
 pub mod expr;
 pub mod model;
 mod plan;
 mod request;
+pub mod spec;
 #[cfg(test)]
 mod tests;
 pub mod vars;

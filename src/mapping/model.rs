@@ -19,6 +19,9 @@ pub struct RawPlatform {
     /// Names of the settings the `[backend.settings]` table of the gateway config must provide.
     #[serde(default)]
     pub settings: Vec<String>,
+    /// Names of the settings it may provide (`optional_settings`); any other is a typo.
+    #[serde(default)]
+    pub optional_settings: Vec<String>,
     /// Expression over `response` (the error body) giving the message shown in SCIM errors.
     pub error_message: Option<String>,
     /// Headers sent with every call (templates over `settings`).

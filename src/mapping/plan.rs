@@ -308,11 +308,8 @@ impl ResourceMapping {
     /// attributes read (so a platform-side change elsewhere, such as a login time, does not
     /// count as a change, and a group's member list is not stored again with every write).
     pub fn snapshot_of(&self, backend: &Value) -> Value {
-        let Some(fields) = &self.snapshot_fields else {
-            return backend.clone();
-        };
         let mut out = Map::new();
-        for path in fields {
+        for path in &self.snapshot_fields {
             if let Some(v) = field(backend, path) {
                 insert_path(&mut out, path, v.clone());
             }

@@ -322,7 +322,7 @@ fn broken_mappings_report_every_problem() {
         "platform.auth.header",
         "errors[1].scim_type",
         "users.key",
-        "users.attributes[3].scim",
+        "users.attributes[activ].scim",
     ] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
@@ -377,5 +377,85 @@ fn error_rules_answer_only_statuses_scim_errors_use() {
     assert!(
         messages[2].contains("errors[5].scim_status: 302"),
         "{messages:?}"
+    );
+}
+
+/// Compiles the Coder mapping with replacements, answering the problems' texts.
+fn problems_of(replacements: &[(&str, &str)]) -> Vec<String> {
+    let registry = Registry::standard().unwrap();
+    let mut problems = Problems::default();
+    let mut text = CODER.to_owned();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{from}");
+        text = text.replacen(from, to, 1);
+    }
+    compile_mapping_str(Path::new("coder.toml"), &text, &registry, &mut problems);
+    problems
+        .0
+        .iter()
+        .map(|p| format!("{}: {}", p.key, p.message))
+        .collect()
+}
+
+#[test]
+fn typos_in_templates_are_problems_with_a_suggestion() {
+    let found = problems_of(&[
+        ("when = \"changed.username or changed.name\"", "when = \"chnged.username or changed.nme\""),
+        ("current.status != 'suspended'\"\nmethod = \"PUT\"\npath = \"/api/v2/users/{{ key }}/status/suspend\"",
+         "current.stauts != 'suspended'\"\nmethod = \"PUT\"\npath = \"/api/v2/users/{{ key }}/status/suspend\""),
+        ("organization = \"{{ settings.organization_id }}\", has_member", "organization = \"{{ settings.organisation_id }}\", has_member"),
+        ("when = \"scim.active == false\"", "when = \"scim.activ == false\""),
+    ]);
+    let expect = [
+        "users.update[0].when: `chnged` is not a variable here (it sees key, scim, desired, changed, current, backend, settings); did you mean `changed`?",
+        "users.update[0].when: no attribute writes the platform field `nme` (`changed` holds username, name, email); did you mean `name`?",
+        "users.update[1].when: `current.stauts`: the platform object has no declared field `stauts` (not in `fields`); did you mean `status`?",
+        "users.groups.query: `settings.organisation_id` is not a setting of this mapping: name it in [platform] settings (required) or optional_settings; did you mean `organization_id`?",
+        "users.create[1].when: `scim.activ`: the SCIM User schema has no attribute `activ` (extension attributes are read as scim['urn:...'].name); did you mean `active`?",
+    ];
+    for e in expect {
+        assert!(found.iter().any(|f| f == e), "missing {e}\nin {found:#?}");
+    }
+    assert_eq!(found.len(), expect.len(), "{found:#?}");
+}
+
+#[test]
+fn secrets_and_whole_objects_are_not_read_and_every_write_is_sent() {
+    let found = problems_of(&[
+        // The envelope shortcut that made the gateway keep the whole object.
+        ("backend = \"name\"\nto_backend = \"value or resource.name.formatted",
+         "backend = \"name\"\nfrom_backend = \"(backend.user or backend).name\"\nto_backend = \"value or resource.name.formatted"),
+        ("fields = [\"id\", \"username\", \"name\", \"email\", \"status\"]",
+         "fields = [\"id\", \"username\", \"name\", \"email\", \"status\", \"user\"]"),
+        // A field that looks like a secret, read without being declared.
+        ("from_backend = \"backend.status != 'suspended'\"", "from_backend = \"backend.status != 'suspended' and not backend.api_key\""),
+        // An update that no longer sends the name.
+        ("body = { username = \"{{ desired.username or current.username }}\", name = \"{{ desired.name or '' }}\" }",
+         "body = { username = \"{{ desired.username or current.username }}\" }"),
+    ]);
+    let expect = [
+        "users.attributes[displayName].from_backend: reads the platform object as a whole (`backend`); name its fields (`backend.x`), and declare an envelope with the call's `object` instead of `(backend.user or backend)`",
+        "users.attributes[active].from_backend: `backend.api_key`: the platform object has no declared field `api_key` (not in `fields`)",
+        "users.attributes[displayName]: no users.update call sends `desired.name`: a change would never reach the platform (set on_change = \"keep\" or \"reject\" if the platform cannot change it)",
+    ];
+    for e in expect {
+        assert!(found.iter().any(|f| f == e), "missing {e}\nin {found:#?}");
+    }
+    assert_eq!(found.len(), expect.len(), "{found:#?}");
+    // Declared, a secret-looking field may be read; undeclared fields of a mapping without
+    // `fields` are what its attributes read.
+    let declared = problems_of(&[
+        (
+            "fields = [\"id\", \"username\", \"name\", \"email\", \"status\"]",
+            "",
+        ),
+        (
+            "from_backend = \"backend.status != 'suspended'\"",
+            "from_backend = \"backend.status != 'suspended' and not backend.api_token\"",
+        ),
+    ]);
+    assert_eq!(
+        declared,
+        ["users.attributes[active].from_backend: `backend.api_token` looks like a secret: the gateway does not read it unless `users.fields` lists it"],
     );
 }

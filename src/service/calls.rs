@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Resources, Result};
 use crate::backend::PlatformError;
-use crate::mapping::compile::CallSpec;
+use crate::mapping::compile::{CallSpec, Sends};
 use crate::mapping::model::PaginationStyle;
 use crate::mapping::vars::{CallVars, ReadVars};
 use crate::mapping::{BackendRequest, BackendResponse};
@@ -52,17 +52,20 @@ impl Resources<'_> {
     }
 
     /// Runs a sequence of calls (create, update, delete, membership). A call marked
-    /// `returns_object` gives the calls after it the object's `key` and `backend`.
+    /// `returns_object` gives the calls after it the object's `key` and `backend`. What the
+    /// calls that ran send of `desired` is added to `sent`.
     pub(super) async fn run_calls<V: CallVars>(
         &self,
         calls: &[CallSpec],
         vars: &mut V,
+        sent: &mut Sends,
     ) -> Result<CallsOutcome> {
         let mut outcome = CallsOutcome::NoneRan;
         for call in calls {
             if !call.applies(vars)? {
                 continue;
             }
+            sent.add(&call.sends);
             let request = call.render(vars, &[])?;
             let response = self.send(&request).await?;
             if call.returns_object {

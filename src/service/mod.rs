@@ -52,6 +52,13 @@ pub enum ServiceError {
     /// The operation's task ended abnormally (a bug).
     #[error("operation aborted: {0}")]
     Aborted(String),
+    /// The IdP changed platform fields that no call the mapping selected sends: the platform
+    /// did not change them (a mapping mistake `check` catches where it can).
+    #[error("no call of the mapping sends the changed field(s) {}", fields.join(", "))]
+    NotSent {
+        /// The platform fields, dotted.
+        fields: Vec<String>,
+    },
     /// A resource was created, but what had to follow (setting its members) failed.
     #[error("{created} was created, but its members could not be set: {cause}")]
     MembersNotSet {

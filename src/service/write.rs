@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::links::{external_id_of, id_delta, member_ids, shadow_of, strip_common};
 use super::present::Detail;
 use super::{RequestContext, Resource, Resources, Result, ServiceError};
+use crate::mapping::compile::Sends;
 use crate::mapping::vars::{CallVars, CreateVars, DeleteVars, MembershipVars, UpdateVars};
 use crate::scim::patch::apply_patch;
 use crate::scim::{EntityTags, ResourceKind, ScimError, ScimOp};
@@ -149,7 +150,9 @@ impl Resources<'_> {
             Err(e) => return Err(e.into()),
         }
         vars.object_returned(identity.backend_key.clone(), created.clone());
-        let mut outcome = self.run_calls(rest, &mut vars).await?;
+        let mut outcome = self
+            .run_calls(rest, &mut vars, &mut Sends::default())
+            .await?;
         if let Some(spec) = &self.section.members {
             if !member_keys.is_empty() {
                 let mut membership = MembershipVars {
@@ -158,7 +161,7 @@ impl Resources<'_> {
                     removed: &[],
                 };
                 let added = self
-                    .run_calls(&spec.update, &mut membership)
+                    .run_calls(&spec.update, &mut membership, &mut Sends::default())
                     .await
                     .map_err(|e| ServiceError::MembersNotSet {
                         created: format!("{} {}", self.type_id(), identity.scim_id),
@@ -246,7 +249,10 @@ impl Resources<'_> {
             }
             None => None,
         };
-        let mut result = self.run_calls(&self.section.update, &mut vars).await;
+        let mut sent = Sends::default();
+        let mut result = self
+            .run_calls(&self.section.update, &mut vars, &mut sent)
+            .await;
         if let (Some((spec, added, removed)), Ok(first)) = (membership, &result) {
             if !added.is_empty() || !removed.is_empty() {
                 let first = first.clone();
@@ -256,7 +262,7 @@ impl Resources<'_> {
                     removed: &removed,
                 };
                 result = self
-                    .run_calls(&spec.update, &mut membership)
+                    .run_calls(&spec.update, &mut membership, &mut sent)
                     .await
                     .map(|next| first.then(next));
             }
@@ -276,6 +282,15 @@ impl Resources<'_> {
         }
         self.forget_groups_of_users();
         let outcome = result?;
+        // A change the IdP asked for that no call sent did not happen: say so, never 200.
+        let unsent: Vec<String> = leaf_paths(&changed)
+            .into_iter()
+            .filter(|path| !sent.covers(path))
+            .map(|path| path.join("."))
+            .collect();
+        if !unsent.is_empty() {
+            return Err(ServiceError::NotSent { fields: unsent });
+        }
         let object = self
             .object_after(outcome, current.clone(), &identity.backend_key)
             .await?;
@@ -316,7 +331,10 @@ impl Resources<'_> {
             scim: &identity.shadow,
             settings: &self.gw.settings,
         };
-        match self.run_calls(&self.section.delete, &mut vars).await {
+        match self
+            .run_calls(&self.section.delete, &mut vars, &mut Sends::default())
+            .await
+        {
             Ok(_) => {}
             // Already gone from the platform: the IdP's intent holds.
             Err(ServiceError::Platform(e)) if e.is_not_found() => {}
@@ -385,4 +403,21 @@ impl Resources<'_> {
             self.identity(id).await
         }
     }
+}
+
+/// The paths of the leaves of `changed` (`{"profile": {"name": true}}` → `profile.name`).
+fn leaf_paths(changed: &serde_json::Map<String, Value>) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for (name, value) in changed {
+        match value {
+            Value::Object(inner) => {
+                for mut path in leaf_paths(inner) {
+                    path.insert(0, name.clone());
+                    out.push(path);
+                }
+            }
+            _ => out.push(vec![name.clone()]),
+        }
+    }
+    out
 }

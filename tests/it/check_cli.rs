@@ -55,8 +55,8 @@ credential = { env = "SCIMGATE_TEST_CREDENTIAL_THAT_IS_NOT_SET" }
         format!("{config_name}: auth.tokens[0]: environment variable SCIMGATE_TEST_TOKEN_THAT_IS_NOT_SET is not set"),
         format!("{config_name}: backend.base_url:"),
         format!("{config_name}: backend.credential:"),
-        format!("{mapping_name}: users.attributes[0].to_backend: invalid expression `value | local_part |`"),
-        format!("{mapping_name}: users.attributes[1].scim: `displayNme` is not an attribute"),
+        format!("{mapping_name}: users.attributes[userName].to_backend: invalid expression `value | local_part |`"),
+        format!("{mapping_name}: users.attributes[displayNme].scim: `displayNme` is not an attribute"),
         format!("{mapping_name}: users.delete[0].method: unsupported HTTP method `TELEPORT`"),
         format!("{mapping_name}: users.list: unknown field `colour`"),
     ] {
