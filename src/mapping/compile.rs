@@ -299,6 +299,10 @@ impl Compiler<'_> {
                 }
             }
         };
+        let object = match raw.object.as_deref() {
+            Some(s) => Some(self.expr(&format!("{key}.object"), s)?),
+            None => None,
+        };
         let mut call = CallSpec {
             key: key.to_owned(),
             when,
@@ -308,6 +312,7 @@ impl Compiler<'_> {
             headers: headers?,
             body: body?,
             returns_object: raw.returns_object,
+            object,
             sends: Sends::default(),
         };
         call.sends = Sends::of(call.templates().into_iter().map(|(_, t)| t));
@@ -360,6 +365,7 @@ impl Compiler<'_> {
                 headers,
                 body: None,
                 returns_object: false,
+                object: None,
             },
         )
     }
@@ -430,6 +436,8 @@ impl Compiler<'_> {
             pagination: raw.pagination,
             max_page_size: raw.max_page_size.unwrap_or(100).max(1),
             pushdowns,
+            lacks: raw.lacks,
+            complete: raw.complete,
         })
     }
 

@@ -203,6 +203,9 @@ impl Checker<'_> {
                 object,
             );
         }
+        for field in &list.lacks {
+            self.platform_field(&format!("{section}.list.lacks"), "backend", field, r);
+        }
         for (i, pushdown) in list.pushdowns.iter().enumerate() {
             for (name, template) in &pushdown.query {
                 let key = format!("{section}.list.filters[{i}].query.{name}");
@@ -285,6 +288,14 @@ impl Checker<'_> {
         }
         for (part, template) in call.templates() {
             self.template(&format!("{}.{part}", call.key), template, names, r);
+        }
+        if let Some(object) = &call.object {
+            self.expr(
+                &format!("{}.object", call.key),
+                object,
+                ResponseVars::NAMES,
+                r,
+            );
         }
     }
 

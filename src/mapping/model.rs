@@ -146,6 +146,9 @@ pub struct RawCall {
     /// The answer is the platform object (its key is taken from it).
     #[serde(default)]
     pub returns_object: bool,
+    /// Expression over `response` (and `headers`) giving the platform object when the answer
+    /// wraps it (`response.user`); default: the answer is the object.
+    pub object: Option<String>,
 }
 
 /// `list.pagination`: how the list call asks for one page.
@@ -188,6 +191,26 @@ pub struct RawList {
     /// Filter push-down rules, tried in order.
     #[serde(default)]
     pub filters: Vec<RawPushdown>,
+    /// Fields of the platform object that list items lack (a user list without `status`):
+    /// the gateway never takes such an item for the whole object.
+    #[serde(default)]
+    pub lacks: Vec<String>,
+    /// What the gateway does with items that lack fields: `"get"` (read each one, a bounded
+    /// number at a time; the default) or `"omit"` (answer the attributes read from the
+    /// missing fields as the IdP last wrote them, or not at all).
+    #[serde(default)]
+    pub complete: Completion,
+}
+
+/// How list items that lack fields are completed (`[users.list] complete`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Completion {
+    /// Each item is read whole with the `get` call.
+    #[default]
+    Get,
+    /// Attributes read from the missing fields are left out of list answers.
+    Omit,
 }
 
 /// One `[[users.list.filters]]` rule: a SCIM filter shape (attribute and operator) the list

@@ -64,6 +64,33 @@ impl CallSpec {
         }
     }
 
+    /// The platform object in the call's answer: where `object` says, else the whole body.
+    pub fn object_of(
+        &self,
+        response: &BackendResponse,
+        settings: &Value,
+    ) -> Result<Value, MappingError> {
+        let Some(expr) = &self.object else {
+            return Ok(response.body.clone());
+        };
+        let headers = Value::Object(response.headers.clone());
+        let vars = ResponseVars {
+            response: &response.body,
+            headers: &headers,
+            settings,
+        };
+        match expr.eval(&vars.context()) {
+            Ok(Some(object @ Value::Object(_))) => Ok(object),
+            Ok(other) => Err(MappingError::Unusable(format!(
+                "{}.object: `{}` gave {} instead of the platform object",
+                self.key,
+                expr.source(),
+                other.as_ref().map_or("nothing", json_kind)
+            ))),
+            Err(e) => Err(unusable(&format!("{}.object", self.key), e)),
+        }
+    }
+
     /// Renders the request; `extra_query` (filter push-down) is appended.
     pub fn render(
         &self,
@@ -256,13 +283,30 @@ impl ResourceMapping {
         snapshot: Option<&Value>,
         settings: &Value,
     ) -> Result<Value, MappingError> {
+        self.to_scim_lacking(backend, shadow, snapshot, settings, &[])
+    }
+
+    /// [`ResourceMapping::to_scim`] of an object that lacks some fields (a list item): an
+    /// attribute read from a missing field is not read from the platform (what the IdP wrote
+    /// stands, or it is absent).
+    pub fn to_scim_lacking(
+        &self,
+        backend: &Value,
+        shadow: Option<&Value>,
+        snapshot: Option<&Value>,
+        settings: &Value,
+        lacking: &[String],
+    ) -> Result<Value, MappingError> {
         let mut resource = shadow
             .filter(|s| s.is_object())
             .cloned()
             .unwrap_or_else(|| Value::Object(Map::new()));
         // The common case: the platform object is exactly as the gateway last wrote it, so
         // every attribute stands as the IdP wrote it (the rule below, without evaluating it).
-        if shadow.is_some() && snapshot.is_some_and(|snap| *snap == self.snapshot_of(backend)) {
+        if lacking.is_empty()
+            && shadow.is_some()
+            && snapshot.is_some_and(|snap| *snap == self.snapshot_of(backend))
+        {
             return Ok(resource);
         }
         let backend_ctx = ObjectVars { backend, settings }.context();
@@ -283,6 +327,14 @@ impl ResourceMapping {
             if attr.on_change == OnChange::Keep
                 && shadow.is_some_and(|s| scim_get(s, &attr.scim).is_some())
             {
+                continue;
+            }
+            let reads_missing = !lacking.is_empty()
+                && from.paths().iter().any(|p| {
+                    p.strip_prefix("backend.")
+                        .is_some_and(|f| lacking.iter().any(|l| f.split('.').next() == Some(l)))
+                });
+            if reads_missing {
                 continue;
             }
             let value = from

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::expr::{Expr, Template, ValueTemplate};
-use super::model::{AuthScheme, OnChange, PaginationStyle};
+use super::model::{AuthScheme, Completion, OnChange, PaginationStyle};
 use super::request::Method;
 use crate::scim::filter::CompareOp;
 use crate::scim::path::AttrPath;
@@ -167,6 +167,8 @@ pub struct CallSpec {
     pub body: Option<ValueTemplate>,
     /// The answer is the platform object, whose key and body the later calls see.
     pub returns_object: bool,
+    /// Where the platform object is in the answer (`object`); `None`: the answer is it.
+    pub object: Option<Expr>,
     /// The `desired` fields the call sends (in its path, query, headers or body).
     pub sends: Sends,
 }
@@ -249,6 +251,10 @@ pub struct ListSpec {
     pub max_page_size: usize,
     /// Filter push-down rules, tried in order.
     pub pushdowns: Vec<Pushdown>,
+    /// Fields list items lack (`lacks`).
+    pub lacks: Vec<String>,
+    /// How items that lack fields are completed.
+    pub complete: Completion,
 }
 
 /// A compiled filter push-down rule: a SCIM comparison the list call can answer.

@@ -69,9 +69,10 @@ impl Resources<'_> {
             let request = call.render(vars, &[])?;
             let response = self.send(&request).await?;
             if call.returns_object {
-                let key = self.section.key_of(&response.body, &self.gw.settings)?;
-                vars.object_returned(key, response.body.clone());
-                outcome = CallsOutcome::Object(response.body);
+                let object = call.object_of(&response, &self.gw.settings)?;
+                let key = self.section.key_of(&object, &self.gw.settings)?;
+                vars.object_returned(key, object.clone());
+                outcome = CallsOutcome::Object(object);
             } else {
                 outcome = CallsOutcome::Ran;
             }
@@ -97,7 +98,7 @@ impl Resources<'_> {
         };
         let request = self.section.get.render(&vars, &[])?;
         let response = self.send(&request).await?;
-        let object = Arc::new(response.body);
+        let object = Arc::new(self.section.get.object_of(&response, &self.gw.settings)?);
         self.cache_object(key, object.clone()).await;
         Ok(object)
     }

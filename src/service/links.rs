@@ -10,6 +10,10 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::{not_found, Resources, Result, ServiceError};
+use crate::mapping::model::Completion;
+
+/// How many list items are read whole at a time when list items lack fields.
+const COMPLETION_CONCURRENCY: usize = 8;
 use crate::scim::{ResourceKind, ScimError, ScimType};
 use crate::store::{Change, Identity, StoreError};
 
@@ -135,8 +139,35 @@ impl Resources<'_> {
         Ok(out)
     }
 
+    /// Pairs listed platform objects with their links (linking objects seen for the first
+    /// time), each completed as the list says when items lack fields: read whole with the
+    /// `get` call (a bounded number at a time, in order), or marked partial. A partial item is
+    /// never cached as the object.
+    pub(super) async fn listed(
+        &self,
+        objects: &[Value],
+    ) -> Result<Vec<(Identity, Arc<Value>, bool)>> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        let list = &self.section.list;
+        let linked = self.link_all(objects).await?;
+        if list.lacks.is_empty() {
+            return Ok(linked.into_iter().map(|(i, o)| (i, o, false)).collect());
+        }
+        if list.complete == Completion::Omit {
+            return Ok(linked.into_iter().map(|(i, o)| (i, o, true)).collect());
+        }
+        stream::iter(linked)
+            .map(|(identity, _)| async move {
+                let object = self.fetch_object(&identity.backend_key, false).await?;
+                Ok::<_, ServiceError>((identity, object, false))
+            })
+            .buffered(COMPLETION_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
     /// Pairs platform objects with their links, linking objects seen for the first time, and
-    /// caches the objects.
+    /// caches the objects (unless list items lack fields: a partial item is not the object).
     pub(super) async fn link_all(&self, objects: &[Value]) -> Result<Vec<(Identity, Arc<Value>)>> {
         let mut by_key = HashMap::with_capacity(objects.len());
         let mut keys = Vec::with_capacity(objects.len());
@@ -151,8 +182,10 @@ impl Resources<'_> {
                 continue;
             };
             let object = Arc::new((*object).clone());
-            self.cache_object(&identity.backend_key, object.clone())
-                .await;
+            if self.section.list.lacks.is_empty() {
+                self.cache_object(&identity.backend_key, object.clone())
+                    .await;
+            }
             out.push((identity, object));
         }
         Ok(out)

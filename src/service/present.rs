@@ -24,6 +24,8 @@ pub(super) struct Detail {
     pub(super) groups: bool,
     /// A group's `members` as SCIM ids and `$ref`s (store reads per member).
     pub(super) members: bool,
+    /// The object is a list item that lacks the fields the list declares (`lacks`).
+    pub(super) partial: bool,
 }
 
 impl Detail {
@@ -33,6 +35,7 @@ impl Detail {
         Detail {
             groups: true,
             members: req.projection.keeps("members"),
+            partial: false,
         }
     }
 
@@ -40,6 +43,7 @@ impl Detail {
     pub(super) const FOR_WRITE: Detail = Detail {
         groups: false,
         members: true,
+        partial: false,
     };
 }
 
@@ -63,7 +67,7 @@ impl Resources<'_> {
             }
             None => None,
         };
-        let mut resource = self.render(identity, object, members, req)?;
+        let mut resource = self.render(identity, object, members, detail.partial, req)?;
         if let (true, Some(spec)) = (detail.groups, &self.section.groups_of) {
             // A user's groups are a courtesy of the read: a platform that cannot list them
             // (Coder without its Premium licence answers 403) must not fail the user.
@@ -170,6 +174,7 @@ impl Resources<'_> {
         identity: &Identity,
         object: &Value,
         members: Option<(Vec<String>, Option<Vec<Value>>)>,
+        partial: bool,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
         let (member_keys, members) = match members {
@@ -203,11 +208,17 @@ impl Resources<'_> {
                 })
                 .collect::<Vec<_>>()
         });
-        let mut attrs = self.section.to_scim(
+        let lacking: &[String] = if partial {
+            &self.section.list.lacks
+        } else {
+            &[]
+        };
+        let mut attrs = self.section.to_scim_lacking(
             object,
             Some(&identity.shadow),
             Some(&identity.platform),
             &self.gw.settings,
+            lacking,
         )?;
         attrs = strip_common(attrs);
         let Value::Object(mut map) = attrs else {

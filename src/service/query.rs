@@ -25,6 +25,7 @@ impl Resources<'_> {
     pub async fn list(&self, query: &ListQuery, req: &RequestContext<'_>) -> Result<ListPage> {
         let rt = self.rt;
         let detail = Detail {
+            partial: false,
             // A user's groups cost a platform call each: in lists only when asked for.
             groups: query.projection.asks_for("groups"),
             // Members are resolved only when the filter or the answer needs them.
@@ -81,7 +82,8 @@ impl Resources<'_> {
         // The gateway must see every candidate: filter, sort and page here.
         let objects = self.scan(&extra).await?;
         let mut matched = Vec::new();
-        for (identity, object) in self.link_all(&objects).await? {
+        for (identity, object, partial) in self.listed(&objects).await? {
+            let detail = Detail { partial, ..detail };
             let r = self.present(&identity, &object, detail, req).await?;
             let wanted = query.filter.as_ref().is_none_or(|f| {
                 f.matches(&r.json, &self.gw.registry, rt)
@@ -237,7 +239,8 @@ impl Resources<'_> {
             None => self.scan(extra).await?.len(),
         };
         let mut resources = Vec::with_capacity(objects.len());
-        for (identity, object) in self.link_all(&objects).await? {
+        for (identity, object, partial) in self.listed(&objects).await? {
+            let detail = Detail { partial, ..detail };
             resources.push(self.present(&identity, &object, detail, req).await?.json);
         }
         Ok(ListPage {

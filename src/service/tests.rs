@@ -201,3 +201,136 @@ async fn an_account_the_platform_no_longer_has_is_not_found_and_unlinked() {
     assert!(gone.is_not_found(), "{gone}");
     assert_eq!(link_count(&store).await, 0);
 }
+
+/// The Coder mapping with list items that lack `status`, completed as `complete` says.
+async fn lacking_gateway(platform: Arc<ScriptedPlatform>, complete: &str) -> Gateway {
+    let (mut gateway, _) = gateway(platform).await;
+    let text = crate::demo::CODER_MAPPING.replacen(
+        "max_page_size = 100",
+        &format!("max_page_size = 100\nlacks = [\"status\"]\ncomplete = \"{complete}\""),
+        1,
+    );
+    let mut problems = Problems::default();
+    let mapping = compile_mapping_str(
+        Path::new("coder.toml"),
+        &text,
+        &gateway.registry,
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{problems}");
+    gateway.mapping = Arc::new(mapping.unwrap());
+    gateway
+}
+
+fn list_item(id: &str, username: &str) -> Value {
+    json!({"id": id, "username": username, "name": username, "email": format!("{username}@example.com")})
+}
+
+#[tokio::test]
+async fn list_items_that_lack_fields_are_read_whole_and_never_cached_as_objects() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    let gateway = lacking_gateway(platform.clone(), "get").await;
+    platform.answer(
+        200,
+        json!({"users": [list_item("u-1", "ann"), list_item("u-2", "bob")], "count": 2}),
+    );
+    let mut suspended = coder_user("u-2");
+    suspended["username"] = json!("bob");
+    suspended["status"] = json!("suspended");
+    let mut ann = coder_user("u-1");
+    ann["username"] = json!("ann");
+    platform.answer(200, ann);
+    platform.answer(200, suspended);
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let page = users
+        .list(&crate::scim::list::ListQuery::default(), &req)
+        .await
+        .unwrap();
+    let active: Vec<&Value> = page.resources.iter().map(|r| &r["active"]).collect();
+    assert_eq!(active, [&json!(true), &json!(false)]);
+    let paths: Vec<String> = platform.sent().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/api/v2/users", "/api/v2/users/u-1", "/api/v2/users/u-2"]
+    );
+}
+
+#[tokio::test]
+async fn list_items_may_leave_out_what_they_lack_and_a_read_by_id_asks_the_platform() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    let gateway = lacking_gateway(platform.clone(), "omit").await;
+    platform.answer(200, json!({"users": [list_item("u-1", "ann")], "count": 1}));
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let page = users
+        .list(&crate::scim::list::ListQuery::default(), &req)
+        .await
+        .unwrap();
+    let listed = &page.resources[0];
+    // Not "active: true" from a missing status: left out.
+    assert!(listed.get("active").is_none(), "{listed}");
+    assert_eq!(listed["userName"], "ann");
+    // The item was not cached as the object: reading it asks the platform.
+    let mut suspended = coder_user("u-1");
+    suspended["username"] = json!("ann");
+    suspended["status"] = json!("suspended");
+    platform.answer(200, suspended);
+    platform.answer(200, json!([])); // the user's groups
+    let id = listed["id"].as_str().unwrap();
+    let read = users.get(id, &req).await.unwrap();
+    assert_eq!(read.json["active"], false);
+}
+
+#[tokio::test]
+async fn an_envelope_is_declared_once_on_the_call() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    let (mut gateway, _) = gateway(platform.clone()).await;
+    let text = crate::demo::CODER_MAPPING.replacen(
+        "path = \"/api/v2/users/{{ key }}\"",
+        "path = \"/api/v2/users/{{ key }}\"\nobject = \"response.user\"",
+        1,
+    );
+    let mut problems = Problems::default();
+    let mapping = compile_mapping_str(
+        Path::new("coder.toml"),
+        &text,
+        &gateway.registry,
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{problems}");
+    gateway.mapping = Arc::new(mapping.unwrap());
+    platform.answer(201, coder_user("u-1"));
+    platform.answer(200, json!([]));
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let op = create(&gateway, json!({"userName": "bjensen@example.com"}));
+    let made = users.execute(&op, None, &req).await.unwrap().unwrap();
+    gateway.cache.forget_tenant("acme");
+    let mut wrapped = coder_user("u-1");
+    wrapped["name"] = json!("Babs Jensen");
+    platform.answer(200, json!({"user": wrapped, "api_key": "never kept"}));
+    platform.answer(200, json!([]));
+    let read = users.get(&made.id, &req).await.unwrap();
+    assert_eq!(read.json["displayName"], "Babs Jensen");
+    // An envelope that holds no object is the mapping's mistake, said so.
+    gateway.cache.forget_tenant("acme");
+    platform.answer(200, json!({"usr": {}}));
+    let err = users.get(&made.id, &req).await.unwrap_err();
+    assert!(
+        matches!(&err, ServiceError::Mapping(m) if m.contains("users.get.object")),
+        "{err}"
+    );
+}

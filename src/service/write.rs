@@ -131,7 +131,8 @@ impl Resources<'_> {
             ));
         };
         let request = first.render(&vars, &[])?;
-        let created = self.send(&request).await?.body;
+        let response = self.send(&request).await?;
+        let created = first.object_of(&response, &self.gw.settings)?;
         identity.backend_key = self.section.key_of(&created, &self.gw.settings)?;
         identity.platform = self.section.snapshot_of(&created);
         match self.gw.links.insert(self.scope(), &identity).await {
@@ -301,6 +302,15 @@ impl Resources<'_> {
                 attribute,
                 "the platform cannot change this attribute: it keeps its value, the gateway keeps the IdP's"
             );
+        }
+        // A platform whose key is a name (JupyterHub) changes it with a rename.
+        let key = self.section.key_of(&object, &self.gw.settings)?;
+        if key != identity.backend_key {
+            self.gw
+                .cache
+                .forget_object(&self.gw.tenant, self.type_id(), &identity.backend_key)
+                .await;
+            identity.backend_key = key;
         }
         identity.external_id = external_id_of(&resource);
         identity.shadow = shadow;
