@@ -18,7 +18,8 @@ pub struct LookupCache {
     objects: Cache<String, Arc<Value>>,
     names: Cache<String, String>,
     identities: Cache<String, Arc<Identity>>,
-    deleted: Cache<String, ()>,
+    /// Keys deleted through the gateway, with the deleted account's proof when known.
+    deleted: Cache<String, Option<String>>,
     groups_of: Cache<String, Arc<Vec<Value>>>,
 }
 
@@ -100,7 +101,10 @@ impl LookupCache {
             .invalidate(&object_key(tenant, rt, &identity.scim_id))
             .await;
         self.deleted
-            .insert(object_key(tenant, rt, &identity.backend_key), ())
+            .insert(
+                object_key(tenant, rt, &identity.backend_key),
+                identity.proof.clone(),
+            )
             .await;
     }
 
@@ -115,6 +119,17 @@ impl LookupCache {
     pub fn was_deleted(&self, tenant: &str, rt: &str, backend_key: &str) -> bool {
         self.deleted
             .contains_key(&object_key(tenant, rt, backend_key))
+    }
+
+    /// The proof of the account deleted under a key recently: `None` when none was deleted,
+    /// `Some(None)` when its proof is not known.
+    pub async fn deleted_proof(
+        &self,
+        tenant: &str,
+        rt: &str,
+        backend_key: &str,
+    ) -> Option<Option<String>> {
+        self.deleted.get(&object_key(tenant, rt, backend_key)).await
     }
 
     /// The platform group objects a user (by platform key) belongs to.
@@ -143,7 +158,7 @@ impl LookupCache {
             .await;
         if change.deleted {
             self.deleted
-                .insert(object_key(tenant, rt, &change.backend_key), ())
+                .insert(object_key(tenant, rt, &change.backend_key), None)
                 .await;
         }
         // A rename elsewhere leaves an old name pointing here; names are cheap to look up again.

@@ -604,8 +604,9 @@ impl Compiler<'_> {
     }
 
     fn resource_table(&mut self, key: &str, table: &toml::Table) -> Option<ResourceMapping> {
-        const KEYS: [&str; 10] = [
+        const KEYS: [&str; 11] = [
             "key",
+            "identity",
             "fields",
             "attributes",
             "get",
@@ -625,6 +626,14 @@ impl Compiler<'_> {
             }
         }
         let raw_key = self.member::<String>(table, key, "key");
+        let identity = match table.get("identity") {
+            None => Some(None),
+            Some(_) => self
+                .member::<String>(table, key, "identity")
+                .map(|source| self.expr(&format!("{key}.identity"), &source))
+                .map(|e| e.map(Some))
+                .unwrap_or(None),
+        };
         let fields = match table.get("fields") {
             None => Some(Vec::new()),
             Some(_) => self.member::<Vec<String>>(table, key, "fields"),
@@ -657,6 +666,7 @@ impl Compiler<'_> {
         )?;
         resource.members = members;
         resource.groups_of = groups_of;
+        resource.identity = identity?;
         Some(resource)
     }
 
@@ -742,6 +752,7 @@ impl Compiler<'_> {
             section: key.to_owned(),
             fields: raw.fields.unwrap_or_default(),
             key: key_expr?,
+            identity: None,
             attributes,
             get: get?,
             list: list?,

@@ -81,6 +81,7 @@ impl Fields {
         if resource.fields.is_empty() {
             // No declaration: what the key, the attributes and the members read is one.
             let mut exprs: Vec<&Expr> = vec![&resource.key];
+            exprs.extend(resource.identity.as_ref());
             exprs.extend(
                 resource
                     .attributes
@@ -171,6 +172,13 @@ impl Checker<'_> {
         if !resource.fields.is_empty() {
             for path in resource.key.paths() {
                 self.whole_object(&format!("{section}.key"), &path);
+            }
+        }
+        if let Some(identity) = &resource.identity {
+            let key = format!("{section}.identity");
+            self.expr(&key, identity, ObjectVars::NAMES, object);
+            for path in identity.paths() {
+                self.whole_object(&key, &path);
             }
         }
         for attribute in &resource.attributes {

@@ -247,6 +247,26 @@ impl AttributeMapping {
 }
 
 impl ResourceMapping {
+    /// What proves an object is the account a link was made for (`identity`, as JSON text);
+    /// `None` when the mapping declares no proof or the object has no value for it.
+    pub fn proof_of(
+        &self,
+        backend: &Value,
+        settings: &Value,
+    ) -> Result<Option<String>, MappingError> {
+        let Some(expr) = &self.identity else {
+            return Ok(None);
+        };
+        let vars = ObjectVars { backend, settings };
+        match expr
+            .eval(&vars.context())
+            .map_err(|e| unusable("identity", e))?
+        {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => Ok(Some(value.to_string())),
+        }
+    }
+
     /// The platform's stable key of an object.
     pub fn key_of(&self, backend: &Value, settings: &Value) -> Result<String, MappingError> {
         let vars = ObjectVars { backend, settings };

@@ -87,6 +87,9 @@ pub struct ResourceMapping {
     pub fields: Vec<String>,
     /// Expression over `backend` giving the platform object's stable key.
     pub key: Expr,
+    /// Expression over `backend` giving what proves an account is still the one a link names
+    /// (`identity`: a creation time, an immutable login); `None`: the key alone.
+    pub identity: Option<Expr>,
     /// The SCIM attributes the platform holds, in file order.
     pub attributes: Vec<AttributeMapping>,
     /// The call that reads one object by `key`.

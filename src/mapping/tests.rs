@@ -425,8 +425,8 @@ fn secrets_and_whole_objects_are_not_read_and_every_write_is_sent() {
         // The envelope shortcut that made the gateway keep the whole object.
         ("backend = \"name\"\nto_backend = \"value or resource.name.formatted",
          "backend = \"name\"\nfrom_backend = \"(backend.user or backend).name\"\nto_backend = \"value or resource.name.formatted"),
-        ("fields = [\"id\", \"username\", \"name\", \"email\", \"status\"]",
-         "fields = [\"id\", \"username\", \"name\", \"email\", \"status\", \"user\"]"),
+        ("fields = [\"id\", \"username\", \"name\", \"email\", \"status\", \"created_at\"]",
+         "fields = [\"id\", \"username\", \"name\", \"email\", \"status\", \"created_at\", \"user\"]"),
         // A field that looks like a secret, read without being declared.
         ("from_backend = \"backend.status != 'suspended'\"", "from_backend = \"backend.status != 'suspended' and not backend.api_key\""),
         // An update that no longer sends the name.
@@ -446,7 +446,7 @@ fn secrets_and_whole_objects_are_not_read_and_every_write_is_sent() {
     // `fields` are what its attributes read.
     let declared = problems_of(&[
         (
-            "fields = [\"id\", \"username\", \"name\", \"email\", \"status\"]",
+            "fields = [\"id\", \"username\", \"name\", \"email\", \"status\", \"created_at\"]",
             "",
         ),
         (

@@ -63,14 +63,38 @@ impl Resources<'_> {
         Ok(())
     }
 
-    /// The platform object behind a link; a platform that no longer has it makes the id unknown.
-    pub(super) async fn object_for(&self, identity: &Identity, fresh: bool) -> Result<Arc<Value>> {
-        match self.fetch_object(&identity.backend_key, fresh).await {
+    /// The platform object behind a link. A platform that no longer has it, or has another
+    /// account under its key (the proof differs: a reused id), makes the id unknown and
+    /// retires the link; a proof not known yet is recorded.
+    pub(super) async fn object_for(
+        &self,
+        identity: &mut Identity,
+        fresh: bool,
+    ) -> Result<Arc<Value>> {
+        let object = match self.fetch_object(&identity.backend_key, fresh).await {
             Err(ServiceError::Platform(e)) if e.is_not_found() => {
+                self.forget(identity).await?;
+                return Err(not_found(self.type_id(), &identity.scim_id).into());
+            }
+            other => other?,
+        };
+        let proof = self.section.proof_of(&object, &self.gw.settings)?;
+        match (&identity.proof, proof) {
+            (Some(known), Some(seen)) if *known != seen => {
+                tracing::warn!(
+                    scim_id = %identity.scim_id,
+                    key = %identity.backend_key,
+                    "the platform account under this key is not the linked one (its identity changed); the link is retired"
+                );
                 self.forget(identity).await?;
                 Err(not_found(self.type_id(), &identity.scim_id).into())
             }
-            other => other,
+            (None, Some(seen)) => {
+                identity.proof = Some(seen);
+                self.save(identity).await?;
+                Ok(object)
+            }
+            _ => Ok(object),
         }
     }
 
@@ -131,6 +155,7 @@ impl Resources<'_> {
                         platform: Value::Null,
                         created: now,
                         last_modified: now,
+                        proof: None,
                     };
                     out.push(self.gw.links.link_or_get(self.scope(), &fresh).await?);
                 }
@@ -173,14 +198,32 @@ impl Resources<'_> {
         let mut keys = Vec::with_capacity(objects.len());
         for object in objects {
             let key = self.section.key_of(object, &self.gw.settings)?;
-            by_key.insert(key.clone(), object);
+            let proof = self.section.proof_of(object, &self.gw.settings)?;
+            // A key deleted through the gateway now names another account (a reused id):
+            // that account is new, not the deleted one.
+            if let (Some(seen), Some(Some(deleted))) = (
+                &proof,
+                self.gw
+                    .cache
+                    .deleted_proof(&self.gw.tenant, self.type_id(), &key)
+                    .await,
+            ) {
+                if *seen != deleted {
+                    self.gw
+                        .cache
+                        .clear_deleted(&self.gw.tenant, self.type_id(), &key)
+                        .await;
+                }
+            }
+            by_key.insert(key.clone(), (object, proof));
             keys.push(key);
         }
         let mut out = Vec::with_capacity(keys.len());
         for identity in self.link_keys(&keys).await? {
-            let Some(object) = by_key.get(&identity.backend_key) else {
+            let Some((object, proof)) = by_key.get(&identity.backend_key) else {
                 continue;
             };
+            let identity = self.reconcile(identity, proof.as_deref()).await?;
             let object = Arc::new((*object).clone());
             if self.section.list.lacks.is_empty() {
                 self.cache_object(&identity.backend_key, object.clone())
@@ -189,6 +232,47 @@ impl Resources<'_> {
             out.push((identity, object));
         }
         Ok(out)
+    }
+
+    /// The link for a listed object with proof `seen`: the same link when the proof matches
+    /// (or is recorded now); a new link, the old one retired, when another account took the
+    /// key.
+    async fn reconcile(&self, mut identity: Identity, seen: Option<&str>) -> Result<Identity> {
+        let Some(seen) = seen else {
+            return Ok(identity);
+        };
+        match identity.proof.as_deref() {
+            Some(known) if known == seen => Ok(identity),
+            None => {
+                identity.proof = Some(seen.to_owned());
+                self.save(&identity).await?;
+                Ok(identity)
+            }
+            Some(_) => {
+                tracing::warn!(
+                    scim_id = %identity.scim_id,
+                    key = %identity.backend_key,
+                    "another platform account took this key; the old link is retired and the account linked anew"
+                );
+                self.forget(&identity).await?;
+                self.gw
+                    .cache
+                    .clear_deleted(&self.gw.tenant, self.type_id(), &identity.backend_key)
+                    .await;
+                let now = self.gw.clock.now();
+                let fresh = Identity {
+                    scim_id: uuid::Uuid::new_v4().to_string(),
+                    backend_key: identity.backend_key.clone(),
+                    external_id: None,
+                    shadow: Value::Object(Map::new()),
+                    platform: Value::Null,
+                    created: now,
+                    last_modified: now,
+                    proof: Some(seen.to_owned()),
+                };
+                Ok(self.gw.links.link_or_get(self.scope(), &fresh).await?)
+            }
+        }
     }
 
     /// The SCIM ids of platform keys, in their order, linking keys seen for the first time;

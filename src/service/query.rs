@@ -15,8 +15,8 @@ use serde_json::Value;
 impl Resources<'_> {
     /// One resource by its SCIM id.
     pub async fn get(&self, id: &str, req: &RequestContext<'_>) -> Result<Resource> {
-        let identity = self.identity(id).await?;
-        let object = self.object_for(&identity, false).await?;
+        let mut identity = self.identity(id).await?;
+        let object = self.object_for(&mut identity, false).await?;
         self.present(&identity, &object, Detail::answer(req), req)
             .await
     }
@@ -46,8 +46,8 @@ impl Resources<'_> {
         if let Some(filter) = &query.filter {
             if let Some(candidates) = self.store_candidates(filter).await? {
                 let mut matched = Vec::new();
-                for identity in candidates {
-                    match self.object_for(&identity, false).await {
+                for mut identity in candidates {
+                    match self.object_for(&mut identity, false).await {
                         Ok(object) => {
                             let r = self.present(&identity, &object, detail, req).await?;
                             if filter.matches(&r.json, &self.gw.registry, rt) {
@@ -190,10 +190,10 @@ impl Resources<'_> {
         else {
             return Ok(None);
         };
-        let Some(identity) = self.gw.links.get(self.scope(), &id).await? else {
+        let Some(mut identity) = self.gw.links.get(self.scope(), &id).await? else {
             return Ok(None);
         };
-        let object = match self.object_for(&identity, false).await {
+        let object = match self.object_for(&mut identity, false).await {
             Ok(o) => o,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),

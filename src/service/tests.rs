@@ -104,7 +104,8 @@ fn create(gateway: &Gateway, body: Value) -> ScimOp {
 
 fn coder_user(id: &str) -> Value {
     json!({"id": id, "username": "bjensen", "name": "Barbara Jensen",
-           "email": "bjensen@example.com", "status": "dormant"})
+           "email": "bjensen@example.com", "status": "dormant",
+           "created_at": "2026-12-01T10:00:00Z"})
 }
 
 async fn link_count(store: &SqliteStore) -> u64 {
@@ -333,4 +334,81 @@ async fn an_envelope_is_declared_once_on_the_call() {
         matches!(&err, ServiceError::Mapping(m) if m.contains("users.get.object")),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn an_id_the_platform_reused_answers_404_and_the_new_account_gets_its_own_id() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    platform.answer(201, coder_user("7"));
+    platform.answer(200, json!([]));
+    let (gateway, store) = gateway(platform.clone()).await;
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let op = create(
+        &gateway,
+        json!({"userName": "bjensen@example.com", "externalId": "okta-1"}),
+    );
+    let bjensen = users.execute(&op, None, &req).await.unwrap().unwrap();
+    // The platform deleted bjensen out of band and gave id 7 to someone else.
+    let mut grace = coder_user("7");
+    grace["username"] = json!("grace");
+    grace["email"] = json!("grace@example.com");
+    grace["created_at"] = json!("2026-12-03T08:00:00Z");
+    gateway.cache.forget_tenant("acme");
+    platform.answer(200, grace.clone());
+    let gone = users.get(&bjensen.id, &req).await.unwrap_err();
+    assert!(gone.is_not_found(), "{gone}");
+    assert_eq!(link_count(&store).await, 0, "the link is retired");
+    // Listed, the new account has its own SCIM id and none of bjensen's data.
+    platform.answer(200, json!({"users": [grace], "count": 1}));
+    let page = users
+        .list(&crate::scim::list::ListQuery::default(), &req)
+        .await
+        .unwrap();
+    assert_eq!(page.total_results, 1);
+    let listed = &page.resources[0];
+    assert_ne!(listed["id"], bjensen.json["id"]);
+    assert_eq!(listed["userName"], "grace");
+    assert!(listed.get("externalId").is_none(), "{listed}");
+}
+
+#[tokio::test]
+async fn a_key_deleted_through_the_gateway_and_reused_is_listed_not_hidden() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    platform.answer(201, coder_user("7"));
+    platform.answer(200, json!([]));
+    let (gateway, _) = gateway(platform.clone()).await;
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let op = create(&gateway, json!({"userName": "bjensen@example.com"}));
+    let bjensen = users.execute(&op, None, &req).await.unwrap().unwrap();
+    platform.answer(204, Value::Null);
+    users
+        .execute(
+            &ScimOp::Delete {
+                id: bjensen.id.clone(),
+            },
+            None,
+            &req,
+        )
+        .await
+        .unwrap();
+    let mut grace = coder_user("7");
+    grace["username"] = json!("grace");
+    grace["created_at"] = json!("2026-12-03T08:00:00Z");
+    platform.answer(200, json!({"users": [grace], "count": 1}));
+    let page = users
+        .list(&crate::scim::list::ListQuery::default(), &req)
+        .await
+        .unwrap();
+    assert_eq!((page.total_results, page.resources.len()), (1, 1));
+    assert_eq!(page.resources[0]["userName"], "grace");
 }

@@ -123,6 +123,7 @@ impl Resources<'_> {
             platform: Value::Null,
             created: now,
             last_modified: now,
+            proof: None,
         };
         // The mapping compiler guarantees an unconditional first call that returns the object.
         let Some((first, rest)) = self.section.create.split_first() else {
@@ -134,6 +135,7 @@ impl Resources<'_> {
         let response = self.send(&request).await?;
         let created = first.object_of(&response, &self.gw.settings)?;
         identity.backend_key = self.section.key_of(&created, &self.gw.settings)?;
+        identity.proof = self.section.proof_of(&created, &self.gw.settings)?;
         identity.platform = self.section.snapshot_of(&created);
         match self.gw.links.insert(self.scope(), &identity).await {
             Ok(()) => {
@@ -192,8 +194,8 @@ impl Resources<'_> {
         req: &RequestContext<'_>,
         lock: &WriteLock<'_>,
     ) -> Result<(Identity, Arc<Value>, Resource)> {
-        let identity = self.identity_for_write(id, lock).await?;
-        let current = self.object_for(&identity, true).await?;
+        let mut identity = self.identity_for_write(id, lock).await?;
+        let current = self.object_for(&mut identity, true).await?;
         let before = self
             .present(&identity, &current, Detail::FOR_WRITE, req)
             .await?;
@@ -328,9 +330,9 @@ impl Resources<'_> {
         req: &RequestContext<'_>,
     ) -> Result<()> {
         let lock = self.lock_for_write(id).await?;
-        let identity = self.identity_for_write(id, &lock).await?;
+        let mut identity = self.identity_for_write(id, &lock).await?;
         if if_match.is_some() {
-            let current = self.object_for(&identity, true).await?;
+            let current = self.object_for(&mut identity, true).await?;
             let before = self
                 .present(&identity, &current, Detail::FOR_WRITE, req)
                 .await?;

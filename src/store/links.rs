@@ -34,6 +34,9 @@ pub struct Identity {
     pub created: OffsetDateTime,
     /// When the link was last written (`meta.lastModified`).
     pub last_modified: OffsetDateTime,
+    /// What proves the platform account is still the one linked (the mapping's `identity`,
+    /// as JSON text); `None` while unknown, or when the mapping declares no proof.
+    pub proof: Option<String>,
 }
 
 /// The identity links of every tenant, by scope (tenant and resource type).

@@ -20,6 +20,7 @@ pub(crate) fn identity(id: &str, key: &str) -> Identity {
         platform: json!({"id": key}),
         created: now,
         last_modified: now,
+        proof: None,
     }
 }
 

@@ -18,6 +18,7 @@ macro_rules! sql_links_store {
                     platform: sql::parse_json(&platform, "stored platform object")?,
                     created: sql::parse_time(&created)?,
                     last_modified: sql::parse_time(&last_modified)?,
+                    proof: row.try_get("proof")?,
                 })
             }
 
@@ -88,7 +89,7 @@ macro_rules! sql_links_store {
                 suffix: &str,
             ) -> Result<u64, sqlx::Error> {
                 let done = sqlx::query(&format!(
-                    "INSERT INTO identities (tenant, resource_type, scim_id, backend_key, external_id, shadow, platform, created, last_modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){suffix}"
+                    "INSERT INTO identities (tenant, resource_type, scim_id, backend_key, external_id, shadow, platform, created, last_modified, proof) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10){suffix}"
                 ))
                 .bind(scope.tenant)
                 .bind(scope.resource_type)
@@ -99,6 +100,7 @@ macro_rules! sql_links_store {
                 .bind(identity.platform.to_string())
                 .bind(sql::timestamp(identity.created))
                 .bind(sql::timestamp(identity.last_modified))
+                .bind(&identity.proof)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected())
@@ -217,7 +219,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
             ) -> StoreFuture<'a, ()> {
                 Box::pin(async move {
                     let result = sqlx::query(
-                        "UPDATE identities SET backend_key = $1, external_id = $2, shadow = $3, platform = $4, last_modified = $5 WHERE tenant = $6 AND resource_type = $7 AND scim_id = $8",
+                        "UPDATE identities SET backend_key = $1, external_id = $2, shadow = $3, platform = $4, last_modified = $5, proof = $9 WHERE tenant = $6 AND resource_type = $7 AND scim_id = $8",
                     )
                     .bind(&identity.backend_key)
                     .bind(&identity.external_id)
@@ -227,6 +229,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(scope.tenant)
                     .bind(scope.resource_type)
                     .bind(&identity.scim_id)
+                    .bind(&identity.proof)
                     .execute(&self.pool)
                     .await;
                     match result {

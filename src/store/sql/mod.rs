@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "audit", include_str!("../migrations/0002_audit.sql")),
     (3, "tokens", include_str!("../migrations/0003_tokens.sql")),
     (4, "tenants", include_str!("../migrations/0004_tenants.sql")),
+    (
+        5,
+        "identity proof",
+        include_str!("../migrations/0005_identity_proof.sql"),
+    ),
 ];
 
 /// The migrations, compiled into the binary (the DDL is the same for both databases).
@@ -76,7 +81,7 @@ pub(super) fn parse_json(s: &str, what: &str) -> Result<serde_json::Value, Store
 }
 
 pub(super) const COLUMNS: &str =
-    "scim_id, backend_key, external_id, shadow, platform, created, last_modified";
+    "scim_id, backend_key, external_id, shadow, platform, created, last_modified, proof";
 
 /// Bound parameters per statement stay well below every database's limit.
 pub(super) const CHUNK: usize = 500;
