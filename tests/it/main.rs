@@ -15,6 +15,7 @@ mod check_cli;
 mod discovery;
 mod entra;
 mod groups;
+mod jupyterhub;
 mod mappings;
 mod okta;
 mod pipeline;
