@@ -1,3 +1,4 @@
 //! Sandbox: faithful emulators of backend APIs, for demo and tests.
 
 pub mod coder;
+pub mod gitlab;
