@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::expr::{Expr, Template, ValueTemplate};
 use super::model::{
-    AuthScheme, OnChange, PaginationStyle, RawAttribute, RawCall, RawErrorRule, RawGroupsOf,
-    RawList, RawMembers, RawPlatform,
+    AuthScheme, OnChange, PaginationStyle, RawAttribute, RawCall, RawErrorRule, RawGenerate,
+    RawGroupsOf, RawList, RawMembers, RawPlatform,
 };
 use super::request::Method;
 pub use super::spec::*;
@@ -604,7 +604,9 @@ impl Compiler<'_> {
     }
 
     fn resource_table(&mut self, key: &str, table: &toml::Table) -> Option<ResourceMapping> {
-        const KEYS: [&str; 11] = [
+        const KEYS: [&str; 13] = [
+            "exclude",
+            "generate",
             "key",
             "identity",
             "fields",
@@ -626,6 +628,20 @@ impl Compiler<'_> {
             }
         }
         let raw_key = self.member::<String>(table, key, "key");
+        let generate = match table.get("generate") {
+            None => Some(Vec::new()),
+            Some(_) => self
+                .member::<BTreeMap<String, RawGenerate>>(table, key, "generate")
+                .map(|raw| self.generators(&format!("{key}.generate"), raw)),
+        };
+        let exclude = match table.get("exclude") {
+            None => Some(None),
+            Some(_) => self
+                .member::<String>(table, key, "exclude")
+                .map(|source| self.expr(&format!("{key}.exclude"), &source))
+                .map(|e| e.map(Some))
+                .unwrap_or(None),
+        };
         let identity = match table.get("identity") {
             None => Some(None),
             Some(_) => self
@@ -667,6 +683,8 @@ impl Compiler<'_> {
         resource.members = members;
         resource.groups_of = groups_of;
         resource.identity = identity?;
+        resource.generate = generate?;
+        resource.exclude = exclude?;
         Some(resource)
     }
 
@@ -685,6 +703,42 @@ impl Compiler<'_> {
             return None;
         }
         self.member::<T>(table, key, name)
+    }
+
+    fn generators(
+        &mut self,
+        key: &str,
+        raw: BTreeMap<String, RawGenerate>,
+    ) -> Vec<(String, Generator)> {
+        const DEFAULT: &str =
+            "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_.~!@#%^*+=";
+        let mut out = Vec::new();
+        for (name, g) in raw {
+            let mut alphabet: Vec<char> =
+                g.alphabet.as_deref().unwrap_or(DEFAULT).chars().collect();
+            alphabet.sort_unstable();
+            alphabet.dedup();
+            if !(1..=256).contains(&g.length) {
+                self.problem(
+                    &format!("{key}.{name}.length"),
+                    "must be 1 to 256".to_owned(),
+                );
+            } else if alphabet.len() < 2 || alphabet.len() > 256 {
+                self.problem(
+                    &format!("{key}.{name}.alphabet"),
+                    "must hold 2 to 256 distinct characters".to_owned(),
+                );
+            } else {
+                out.push((
+                    name,
+                    Generator {
+                        length: g.length,
+                        alphabet,
+                    },
+                ));
+            }
+        }
+        out
     }
 
     fn groups_of(&mut self, key: &str, raw: RawGroupsOf) -> Option<GroupsOfSpec> {
@@ -753,6 +807,8 @@ impl Compiler<'_> {
             fields: raw.fields.unwrap_or_default(),
             key: key_expr?,
             identity: None,
+            generate: Vec::new(),
+            exclude: None,
             attributes,
             get: get?,
             list: list?,

@@ -82,6 +82,7 @@ impl Fields {
             // No declaration: what the key, the attributes and the members read is one.
             let mut exprs: Vec<&Expr> = vec![&resource.key];
             exprs.extend(resource.identity.as_ref());
+            exprs.extend(resource.exclude.as_ref());
             exprs.extend(
                 resource
                     .attributes
@@ -173,6 +174,10 @@ impl Checker<'_> {
             for path in resource.key.paths() {
                 self.whole_object(&format!("{section}.key"), &path);
             }
+        }
+        if let Some(exclude) = &resource.exclude {
+            let key = format!("{section}.exclude");
+            self.expr(&key, exclude, ObjectVars::NAMES, object);
         }
         if let Some(identity) = &resource.identity {
             let key = format!("{section}.identity");
@@ -369,6 +374,19 @@ impl Checker<'_> {
                     );
                 }
                 ("scim" | "resource", Some(r)) => self.scim_attribute(key, variable, field, r),
+                ("generated", Some(r))
+                    if !r.resource.generate.iter().any(|(name, _)| name == field) =>
+                {
+                    let names = r.resource.generate.iter().map(|(n, _)| n.as_str());
+                    self.problem(
+                        key,
+                        format!(
+                            "`generated.{field}`: no such generator in [{}.generate]{}",
+                            r.resource.section,
+                            suggestion(field, names)
+                        ),
+                    );
+                }
                 _ => {}
             }
         }

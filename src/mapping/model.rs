@@ -114,6 +114,18 @@ fn yes() -> bool {
     true
 }
 
+/// A value the gateway generates for each write (`[users.generate.<name>]`): a random secret
+/// a platform requires (a password at creation), seen by templates as `generated.<name>`,
+/// never logged or stored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGenerate {
+    /// How many characters (1 to 256).
+    pub length: usize,
+    /// The characters to draw from (default: letters, digits and `-_.~!@#%^*+=`).
+    pub alphabet: Option<String>,
+}
+
 /// Group membership (`[groups.members]`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -267,6 +267,16 @@ impl ResourceMapping {
         }
     }
 
+    /// Whether an object is one the gateway must never show or touch (`exclude`).
+    pub fn excludes(&self, backend: &Value, settings: &Value) -> Result<bool, MappingError> {
+        match &self.exclude {
+            None => Ok(false),
+            Some(expr) => expr
+                .eval_bool(&ObjectVars { backend, settings }.context())
+                .map_err(|e| unusable("exclude", e)),
+        }
+    }
+
     /// The platform's stable key of an object.
     pub fn key_of(&self, backend: &Value, settings: &Value) -> Result<String, MappingError> {
         let vars = ObjectVars { backend, settings };
@@ -777,7 +787,9 @@ impl Mapping {
                 _ => None,
             }
         });
-        let text = from_rule.unwrap_or_else(|| default_message(response));
+        // Cut to one bounded line, secrets and database statements removed: these words reach
+        // SCIM `detail`, the gateway's log and the audit log.
+        let text = super::redact::redact(&from_rule.unwrap_or_else(|| default_message(response)));
         format!(
             "{} answered {}: {}",
             self.platform.name, response.status, text

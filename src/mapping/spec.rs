@@ -106,9 +106,23 @@ pub struct ResourceMapping {
     pub members: Option<MembersSpec>,
     /// The groups a user belongs to.
     pub groups_of: Option<GroupsOfSpec>,
+    /// Expression over `backend` (and `settings`) true for accounts the gateway must never
+    /// show or touch (`exclude`: its own service account).
+    pub exclude: Option<Expr>,
+    /// Values generated for each write, by name (`generate`).
+    pub generate: Vec<(String, Generator)>,
     /// The platform object's fields the attributes read, which is all of it the gateway
     /// remembers as "last written" (never the whole object: it may hold secrets).
     pub snapshot_fields: Vec<Vec<String>>,
+}
+
+/// A random value drawn for each write (`[users.generate.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generator {
+    /// How many characters.
+    pub length: usize,
+    /// The distinct characters drawn from.
+    pub alphabet: Vec<char>,
 }
 
 /// A compiled `[users.groups]` table: how to read the groups a user belongs to.

@@ -272,6 +272,7 @@ fn calls_render_typed_bodies() {
         scim: &scim,
         desired: desired.as_object().unwrap(),
         settings: &settings,
+        generated: &serde_json::Map::new(),
         key: None,
         backend: None,
     };
@@ -293,6 +294,7 @@ fn calls_render_typed_bodies() {
         scim: &scim,
         desired: only_name.as_object().unwrap(),
         settings: &settings,
+        generated: &serde_json::Map::new(),
         key: None,
         backend: None,
     };
@@ -407,7 +409,7 @@ fn typos_in_templates_are_problems_with_a_suggestion() {
         ("when = \"scim.active == false\"", "when = \"scim.activ == false\""),
     ]);
     let expect = [
-        "users.update[0].when: `chnged` is not a variable here (it sees key, scim, desired, changed, current, backend, settings); did you mean `changed`?",
+        "users.update[0].when: `chnged` is not a variable here (it sees key, scim, desired, changed, current, backend, settings, generated); did you mean `changed`?",
         "users.update[0].when: no attribute writes the platform field `nme` (`changed` holds username, name, email); did you mean `name`?",
         "users.update[1].when: `current.stauts`: the platform object has no declared field `stauts` (not in `fields`); did you mean `status`?",
         "users.groups.query: `settings.organisation_id` is not a setting of this mapping: name it in [platform] settings (required) or optional_settings; did you mean `organization_id`?",
@@ -458,4 +460,23 @@ fn secrets_and_whole_objects_are_not_read_and_every_write_is_sent() {
         declared,
         ["users.attributes[active].from_backend: `backend.api_token` looks like a secret: the gateway does not read it unless `users.fields` lists it"],
     );
+}
+
+#[test]
+fn platform_words_are_shown_without_secrets_or_statements() {
+    let m = coder();
+    let leak = response(
+        409,
+        json!({"message": "duplicate key value violates unique constraint: INSERT INTO users (username, hashed_password) VALUES ('bob', '$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy')"}),
+    );
+    let e = m.classify_error(&leak).unwrap();
+    assert_eq!(
+        e.detail,
+        "Coder answered 409: duplicate key value violates unique constraint (database statement omitted)"
+    );
+    let token = response(
+        400,
+        json!({"message": "invalid api_key=sk_live_1234 given"}),
+    );
+    assert!(!m.classify_error(&token).unwrap().detail.contains("sk_live"));
 }

@@ -164,6 +164,8 @@ pub struct CreateVars<'a> {
     pub desired: &'a Map<String, Value>,
     /// `[backend.settings]` of the gateway config.
     pub settings: &'a Value,
+    /// The values generated for this write (`[users.generate]`), never logged or stored.
+    pub generated: &'a Map<String, Value>,
     /// The new object's platform key, once the first call made it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -173,7 +175,8 @@ pub struct CreateVars<'a> {
 }
 
 impl TemplateVars for CreateVars<'_> {
-    const NAMES: &'static [&'static str] = &["scim", "desired", "settings", "key", "backend"];
+    const NAMES: &'static [&'static str] =
+        &["scim", "desired", "settings", "generated", "key", "backend"];
 }
 
 impl CallVars for CreateVars<'_> {
@@ -200,11 +203,20 @@ pub struct UpdateVars<'a> {
     pub backend: Value,
     /// `[backend.settings]` of the gateway config.
     pub settings: &'a Value,
+    /// The values generated for this write (`[users.generate]`), never logged or stored.
+    pub generated: &'a Map<String, Value>,
 }
 
 impl TemplateVars for UpdateVars<'_> {
     const NAMES: &'static [&'static str] = &[
-        "key", "scim", "desired", "changed", "current", "backend", "settings",
+        "key",
+        "scim",
+        "desired",
+        "changed",
+        "current",
+        "backend",
+        "settings",
+        "generated",
     ];
 }
 
@@ -231,7 +243,16 @@ pub struct MembershipVars<'w, W> {
 impl<W: TemplateVars> TemplateVars for MembershipVars<'_, W> {
     // Those of `CreateVars` and `UpdateVars` together: membership calls follow either write.
     const NAMES: &'static [&'static str] = &[
-        "key", "scim", "desired", "changed", "current", "backend", "settings", "added", "removed",
+        "key",
+        "scim",
+        "desired",
+        "changed",
+        "current",
+        "backend",
+        "settings",
+        "generated",
+        "added",
+        "removed",
     ];
 }
 
@@ -284,6 +305,7 @@ mod tests {
             current: &v,
             backend: v.clone(),
             settings: &s,
+            generated: &map,
         };
         let mut names = names_of(&update);
         names.sort();
@@ -294,10 +316,14 @@ mod tests {
             scim: &v,
             desired: &map,
             settings: &s,
+            generated: &map,
             key: None,
             backend: None,
         };
-        assert_eq!(names_of(&create), ["scim", "desired", "settings"]);
+        assert_eq!(
+            names_of(&create),
+            ["scim", "desired", "settings", "generated"]
+        );
         create.object_returned("k1".to_owned(), json!({"id": "k1"}));
         assert_eq!(create.key.as_deref(), Some("k1"));
         let added = ["u1".to_owned()];

@@ -78,6 +78,11 @@ impl Resources<'_> {
             }
             other => other?,
         };
+        if self.section.excludes(&object, &self.gw.settings)? {
+            // Never shown, never touched: as if it did not exist (a stray link goes).
+            self.forget(identity).await?;
+            return Err(not_found(self.type_id(), &identity.scim_id).into());
+        }
         let proof = self.section.proof_of(&object, &self.gw.settings)?;
         match (&identity.proof, proof) {
             (Some(known), Some(seen)) if *known != seen => {
@@ -197,6 +202,10 @@ impl Resources<'_> {
         let mut by_key = HashMap::with_capacity(objects.len());
         let mut keys = Vec::with_capacity(objects.len());
         for object in objects {
+            // Accounts the gateway must never show (its own) are neither linked nor listed.
+            if self.section.excludes(object, &self.gw.settings)? {
+                continue;
+            }
             let key = self.section.key_of(object, &self.gw.settings)?;
             let proof = self.section.proof_of(object, &self.gw.settings)?;
             // A key deleted through the gateway now names another account (a reused id):
@@ -291,7 +300,20 @@ impl Resources<'_> {
             .cloned()
             .collect();
         let mut fresh: HashMap<String, String> = HashMap::new();
-        if !unknown.is_empty() {
+        if !unknown.is_empty() && self.section.exclude.is_some() {
+            // Whether a member seen for the first time is an account never to show needs
+            // the account: read each (from the cache when it holds it), then link the rest.
+            use futures_util::stream::{self, StreamExt, TryStreamExt};
+            let objects: Vec<Arc<Value>> = stream::iter(unknown.iter().cloned())
+                .map(|key| async move { self.fetch_object(&key, false).await })
+                .buffered(COMPLETION_CONCURRENCY)
+                .try_collect()
+                .await?;
+            let objects: Vec<Value> = objects.iter().map(|o| (**o).clone()).collect();
+            for (identity, _) in self.link_all(&objects).await? {
+                fresh.insert(identity.backend_key, identity.scim_id);
+            }
+        } else if !unknown.is_empty() {
             for identity in self.link_keys(&unknown).await? {
                 fresh.insert(identity.backend_key, identity.scim_id);
             }

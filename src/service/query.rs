@@ -75,7 +75,12 @@ impl Resources<'_> {
         let exact = query.filter.is_none() || pushdown.as_ref().is_some_and(|p| p.exact);
         let extra: Vec<(String, String)> = pushdown.map(|p| p.query).unwrap_or_default();
 
-        if exact && query.sort_by.is_none() && self.section.list.pagination != PaginationStyle::None
+        // Accounts never shown (`exclude`) would make the platform's totals and positions
+        // wrong: the gateway then counts and pages itself.
+        if exact
+            && query.sort_by.is_none()
+            && self.section.list.pagination != PaginationStyle::None
+            && self.section.exclude.is_none()
         {
             return self.list_direct(&extra, start, want, detail, req).await;
         }

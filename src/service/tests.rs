@@ -412,3 +412,128 @@ async fn a_key_deleted_through_the_gateway_and_reused_is_listed_not_hidden() {
     assert_eq!((page.total_results, page.resources.len()), (1, 1));
     assert_eq!(page.resources[0]["userName"], "grace");
 }
+
+#[tokio::test]
+async fn a_generated_password_reaches_the_platform_and_nothing_else() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    let (mut gateway, store) = gateway(platform.clone()).await;
+    let text = crate::demo::CODER_MAPPING
+        .replacen(
+            "identity = \"backend.created_at\"",
+            "identity = \"backend.created_at\"\ngenerate = { password = { length = 20, alphabet = \"abc123\" } }",
+            1,
+        )
+        .replacen(
+            "login_type = \"oidc\",",
+            "login_type = \"password\", password = \"{{ generated.password }}\",",
+            1,
+        );
+    let mut problems = Problems::default();
+    let mapping = compile_mapping_str(
+        Path::new("coder.toml"),
+        &text,
+        &gateway.registry,
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{problems}");
+    gateway.mapping = Arc::new(mapping.unwrap());
+    platform.answer(201, coder_user("u-1"));
+    platform.answer(200, json!([]));
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let op = create(&gateway, json!({"userName": "bjensen@example.com"}));
+    let made = users.execute(&op, None, &req).await.unwrap().unwrap();
+    let body = platform.sent()[0].body.clone().unwrap();
+    let password = body["password"].as_str().unwrap().to_owned();
+    assert_eq!(password.len(), 20);
+    assert!(password.chars().all(|c| "abc123".contains(c)), "{password}");
+    use crate::store::LinkStore;
+    let scope = crate::store::Scope {
+        tenant: "acme",
+        resource_type: "User",
+    };
+    let link = store.get(scope, &made.id).await.unwrap().unwrap();
+    let kept = format!("{} {}", link.shadow, link.platform);
+    assert!(!kept.contains(&password), "{kept}");
+    assert!(!made.json.to_string().contains(&password));
+    // A second user gets another secret.
+    platform.answer(201, coder_user("u-2"));
+    platform.answer(200, json!([]));
+    let op = create(&gateway, json!({"userName": "grace@example.com"}));
+    users.execute(&op, None, &req).await.unwrap();
+    assert_ne!(
+        platform.sent()[2].body.clone().unwrap()["password"],
+        password
+    );
+}
+
+#[tokio::test]
+async fn the_gateways_own_account_is_never_listed_nor_shown_as_a_member() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    let (mut gateway, store) = gateway(platform.clone()).await;
+    let text = crate::demo::CODER_MAPPING
+        .replacen(
+            "optional_settings = [\"placeholder_email_domain\"]",
+            "optional_settings = [\"placeholder_email_domain\", \"service_account\"]",
+            1,
+        )
+        .replacen(
+            "identity = \"backend.created_at\"",
+            "identity = \"backend.created_at\"\nexclude = \"backend.username == settings.service_account\"",
+            1,
+        );
+    let mut problems = Problems::default();
+    let mapping = compile_mapping_str(
+        Path::new("coder.toml"),
+        &text,
+        &gateway.registry,
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{problems}");
+    gateway.mapping = Arc::new(mapping.unwrap());
+    gateway.settings = json!({"organization_id": "org-1", "service_account": "admin"});
+    let mut admin = coder_user("u-0");
+    admin["username"] = json!("admin");
+    let mut ann = coder_user("u-1");
+    ann["username"] = json!("ann");
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    // A list: the gateway counts and pages itself, without the service account.
+    platform.answer(
+        200,
+        json!({"users": [admin.clone(), ann.clone()], "count": 2}),
+    );
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let page = users
+        .list(&crate::scim::list::ListQuery::default(), &req)
+        .await
+        .unwrap();
+    assert_eq!((page.total_results, page.resources.len()), (1, 1));
+    assert_eq!(page.resources[0]["userName"], "ann");
+    assert_eq!(link_count(&store).await, 1);
+    // A group's members: the service account seen for the first time is read, and hidden.
+    gateway.cache.forget_tenant("acme");
+    let group = json!({"id": "g-1", "name": "ops", "display_name": "Ops",
+                       "members": [{"id": "u-0"}, {"id": "u-1"}]});
+    let groups = gateway.resources(ResourceKind::Group).unwrap();
+    platform.answer(200, json!([group]));
+    platform.answer(200, admin);
+    let page = groups
+        .list(&crate::scim::list::ListQuery::default(), &req)
+        .await
+        .unwrap();
+    let members = &page.resources[0]["members"];
+    assert_eq!(members.as_array().map(Vec::len), Some(1), "{members}");
+    assert_eq!(
+        link_count(&store).await,
+        1,
+        "the service account is never linked"
+    );
+}

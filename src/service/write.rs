@@ -107,10 +107,12 @@ impl Resources<'_> {
             Some(_) => self.member_keys(&member_ids(resource)?).await?,
             None => Vec::new(),
         };
+        let generated = self.generated()?;
         let mut vars = CreateVars {
             scim: resource,
             desired: &desired,
             settings: &self.gw.settings,
+            generated: &generated,
             key: None,
             backend: None,
         };
@@ -220,6 +222,7 @@ impl Resources<'_> {
         let changed = self
             .section
             .changes(&desired, desired_before.as_ref(), current)?;
+        let generated = self.generated()?;
         let mut vars = UpdateVars {
             key: identity.backend_key.clone(),
             scim: &resource,
@@ -228,6 +231,7 @@ impl Resources<'_> {
             current,
             backend: current.clone(),
             settings: &self.gw.settings,
+            generated: &generated,
         };
         let old_name = identity
             .shadow
@@ -369,6 +373,33 @@ impl Resources<'_> {
         self.forget_groups_of_users();
         self.present(identity, &object, Detail::answer(req), req)
             .await
+    }
+
+    /// Fresh values of the mapping's generators (`generate`), for one write's templates only:
+    /// drawn from the operating system's randomness, never logged or stored.
+    fn generated(&self) -> Result<serde_json::Map<String, Value>> {
+        let mut out = serde_json::Map::new();
+        for (name, generator) in &self.section.generate {
+            let n = generator.alphabet.len();
+            // Bytes at or above the largest multiple of n are redrawn: no character is likelier.
+            let fair = 256 - 256 % n;
+            let mut value = String::with_capacity(generator.length);
+            while value.chars().count() < generator.length {
+                let mut bytes = [0u8; 64];
+                getrandom::fill(&mut bytes)
+                    .map_err(|e| ServiceError::Aborted(format!("no randomness: {e}")))?;
+                for b in bytes.iter().map(|b| usize::from(*b)).filter(|b| *b < fair) {
+                    if value.chars().count() == generator.length {
+                        break;
+                    }
+                    if let Some(c) = generator.alphabet.get(b % n) {
+                        value.push(*c);
+                    }
+                }
+            }
+            out.insert(name.clone(), Value::String(value));
+        }
+        Ok(out)
     }
 
     /// A group write can change any user's `groups`.
