@@ -398,11 +398,40 @@ impl Compiler<'_> {
                 }
             };
             let query = self.templates(&format!("{pkey}.query"), &p.query);
-            if let (Some(attribute), Some(op), Some(query)) = (attribute, op, query) {
+            let get = match p.get {
+                None => Some(None),
+                Some(read) => {
+                    let get_key = format!("{pkey}.get");
+                    self.call(
+                        &get_key,
+                        RawCall {
+                            when: None,
+                            method: read.method.unwrap_or_else(|| "GET".to_owned()),
+                            path: read.path,
+                            query: read.query,
+                            headers: read.headers,
+                            body: None,
+                            returns_object: true,
+                            object: read.object,
+                        },
+                    )
+                    .map(Some)
+                }
+            };
+            if p.query.is_empty() == get.as_ref().is_none_or(|g| g.is_none()) {
+                self.problem(
+                    &pkey,
+                    "give either `query` (parameters of the list call) or `get` (a call that reads the one object), not both".to_owned(),
+                );
+                continue;
+            }
+            if let (Some(attribute), Some(op), Some(query), Some(get)) = (attribute, op, query, get)
+            {
                 pushdowns.push(Pushdown {
                     attribute,
                     op,
                     query,
+                    get,
                     exact: p.exact,
                 });
             }

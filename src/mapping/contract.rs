@@ -219,6 +219,11 @@ impl Checker<'_> {
         for field in &list.lacks {
             self.platform_field(&format!("{section}.list.lacks"), "backend", field, r);
         }
+        for pushdown in &list.pushdowns {
+            if let Some(get) = &pushdown.get {
+                self.call(get, FilterVars::NAMES, object);
+            }
+        }
         for (i, pushdown) in list.pushdowns.iter().enumerate() {
             for (name, template) in &pushdown.query {
                 let key = format!("{section}.list.filters[{i}].query.{name}");

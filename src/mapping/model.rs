@@ -235,11 +235,33 @@ pub struct RawPushdown {
     /// The SCIM operator (`eq`, `co`, `sw`, ...).
     pub op: String,
     /// Query parameters added to the list call (templates over `value`).
+    #[serde(default)]
     pub query: BTreeMap<String, String>,
+    /// Instead of list parameters: a call that reads the one object the filter names (a get
+    /// by name); an answer the `[[errors]]` rules read as not found means none.
+    pub get: Option<RawRead>,
     /// True when the platform's match is exactly the SCIM filter; otherwise the gateway
     /// filters the platform's answer again.
     #[serde(default)]
     pub exact: bool,
+}
+
+/// A read call of a push-down rule (`get = { path = "...", object = "..." }`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRead {
+    /// HTTP method (default: `GET`).
+    pub method: Option<String>,
+    /// Path template (over `value` and `settings`).
+    pub path: String,
+    /// Query parameters (templates).
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Headers (templates).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Where the object is in the answer (default: the answer is it).
+    pub object: Option<String>,
 }
 
 /// How to read the groups a user belongs to (`[users.groups]`), for the user's read-only

@@ -550,9 +550,13 @@ fn is_empty_value(v: &Value) -> bool {
 
 /// A push-down chosen for a filter: the query parameters to send and whether the platform's
 /// answer is exactly the filter's.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PushdownPlan {
+#[derive(Debug, Clone)]
+pub struct PushdownPlan<'a> {
+    /// Parameters added to the list call.
     pub query: Vec<(String, String)>,
+    /// Instead: the read call of the one object the filter names, rendered.
+    pub get: Option<(&'a CallSpec, BackendRequest)>,
+    /// The platform's match is exactly the filter.
     pub exact: bool,
 }
 
@@ -563,7 +567,7 @@ impl ListSpec {
         &self,
         filter: &Filter,
         settings: &Value,
-    ) -> Result<Option<PushdownPlan>, MappingError> {
+    ) -> Result<Option<PushdownPlan<'_>>, MappingError> {
         if let Some(plan) = self.pushdown_simple(filter, settings)? {
             return Ok(Some(plan));
         }
@@ -582,7 +586,7 @@ impl ListSpec {
         &self,
         filter: &Filter,
         settings: &Value,
-    ) -> Result<Option<PushdownPlan>, MappingError> {
+    ) -> Result<Option<PushdownPlan<'_>>, MappingError> {
         let Filter::Compare { path, op, value } = filter else {
             return Ok(None);
         };
@@ -599,15 +603,22 @@ impl ListSpec {
             value: &value,
             settings,
         };
-        match render_pairs(&rule.query, &vars.context()) {
-            Ok(query) => Ok(Some(PushdownPlan {
+        let get = match &rule.get {
+            None => Ok(None),
+            Some(call) => call.render(&vars, &[]).map(|r| Some((call, r))),
+        };
+        match (render_pairs(&rule.query, &vars.context()), get) {
+            (Ok(query), Ok(get)) => Ok(Some(PushdownPlan {
                 query,
+                get,
                 exact: rule.exact,
             })),
-            // A value the platform's query cannot express ("@@@" for a username) matches nothing
-            // the platform holds under that rule; let the caller scan instead.
-            Err(MappingError::InvalidValue(_)) => Ok(None),
-            Err(e) => Err(e),
+            (Err(e), _) | (_, Err(e)) => match e {
+                // A value the platform's query cannot express ("@@@" for a username) matches
+                // nothing the platform holds under that rule; let the caller scan instead.
+                MappingError::InvalidValue(_) => Ok(None),
+                e => Err(e),
+            },
         }
     }
 }

@@ -283,6 +283,8 @@ pub struct Pushdown {
     pub op: CompareOp,
     /// Query parameters added to the list call: name and value template (over `value`).
     pub query: Vec<(String, Template)>,
+    /// Instead: a call that reads the one object the filter names.
+    pub get: Option<CallSpec>,
     /// The platform's match is exactly the SCIM filter, so its answer is not filtered again.
     pub exact: bool,
 }

@@ -4,7 +4,7 @@
 //! the store, and a `userName eq` the gateway saw recently from the cache.
 
 use super::present::Detail;
-use super::{ListPage, RequestContext, Resource, Resources, Result};
+use super::{ListPage, RequestContext, Resource, Resources, Result, ServiceError};
 use crate::mapping::model::PaginationStyle;
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::list::ListQuery;
@@ -73,6 +73,17 @@ impl Resources<'_> {
             None => None,
         };
         let exact = query.filter.is_none() || pushdown.as_ref().is_some_and(|p| p.exact);
+        if let Some((call, request)) = pushdown.as_ref().and_then(|p| p.get.as_ref()) {
+            // The filter names one object, read by its own call (a get by name).
+            let objects = match self.send(request).await {
+                Ok(response) => vec![call.object_of(&response, &self.gw.settings)?],
+                Err(ServiceError::Platform(e)) if e.is_not_found() => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            return self
+                .filter_and_page(&objects, query, start, want, detail, req)
+                .await;
+        }
         let extra: Vec<(String, String)> = pushdown.map(|p| p.query).unwrap_or_default();
 
         // Accounts never shown (`exclude`) would make the platform's totals and positions
@@ -86,8 +97,23 @@ impl Resources<'_> {
         }
         // The gateway must see every candidate: filter, sort and page here.
         let objects = self.scan(&extra).await?;
+        self.filter_and_page(&objects, query, start, want, detail, req)
+            .await
+    }
+
+    /// Filters, sorts and pages candidate platform objects here (the platform could not).
+    async fn filter_and_page(
+        &self,
+        objects: &[Value],
+        query: &ListQuery,
+        start: usize,
+        want: usize,
+        detail: Detail,
+        req: &RequestContext<'_>,
+    ) -> Result<ListPage> {
+        let rt = self.rt;
         let mut matched = Vec::new();
-        for (identity, object, partial) in self.listed(&objects).await? {
+        for (identity, object, partial) in self.listed(objects).await? {
             let detail = Detail { partial, ..detail };
             let r = self.present(&identity, &object, detail, req).await?;
             let wanted = query.filter.as_ref().is_none_or(|f| {

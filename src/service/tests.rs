@@ -537,3 +537,55 @@ async fn the_gateways_own_account_is_never_listed_nor_shown_as_a_member() {
         "the service account is never linked"
     );
 }
+
+#[tokio::test]
+async fn a_filter_pushed_down_to_a_get_by_name_reads_one_object() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    let (mut gateway, _) = gateway(platform.clone()).await;
+    let text = crate::demo::CODER_MAPPING.replacen(
+        "query = { q = \"{{ value | local_part | slug(32) }}\" }",
+        "get = { path = \"/api/v2/users/{{ value | local_part | slug(32) }}\" }",
+        1,
+    );
+    let mut problems = Problems::default();
+    let mapping = compile_mapping_str(
+        Path::new("coder.toml"),
+        &text,
+        &gateway.registry,
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{problems}");
+    gateway.mapping = Arc::new(mapping.unwrap());
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let query = |filter: &str| crate::scim::list::ListQuery {
+        filter: Some(crate::scim::filter::parse_filter(filter).unwrap()),
+        ..Default::default()
+    };
+    platform.answer(200, coder_user("u-1"));
+    let page = users
+        .list(&query(r#"userName eq "bjensen@example.com""#), &req)
+        .await
+        .unwrap();
+    assert_eq!(page.total_results, 1);
+    assert_eq!(platform.sent()[0].path, "/api/v2/users/bjensen");
+    // Coder's "no such user" (a 400 the mapping reads as not found) is an empty answer.
+    platform.answer(
+        400,
+        json!({"message": "\"user\" must be an existing uuid or username."}),
+    );
+    let page = users
+        .list(&query(r#"userName eq "nobody@example.com""#), &req)
+        .await
+        .unwrap();
+    assert_eq!((page.total_results, page.resources.len()), (0, 0));
+    assert_eq!(
+        platform.sent().len(),
+        2,
+        "one call each, whatever the platform holds"
+    );
+}
