@@ -67,16 +67,18 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
         )
         .map_err(|e| StartError::Backend(format!("backend {name}: {e}")))?;
         let kinds = kinds_of(&backend.mapping);
+        let served = Arc::new(crate::mapping::registry_for(&registry, &backend.mapping));
         discovery.insert(
             name.clone(),
             Arc::new(Discovery::new(
-                registry.clone(),
+                served.clone(),
                 kinds.iter().map(|k| k.name().to_owned()).collect(),
                 config.scim.max_results,
             )),
         );
         backends.push(Backend {
             name,
+            registry: served,
             mapping: Arc::new(backend.mapping),
             platform: Arc::new(platform),
             settings,
@@ -86,7 +88,6 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
         backends,
         store.clone(),
         cache.clone(),
-        registry,
         config.scim.clone(),
         clock.clone(),
     ));

@@ -48,7 +48,30 @@ pub struct DemoOptions {
     /// More backends by these names, each in front of an emulated Coder of its own (for
     /// tenants on different platforms).
     pub extra_backends: Vec<String>,
+    /// Front this platform as the default backend instead of the emulated Coder (which then
+    /// idles): another emulator, or a real platform such as a JupyterHub.
+    pub front: Option<FrontedPlatform>,
 }
+
+/// A platform the demo fronts in place of the emulated Coder.
+#[derive(Debug, Clone)]
+pub struct FrontedPlatform {
+    /// The mapping file's text.
+    pub mapping: String,
+    /// What the mapping is called in messages (`config/mappings/gitlab.toml`).
+    pub mapping_name: String,
+    /// The platform's base URL.
+    pub base_url: String,
+    /// The platform credential.
+    pub credential: String,
+    /// `[backend.settings]`.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The GitLab mapping shipped in `config/mappings/gitlab.toml`.
+pub const GITLAB_MAPPING: &str = include_str!("../config/mappings/gitlab.toml");
+/// The JupyterHub mapping shipped in `config/mappings/jupyterhub.toml`.
+pub const JUPYTERHUB_MAPPING: &str = include_str!("../config/mappings/jupyterhub.toml");
 
 impl Default for DemoOptions {
     fn default() -> Self {
@@ -64,6 +87,7 @@ impl Default for DemoOptions {
             admin_token: None,
             admin_listen: None,
             extra_backends: Vec::new(),
+            front: None,
         }
     }
 }
@@ -187,6 +211,32 @@ fn coder_backend(
     })
 }
 
+/// A platform given by its mapping text, URL and credential.
+fn fronted_backend(
+    registry: &Registry,
+    front: &FrontedPlatform,
+) -> Result<ConfiguredBackend, DemoError> {
+    let mut problems = Problems::default();
+    let mapping = compile_mapping_str(
+        Path::new(&front.mapping_name),
+        &front.mapping,
+        registry,
+        &mut problems,
+    );
+    match mapping {
+        Some(mapping) if problems.is_empty() => Ok(ConfiguredBackend {
+            config: BackendConfig {
+                base_url: front.base_url.trim_end_matches('/').to_owned(),
+                timeout: Duration::from_secs(10),
+                credential: Some(Secret::new(front.credential.clone())),
+                settings: front.settings.clone(),
+            },
+            mapping,
+        }),
+        _ => Err(DemoError::Config(problems)),
+    }
+}
+
 /// Starts the emulated Coder(s) and the gateway in front of them, serving until
 /// [`Demo::stop`] or drop.
 pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
@@ -224,16 +274,17 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
     })?);
     let mapping_text = options.mapping.as_deref().unwrap_or(CODER_MAPPING);
     let mut backends = std::collections::BTreeMap::new();
-    backends.insert(
-        DEFAULT_BACKEND.to_owned(),
-        coder_backend(
+    let default_backend = match &options.front {
+        Some(front) => fronted_backend(&registry, front)?,
+        None => coder_backend(
             &registry,
             mapping_text,
             &emulator,
             &emulator_url,
             &emulator_token,
         )?,
-    );
+    };
+    backends.insert(DEFAULT_BACKEND.to_owned(), default_backend);
     let mut emulator_listeners = Vec::new();
     let mut extra_emulators = Vec::new();
     for name in &options.extra_backends {

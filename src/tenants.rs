@@ -33,6 +33,8 @@ pub struct Backend {
     pub name: String,
     /// The compiled mapping file.
     pub mapping: Arc<Mapping>,
+    /// The schemas as this backend serves them (the mapping's mutability overrides).
+    pub registry: Arc<Registry>,
     /// The platform's client.
     pub platform: Arc<dyn Platform>,
     /// Values the mapping reads as `settings.<name>`.
@@ -44,7 +46,6 @@ pub struct Tenants {
     backends: BTreeMap<String, Arc<Backend>>,
     store: Arc<dyn Store>,
     cache: LookupCache,
-    registry: Arc<Registry>,
     limits: ScimConfig,
     clock: SharedClock,
     /// Tenant records by id (`None`: no such tenant), cleared by every change of a tenant.
@@ -62,7 +63,6 @@ impl Tenants {
         backends: Vec<Backend>,
         store: Arc<dyn Store>,
         cache: LookupCache,
-        registry: Arc<Registry>,
         limits: ScimConfig,
         clock: SharedClock,
     ) -> Tenants {
@@ -73,7 +73,6 @@ impl Tenants {
                 .collect(),
             store,
             cache,
-            registry,
             limits,
             clock,
             // A replica that missed a change notice (its listener reconnecting) catches up
@@ -211,7 +210,7 @@ impl Tenants {
         }
         let gateway = Arc::new(Gateway {
             tenant: tenant.id.clone(),
-            registry: self.registry.clone(),
+            registry: backend.registry.clone(),
             mapping: backend.mapping.clone(),
             platform: backend.platform.clone(),
             links: self.store.clone(),

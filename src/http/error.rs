@@ -86,6 +86,31 @@ impl ErrorAnswer {
                     ),
                 )
             }
+            ServiceError::MembersFailed { failures } => {
+                let answers: Vec<(String, ErrorAnswer)> = failures
+                    .iter()
+                    .map(|f| {
+                        let verb = if f.joined { "adding" } else { "removing" };
+                        (
+                            format!("{verb} {}", f.member),
+                            ErrorAnswer::from_service(&f.cause),
+                        )
+                    })
+                    .collect();
+                let listed: Vec<String> = answers
+                    .iter()
+                    .map(|(what, answer)| format!("{what} ({})", answer.detail))
+                    .collect();
+                let first = answers.into_iter().next().map(|(_, a)| a);
+                ErrorAnswer {
+                    status: first.as_ref().map_or(StatusCode::BAD_GATEWAY, |a| a.status),
+                    scim_type: first.and_then(|a| a.scim_type),
+                    detail: format!(
+                        "Membership changed only in part: {} failed; every other member's change was made.",
+                        listed.join("; ")
+                    ),
+                }
+            }
             ServiceError::MembersNotSet { created, cause } => {
                 // The group exists now: say so, so the IdP can find it instead of retrying a
                 // create that would clash.

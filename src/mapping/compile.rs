@@ -558,6 +558,12 @@ impl Compiler<'_> {
                 "\"reject\" and \"keep\" apply to attributes written with `to_backend`".to_owned(),
             );
         }
+        if raw.mutability == Some(Mutability::ReadOnly) && raw.to_backend.is_some() {
+            self.problem(
+                &format!("{key}.mutability"),
+                "a readOnly attribute is not written to the platform: drop `to_backend`".to_owned(),
+            );
+        }
         let from_backend = match from_source {
             Some(s) => Some(self.expr(&format!("{key}.from_backend"), &s)?),
             None => None,
@@ -574,6 +580,7 @@ impl Compiler<'_> {
             from_backend,
             to_backend,
             on_change: raw.on_change,
+            mutability: raw.mutability,
         })
     }
 
@@ -687,7 +694,11 @@ impl Compiler<'_> {
         let get = self.member::<RawCall>(table, key, "get");
         let list = self.member::<RawList>(table, key, "list");
         let create = self.member_list::<RawCall>(table, key, "create");
-        let update = self.member_list::<RawCall>(table, key, "update");
+        // A platform that cannot change anything after creation has no update calls.
+        let update = match table.get("update") {
+            None => Some(Vec::new()),
+            Some(_) => self.member_list::<RawCall>(table, key, "update"),
+        };
         let delete = self.member_list::<RawCall>(table, key, "delete");
         let members = self
             .section_for::<RawMembers>(table, key, "members", "Group", "only groups have members")
@@ -780,11 +791,68 @@ impl Compiler<'_> {
     }
 
     fn members(&mut self, key: &str, raw: RawMembers) -> Option<MembersSpec> {
-        let from_backend = self.expr(&format!("{key}.from_backend"), &raw.from_backend);
-        let update = self.calls(&format!("{key}.update"), raw.update);
+        let source = match (raw.from_backend, raw.list) {
+            (Some(source), None) => self
+                .expr(&format!("{key}.from_backend"), &source)
+                .map(MemberSource::Object),
+            (None, Some(list)) => {
+                let list_key = format!("{key}.list");
+                let user_key = self.expr(&format!("{list_key}.user_key"), &list.user_key);
+                let list = self.list(
+                    &list_key,
+                    RawList {
+                        method: list.method,
+                        path: list.path,
+                        query: list.query,
+                        headers: list.headers,
+                        items: list.items,
+                        total: list.total,
+                        pagination: list.pagination,
+                        max_page_size: list.max_page_size,
+                        filters: Vec::new(),
+                        lacks: Vec::new(),
+                        complete: Default::default(),
+                    },
+                );
+                match (list, user_key) {
+                    (Some(list), Some(user_key)) => Some(MemberSource::List {
+                        list: Box::new(list),
+                        user_key,
+                    }),
+                    _ => None,
+                }
+            }
+            _ => {
+                self.problem(
+                    key,
+                    "give either `from_backend` (the group object holds its members) or `list` (a call lists them)".to_owned(),
+                );
+                None
+            }
+        };
+        let change = match (raw.update, raw.add, raw.remove) {
+            (Some(update), None, None) => self
+                .calls(&format!("{key}.update"), update)
+                .map(MemberChange::Delta),
+            (None, Some(add), Some(remove)) => {
+                let add = self.calls(&format!("{key}.add"), add);
+                let remove = self.calls(&format!("{key}.remove"), remove);
+                match (add, remove) {
+                    (Some(add), Some(remove)) => Some(MemberChange::EachMember { add, remove }),
+                    _ => None,
+                }
+            }
+            _ => {
+                self.problem(
+                    key,
+                    "give either `update` (calls that send who joined and who left) or both `add` and `remove` (calls for one member at a time)".to_owned(),
+                );
+                None
+            }
+        };
         Some(MembersSpec {
-            from_backend: from_backend?,
-            update: update?,
+            source: source?,
+            change: change?,
         })
     }
 
@@ -821,9 +889,10 @@ impl Compiler<'_> {
                 ok = false;
             }
         }
-        let update = raw
-            .update
-            .and_then(|c| self.calls(&format!("{key}.update"), c));
+        let update = match raw.update {
+            Some(calls) if calls.is_empty() => Some(Vec::new()),
+            other => other.and_then(|c| self.calls(&format!("{key}.update"), c)),
+        };
         let delete = raw
             .delete
             .and_then(|c| self.calls(&format!("{key}.delete"), c));

@@ -12,10 +12,13 @@ use std::path::Path;
 
 use super::expr::{Expr, Template};
 use super::model::OnChange;
-use super::spec::{CallSpec, Mapping, PlatformSpec, ResourceMapping, Sends};
+use super::spec::{
+    CallSpec, Mapping, MemberChange, MemberSource, PlatformSpec, ResourceMapping, Sends,
+};
 use super::vars::{
-    CreateVars, DeleteVars, ErrorVars, FilterVars, MembershipVars, ObjectVars, PageVars, ReadVars,
-    ResponseVars, SettingsVars, TemplateVars, UpdateVars, ValueVars,
+    CreateVars, DeleteVars, ErrorVars, FilterVars, ItemVars, MemberPageVars, MemberVars,
+    MembershipVars, ObjectVars, PageVars, ReadVars, ResponseVars, SettingsVars, TemplateVars,
+    UpdateVars, ValueVars,
 };
 use crate::problems::Problems;
 use crate::scim::schema::{Registry, ResourceType};
@@ -89,7 +92,9 @@ impl Fields {
                     .iter()
                     .filter_map(|a| a.from_backend.as_ref()),
             );
-            exprs.extend(resource.members.as_ref().map(|m| &m.from_backend));
+            if let Some(MemberSource::Object(expr)) = resource.members.as_ref().map(|m| &m.source) {
+                exprs.push(expr);
+            }
             for expr in exprs {
                 for path in expr.paths() {
                     if let Some(field) = path.strip_prefix("backend.") {
@@ -246,10 +251,40 @@ impl Checker<'_> {
             self.call(call, DeleteVars::NAMES, object);
         }
         if let Some(members) = &resource.members {
-            let key = format!("{section}.members.from_backend");
-            self.expr(&key, &members.from_backend, ObjectVars::NAMES, object);
-            for call in &members.update {
-                let names = <MembershipVars<'static, UpdateVars<'static>> as TemplateVars>::NAMES;
+            match &members.source {
+                MemberSource::Object(expr) => {
+                    let key = format!("{section}.members.from_backend");
+                    self.expr(&key, expr, ObjectVars::NAMES, object);
+                }
+                MemberSource::List { list, user_key } => {
+                    self.call(&list.call, MemberPageVars::NAMES, object);
+                    let key = format!("{section}.members.list");
+                    self.expr(
+                        &format!("{key}.items"),
+                        &list.items,
+                        ResponseVars::NAMES,
+                        object,
+                    );
+                    if let Some(total) = &list.total {
+                        self.expr(&format!("{key}.total"), total, ResponseVars::NAMES, object);
+                    }
+                    self.expr(
+                        &format!("{key}.user_key"),
+                        user_key,
+                        ItemVars::NAMES,
+                        object,
+                    );
+                }
+            }
+            let names = match &members.change {
+                MemberChange::Delta(_) => {
+                    <MembershipVars<'static, UpdateVars<'static>> as TemplateVars>::NAMES
+                }
+                MemberChange::EachMember { .. } => {
+                    <MemberVars<'static, UpdateVars<'static>> as TemplateVars>::NAMES
+                }
+            };
+            for call in members.change.calls() {
                 self.call(call, names, object);
             }
         }
@@ -275,7 +310,9 @@ impl Checker<'_> {
         let creates = sends(&resource.create);
         let mut updates = sends(&resource.update);
         if let Some(members) = &resource.members {
-            updates.add(&sends(&members.update));
+            for call in members.change.calls() {
+                updates.add(&call.sends);
+            }
         }
         for (path, on_change, key) in &r.fields.written {
             let dotted = path.join(".");

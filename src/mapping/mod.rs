@@ -18,5 +18,26 @@ mod tests;
 pub mod vars;
 
 pub use compile::{load_mapping, Mapping, PlatformSpec, ResourceMapping};
+
+/// The schemas as a backend serves them: the standard ones with the mutability its mapping
+/// imposes on attributes the platform cannot change (`mutability = "readOnly"`).
+pub fn registry_for(
+    standard: &crate::scim::schema::Registry,
+    mapping: &Mapping,
+) -> crate::scim::schema::Registry {
+    let mut registry = standard.clone();
+    let sections = [
+        ("User", Some(&mapping.users)),
+        ("Group", mapping.groups.as_ref()),
+    ];
+    for (rt, section) in sections {
+        for attribute in section.into_iter().flat_map(|s| &s.attributes) {
+            if let Some(mutability) = attribute.mutability {
+                registry.set_mutability(rt, &attribute.scim, mutability);
+            }
+        }
+    }
+    registry
+}
 pub use plan::{is_core_urn, MappingError};
 pub use request::{BackendRequest, BackendResponse, Method};

@@ -108,6 +108,10 @@ pub struct RawAttribute {
     /// entry reads it, e.g. a group's display name written both as a name and a display name).
     #[serde(default = "yes")]
     pub read: bool,
+    /// What the platform allows, when it allows less than the SCIM schema says (`"readOnly"`:
+    /// the platform sets it, IdPs cannot; `"immutable"`: given at creation only). `/Schemas`
+    /// says so, and writes that would change it are refused.
+    pub mutability: Option<crate::scim::schema::Mutability>,
 }
 
 fn yes() -> bool {
@@ -130,10 +134,45 @@ pub struct RawGenerate {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMembers {
-    /// Expression over `backend` (the group object) giving the platform keys of its members.
-    pub from_backend: String,
-    /// Calls that change membership; `added` and `removed` hold platform user keys.
-    pub update: Vec<RawCall>,
+    /// Expression over `backend` (the group object) giving the platform keys of its members,
+    /// when the group object holds them.
+    pub from_backend: Option<String>,
+    /// Instead: a call that lists the members (when the group object does not hold them).
+    pub list: Option<RawMembersList>,
+    /// Calls that change membership in one go; `added` and `removed` hold platform user keys.
+    pub update: Option<Vec<RawCall>>,
+    /// Instead: calls run once for each member who joined (`member` is the user's key).
+    pub add: Option<Vec<RawCall>>,
+    /// With `add`: calls run once for each member who left.
+    pub remove: Option<Vec<RawCall>>,
+}
+
+/// The members of a group listed by a call of their own (`[groups.members.list]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMembersList {
+    /// HTTP method (default: `GET`).
+    pub method: Option<String>,
+    /// Path template (over the group's `key`, paging variables and `settings`).
+    pub path: String,
+    /// Query parameters (templates).
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Headers (templates).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Expression over `response` (and `headers`) giving the array of member items.
+    pub items: String,
+    /// Expression over `response` (and `headers`) giving the total, when told.
+    pub total: Option<String>,
+    /// How pages are asked for (as `[users.list]`).
+    #[serde(default)]
+    pub pagination: PaginationStyle,
+    /// The largest page the platform serves.
+    pub max_page_size: Option<usize>,
+    /// Expression over `item` (one member item) giving the member's user key, the key the
+    /// `[users]` section gives users (`item.id`; `item.username` where users are keyed by name).
+    pub user_key: String,
 }
 
 /// One platform call (`[users.get]`, each `[[users.create]]`, `[[users.update]]`,

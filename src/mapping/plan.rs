@@ -5,14 +5,14 @@
 use serde_json::{Map, Value};
 
 use super::compile::{
-    AttributeMapping, CallSpec, GroupsOfSpec, ListSpec, Mapping, MembersSpec, Pushdown,
-    ResourceMapping,
+    AttributeMapping, CallSpec, GroupsOfSpec, ListSpec, Mapping, MemberSource, MembersSpec,
+    Pushdown, ResourceMapping,
 };
 use super::expr::{EvalError, Expr, Template};
 use super::model::{OnChange, PaginationStyle};
 use super::request::{BackendRequest, BackendResponse};
 use super::vars::{
-    ErrorVars, FilterVars, ObjectVars, PageVars, ResponseVars, TemplateVars, ValueVars,
+    ErrorVars, FilterVars, ItemVars, ObjectVars, PageVars, ResponseVars, TemplateVars, ValueVars,
 };
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::path::AttrPath;
@@ -696,20 +696,46 @@ impl MembersSpec {
         &self,
         group: &Value,
         settings: &Value,
-    ) -> Result<Vec<String>, MappingError> {
+    ) -> Result<Option<Vec<String>>, MappingError> {
+        let MemberSource::Object(expr) = &self.source else {
+            return Ok(None);
+        };
         let ctx = ObjectVars {
             backend: group,
             settings,
         }
         .context();
-        Ok(eval_list(&self.from_backend, &ctx, "members")?
-            .into_iter()
-            .filter_map(|item| match item {
-                Value::String(k) => Some(k),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-            .collect())
+        Ok(Some(
+            eval_list(expr, &ctx, "members")?
+                .into_iter()
+                .filter_map(as_key)
+                .collect(),
+        ))
+    }
+
+    /// The user key of one item of a `[groups.members.list]` answer.
+    pub fn member_key_of(
+        &self,
+        item: &Value,
+        settings: &Value,
+    ) -> Result<Option<String>, MappingError> {
+        let MemberSource::List { user_key, .. } = &self.source else {
+            return Ok(None);
+        };
+        let vars = ItemVars { item, settings };
+        Ok(user_key
+            .eval(&vars.context())
+            .map_err(|e| unusable("members.list.user_key", e))?
+            .and_then(as_key))
+    }
+}
+
+/// A key as text: a string, or a number written out.
+fn as_key(value: Value) -> Option<String> {
+    match value {
+        Value::String(k) if !k.is_empty() => Some(k),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 

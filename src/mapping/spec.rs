@@ -137,10 +137,51 @@ pub struct GroupsOfSpec {
 /// A compiled `[groups.members]` table: how a group's members are read and changed.
 #[derive(Debug)]
 pub struct MembersSpec {
-    /// Expression over `backend` (the group object) giving its members' platform keys.
-    pub from_backend: Expr,
-    /// The calls run when membership changes (they also see `added` and `removed`).
-    pub update: Vec<CallSpec>,
+    /// Where the members are read.
+    pub source: MemberSource,
+    /// How membership changes.
+    pub change: MemberChange,
+}
+
+/// Where a group's members are read.
+#[derive(Debug)]
+pub enum MemberSource {
+    /// In the group object: an expression over `backend` giving the members' user keys.
+    Object(Expr),
+    /// From a call of their own: its pages (the list's `key` is the group's), and an
+    /// expression over `item` giving each member's user key.
+    List {
+        /// The paged list call.
+        list: Box<ListSpec>,
+        /// Expression over `item` giving the user key.
+        user_key: Expr,
+    },
+}
+
+/// How membership changes are sent.
+#[derive(Debug)]
+pub enum MemberChange {
+    /// Calls that send who joined and who left in one go (`added`, `removed`).
+    Delta(Vec<CallSpec>),
+    /// Calls run once per member who joined (`add`) and once per member who left
+    /// (`remove`); `member` is the user's key.
+    EachMember {
+        /// For each member who joined.
+        add: Vec<CallSpec>,
+        /// For each member who left.
+        remove: Vec<CallSpec>,
+    },
+}
+
+impl MemberChange {
+    /// Every call, for checks.
+    pub fn calls(&self) -> impl Iterator<Item = &CallSpec> {
+        let (a, b): (&[CallSpec], &[CallSpec]) = match self {
+            MemberChange::Delta(calls) => (calls, &[]),
+            MemberChange::EachMember { add, remove } => (add, remove),
+        };
+        a.iter().chain(b)
+    }
 }
 
 /// A compiled attribute entry: one SCIM attribute and how it converts to and from the
@@ -163,6 +204,8 @@ pub struct AttributeMapping {
     pub to_backend: Option<Expr>,
     /// What an IdP change to the written value does.
     pub on_change: OnChange,
+    /// The mutability the platform imposes, overriding the schema's (`mutability`).
+    pub mutability: Option<crate::scim::schema::Mutability>,
 }
 
 /// A compiled platform call, ready to be rendered with a template context.

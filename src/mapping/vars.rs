@@ -131,10 +131,26 @@ impl TemplateVars for ReadVars<'_> {
     const NAMES: &'static [&'static str] = &["key", "settings"];
 }
 
+/// One item of a list answer (`[groups.members.list] user_key`).
+#[derive(Debug, Serialize)]
+pub struct ItemVars<'a> {
+    /// The item.
+    pub item: &'a Value,
+    /// `[backend.settings]` of the gateway config.
+    pub settings: &'a Value,
+}
+
+impl TemplateVars for ItemVars<'_> {
+    const NAMES: &'static [&'static str] = &["item", "settings"];
+}
+
 /// One page of the platform's list call; which variables are set depends on the mapping's
 /// `pagination` (`offset`/`limit`, `page`/`per_page`, or none).
 #[derive(Debug, Default, Serialize)]
 pub struct PageVars<'a> {
+    /// The group whose members are listed (`[groups.members.list]` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<&'a str>,
     /// 0-based position of the first object (`pagination = "offset"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<usize>,
@@ -153,6 +169,15 @@ pub struct PageVars<'a> {
 
 impl TemplateVars for PageVars<'_> {
     const NAMES: &'static [&'static str] = &["offset", "limit", "page", "per_page", "settings"];
+}
+
+/// The variables of `[groups.members.list]`: a page's, and the group's `key`.
+pub struct MemberPageVars;
+
+impl MemberPageVars {
+    /// The variables it offers.
+    pub const NAMES: &'static [&'static str] =
+        &["key", "offset", "limit", "page", "per_page", "settings"];
 }
 
 /// The `create` calls of a new resource.
@@ -260,6 +285,37 @@ impl<W: CallVars> CallVars for MembershipVars<'_, W> {
     fn object_returned(&mut self, key: String, object: Value) {
         self.write.object_returned(key, object);
     }
+}
+
+/// The `[groups.members.add]` and `remove` calls for one member: the write's variables and
+/// the member's user key.
+#[derive(Debug, Serialize)]
+pub struct MemberVars<'w, W> {
+    /// The write's variables.
+    #[serde(flatten)]
+    pub write: &'w W,
+    /// The user key of the member who joins or leaves.
+    pub member: &'w str,
+}
+
+impl<W: TemplateVars> TemplateVars for MemberVars<'_, W> {
+    // Those of `CreateVars` and `UpdateVars` together: membership calls follow either write.
+    const NAMES: &'static [&'static str] = &[
+        "key",
+        "scim",
+        "desired",
+        "changed",
+        "current",
+        "backend",
+        "settings",
+        "generated",
+        "member",
+    ];
+}
+
+impl<W: TemplateVars> CallVars for MemberVars<'_, W> {
+    // One member's calls run alongside other members': an answer feeds no later call.
+    fn object_returned(&mut self, _: String, _: Value) {}
 }
 
 /// The `delete` calls of a resource.

@@ -483,6 +483,46 @@ impl Registry {
             .and_then(|(ext, a)| with_sub(&ext.id, a))
     }
 
+    /// Sets the mutability of the attribute `path` names in resource type `rt_id` (a platform
+    /// that cannot change what the standard schema calls readWrite declares it readOnly, so
+    /// `/Schemas` tells the truth and writes of it are refused); false when `path` names no
+    /// attribute of the type.
+    pub fn set_mutability(&mut self, rt_id: &str, path: &AttrPath, mutability: Mutability) -> bool {
+        let Some(rt) = self.resource_type(rt_id).cloned() else {
+            return false;
+        };
+        let Some(found) = self.resolve(&rt, path) else {
+            return false;
+        };
+        let urn = found.schema_urn.to_owned();
+        let name = found.attribute.name.clone();
+        let sub = found.sub_attribute.map(|s| s.name.clone());
+        let attributes = if urn.is_empty() {
+            &mut self.common
+        } else {
+            match self
+                .schemas
+                .iter_mut()
+                .find(|s| s.id.eq_ignore_ascii_case(&urn))
+            {
+                Some(schema) => &mut schema.attributes,
+                None => return false,
+            }
+        };
+        let Some(attribute) = attributes.iter_mut().find(|a| a.name == name) else {
+            return false;
+        };
+        let target = match &sub {
+            None => attribute,
+            Some(sub) => match attribute.sub_attributes.iter_mut().find(|a| a.name == *sub) {
+                Some(s) => s,
+                None => return false,
+            },
+        };
+        target.mutability = mutability;
+        true
+    }
+
     /// The value of `path`'s attribute (its sub-attribute is not applied) in
     /// a resource: extension attributes live in the object keyed by the
     /// extension URN, everything else at the top level. Names match in any case.

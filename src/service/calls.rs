@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Resources, Result};
 use crate::backend::PlatformError;
-use crate::mapping::compile::{CallSpec, Sends};
+use crate::mapping::compile::{CallSpec, ListSpec, Sends};
 use crate::mapping::model::PaginationStyle;
 use crate::mapping::vars::{CallVars, ReadVars};
 use crate::mapping::{BackendRequest, BackendResponse};
@@ -173,8 +173,21 @@ impl Resources<'_> {
         offset: usize,
         size: usize,
     ) -> Result<(Vec<Value>, Option<usize>)> {
-        let list = &self.section.list;
-        let vars = list.page_vars(offset, size, &self.gw.settings);
+        self.page_of(&self.section.list, None, extra, offset, size)
+            .await
+    }
+
+    /// One page of any list (`key`: the group whose members `[groups.members.list]` lists).
+    async fn page_of(
+        &self,
+        list: &ListSpec,
+        key: Option<&str>,
+        extra: &[(String, String)],
+        offset: usize,
+        size: usize,
+    ) -> Result<(Vec<Value>, Option<usize>)> {
+        let mut vars = list.page_vars(offset, size, &self.gw.settings);
+        vars.key = key;
         let request = list.call.render(&vars, extra)?;
         let response = self.send(&request).await?;
         Ok(list.read_page(&response, &self.gw.settings)?)
@@ -182,7 +195,16 @@ impl Resources<'_> {
 
     /// Every platform object matching the push-down query, up to the configured bound.
     pub(super) async fn scan(&self, extra: &[(String, String)]) -> Result<Vec<Value>> {
-        let list = &self.section.list;
+        self.scan_of(&self.section.list, None, extra).await
+    }
+
+    /// Every item of any list, up to the configured bound.
+    pub(super) async fn scan_of(
+        &self,
+        list: &ListSpec,
+        key: Option<&str>,
+        extra: &[(String, String)],
+    ) -> Result<Vec<Value>> {
         let cap = self.gw.limits.max_scan;
         let too_many = || {
             ScimError::bad_request(
@@ -193,7 +215,7 @@ impl Resources<'_> {
             )
         };
         if list.pagination == PaginationStyle::None {
-            let (items, _) = self.list_page(extra, 0, 0).await?;
+            let (items, _) = self.page_of(list, key, extra, 0, 0).await?;
             if items.len() > cap {
                 return Err(too_many().into());
             }
@@ -202,7 +224,7 @@ impl Resources<'_> {
         let size = list.max_page_size;
         let mut out = Vec::new();
         loop {
-            let (items, total) = self.list_page(extra, out.len(), size).await?;
+            let (items, total) = self.page_of(list, key, extra, out.len(), size).await?;
             if total.is_some_and(|t| t > cap) {
                 return Err(too_many().into());
             }

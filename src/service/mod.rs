@@ -59,6 +59,13 @@ pub enum ServiceError {
         /// The platform fields, dotted.
         fields: Vec<String>,
     },
+    /// Some members could not be added or removed (the platform takes one member per call);
+    /// every other member's change was made.
+    #[error("membership changed only in part")]
+    MembersFailed {
+        /// The members whose change failed.
+        failures: Vec<MemberFailure>,
+    },
     /// A resource was created, but what had to follow (setting its members) failed.
     #[error("{created} was created, but its members could not be set: {cause}")]
     MembersNotSet {
@@ -67,6 +74,17 @@ pub enum ServiceError {
         /// Why the members could not be set.
         cause: Box<ServiceError>,
     },
+}
+
+/// One member whose joining or leaving failed.
+#[derive(Debug)]
+pub struct MemberFailure {
+    /// The member's SCIM id.
+    pub member: String,
+    /// Whether the member was joining (else leaving).
+    pub joined: bool,
+    /// Why it failed.
+    pub cause: Box<ServiceError>,
 }
 
 impl From<MappingError> for ServiceError {

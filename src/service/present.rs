@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::links::strip_common;
 use super::{RequestContext, Resource, Resources, Result, ServiceError};
-use crate::mapping::compile::GroupsOfSpec;
+use crate::mapping::compile::{GroupsOfSpec, MemberSource, MembersSpec};
 use crate::mapping::vars::ReadVars;
 use crate::scim::etag::weak_etag;
 use crate::scim::ResourceKind;
@@ -58,7 +58,7 @@ impl Resources<'_> {
     ) -> Result<Resource> {
         let members = match &self.section.members {
             Some(spec) => {
-                let keys = spec.member_keys(object, &self.gw.settings)?;
+                let keys = self.group_member_keys(spec, object).await?;
                 let values = match detail.members {
                     true => Some(self.member_values(&keys, req).await?),
                     false => None,
@@ -84,6 +84,31 @@ impl Resources<'_> {
             }
         }
         Ok(resource)
+    }
+
+    /// The user keys of a group's members: from the group object, or from the members'
+    /// own list call (every page, up to the scan bound).
+    pub(super) async fn group_member_keys(
+        &self,
+        spec: &MembersSpec,
+        group: &Value,
+    ) -> Result<Vec<String>> {
+        let settings = &self.gw.settings;
+        if let Some(keys) = spec.member_keys(group, settings)? {
+            return Ok(keys);
+        }
+        let MemberSource::List { list, .. } = &spec.source else {
+            return Ok(Vec::new());
+        };
+        let key = self.section.key_of(group, settings)?;
+        let items = self.scan_of(list, Some(&key), &[]).await?;
+        let mut keys = Vec::with_capacity(items.len());
+        for item in &items {
+            if let Some(key) = spec.member_key_of(item, settings)? {
+                keys.push(key);
+            }
+        }
+        Ok(keys)
     }
 
     /// A user's groups as SCIM values (`value`, `$ref`, `display`, `type` "direct").

@@ -8,11 +8,19 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::calls::CallsOutcome;
 use super::links::{external_id_of, id_delta, member_ids, shadow_of, strip_common};
 use super::present::Detail;
+use super::MemberFailure;
 use super::{RequestContext, Resource, Resources, Result, ServiceError};
 use crate::mapping::compile::Sends;
-use crate::mapping::vars::{CallVars, CreateVars, DeleteVars, MembershipVars, UpdateVars};
+use crate::mapping::spec::{MemberChange, MembersSpec};
+use crate::mapping::vars::{
+    CallVars, CreateVars, DeleteVars, MemberVars, MembershipVars, UpdateVars,
+};
+
+/// How many one-member calls run at once.
+const MEMBER_CONCURRENCY: usize = 8;
 use crate::scim::patch::apply_patch;
 use crate::scim::{EntityTags, ResourceKind, ScimError, ScimOp};
 use crate::store::{Identity, ReplicaLock, StoreError};
@@ -103,8 +111,12 @@ impl Resources<'_> {
     async fn create(&self, resource: &Value, req: &RequestContext<'_>) -> Result<Resource> {
         let desired = self.section.desired(resource, &self.gw.settings)?;
         // Members are checked before anything is created on the platform.
-        let member_keys = match &self.section.members {
-            Some(_) => self.member_keys(&member_ids(resource)?).await?,
+        let members = match &self.section.members {
+            Some(_) => {
+                let ids = member_ids(resource)?;
+                let keys = self.member_keys(&ids).await?;
+                ids.into_iter().zip(keys).collect()
+            }
             None => Vec::new(),
         };
         let generated = self.generated()?;
@@ -159,14 +171,9 @@ impl Resources<'_> {
             .run_calls(rest, &mut vars, &mut Sends::default())
             .await?;
         if let Some(spec) = &self.section.members {
-            if !member_keys.is_empty() {
-                let mut membership = MembershipVars {
-                    write: &mut vars,
-                    added: &member_keys,
-                    removed: &[],
-                };
+            if !members.is_empty() {
                 let added = self
-                    .run_calls(&spec.update, &mut membership, &mut Sends::default())
+                    .change_members(spec, &mut vars, &members, &[], &mut Sends::default())
                     .await
                     .map_err(|e| ServiceError::MembersNotSet {
                         created: format!("{} {}", self.type_id(), identity.scim_id),
@@ -248,10 +255,12 @@ impl Resources<'_> {
         let membership = match &self.section.members {
             Some(spec) => {
                 let (added, removed) = id_delta(&member_ids(before)?, &member_ids(&resource)?);
+                let added_keys = self.member_keys(&added).await?;
+                let removed_keys = self.member_keys(&removed).await?;
                 Some((
                     spec,
-                    self.member_keys(&added).await?,
-                    self.member_keys(&removed).await?,
+                    added.into_iter().zip(added_keys).collect::<Vec<_>>(),
+                    removed.into_iter().zip(removed_keys).collect::<Vec<_>>(),
                 ))
             }
             None => None,
@@ -263,13 +272,8 @@ impl Resources<'_> {
         if let (Some((spec, added, removed)), Ok(first)) = (membership, &result) {
             if !added.is_empty() || !removed.is_empty() {
                 let first = first.clone();
-                let mut membership = MembershipVars {
-                    write: &mut vars,
-                    added: &added,
-                    removed: &removed,
-                };
                 result = self
-                    .run_calls(&spec.update, &mut membership, &mut sent)
+                    .change_members(spec, &mut vars, &added, &removed, &mut sent)
                     .await
                     .map(|next| first.then(next));
             }
@@ -373,6 +377,73 @@ impl Resources<'_> {
         self.forget_groups_of_users();
         self.present(identity, &object, Detail::answer(req), req)
             .await
+    }
+
+    /// Sends a membership change: who joined and who left (SCIM id, user key) in one go, or
+    /// one member at a time (a bounded number at once), every member's failure reported.
+    async fn change_members<W: CallVars + Sync>(
+        &self,
+        spec: &MembersSpec,
+        vars: &mut W,
+        added: &[(String, String)],
+        removed: &[(String, String)],
+        sent: &mut Sends,
+    ) -> Result<CallsOutcome> {
+        use futures_util::stream::{self, StreamExt};
+        match &spec.change {
+            MemberChange::Delta(calls) => {
+                let added: Vec<String> = added.iter().map(|(_, k)| k.clone()).collect();
+                let removed: Vec<String> = removed.iter().map(|(_, k)| k.clone()).collect();
+                let mut membership = MembershipVars {
+                    write: vars,
+                    added: &added,
+                    removed: &removed,
+                };
+                self.run_calls(calls, &mut membership, sent).await
+            }
+            MemberChange::EachMember { add, remove } => {
+                let write: &W = vars;
+                let jobs: Vec<(bool, String, String)> = added
+                    .iter()
+                    .map(|(id, key)| (true, id.clone(), key.clone()))
+                    .chain(
+                        removed
+                            .iter()
+                            .map(|(id, key)| (false, id.clone(), key.clone())),
+                    )
+                    .collect();
+                let results: Vec<(bool, String, Result<CallsOutcome>)> = stream::iter(jobs)
+                    .map(move |(joined, id, key)| async move {
+                        let calls = if joined { add } else { remove };
+                        let mut vars = MemberVars {
+                            write,
+                            member: &key,
+                        };
+                        let result = self
+                            .run_calls(calls, &mut vars, &mut Sends::default())
+                            .await;
+                        (joined, id, result)
+                    })
+                    .buffer_unordered(MEMBER_CONCURRENCY)
+                    .collect()
+                    .await;
+                let failures: Vec<MemberFailure> = results
+                    .into_iter()
+                    .filter_map(|(joined, member, result)| {
+                        result.err().map(|cause| MemberFailure {
+                            member,
+                            joined,
+                            cause: Box::new(cause),
+                        })
+                    })
+                    .collect();
+                if failures.is_empty() {
+                    Ok(CallsOutcome::Ran)
+                } else {
+                    Err(ServiceError::MembersFailed { failures })
+                }
+            }
+        }
     }
 
     /// Fresh values of the mapping's generators (`generate`), for one write's templates only:
