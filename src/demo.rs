@@ -1,5 +1,6 @@
-//! `scimgate demo`: the gateway in front of the built-in Coder emulator, in one process on
-//! loopback, with an SQLite store. Integration tests and the benchmark start the same thing.
+//! `scimgate demo`: the gateway in front of a built-in platform emulator (Coder by default, or
+//! GitLab), in one process on loopback, with an SQLite store. Integration tests and the
+//! benchmark start the same thing.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use crate::config::{
 };
 use crate::mapping::compile::compile_mapping_str;
 use crate::sandbox::coder::CoderEmulator;
+use crate::sandbox::gitlab::GitLabEmulator;
 use crate::scim::schema::Registry;
 
 /// The Coder mapping shipped in `config/mappings/coder.toml`, built in so the demo needs no files.
@@ -51,6 +53,9 @@ pub struct DemoOptions {
     /// Front this platform as the default backend instead of the emulated Coder (which then
     /// idles): another emulator, or a real platform such as a JupyterHub.
     pub front: Option<FrontedPlatform>,
+    /// Front the built-in GitLab emulator with `config/mappings/gitlab.toml` (unless `front`
+    /// names another platform).
+    pub gitlab: bool,
 }
 
 /// A platform the demo fronts in place of the emulated Coder.
@@ -88,6 +93,7 @@ impl Default for DemoOptions {
             admin_listen: None,
             extra_backends: Vec::new(),
             front: None,
+            gitlab: false,
         }
     }
 }
@@ -106,6 +112,8 @@ pub struct Demo {
     pub emulator_token: String,
     /// The emulated Coder behind the `default` tenant, for reading and changing its state.
     pub emulator: CoderEmulator,
+    /// The emulated GitLab behind the `default` tenant (`gitlab`), its URL and token.
+    pub gitlab: Option<(GitLabEmulator, String, String)>,
     /// The emulators behind `extra_backends`, by backend name.
     pub extra_emulators: Vec<(String, CoderEmulator)>,
     /// Bearer token of the admin API (`/admin/v1`).
@@ -158,6 +166,24 @@ async fn new_emulator() -> Result<(CoderEmulator, String, String, TcpListener), 
     // Coder API keys look like `<10-char id>-<22-char secret>`.
     let token = format!("{}-{}", random_secret(10), random_secret(22));
     let emulator = CoderEmulator::new(token.clone());
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| DemoError::Bind(addr, e))?;
+    let url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| DemoError::Bind(addr, e))?
+    );
+    Ok((emulator, url, token, listener))
+}
+
+/// A new emulated GitLab on a loopback port (not serving yet), with an administrator's
+/// personal access token (`glpat-` and 20 characters, as GitLab makes them).
+async fn new_gitlab() -> Result<(GitLabEmulator, String, String, TcpListener), DemoError> {
+    let token = format!("glpat-{}", random_secret(20));
+    let emulator = GitLabEmulator::new(token.clone());
     let addr = SocketAddr::from(([127, 0, 0, 1], 0));
     let listener = TcpListener::bind(addr)
         .await
@@ -273,8 +299,28 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         DemoError::Config(p)
     })?);
     let mapping_text = options.mapping.as_deref().unwrap_or(CODER_MAPPING);
+    let mut front = options.front.clone();
+    let mut gitlab = None;
+    let mut gitlab_listener = None;
+    if options.gitlab && front.is_none() {
+        let (emulator, url, token, listener) = new_gitlab().await?;
+        let mut settings = serde_json::Map::new();
+        settings.insert(
+            "service_account".to_owned(),
+            serde_json::Value::String("root".to_owned()),
+        );
+        front = Some(FrontedPlatform {
+            mapping: GITLAB_MAPPING.to_owned(),
+            mapping_name: "config/mappings/gitlab.toml".to_owned(),
+            base_url: url.clone(),
+            credential: token.clone(),
+            settings,
+        });
+        gitlab = Some((emulator.clone(), url, token));
+        gitlab_listener = Some((emulator, listener));
+    }
     let mut backends = std::collections::BTreeMap::new();
-    let default_backend = match &options.front {
+    let default_backend = match &front {
         Some(front) => fronted_backend(&registry, front)?,
         None => coder_backend(
             &registry,
@@ -383,6 +429,13 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         },
     )));
     stops.push(gateway_stop);
+    if let Some((serving, listener)) = gitlab_listener {
+        let (emulator_stop, emulator_stopped) = oneshot::channel::<()>();
+        tasks.push(tokio::spawn(serving.serve(listener, async move {
+            let _ = emulator_stopped.await;
+        })));
+        stops.push(emulator_stop);
+    }
     for (serving, listener) in emulator_listeners {
         let (emulator_stop, emulator_stopped) = oneshot::channel::<()>();
         tasks.push(tokio::spawn(serving.serve(listener, async move {
@@ -397,6 +450,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         emulator_url,
         emulator_token,
         emulator,
+        gitlab,
         extra_emulators,
         admin_token,
         store_path,

@@ -99,7 +99,7 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         count: u64,
     },
-    /// Serve SCIM in front of a built-in emulated Coder, with an SQLite store, on loopback;
+    /// Serve SCIM in front of a built-in emulated platform (Coder, or GitLab with `--platform`),
     /// a second emulated Coder is the backend `second`, for a second tenant. Prints the SCIM
     /// base URL, the bearer token, the admin token and curl lines.
     Demo {
@@ -115,7 +115,20 @@ enum Command {
         /// Bearer token of the admin API (at least 16 characters); random when not given.
         #[arg(long, env = "SCIMGATE_DEMO_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        /// The emulated platform the default tenant fronts, with its mapping from
+        /// config/mappings/ (the second tenant's backend is always an emulated Coder).
+        #[arg(long, value_enum, default_value_t = DemoPlatform::Coder)]
+        platform: DemoPlatform,
     },
+}
+
+/// The platforms `scimgate demo` can emulate.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DemoPlatform {
+    /// Coder (coderd API v2), with config/mappings/coder.toml.
+    Coder,
+    /// GitLab (REST API v4), with config/mappings/gitlab.toml.
+    Gitlab,
 }
 
 /// Where the admin API is and how to get in.
@@ -341,7 +354,8 @@ fn main() -> ExitCode {
                 token,
                 data_dir,
                 admin_token,
-            } => demo(listen, token, data_dir, admin_token).await,
+                platform,
+            } => demo(listen, token, data_dir, admin_token, platform).await,
         }
     });
     match result {
@@ -610,6 +624,7 @@ async fn demo(
     token: Option<String>,
     data_dir: Option<PathBuf>,
     admin_token: Option<String>,
+    platform: DemoPlatform,
 ) -> anyhow::Result<ExitCode> {
     if let Some(t) = &token {
         anyhow::ensure!(t.len() >= 16, "--token must be at least 16 characters");
@@ -627,17 +642,29 @@ async fn demo(
         admin_token,
         // A second platform, for a second tenant (a backend fronts one tenant).
         extra_backends: vec!["second".to_owned()],
+        gitlab: platform == DemoPlatform::Gitlab,
         ..Default::default()
     })
     .await?;
-    println!("scimgate demo: SCIM in front of an emulated Coder");
-    println!();
-    println!("  SCIM base URL : {}", demo.scim_url);
-    println!("  Bearer token  : {}", demo.token);
-    println!(
-        "  Coder (emulated) : {} (Coder-Session-Token: {})",
-        demo.emulator_url, demo.emulator_token
-    );
+    match &demo.gitlab {
+        Some((_, url, token)) => {
+            println!("scimgate demo: SCIM in front of an emulated GitLab");
+            println!();
+            println!("  SCIM base URL : {}", demo.scim_url);
+            println!("  Bearer token  : {}", demo.token);
+            println!("  GitLab (emulated) : {url} (PRIVATE-TOKEN: {token}, user root)");
+        }
+        None => {
+            println!("scimgate demo: SCIM in front of an emulated Coder");
+            println!();
+            println!("  SCIM base URL : {}", demo.scim_url);
+            println!("  Bearer token  : {}", demo.token);
+            println!(
+                "  Coder (emulated) : {} (Coder-Session-Token: {})",
+                demo.emulator_url, demo.emulator_token
+            );
+        }
+    }
     println!("  Identity store: {}", demo.store_path.display());
     println!(
         "  Admin API     : {}/admin/v1 (Bearer {})",

@@ -102,9 +102,18 @@ impl ErrorAnswer {
                     .map(|(what, answer)| format!("{what} ({})", answer.detail))
                     .collect();
                 let first = answers.into_iter().next().map(|(_, a)| a);
+                // The group is there; a member the platform does not know is a bad value in
+                // the request, never a 404 an IdP could take for the group being gone.
+                let (status, scim_type) = match first {
+                    Some(a) if a.status == StatusCode::NOT_FOUND => {
+                        (StatusCode::BAD_REQUEST, Some(ScimType::InvalidValue))
+                    }
+                    Some(a) => (a.status, a.scim_type),
+                    None => (StatusCode::BAD_GATEWAY, None),
+                };
                 ErrorAnswer {
-                    status: first.as_ref().map_or(StatusCode::BAD_GATEWAY, |a| a.status),
-                    scim_type: first.and_then(|a| a.scim_type),
+                    status,
+                    scim_type,
                     detail: format!(
                         "Membership changed only in part: {} failed; every other member's change was made.",
                         listed.join("; ")

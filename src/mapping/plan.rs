@@ -386,6 +386,49 @@ impl ResourceMapping {
         Ok(resource)
     }
 
+    /// Completes what the IdP wrote in a whole resource (a create or a replace) with the
+    /// attributes it left out that the platform decides: a user created without `active` reads
+    /// back `active: true` when the platform has the account active, not without it. Attributes
+    /// the IdP wrote, even empty, are left as written; a PATCH that removes an attribute does
+    /// not come here, so a removed attribute stays removed.
+    ///
+    /// An attribute whose `to_backend` derives the platform value from other attributes
+    /// (`resource.userName` for a missing email, `resource.name` for a missing displayName)
+    /// is not completed: the value is the IdP's own, re-derived on every write, and reading it
+    /// back as written would pin it.
+    pub fn complete_unwritten(
+        &self,
+        shadow: &mut Value,
+        backend: &Value,
+        settings: &Value,
+    ) -> Result<(), MappingError> {
+        let backend_ctx = ObjectVars { backend, settings }.context();
+        for attr in &self.attributes {
+            let Some(from) = &attr.from_backend else {
+                continue;
+            };
+            if scim_get(shadow, &attr.scim).is_some() {
+                continue;
+            }
+            let derived = attr.to_backend.as_ref().is_some_and(|to| {
+                to.paths()
+                    .iter()
+                    .any(|p| p == "resource" || p.starts_with("resource."))
+            });
+            if derived {
+                continue;
+            }
+            let value = from
+                .eval(&backend_ctx)
+                .map_err(|e| unusable(&format!("reading `{}`", attr.scim_source), e))?
+                .filter(|v| !is_empty_value(v));
+            if value.is_some() {
+                scim_set(shadow, &attr.scim, value);
+            }
+        }
+        Ok(())
+    }
+
     /// What the gateway remembers of a platform object as "last written": the fields the
     /// attributes read (so a platform-side change elsewhere, such as a login time, does not
     /// count as a change, and a group's member list is not stored again with every write).

@@ -119,6 +119,35 @@ fn what_the_idp_wrote_stands_until_the_platform_changes_it() {
 }
 
 #[test]
+fn a_whole_resource_is_completed_with_what_the_platform_decides() {
+    let m = coder();
+    let s = settings();
+    // Created without active, displayName or emails: Coder made the account dormant, named it
+    // from name.* and took the userName for its email.
+    let mut shadow =
+        json!({"userName": "bob@example.com", "name": {"givenName": "Bob", "familyName": "B"}});
+    let created = coder_user("bob", "Bob B", "bob@example.com", "dormant");
+    m.users
+        .complete_unwritten(&mut shadow, &created, &s)
+        .unwrap();
+    assert_eq!(shadow["active"], true, "Coder decides active: read back");
+    assert!(
+        shadow.get("displayName").is_none() && shadow.get("emails").is_none(),
+        "values derived from other attributes are re-derived, not pinned: {shadow}"
+    );
+    assert_eq!(
+        shadow["userName"], "bob@example.com",
+        "what was written stands"
+    );
+    // What the IdP wrote, even `active: false` against an active account, is not replaced.
+    let mut written = json!({"userName": "bob", "active": false});
+    m.users
+        .complete_unwritten(&mut written, &created, &s)
+        .unwrap();
+    assert_eq!(written["active"], false);
+}
+
+#[test]
 fn scim_resources_become_platform_fields() {
     let m = coder();
     let s = settings();

@@ -60,6 +60,15 @@ pub(super) struct WriteLock<'a> {
     replicas: Option<ReplicaLock>,
 }
 
+/// Where a write's new resource came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whole {
+    /// The IdP sent it whole (PUT): what it left out and the platform holds is read back.
+    Resource,
+    /// A PATCH applied to the resource as the IdP saw it: what it removed stays removed.
+    Patched,
+}
+
 /// Refuses a write whose `If-Match` does not name the resource's current version.
 fn check_precondition(if_match: Option<&EntityTags>, current: &Resource) -> Result<()> {
     match if_match {
@@ -88,18 +97,32 @@ impl Resources<'_> {
                 let lock = self.lock_for_write(id).await?;
                 let (identity, current, before) =
                     self.current_for_write(id, if_match, req, &lock).await?;
-                self.write(identity, &current, &before.json, resource.clone(), req)
-                    .await
-                    .map(Some)
+                self.write(
+                    identity,
+                    &current,
+                    &before.json,
+                    resource.clone(),
+                    Whole::Resource,
+                    req,
+                )
+                .await
+                .map(Some)
             }
             ScimOp::Patch { id, operations } => {
                 let lock = self.lock_for_write(id).await?;
                 let (identity, current, before) =
                     self.current_for_write(id, if_match, req, &lock).await?;
                 let patched = apply_patch(&self.gw.registry, self.rt, &before.json, operations)?;
-                self.write(identity, &current, &before.json, patched, req)
-                    .await
-                    .map(Some)
+                self.write(
+                    identity,
+                    &current,
+                    &before.json,
+                    patched,
+                    Whole::Patched,
+                    req,
+                )
+                .await
+                .map(Some)
             }
             ScimOp::Delete { id } => self.delete(id, if_match, req).await.map(|()| None),
         }
@@ -186,8 +209,12 @@ impl Resources<'_> {
             .object_after(outcome, created, &identity.backend_key)
             .await?;
         let snapshot = self.section.snapshot_of(&object);
-        if snapshot != identity.platform {
+        let mut shadow = identity.shadow.clone();
+        self.section
+            .complete_unwritten(&mut shadow, &object, &self.gw.settings)?;
+        if snapshot != identity.platform || shadow != identity.shadow {
             identity.platform = snapshot;
+            identity.shadow = shadow;
             self.save(&identity).await?;
         }
         self.answer_written(&identity, object, req).await
@@ -220,6 +247,7 @@ impl Resources<'_> {
         current: &Value,
         before: &Value,
         resource: Value,
+        whole: Whole,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
         let resource = strip_common(resource);
@@ -305,7 +333,11 @@ impl Resources<'_> {
         let object = self
             .object_after(outcome, current.clone(), &identity.backend_key)
             .await?;
-        let shadow = shadow_of(&resource);
+        let mut shadow = shadow_of(&resource);
+        if whole == Whole::Resource {
+            self.section
+                .complete_unwritten(&mut shadow, &object, &self.gw.settings)?;
+        }
         for attribute in self.section.kept_changes(&identity.shadow, &shadow) {
             tracing::warn!(
                 scim_id = %identity.scim_id,
