@@ -309,6 +309,11 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             "service_account".to_owned(),
             serde_json::Value::String("root".to_owned()),
         );
+        // IdPs (and conformance suites) may create users without any email; GitLab needs one.
+        settings.insert(
+            "placeholder_email_domain".to_owned(),
+            serde_json::Value::String("no-email.scimgate.invalid".to_owned()),
+        );
         front = Some(FrontedPlatform {
             mapping: GITLAB_MAPPING.to_owned(),
             mapping_name: "config/mappings/gitlab.toml".to_owned(),

@@ -509,3 +509,30 @@ fn platform_words_are_shown_without_secrets_or_statements() {
     );
     assert!(!m.classify_error(&token).unwrap().detail.contains("sk_live"));
 }
+
+#[test]
+fn gitlab_refuses_a_user_without_an_email_unless_a_placeholder_is_set() {
+    let m = coder_with(include_str!("../../config/mappings/gitlab.toml"));
+    let resource = json!({"userName": "bob"});
+    let err = m
+        .users
+        .desired(&resource, &json!({"service_account": "root"}))
+        .unwrap_err();
+    let scim = err.to_scim().expect("the IdP's fault");
+    assert_eq!(scim.kind, ErrorKind::Invalid);
+    assert!(scim.detail.contains("an email"), "{}", scim.detail);
+    let desired = m
+        .users
+        .desired(
+            &resource,
+            &json!({"service_account": "root", "placeholder_email_domain": "none.invalid"}),
+        )
+        .unwrap();
+    assert_eq!(desired["email"], "bob@none.invalid");
+    let from_email_name = m
+        .users
+        .desired(&json!({"userName": "Bob@Example.com"}), &json!({}))
+        .unwrap();
+    assert_eq!(from_email_name["email"], "Bob@Example.com");
+    assert_eq!(from_email_name["username"], "bob");
+}

@@ -48,7 +48,7 @@ impl TestJupyterHub {
     }
 
     /// One API call with the service token: the status and the JSON body (`Null` when empty).
-    async fn call(
+    pub async fn call(
         &self,
         method: Method,
         path: &str,
@@ -86,7 +86,7 @@ async fn send(
 }
 
 /// A lower-case name no other test uses (user names are the URL, and the hub is shared).
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -96,7 +96,7 @@ fn unique(prefix: &str) -> String {
 const PAGINATION: (&str, &str) = ("accept", "application/jupyterhub-pagination+json");
 
 #[track_caller]
-fn expect(answer: (StatusCode, Value), status: u16) -> Value {
+pub fn expect(answer: (StatusCode, Value), status: u16) -> Value {
     assert_eq!(answer.0.as_u16(), status, "unexpected answer: {}", answer.1);
     answer.1
 }

@@ -17,6 +17,7 @@ mod entra;
 mod gitlab;
 mod groups;
 mod jupyterhub;
+mod jupyterhub_scim;
 mod mappings;
 mod okta;
 mod pipeline;
