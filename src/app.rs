@@ -23,10 +23,10 @@ use tower_http::trace::TraceLayer;
 use crate::admin::Admin;
 use crate::audit::Audit;
 use crate::auth::{Authenticator, StaticTokens};
-use crate::backend::HttpPlatform;
+use crate::backend::{HttpPlatform, Platform};
 use crate::cache::LookupCache;
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ConfiguredBackend};
 use crate::http::discovery::Discovery;
 use crate::http::error::ErrorAnswer;
 use crate::http::layers::{AuthenticateLayer, BodyLimitLayer, Listener, RequestTimeoutLayer};
@@ -51,21 +51,42 @@ pub enum StartError {
 /// Builds everything a running gateway needs: store (migrated), cache, platform clients, the
 /// tenants (the `default` one made on first start when the config has a `[backend]`).
 pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpState>, StartError> {
+    build_with(config, registry, &|name, backend, settings| {
+        let platform = HttpPlatform::new(
+            &backend.config.base_url,
+            backend.config.timeout,
+            backend.config.credential.as_ref().map(|s| s.expose()),
+            settings,
+            &backend.mapping.platform,
+        )
+        .map_err(|e| StartError::Backend(format!("backend {name}: {e}")))?;
+        Ok(Arc::new(platform))
+    })
+    .await
+}
+
+/// How [`build_with`] makes each backend's platform client (name, backend, its settings).
+pub type PlatformMaker<'a> = &'a dyn Fn(
+    &str,
+    &ConfiguredBackend,
+    &serde_json::Value,
+) -> Result<Arc<dyn Platform>, StartError>;
+
+/// [`build`] with the platform clients made by `make_platform` (`scimgate explain` records
+/// calls instead of sending them).
+pub async fn build_with(
+    config: Config,
+    registry: Arc<Registry>,
+    make_platform: PlatformMaker<'_>,
+) -> Result<Arc<HttpState>, StartError> {
     let store = store::open(&config.store_url).await?;
     let cache = LookupCache::new(&config.cache);
     let clock: SharedClock = Arc::new(SystemClock);
     let mut backends = Vec::new();
     let mut discovery = HashMap::new();
     for (name, backend) in config.backends {
-        let settings = serde_json::Value::Object(backend.config.settings);
-        let platform = HttpPlatform::new(
-            &backend.config.base_url,
-            backend.config.timeout,
-            backend.config.credential.as_ref().map(|s| s.expose()),
-            &settings,
-            &backend.mapping.platform,
-        )
-        .map_err(|e| StartError::Backend(format!("backend {name}: {e}")))?;
+        let settings = serde_json::Value::Object(backend.config.settings.clone());
+        let platform = make_platform(&name, &backend, &settings)?;
         let kinds = kinds_of(&backend.mapping);
         let served = Arc::new(crate::mapping::registry_for(&registry, &backend.mapping));
         discovery.insert(
@@ -80,7 +101,7 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
             name,
             registry: served,
             mapping: Arc::new(backend.mapping),
-            platform: Arc::new(platform),
+            platform,
             settings,
         });
     }
@@ -180,14 +201,29 @@ fn panic_answer(_: Box<dyn std::any::Any + Send>) -> HttpResponse {
     .scim_response()
 }
 
-/// Serves what `surface` names on one listener (`main` runs SCIM and the admin API on two
-/// addresses when the config gives the admin API its own).
-pub async fn serve(
-    listener: TcpListener,
+/// The body of an answer as [`service`] gives it (traced, and boxed by the panic layer).
+pub type StackBody = tower_http::trace::ResponseBody<
+    tower_http::body::UnsyncBoxBody<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>,
+    tower_http::classify::NeverClassifyEos<tower_http::classify::ServerErrorsFailureClass>,
+>;
+
+/// The stack every request passes, outermost first, around the router: what [`serve`] runs
+/// for each connection, and what `scimgate explain` sends its one request through.
+pub fn service<B>(
     state: Arc<HttpState>,
     surface: Surface,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> impl tower::Service<
+    http::Request<B>,
+    Response = http::Response<StackBody>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<http::Response<StackBody>, Infallible>> + Send,
+> + Clone
+       + Send
+       + 'static
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let router = {
         let state = state.clone();
         tower::service_fn(move |request: http::Request<_>| {
@@ -199,8 +235,7 @@ pub async fn serve(
         base_path: Arc::from(state.base_path.as_str()),
         surface,
     };
-    // The stack every request passes, outermost first.
-    let service = ServiceBuilder::new()
+    ServiceBuilder::new()
         // An id for every request, kept from the caller's x-request-id when it sends one.
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         // One tracing span per request, with the id and, once known, the caller.
@@ -218,8 +253,18 @@ pub async fn serve(
         .layer(BodyLimitLayer::new(state.max_body_bytes, listener_of))
         // The caller and its tenant (SCIM) or the admin (admin API), into the extensions.
         .layer(AuthenticateLayer::new(state.clone(), surface))
-        .service(router);
+        .service(router)
+}
 
+/// Serves what `surface` names on one listener (`main` runs SCIM and the admin API on two
+/// addresses when the config gives the admin API its own).
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<HttpState>,
+    surface: Surface,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = service(state, surface);
     let graceful = GracefulShutdown::new();
     let builder = ConnectionBuilder::new(TokioExecutor::new());
     tokio::pin!(shutdown);

@@ -29,6 +29,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod explain;
 pub mod http;
 pub mod mapping;
 pub mod problems;

@@ -47,6 +47,50 @@ enum Command {
         )]
         config: PathBuf,
     },
+    /// Show what one SCIM request would do, without calling the platform: the platform calls
+    /// the gateway would make, in order, each with the condition that chose or skipped it (and
+    /// the values it read), the rendered request, and the SCIM answer. Reads are answered from
+    /// --object; secrets show as ***. Runs serve's own code on an in-memory store.
+    ///
+    /// Example: scimgate explain PATCH /Users/2819c223 --object alice.json
+    ///   --body '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    ///            "Operations":[{"op":"replace","path":"active","value":false}]}'
+    Explain {
+        #[arg(
+            short,
+            long,
+            env = "SCIMGATE_CONFIG",
+            default_value = "config/scimgate.toml"
+        )]
+        config: PathBuf,
+        /// The tenant whose backend answers (another than `default` is looked up in the
+        /// config's store).
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// The platform's answer to reading the object the request is about (a JSON file, as
+        /// the platform's own get call returns it; `-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        object: Option<PathBuf>,
+        /// Another read explain may answer: a platform path (no query) and the JSON file it
+        /// answers with (a group's member list, say; repeatable).
+        #[arg(long = "read", value_name = "PATH=FILE")]
+        reads: Vec<String>,
+        /// A group member's platform user key, for member ids in the request (repeatable).
+        #[arg(long = "member", value_name = "SCIM_ID=KEY")]
+        members: Vec<String>,
+        /// Take the resource's identity link (what the IdP last wrote) from the config's store
+        /// instead of making it up from --object.
+        #[arg(long)]
+        link_from_store: bool,
+        /// The request body: inline JSON, a JSON file, or `-` for stdin.
+        #[arg(long, value_name = "JSON|FILE")]
+        body: Option<String>,
+        /// GET, POST, PUT, PATCH or DELETE.
+        method: String,
+        /// The path under the tenant's SCIM base URL, with any query: /Users/<id>,
+        /// '/Users?filter=userName eq "bob"'.
+        path: String,
+    },
     /// Manage tenants (SCIM configurations: each has its own SCIM URL and tokens and fronts a
     /// backend of the config) through a running gateway's admin API.
     #[command(alias = "tenant")]
@@ -283,8 +327,9 @@ enum LinkAction {
     Delete { id: String },
 }
 
-fn init_tracing() {
-    let filter = EnvFilter::try_from_env("SCIMGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_tracing(default_level: &str) {
+    let filter =
+        EnvFilter::try_from_env("SCIMGATE_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -295,7 +340,12 @@ fn init_tracing() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // explain prints what the gateway would do; its log (the platform "failing" on a read it
+    // has no answer for) is noise there unless asked for.
+    init_tracing(match cli.command {
+        Command::Explain { .. } => "off",
+        _ => "info",
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -348,6 +398,32 @@ fn main() -> ExitCode {
                     .get(admin.url("/audit"))
                     .query(&query);
                 send_admin(&admin.server, request).await
+            }
+            Command::Explain {
+                config,
+                tenant,
+                object,
+                reads,
+                members,
+                link_from_store,
+                body,
+                method,
+                path,
+            } => {
+                explain(
+                    config,
+                    ExplainArgs {
+                        tenant,
+                        object,
+                        reads,
+                        members,
+                        link_from_store,
+                        body,
+                        method,
+                        path,
+                    },
+                )
+                .await
             }
             Command::Demo {
                 listen,
@@ -543,6 +619,91 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
             eprintln!("{} problem(s) found", problems.0.len());
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// `scimgate explain`'s arguments besides the config file.
+struct ExplainArgs {
+    tenant: String,
+    object: Option<PathBuf>,
+    reads: Vec<String>,
+    members: Vec<String>,
+    link_from_store: bool,
+    body: Option<String>,
+    method: String,
+    path: String,
+}
+
+/// JSON from a file, or stdin for `-`.
+fn read_json_file(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = if path == std::path::Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+async fn explain(config: PathBuf, args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let method: http::Method = args
+        .method
+        .to_ascii_uppercase()
+        .parse()
+        .with_context(|| format!("`{}` is not an HTTP method", args.method))?;
+    anyhow::ensure!(
+        args.path.starts_with('/'),
+        "the path starts with / (/Users/<id>), under the SCIM base URL"
+    );
+    let body = match args.body.as_deref() {
+        None => None,
+        Some(text) if text.trim_start().starts_with(['{', '[']) => {
+            Some(serde_json::from_str(text).context("--body is not JSON")?)
+        }
+        Some(file) => Some(read_json_file(std::path::Path::new(file))?),
+    };
+    let object = args.object.as_deref().map(read_json_file).transpose()?;
+    let members = args
+        .members
+        .iter()
+        .map(|m| {
+            m.split_once('=')
+                .map(|(id, key)| (id.to_owned(), key.to_owned()))
+                .with_context(|| format!("--member {m}: give SCIM_ID=KEY"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let reads = args
+        .reads
+        .iter()
+        .map(|r| {
+            let (path, file) = r
+                .split_once('=')
+                .with_context(|| format!("--read {r}: give PATH=FILE"))?;
+            Ok((path.to_owned(), read_json_file(std::path::Path::new(file))?))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let request = scimgate::explain::ExplainRequest {
+        method,
+        path: args.path,
+        body,
+        tenant: args.tenant,
+        object,
+        reads,
+        members,
+        link_from_store: args.link_from_store,
+    };
+    match scimgate::explain::explain(&config, registry()?, request).await {
+        Ok(explanation) => {
+            print!("{explanation}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(scimgate::explain::ExplainError::Config(problems)) => {
+            for p in &problems.0 {
+                eprintln!("{p}");
+            }
+            eprintln!("{} problem(s) found", problems.0.len());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

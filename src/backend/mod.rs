@@ -12,6 +12,8 @@ use std::pin::Pin;
 pub use client::HttpPlatform;
 pub use error::{Failure, Fault, PlatformError, Retry};
 
+use serde_json::{Map, Value};
+
 use crate::mapping::{BackendRequest, BackendResponse};
 
 /// A platform call in flight.
@@ -24,4 +26,23 @@ pub type PlatformFuture<'a> =
 pub trait Platform: Send + Sync + 'static {
     /// Sends one request and reads the whole answer.
     fn send<'a>(&'a self, request: &'a BackendRequest) -> PlatformFuture<'a>;
+
+    /// True for a platform that records calls instead of sending them (`scimgate explain`):
+    /// the service then reports each call's condition to [`Platform::considered`], and
+    /// generated secrets are `***`.
+    fn explains(&self) -> bool {
+        false
+    }
+
+    /// A call whose condition (`when`) the service weighed: the call's key in the mapping
+    /// (`users.update[1]`), the condition, whether it held, and the values of the variables it
+    /// reads. Called only when [`Platform::explains`].
+    fn considered(
+        &self,
+        _call: &str,
+        _condition: &str,
+        _held: bool,
+        _variables: Map<String, Value>,
+    ) {
+    }
 }

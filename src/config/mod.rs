@@ -11,7 +11,7 @@ use std::time::Duration;
 
 pub use crate::problems::{Problem, Problems};
 pub use raw::RawConfig;
-pub use secret::{Secret, SecretRef};
+pub use secret::{Secret, SecretRef, Secrets, WITHHELD};
 
 use crate::mapping::{load_mapping, Mapping};
 use crate::scim::schema::Registry;
@@ -122,6 +122,11 @@ impl Config {
     /// Loads and compiles the config file and the mapping it names. Environment variables
     /// `SCIMGATE__<SECTION>__<KEY>` override file values (e.g. `SCIMGATE__SERVER__LISTEN`).
     pub fn load(path: &Path, registry: &Registry) -> Result<Config, Problems> {
+        Self::load_as(path, registry, Secrets::Read)
+    }
+
+    /// [`Config::load`], reading secrets or (for `scimgate explain`) withholding them.
+    pub fn load_as(path: &Path, registry: &Registry, secrets: Secrets) -> Result<Config, Problems> {
         let mut problems = Problems::default();
         let raw = match RawConfig::read(path) {
             Ok(raw) => raw,
@@ -131,7 +136,7 @@ impl Config {
             }
         };
         let base_dir = path.parent().unwrap_or(Path::new("."));
-        Self::compile(path, base_dir, raw, registry, problems)
+        Self::compile(path, base_dir, raw, registry, problems, secrets)
     }
 
     /// Compiles an already-read raw config; relative paths are taken from `base_dir`.
@@ -141,6 +146,7 @@ impl Config {
         raw: RawConfig,
         registry: &Registry,
         mut problems: Problems,
+        secrets: Secrets,
     ) -> Result<Config, Problems> {
         let listen = match raw.server.listen.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
@@ -179,6 +185,7 @@ impl Config {
             "auth.tokens",
             &raw.auth.tokens,
             &mut problems,
+            secrets,
         );
         let admin_tokens = resolve_tokens(
             path,
@@ -186,6 +193,7 @@ impl Config {
             "admin.tokens",
             &raw.admin.tokens,
             &mut problems,
+            secrets,
         );
         let admin_listen = match &raw.admin.listen {
             None => None,
@@ -246,9 +254,15 @@ impl Config {
                 problems.add(path, &key, format!("backend name `{name}` {message}"));
                 continue;
             }
-            if let Some(backend) =
-                compile_backend(path, base_dir, &key, raw_backend, registry, &mut problems)
-            {
+            if let Some(backend) = compile_backend(
+                path,
+                base_dir,
+                &key,
+                raw_backend,
+                registry,
+                &mut problems,
+                secrets,
+            ) {
                 backends.insert(name, backend);
             }
         }
@@ -342,10 +356,11 @@ fn compile_backend(
     raw: &raw::RawBackend,
     registry: &Registry,
     problems: &mut Problems,
+    secrets: Secrets,
 ) -> Option<ConfiguredBackend> {
     let credential = match &raw.credential {
         None => None,
-        Some(r) => match r.resolve(base_dir) {
+        Some(r) => match r.resolve_as(base_dir, secrets) {
             Ok(s) => Some(s),
             Err(msg) => {
                 problems.add(path, &format!("{key}.credential"), msg);
@@ -457,10 +472,11 @@ fn resolve_tokens(
     key: &str,
     raw: &[raw::RawToken],
     problems: &mut Problems,
+    secrets: Secrets,
 ) -> Vec<ApiToken> {
     let mut tokens = Vec::new();
     for (i, t) in raw.iter().enumerate() {
-        match t.secret.resolve(base_dir) {
+        match t.secret.resolve_as(base_dir, secrets) {
             Ok(secret) if secret.expose().len() < 16 => problems.add(
                 path,
                 &format!("{key}[{i}]"),

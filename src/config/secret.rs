@@ -28,6 +28,18 @@ impl SecretRef {
     /// Reads the secret, trimmed, taking a relative file path from `base_dir`; an error when
     /// it is missing or empty, or unless exactly one of `env` and `file` is given.
     pub fn resolve(&self, base_dir: &Path) -> Result<Secret, String> {
+        self.resolve_as(base_dir, Secrets::Read)
+    }
+
+    /// [`SecretRef::resolve`], or with [`Secrets::Withheld`] only its form checked and a
+    /// placeholder in place of the value (`scimgate explain` needs no secret).
+    pub fn resolve_as(&self, base_dir: &Path, secrets: Secrets) -> Result<Secret, String> {
+        if secrets == Secrets::Withheld {
+            return match (&self.env, &self.file) {
+                (Some(_), None) | (None, Some(_)) => Ok(Secret::new(WITHHELD.to_owned())),
+                _ => Err("give exactly one of `env` or `file`".to_owned()),
+            };
+        }
         match (&self.env, &self.file) {
             (Some(var), None) => match std::env::var(var) {
                 Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_owned())),
@@ -46,6 +58,18 @@ impl SecretRef {
         }
     }
 }
+
+/// Whether compiling a config reads its secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Read every secret (serve, check).
+    Read,
+    /// Read none: each becomes [`WITHHELD`] (explain, which sends nothing anywhere).
+    Withheld,
+}
+
+/// What a withheld secret reads as (long enough for the token length rule).
+pub const WITHHELD: &str = "***withheld-secret***";
 
 /// A secret value; `Debug` and `Display` show only that it is there.
 #[derive(Clone, PartialEq, Eq)]

@@ -92,6 +92,23 @@ impl Expr {
         to_json(out)
     }
 
+    /// The values of the paths the expression reads, by path, in path order (an undefined one
+    /// is `null`): what chose a call, for `scimgate explain`.
+    pub fn values_read(&self, ctx: &JinjaValue) -> serde_json::Map<String, Value> {
+        let mut paths: Vec<String> = self.paths().into_iter().collect();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|path| {
+                let value = Expr::compile(&path)
+                    .ok()
+                    .and_then(|e| e.eval(ctx).ok().flatten())
+                    .unwrap_or(Value::Null);
+                (path, value)
+            })
+            .collect()
+    }
+
     /// Evaluates as a condition (Jinja truthiness; undefined is false).
     pub fn eval_bool(&self, ctx: &JinjaValue) -> Result<bool, EvalError> {
         Ok(self.compiled.eval(ctx)?.is_true())

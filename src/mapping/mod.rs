@@ -10,7 +10,7 @@ mod contract;
 pub mod expr;
 pub mod model;
 mod plan;
-mod redact;
+pub mod redact;
 mod request;
 pub mod spec;
 #[cfg(test)]

@@ -29,6 +29,35 @@ const SQL_STARTS: [&str; 6] = [
     "sqlstate",
 ];
 
+/// Whether a field name marks a secret (`password`, `api_key`, `private_token`, ...).
+pub fn is_secret_key(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_KEYS.iter().any(|k| lower.contains(k))
+}
+
+/// A JSON value with the values (strings and numbers; a flag such as
+/// `force_random_password: true` is no secret) of secret-named fields, at any depth, shown as
+/// `***`.
+pub fn mask_secret_fields(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let shown = if is_secret_key(k) && (v.is_string() || v.is_number()) {
+                        Value::String("***".to_owned())
+                    } else {
+                        mask_secret_fields(v)
+                    };
+                    (k.clone(), shown)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(mask_secret_fields).collect()),
+        other => other.clone(),
+    }
+}
+
 /// The text as it may be shown.
 pub fn redact(text: &str) -> String {
     let line = text

@@ -62,7 +62,18 @@ impl Resources<'_> {
     ) -> Result<CallsOutcome> {
         let mut outcome = CallsOutcome::NoneRan;
         for call in calls {
-            if !call.applies(vars)? {
+            let applies = call.applies(vars)?;
+            if self.gw.platform.explains() {
+                if let Some(condition) = &call.when {
+                    self.gw.platform.considered(
+                        &call.key,
+                        condition.source(),
+                        applies,
+                        condition.values_read(&vars.context()),
+                    );
+                }
+            }
+            if !applies {
                 continue;
             }
             sent.add(&call.sends);

@@ -482,6 +482,13 @@ impl Resources<'_> {
     /// drawn from the operating system's randomness, never logged or stored.
     fn generated(&self) -> Result<serde_json::Map<String, Value>> {
         let mut out = serde_json::Map::new();
+        if self.gw.platform.explains() {
+            // Explained, not sent: a generated secret is shown as what it is.
+            for (name, _) in &self.section.generate {
+                out.insert(name.clone(), Value::String("***".to_owned()));
+            }
+            return Ok(out);
+        }
         for (name, generator) in &self.section.generate {
             let n = generator.alphabet.len();
             // Bytes at or above the largest multiple of n are redrawn: no character is likelier.

@@ -14,6 +14,7 @@ mod bulk;
 mod check_cli;
 mod discovery;
 mod entra;
+mod explain;
 mod gitlab;
 mod groups;
 mod jupyterhub;
