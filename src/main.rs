@@ -63,33 +63,8 @@ enum Command {
             default_value = "config/scimgate.toml"
         )]
         config: PathBuf,
-        /// The tenant whose backend answers (another than `default` is looked up in the
-        /// config's store).
-        #[arg(long, default_value = "default")]
-        tenant: String,
-        /// The platform's answer to reading the object the request is about (a JSON file, as
-        /// the platform's own get call returns it; `-` for stdin).
-        #[arg(long, value_name = "FILE")]
-        object: Option<PathBuf>,
-        /// Another read explain may answer: a platform path (no query) and the JSON file it
-        /// answers with (a group's member list, say; repeatable).
-        #[arg(long = "read", value_name = "PATH=FILE")]
-        reads: Vec<String>,
-        /// A group member's platform user key, for member ids in the request (repeatable).
-        #[arg(long = "member", value_name = "SCIM_ID=KEY")]
-        members: Vec<String>,
-        /// Take the resource's identity link (what the IdP last wrote) from the config's store
-        /// instead of making it up from --object.
-        #[arg(long)]
-        link_from_store: bool,
-        /// The request body: inline JSON, a JSON file, or `-` for stdin.
-        #[arg(long, value_name = "JSON|FILE")]
-        body: Option<String>,
-        /// GET, POST, PUT, PATCH or DELETE.
-        method: String,
-        /// The path under the tenant's SCIM base URL, with any query: /Users/<id>,
-        /// '/Users?filter=userName eq "bob"'.
-        path: String,
+        #[command(flatten)]
+        args: ExplainArgs,
     },
     /// Manage tenants (SCIM configurations: each has its own SCIM URL and tokens and fronts a
     /// backend of the config) through a running gateway's admin API.
@@ -399,32 +374,7 @@ fn main() -> ExitCode {
                     .query(&query);
                 send_admin(&admin.server, request).await
             }
-            Command::Explain {
-                config,
-                tenant,
-                object,
-                reads,
-                members,
-                link_from_store,
-                body,
-                method,
-                path,
-            } => {
-                explain(
-                    config,
-                    ExplainArgs {
-                        tenant,
-                        object,
-                        reads,
-                        members,
-                        link_from_store,
-                        body,
-                        method,
-                        path,
-                    },
-                )
-                .await
-            }
+            Command::Explain { config, args } => explain(config, args).await,
             Command::Demo {
                 listen,
                 token,
@@ -623,14 +573,34 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 /// `scimgate explain`'s arguments besides the config file.
+#[derive(clap::Args)]
 struct ExplainArgs {
+    /// The tenant whose backend answers (another than `default` is looked up in the
+    /// config's store).
+    #[arg(long, default_value = "default")]
     tenant: String,
+    /// The platform's answer to reading the object the request is about (a JSON file, as
+    /// the platform's own get call returns it; `-` for stdin).
+    #[arg(long, value_name = "FILE")]
     object: Option<PathBuf>,
+    /// Another read explain may answer: a platform path (no query) and the JSON file it
+    /// answers with (a group's member list, say; repeatable).
+    #[arg(long = "read", value_name = "PATH=FILE")]
     reads: Vec<String>,
+    /// A group member's platform user key, for member ids in the request (repeatable).
+    #[arg(long = "member", value_name = "SCIM_ID=KEY")]
     members: Vec<String>,
+    /// Take the resource's identity link (what the IdP last wrote) from the config's store
+    /// instead of making it up from --object.
+    #[arg(long)]
     link_from_store: bool,
+    /// The request body: inline JSON, a JSON file, or `-` for stdin.
+    #[arg(long, value_name = "JSON|FILE")]
     body: Option<String>,
+    /// GET, POST, PUT, PATCH or DELETE.
     method: String,
+    /// The path under the tenant's SCIM base URL, with any query: /Users/<id>,
+    /// '/Users?filter=userName eq "bob"'.
     path: String,
 }
 
