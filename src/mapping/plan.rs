@@ -16,6 +16,7 @@ use super::vars::{
 };
 use crate::scim::filter::{CompareOp, Filter, Literal};
 use crate::scim::path::AttrPath;
+use crate::scim::schema::Mutability;
 use crate::scim::{ScimError, ScimType};
 
 /// Why the mapping could not turn a value or a platform answer into what was asked.
@@ -384,6 +385,44 @@ impl ResourceMapping {
             scim_set(&mut resource, &attr.scim, value);
         }
         Ok(resource)
+    }
+
+    /// Refuses what a whole resource (POST, PUT) asks of attributes the platform decides: a
+    /// value for an attribute the mapping declares `readOnly` that is not the platform's
+    /// (`active: false` for a platform that cannot disable anyone) would be dropped by the RFC's
+    /// rule and answered 200 while nothing changed, so it is a 400 `mutability`; and an
+    /// `immutable` attribute that has a value keeps it. `offered` holds the readOnly values the
+    /// body carried, `resource` the rest, `platform_view` the resource as the platform holds it
+    /// (before a replace; as a create asks for it).
+    pub fn refuse_undecidable(
+        &self,
+        offered: &Value,
+        resource: &Value,
+        platform_view: &Value,
+    ) -> Result<(), MappingError> {
+        for attr in &self.attributes {
+            let (sent, kind) = match attr.mutability {
+                Some(Mutability::ReadOnly) => (scim_get(offered, &attr.scim), "readOnly"),
+                Some(Mutability::Immutable) => (scim_get(resource, &attr.scim), "immutable"),
+                _ => continue,
+            };
+            let held = scim_get(platform_view, &attr.scim);
+            let refused = match (kind, sent, held) {
+                (_, None, _) => false,
+                ("readOnly", Some(sent), held) => Some(sent) != held,
+                (_, Some(sent), Some(held)) => sent != held,
+                (_, Some(_), None) => false,
+            };
+            if refused {
+                let value = sent.map(Value::to_string).unwrap_or_default();
+                return Err(MappingError::Immutable(format!(
+                    "{} is {kind} on this platform: it cannot be set to {value}{}",
+                    attr.scim_source,
+                    held.map(|h| format!(" (it is {h})")).unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Completes what the IdP wrote in a whole resource (a create or a replace) with the

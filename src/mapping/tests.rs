@@ -536,3 +536,46 @@ fn gitlab_refuses_a_user_without_an_email_unless_a_placeholder_is_set() {
     assert_eq!(from_email_name["email"], "Bob@Example.com");
     assert_eq!(from_email_name["username"], "bob");
 }
+
+#[test]
+fn values_the_platform_decides_are_refused_not_dropped() {
+    let hub = coder_with(include_str!("../../config/mappings/jupyterhub.toml"));
+    let holds = json!({"userName": "ada", "active": true});
+    // What JupyterHub would hold anyway passes; a deactivation it cannot make is refused.
+    hub.users
+        .refuse_undecidable(&json!({"active": true}), &json!({}), &holds)
+        .unwrap();
+    let err = hub
+        .users
+        .refuse_undecidable(&json!({"active": false}), &json!({}), &holds)
+        .unwrap_err();
+    let scim = err.to_scim().unwrap();
+    assert_eq!(scim.scim_type, Some(crate::scim::ScimType::Mutability));
+    assert!(
+        scim.detail.contains("active is readOnly"),
+        "{}",
+        scim.detail
+    );
+    // Not sending it at all is fine.
+    hub.users
+        .refuse_undecidable(&json!({}), &json!({}), &holds)
+        .unwrap();
+
+    // immutable: set once, then kept.
+    let m = coder_with(&CODER.replace(
+        "to_backend = \"value | local_part | slug(32)\"",
+        "to_backend = \"value | local_part | slug(32)\"\nmutability = \"immutable\"",
+    ));
+    let before = json!({"userName": "bob"});
+    m.users
+        .refuse_undecidable(&json!({}), &json!({"userName": "bob"}), &before)
+        .unwrap();
+    m.users
+        .refuse_undecidable(&json!({}), &json!({"userName": "carol"}), &json!({}))
+        .unwrap();
+    let err = m
+        .users
+        .refuse_undecidable(&json!({}), &json!({"userName": "carol"}), &before)
+        .unwrap_err();
+    assert!(err.to_scim().unwrap().detail.contains("immutable"));
+}

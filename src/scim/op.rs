@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::error::{ScimError, ScimType};
 use super::patch::{parse_patch_request, PatchOp};
-use super::schema::{normalize_resource, Registry, ResourceType};
+use super::schema::{normalize_resource_parts, Registry, ResourceType};
 
 /// The resource types of RFC 7643 §4 a gateway can serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,6 +92,8 @@ pub enum ScimOp {
     Create {
         /// The resource in canonical form.
         resource: Value,
+        /// The readOnly attributes the body carried, which `resource` leaves out.
+        read_only: Value,
     },
     /// A whole resource replaced (§3.5.1).
     Replace {
@@ -99,6 +101,8 @@ pub enum ScimOp {
         id: String,
         /// The new resource in canonical form.
         resource: Value,
+        /// The readOnly attributes the body carried, which `resource` leaves out.
+        read_only: Value,
     },
     /// Operations applied to a resource (§3.5.2).
     Patch {
@@ -133,13 +137,21 @@ impl ScimOp {
             })
         };
         Ok(match method {
-            WriteMethod::Post => ScimOp::Create {
-                resource: normalize_resource(registry, rt, body)?,
-            },
-            WriteMethod::Put => ScimOp::Replace {
-                id: id()?,
-                resource: normalize_resource(registry, rt, body)?,
-            },
+            WriteMethod::Post => {
+                let (resource, read_only) = normalize_resource_parts(registry, rt, body)?;
+                ScimOp::Create {
+                    resource,
+                    read_only,
+                }
+            }
+            WriteMethod::Put => {
+                let (resource, read_only) = normalize_resource_parts(registry, rt, body)?;
+                ScimOp::Replace {
+                    id: id()?,
+                    resource,
+                    read_only,
+                }
+            }
             WriteMethod::Patch => ScimOp::Patch {
                 id: id()?,
                 operations: parse_patch_request(body)?,
@@ -174,11 +186,20 @@ mod tests {
             "id": "ignored: readOnly"
         });
         let op = ScimOp::parse(WriteMethod::Post, None, &body, &registry, rt).unwrap();
-        let ScimOp::Create { resource } = &op else {
+        let ScimOp::Create {
+            resource,
+            read_only,
+        } = &op
+        else {
             panic!("{op:?}")
         };
         assert_eq!(resource["userName"], "bjensen");
         assert!(resource.get("id").is_none());
+        assert_eq!(
+            read_only,
+            &json!({"id": "ignored: readOnly"}),
+            "kept apart, for a server whose platform decides an attribute"
+        );
         assert_eq!(op.method(), WriteMethod::Post);
 
         let patch = json!({

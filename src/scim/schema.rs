@@ -851,6 +851,17 @@ pub fn normalize_resource(
     rt: &ResourceType,
     input: &Value,
 ) -> Result<Value, ScimError> {
+    normalize_resource_parts(registry, rt, input).map(|(resource, _)| resource)
+}
+
+/// [`normalize_resource`], and the readOnly attributes the body carried (in the same
+/// canonical form, without `schemas`), which the resource leaves out: a server whose platform
+/// decides an attribute can tell a value it would hold from one it cannot make.
+pub fn normalize_resource_parts(
+    registry: &Registry,
+    rt: &ResourceType,
+    input: &Value,
+) -> Result<(Value, Value), ScimError> {
     let obj = input.as_object().ok_or_else(|| {
         ScimError::bad_request(
             ScimType::InvalidSyntax,
@@ -866,19 +877,31 @@ pub fn normalize_resource(
         .into_iter()
         .map(|s| (s, Map::new()))
         .collect();
+    let mut read_only = Map::new();
     for m in body_members(registry, rt, obj)? {
-        if m.attr.mutability == Mutability::ReadOnly
+        let Some(value) = m.value else { continue };
+        let container = if m.attr.mutability == Mutability::ReadOnly
             || m.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
         {
-            continue;
-        }
-        let Some(value) = m.value else { continue };
-        let container = match m.ext {
-            Some(ext) => match exts.iter_mut().find(|(s, _)| s.id == ext.id) {
-                Some((_, map)) => map,
-                None => continue,
-            },
-            None => &mut top,
+            // Kept apart under the core or extension name, never in the resource.
+            match m.ext {
+                Some(ext) => match read_only
+                    .entry(ext.id.clone())
+                    .or_insert_with(|| Value::Object(Map::new()))
+                {
+                    Value::Object(map) => map,
+                    _ => continue,
+                },
+                None => &mut read_only,
+            }
+        } else {
+            match m.ext {
+                Some(ext) => match exts.iter_mut().find(|(s, _)| s.id == ext.id) {
+                    Some((_, map)) => map,
+                    None => continue,
+                },
+                None => &mut top,
+            }
         };
         match m.sub {
             Some(sub) => {
@@ -907,7 +930,7 @@ pub fn normalize_resource(
     }
     check_required(registry, rt, &out)?;
     out.insert("schemas".into(), schemas_value(registry, rt, &out));
-    Ok(Value::Object(out))
+    Ok((Value::Object(out), Value::Object(read_only)))
 }
 
 /// `schemas` may be left out (IdP dialects), but when given it must name

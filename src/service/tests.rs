@@ -16,7 +16,7 @@ use crate::config::CacheConfig;
 use crate::mapping::compile::compile_mapping_str;
 use crate::mapping::{BackendRequest, BackendResponse, Method};
 use crate::problems::Problems;
-use crate::scim::schema::normalize_resource;
+use crate::scim::schema::normalize_resource_parts;
 use crate::scim::ScimOp;
 use crate::store::SqliteStore;
 
@@ -97,8 +97,10 @@ async fn gateway(platform: Arc<ScriptedPlatform>) -> (Gateway, Arc<SqliteStore>)
 
 fn create(gateway: &Gateway, body: Value) -> ScimOp {
     let rt = gateway.registry.resource_type("User").unwrap();
+    let (resource, read_only) = normalize_resource_parts(&gateway.registry, rt, &body).unwrap();
     ScimOp::Create {
-        resource: normalize_resource(&gateway.registry, rt, &body).unwrap(),
+        resource,
+        read_only,
     }
 }
 

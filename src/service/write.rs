@@ -92,11 +92,20 @@ impl Resources<'_> {
         req: &RequestContext<'_>,
     ) -> Result<Option<Resource>> {
         match op {
-            ScimOp::Create { resource } => self.create(resource, req).await.map(Some),
-            ScimOp::Replace { id, resource } => {
+            ScimOp::Create {
+                resource,
+                read_only,
+            } => self.create(resource, read_only, req).await.map(Some),
+            ScimOp::Replace {
+                id,
+                resource,
+                read_only,
+            } => {
                 let lock = self.lock_for_write(id).await?;
                 let (identity, current, before) =
                     self.current_for_write(id, if_match, req, &lock).await?;
+                self.section
+                    .refuse_undecidable(read_only, resource, &before.json)?;
                 self.write(
                     identity,
                     &current,
@@ -131,8 +140,22 @@ impl Resources<'_> {
     /// Creates a resource: the first create call makes the platform object and the link is
     /// stored at once, before any further call (a state change, members), so a failing later
     /// call never leaves a platform account the gateway does not know.
-    async fn create(&self, resource: &Value, req: &RequestContext<'_>) -> Result<Resource> {
+    async fn create(
+        &self,
+        resource: &Value,
+        read_only: &Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
         let desired = self.section.desired(resource, &self.gw.settings)?;
+        // What the platform will hold, as far as the create decides it.
+        let asked = self.section.to_scim(
+            &Value::Object(desired.clone()),
+            None,
+            None,
+            &self.gw.settings,
+        )?;
+        self.section
+            .refuse_undecidable(read_only, resource, &asked)?;
         // Members are checked before anything is created on the platform.
         let members = match &self.section.members {
             Some(_) => {

@@ -104,6 +104,27 @@ async fn jupyterhub_user_lifecycle_through_the_gateway() {
     )
     .await
     .expect_error(400, Some("mutability"));
+    // The same by PUT (the RFC would have it dropped, and the user could still sign in).
+    let mut deactivated = person(&user_name, "ada@example.com");
+    deactivated["active"] = json!(false);
+    h.put(&format!("/Users/{id}"), deactivated)
+        .await
+        .expect_error(400, Some("mutability"));
+    // And a user created inactive is refused before anything is made on the hub.
+    let inactive_name = unique("scim-inactive");
+    let mut inactive = person(&inactive_name, "i@example.com");
+    inactive["active"] = json!(false);
+    h.post("/Users", inactive)
+        .await
+        .expect_error(400, Some("mutability"));
+    let absent = hub
+        .call(Method::GET, &format!("/users/{inactive_name}"), None, &[])
+        .await;
+    assert_eq!(absent.0, StatusCode::NOT_FOUND);
+    // `active: true` is what the hub holds: accepted.
+    let mut active = person(&user_name, "ada@example.com");
+    active["active"] = json!(true);
+    h.put(&format!("/Users/{id}"), active).await.expect(200);
 
     // What the hub cannot hold changes through the gateway alone.
     let patched = h
