@@ -579,3 +579,16 @@ fn values_the_platform_decides_are_refused_not_dropped() {
         .unwrap_err();
     assert!(err.to_scim().unwrap().detail.contains("immutable"));
 }
+
+#[test]
+fn member_calls_see_only_what_a_create_and_an_update_both_offer() {
+    let found = problems_of(&[(
+        "when = \"added or removed\"",
+        "when = \"added or changed.name\"",
+    )]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("groups.members.update[0].when: `changed` is not a variable here"),
+        "{found:?}"
+    );
+}

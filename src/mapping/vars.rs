@@ -13,7 +13,7 @@
 //! | `list` call | [`PageVars`] | `offset`/`limit` or `page`/`per_page`, `settings` |
 //! | `create` calls | [`CreateVars`] | `scim`, `desired`, `settings`; `key`, `backend` after the first |
 //! | `update` calls | [`UpdateVars`] | `key`, `scim`, `desired`, `changed`, `current`, `backend`, `settings` |
-//! | `[groups.members].update` calls | [`MembershipVars`] | those of the write, and `added`, `removed` |
+//! | `[groups.members].update` calls | [`MembershipVars`] | what a create and an update both offer (no `current`, `changed`), and `added`, `removed` |
 //! | `delete` calls | [`DeleteVars`] | `key`, `scim`, `settings` |
 //!
 //! A call that `returns_object` sets `key` and `backend` for the calls after it.
@@ -266,13 +266,12 @@ pub struct MembershipVars<'w, W> {
 }
 
 impl<W: TemplateVars> TemplateVars for MembershipVars<'_, W> {
-    // Those of `CreateVars` and `UpdateVars` together: membership calls follow either write.
+    // What `CreateVars` and `UpdateVars` both offer: membership calls follow either write,
+    // and `current`/`changed` do not exist after a create.
     const NAMES: &'static [&'static str] = &[
         "key",
         "scim",
         "desired",
-        "changed",
-        "current",
         "backend",
         "settings",
         "generated",
@@ -299,13 +298,12 @@ pub struct MemberVars<'w, W> {
 }
 
 impl<W: TemplateVars> TemplateVars for MemberVars<'_, W> {
-    // Those of `CreateVars` and `UpdateVars` together: membership calls follow either write.
+    // What `CreateVars` and `UpdateVars` both offer: membership calls follow either write,
+    // and `current`/`changed` do not exist after a create.
     const NAMES: &'static [&'static str] = &[
         "key",
         "scim",
         "desired",
-        "changed",
-        "current",
         "backend",
         "settings",
         "generated",

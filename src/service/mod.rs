@@ -101,6 +101,12 @@ impl ServiceError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, ServiceError::Scim(e) if e.kind == crate::scim::ErrorKind::NotFound)
     }
+
+    /// Whether the platform failed (unreachable, too slow, 5xx, throttled) rather than refused
+    /// the request: the one a retry may fix.
+    pub fn is_platform_failure(&self) -> bool {
+        matches!(self, ServiceError::Platform(e) if e.fault == crate::backend::Fault::Platform)
+    }
 }
 
 type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -454,7 +454,15 @@ impl Resources<'_> {
                     added: &added,
                     removed: &removed,
                 };
-                self.run_calls(calls, &mut membership, sent).await
+                match self.run_calls(calls, &mut membership, sent).await? {
+                    // Members were to change and no call's condition held: not done.
+                    CallsOutcome::NoneRan if !added.is_empty() || !removed.is_empty() => {
+                        Err(ServiceError::NotSent {
+                            fields: vec!["members".to_owned()],
+                        })
+                    }
+                    outcome => Ok(outcome),
+                }
             }
             MemberChange::EachMember { add, remove } => {
                 let write: &W = vars;
@@ -482,16 +490,34 @@ impl Resources<'_> {
                     .buffer_unordered(MEMBER_CONCURRENCY)
                     .collect()
                     .await;
-                let failures: Vec<MemberFailure> = results
+                let mut failures: Vec<MemberFailure> = results
                     .into_iter()
                     .filter_map(|(joined, member, result)| {
-                        result.err().map(|cause| MemberFailure {
+                        let cause = match result {
+                            // No call's condition held for this member: nothing was done.
+                            Ok(CallsOutcome::NoneRan) => ServiceError::NotSent {
+                                fields: vec![format!(
+                                    "members ({} {member})",
+                                    if joined { "adding" } else { "removing" }
+                                )],
+                            },
+                            Ok(_) => return None,
+                            // A member the platform no longer has in the group has left.
+                            Err(ServiceError::Platform(e)) if !joined && e.is_not_found() => {
+                                return None
+                            }
+                            Err(e) => e,
+                        };
+                        Some(MemberFailure {
                             member,
                             joined,
                             cause: Box::new(cause),
                         })
                     })
                     .collect();
+                // The order calls finished in is chance: report the platform's failures
+                // (which a retry may fix) before the refusals, the same way every time.
+                failures.sort_by_key(|f| (!f.cause.is_platform_failure(), f.member.clone()));
                 if failures.is_empty() {
                     Ok(CallsOutcome::Ran)
                 } else {

@@ -429,3 +429,53 @@ async fn a_gitlab_id_reused_for_another_account_is_not_that_person() {
     .expect_error(404, None);
     assert_eq!(gl.user_json("erin").unwrap()["state"], "active");
 }
+
+#[tokio::test]
+async fn a_member_change_no_call_makes_is_an_error_not_a_success() {
+    // A mapping whose per-member add call never applies: the member is not added, so the
+    // group's create cannot answer 201 as if it had been.
+    let emulator = GitLabEmulator::new("glpat-conditionsneverhold0");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(emulator.clone().serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    let mapping = scimgate::demo::GITLAB_MAPPING.replace(
+        "[[groups.members.add]]\nmethod = \"POST\"",
+        "[[groups.members.add]]\nwhen = \"scim.displayName == 'never'\"\nmethod = \"POST\"",
+    );
+    assert_ne!(mapping, scimgate::demo::GITLAB_MAPPING);
+    let mut settings = serde_json::Map::new();
+    settings.insert("service_account".to_owned(), json!("root"));
+    let h = Harness::with(DemoOptions {
+        front: Some(scimgate::demo::FrontedPlatform {
+            mapping,
+            mapping_name: "gitlab.toml".to_owned(),
+            base_url: url,
+            credential: "glpat-conditionsneverhold0".to_owned(),
+            settings,
+        }),
+        ..Default::default()
+    })
+    .await;
+    let ann = h
+        .post("/Users", user("ann", "ann@example.com"))
+        .await
+        .expect(201);
+    let failed = h
+        .post("/Groups", group("Nobody", &[ann["id"].as_str().unwrap()]))
+        .await;
+    assert_eq!(failed.status.as_u16(), 500, "{}", failed.body);
+    let detail = failed.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("was created, but its members could not be set"),
+        "{detail}"
+    );
+    assert_eq!(
+        emulator.group_members("nobody").unwrap(),
+        vec![("root".to_owned(), 50)]
+    );
+    let _ = stop.send(());
+    let _ = serving.await;
+}
