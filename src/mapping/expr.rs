@@ -354,24 +354,32 @@ fn local_part(value: String) -> String {
 /// Lower-cases and keeps `[a-z0-9]`, joining runs of anything else with one `-`, trimmed and cut
 /// to `max_len` (platform user names such as Coder's). An empty result is an error, so an IdP
 /// gets a clear `invalidValue` instead of a platform error about an empty name.
-fn slug(value: String, max_len: Option<usize>) -> Result<String, JinjaError> {
+fn slug(value: String, max_len: Option<usize>, keep: Option<String>) -> Result<String, JinjaError> {
     let max_len = max_len.unwrap_or(usize::MAX);
+    let keep = keep.unwrap_or_default();
     let mut out = String::with_capacity(value.len());
-    let mut pending_dash = false;
+    // The separator a run of other characters becomes: the first kept one in it, else `-`.
+    let mut pending: Option<char> = None;
     for c in value.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
-            if pending_dash && !out.is_empty() {
-                out.push('-');
+            if let Some(sep) = pending.take() {
+                if !out.is_empty() {
+                    out.push(sep);
+                }
             }
-            pending_dash = false;
             out.push(c);
+        } else if keep.contains(c) {
+            pending = match pending {
+                None | Some('-') if c != '-' => Some(c),
+                other => other.or(Some(c)),
+            };
         } else {
-            pending_dash = true;
+            pending = pending.or(Some('-'));
         }
     }
     if out.len() > max_len {
         out.truncate(max_len);
-        while out.ends_with('-') {
+        while out.ends_with(|c: char| !c.is_ascii_alphanumeric()) {
             out.pop();
         }
     }
@@ -457,6 +465,25 @@ mod tests {
         assert_eq!(long, Some(json!("a".repeat(32))));
         let err = e.eval(&ctx(json!({"value": "@@"}))).unwrap_err();
         assert!(err.0.contains("no letters or digits"), "{}", err.0);
+    }
+
+    #[test]
+    fn slug_keeps_the_separators_a_platform_allows() {
+        // GitLab usernames allow `.`, `_` and `-` between letters and digits, never two in a
+        // row, never at either end.
+        let e = Expr::compile("value | local_part | slug(255, '._-')").unwrap();
+        for (given, expected) in [
+            ("John.Doe@example.com", "john.doe"),
+            ("Bob_Smith", "bob_smith"),
+            ("a._b", "a.b"),
+            ("a -b", "a-b"),
+            ("a .b", "a.b"),
+            ("_lead.trail_", "lead.trail"),
+            ("x y", "x-y"),
+        ] {
+            let out = e.eval(&ctx(json!({ "value": given }))).unwrap();
+            assert_eq!(out, Some(json!(expected)), "{given}");
+        }
     }
 
     #[test]

@@ -91,14 +91,14 @@ async fn gitlab_user_lifecycle() {
         .expect_error(409, Some("uniqueness"));
 
     // Created without `active`: GitLab made the account active, and it reads back so. The
-    // username is the userName's local part, slugged (`slug` keeps letters and digits).
+    // username is the userName's local part in GitLab's form (`.`, `_` and `-` kept).
     let mut alice = user("Alice.Liddell@example.com", "alice@example.com");
     alice.as_object_mut().unwrap().remove("active");
     let created = h.post("/Users", alice).await.expect(201);
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(created["userName"], "Alice.Liddell@example.com");
     assert_eq!(created["active"], true);
-    let platform = gl.user_json("alice-liddell").expect("GitLab has the user");
+    let platform = gl.user_json("alice.liddell").expect("GitLab has the user");
     assert_eq!(platform["email"], "alice@example.com");
     assert_eq!(platform["name"], "Given Family");
     assert_eq!(platform["state"], "active");
@@ -140,7 +140,7 @@ async fn gitlab_user_lifecycle() {
         .await
         .expect(200);
     assert_eq!(blocked["active"], false);
-    assert_eq!(gl.user_json("alice-liddell").unwrap()["state"], "blocked");
+    assert_eq!(gl.user_json("alice.liddell").unwrap()["state"], "blocked");
     let inactive = h
         .get(&format!("/Users?{}", filter_query("active eq false")))
         .await
@@ -152,19 +152,52 @@ async fn gitlab_user_lifecycle() {
     )
     .await
     .expect(200);
-    assert_eq!(gl.user_json("alice-liddell").unwrap()["state"], "active");
+    assert_eq!(gl.user_json("alice.liddell").unwrap()["state"], "active");
 
     // A replace changes name and email on GitLab (no reconfirmation mail).
     let mut replaced = user("Alice.Liddell@example.com", "liddell@example.com");
     replaced["displayName"] = json!("Alice Liddell");
     let put = h.put(&format!("/Users/{id}"), replaced).await.expect(200);
     assert_eq!(put["displayName"], "Alice Liddell");
-    let platform = gl.user_json("alice-liddell").unwrap();
+    let platform = gl.user_json("alice.liddell").unwrap();
     assert_eq!(platform["name"], "Alice Liddell");
     assert_eq!(platform["email"], "liddell@example.com");
 
+    // A user GitLab deactivated for dormancy is active for SCIM, and the IdP can block them.
+    assert!(gl.set_user_state("alice.liddell", "deactivated"));
+    let seen = h.get(&format!("/Users/{id}")).await.expect(200);
+    assert_eq!(seen["active"], true, "{seen}");
+    h.patch(
+        &format!("/Users/{id}"),
+        patch_op(json!([{"op": "replace", "path": "active", "value": false}])),
+    )
+    .await
+    .expect(200);
+    assert_eq!(gl.user_json("alice.liddell").unwrap()["state"], "blocked");
+    // A name change sends the name only: GitLab's username stays as GitLab holds it.
+    assert!(gl.set_user_state("alice.liddell", "active"));
+    let (status, _) = gitlab_api(
+        &h,
+        Method::PUT,
+        &format!("/users/{}", gl.user_id("alice.liddell").unwrap()),
+        Some(json!({"username": "Alice.Liddell"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    h.patch(
+        &format!("/Users/{id}"),
+        patch_op(json!([{"op": "replace", "path": "displayName", "value": "A. Liddell"}])),
+    )
+    .await
+    .expect(200);
+    let platform = gl.user_json("alice.liddell").unwrap();
+    assert_eq!(
+        (platform["username"].as_str(), platform["name"].as_str()),
+        (Some("Alice.Liddell"), Some("A. Liddell"))
+    );
+
     // Blocked on GitLab directly: the IdP sees it.
-    assert!(gl.set_user_state("alice-liddell", "blocked"));
+    assert!(gl.set_user_state("alice.liddell", "blocked"));
     let seen = h.get(&format!("/Users/{id}")).await.expect(200);
     assert_eq!(seen["active"], false, "{seen}");
 
