@@ -224,12 +224,62 @@ impl Checker<'_> {
         for field in &list.lacks {
             self.platform_field(&format!("{section}.list.lacks"), "backend", field, r);
         }
+        // Who an item is and whether it is shown are decided on list items as they come.
+        for (what, expr) in [
+            ("identity", &resource.identity),
+            ("exclude", &resource.exclude),
+        ] {
+            let Some(expr) = expr else { continue };
+            let lacked: Vec<&String> = list
+                .lacks
+                .iter()
+                .filter(|field| {
+                    expr.paths().iter().any(|p| {
+                        p == "backend"
+                            || p.strip_prefix("backend.")
+                                .is_some_and(|f| f.split('.').next() == Some(field.as_str()))
+                    })
+                })
+                .collect();
+            if !lacked.is_empty() {
+                self.problem(
+                    &format!("{section}.{what}"),
+                    format!(
+                        "reads {} which list items lack ({section}.list.lacks): it must be decided from fields every list item has",
+                        lacked.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+        }
         for pushdown in &list.pushdowns {
             if let Some(get) = &pushdown.get {
                 self.call(get, FilterVars::NAMES, object);
             }
         }
         for (i, pushdown) in list.pushdowns.iter().enumerate() {
+            // Every platform field of the attribute keeps its first value while the gateway
+            // answers the IdP's (`on_change = "keep"`): asking
+            // the platform for the IdP's value misses every renamed object, and an IdP that
+            // finds nothing creates a duplicate.
+            let same: Vec<_> = resource
+                .attributes
+                .iter()
+                .filter(|a| a.scim == pushdown.attribute)
+                .collect();
+            let kept = same
+                .iter()
+                .all(|a| a.on_change == OnChange::Keep)
+                .then(|| same.first())
+                .flatten();
+            if let Some(kept) = kept {
+                self.problem(
+                    &format!("{section}.list.filters[{i}]"),
+                    format!(
+                        "`{}` is `on_change = \"keep\"` ({}): the platform keeps its first value, so it cannot answer a filter on the IdP's; leave the filter to the gateway",
+                        kept.scim_source, kept.key
+                    ),
+                );
+            }
             for (name, template) in &pushdown.query {
                 let key = format!("{section}.list.filters[{i}].query.{name}");
                 self.template(&key, template, FilterVars::NAMES, object);

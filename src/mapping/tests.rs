@@ -592,3 +592,38 @@ fn member_calls_see_only_what_a_create_and_an_update_both_offer() {
         "{found:?}"
     );
 }
+
+fn problems_in(text: &str) -> Vec<String> {
+    let registry = Registry::standard().unwrap();
+    let mut problems = Problems::default();
+    compile_mapping_str(Path::new("m.toml"), text, &registry, &mut problems);
+    problems
+        .0
+        .iter()
+        .map(|p| format!("{}: {}", p.key, p.message))
+        .collect()
+}
+
+#[test]
+fn check_refuses_lookups_that_would_miss_or_confuse_accounts() {
+    // A push-down on a name the platform keeps from the first write misses renamed groups.
+    let hub = include_str!("../../config/mappings/jupyterhub.toml").replace(
+        "[[groups.create]]",
+        "[[groups.list.filters]]\nattribute = \"displayName\"\nop = \"eq\"\nget = { path = \"/hub/api/groups/{{ value | slug(255) }}\" }\n\n[[groups.create]]",
+    );
+    let found = problems_in(&hub);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("groups.list.filters[0]: `displayName` is `on_change = \"keep\"`"),
+        "{found:?}"
+    );
+    // Identity decided from a field list items lack.
+    let found =
+        problems_in(&CODER.replace("[users.list]\n", "[users.list]\nlacks = [\"created_at\"]\n"));
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("users.identity: reads `created_at` which list items lack")),
+        "{found:?}"
+    );
+}

@@ -93,7 +93,7 @@ fn explain_shows_the_calls_a_patch_would_make_and_why() {
     );
     // The block call's condition held, with the values that made it hold.
     assert!(
-        out.contains("users.update[1]: when `scim.active == false and current.state == 'active'` is true: made"),
+        out.contains("users.update[1]: when `scim.active == false and current.state in ['active', 'deactivated']` is true: made"),
         "{out}"
     );
     assert!(out.contains("      current.state = \"active\""), "{out}");

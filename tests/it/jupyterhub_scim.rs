@@ -319,6 +319,21 @@ async fn jupyterhub_group_lifecycle_through_the_gateway() {
         by_name["totalResults"], 0,
         "the old displayName names no group now: {by_name}"
     );
+    // The new one finds it (an IdP that found nothing would make a duplicate).
+    let renamed_found = h
+        .get(&format!(
+            "/Groups?{}",
+            filter_query("displayName eq \"ML Research\"")
+        ))
+        .await
+        .expect(200);
+    let ids_found: Vec<&str> = renamed_found["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["id"].as_str())
+        .collect();
+    assert!(ids_found.contains(&gid.as_str()), "{renamed_found}");
 
     // Deleted through SCIM: gone from the hub; users stay.
     h.delete(&format!("/Groups/{gid}")).await.expect(204);
