@@ -66,41 +66,72 @@ impl Resources<'_> {
     /// The platform object behind a link. A platform that no longer has it, or has another
     /// account under its key (the proof differs: a reused id), makes the id unknown and
     /// retires the link; a proof not known yet is recorded.
+    ///
+    /// A read (`Locked::No`) decides a retirement under the resource's write lock, on the link
+    /// as stored then: a write may be moving the link (a rename changes a JupyterHub user's
+    /// key), and what the read saw missing may be under the new key by then.
     pub(super) async fn object_for(
         &self,
         identity: &mut Identity,
         fresh: bool,
+        locked: Locked,
     ) -> Result<Arc<Value>> {
+        let why = match self.linked_object(identity, fresh).await? {
+            Linked::Found(object) => return Ok(object),
+            Linked::Retire(why) => why,
+        };
+        if locked == Locked::Yes {
+            return self.retire(identity, why).await;
+        }
+        let _lock = self.lock_for_write(&identity.scim_id).await?;
+        let stored = self.identity_from_store(&identity.scim_id).await?;
+        if stored.backend_key == identity.backend_key && stored.proof == identity.proof {
+            return self.retire(identity, why).await;
+        }
+        *identity = stored;
+        match self.linked_object(identity, true).await? {
+            Linked::Found(object) => Ok(object),
+            Linked::Retire(why) => self.retire(identity, why).await,
+        }
+    }
+
+    /// The platform object behind a link, or why the link no longer names it.
+    async fn linked_object(&self, identity: &mut Identity, fresh: bool) -> Result<Linked> {
         let object = match self.fetch_object(&identity.backend_key, fresh).await {
             Err(ServiceError::Platform(e)) if e.is_not_found() => {
-                self.forget(identity).await?;
-                return Err(not_found(self.type_id(), &identity.scim_id).into());
+                return Ok(Linked::Retire(Retirement::Gone))
             }
             other => other?,
         };
         if self.section.excludes(&object, &self.gw.settings)? {
             // Never shown, never touched: as if it did not exist (a stray link goes).
-            self.forget(identity).await?;
-            return Err(not_found(self.type_id(), &identity.scim_id).into());
+            return Ok(Linked::Retire(Retirement::Excluded));
         }
         let proof = self.section.proof_of(&object, &self.gw.settings)?;
         match (&identity.proof, proof) {
             (Some(known), Some(seen)) if *known != seen => {
-                tracing::warn!(
-                    scim_id = %identity.scim_id,
-                    key = %identity.backend_key,
-                    "the platform account under this key is not the linked one (its identity changed); the link is retired"
-                );
-                self.forget(identity).await?;
-                Err(not_found(self.type_id(), &identity.scim_id).into())
+                Ok(Linked::Retire(Retirement::AnotherAccount))
             }
             (None, Some(seen)) => {
                 identity.proof = Some(seen);
                 self.save(identity).await?;
-                Ok(object)
+                Ok(Linked::Found(object))
             }
-            _ => Ok(object),
+            _ => Ok(Linked::Found(object)),
         }
+    }
+
+    /// Retires a link that no longer names its account; the id is then unknown.
+    async fn retire(&self, identity: &Identity, why: Retirement) -> Result<Arc<Value>> {
+        if why == Retirement::AnotherAccount {
+            tracing::warn!(
+                scim_id = %identity.scim_id,
+                key = %identity.backend_key,
+                "the platform account under this key is not the linked one (its identity changed); the link is retired"
+            );
+        }
+        self.forget(identity).await?;
+        Err(not_found(self.type_id(), &identity.scim_id).into())
     }
 
     /// Drops a link whose platform object is gone, and everything cached of it.
@@ -324,29 +355,54 @@ impl Resources<'_> {
             .collect())
     }
 
-    /// The platform keys of the users a SCIM member list names; a member that is not a known
-    /// user is a 400 `invalidValue`.
-    pub(super) async fn member_keys(&self, members: &[String]) -> Result<Vec<String>> {
+    /// The users a SCIM member list names, as `(SCIM id, platform key)`; a member that is not
+    /// a known user is a 400 `invalidValue`. When the mapping declares what proves an account,
+    /// each is checked to be still the linked one (as a read of it would): a name the platform
+    /// gave another person since must not add or remove that person. A joining member who is
+    /// gone is refused; a leaving one has left already and is left out.
+    pub(super) async fn member_keys(
+        &self,
+        members: &[String],
+        change: MemberMove,
+    ) -> Result<Vec<(String, String)>> {
+        use futures_util::stream::{self, StreamExt};
         let users = self.gw.resources(ResourceKind::User)?;
         let found = self.gw.links.get_many(users.scope(), members).await?;
-        let by_id: HashMap<&str, &str> = found
-            .iter()
-            .map(|i| (i.scim_id.as_str(), i.backend_key.as_str()))
-            .collect();
-        members
-            .iter()
-            .map(|id| {
-                by_id
-                    .get(id.as_str())
-                    .map(|k| (*k).to_owned())
-                    .ok_or_else(|| {
-                        ServiceError::Scim(ScimError::bad_request(
-                            ScimType::InvalidValue,
-                            format!("member {id} is not a known User"),
-                        ))
-                    })
+        let mut by_id: HashMap<String, Identity> =
+            found.into_iter().map(|i| (i.scim_id.clone(), i)).collect();
+        let mut linked = Vec::with_capacity(members.len());
+        for id in members {
+            let identity = by_id.remove(id).ok_or_else(|| unknown_member(id))?;
+            linked.push(identity);
+        }
+        if users.section.identity.is_none() {
+            return Ok(linked
+                .into_iter()
+                .map(|i| (i.scim_id, i.backend_key))
+                .collect());
+        }
+        let users = &users;
+        let checked: Vec<(Identity, Result<()>)> = stream::iter(linked)
+            .map(|mut identity| async move {
+                let result = users
+                    .object_for(&mut identity, false, Locked::No)
+                    .await
+                    .map(|_| ());
+                (identity, result)
             })
+            .buffered(COMPLETION_CONCURRENCY)
             .collect()
+            .await;
+        let mut out = Vec::with_capacity(checked.len());
+        for (identity, result) in checked {
+            match result {
+                Ok(()) => out.push((identity.scim_id, identity.backend_key)),
+                Err(e) if e.is_not_found() && change == MemberMove::Leaving => {}
+                Err(e) if e.is_not_found() => return Err(unknown_member(&identity.scim_id)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     // ---- the admin API's view of links ---------------------------------------------------
@@ -426,6 +482,51 @@ impl Resources<'_> {
             .await;
         Ok(())
     }
+}
+
+/// A member id that names no user the gateway may show.
+fn unknown_member(id: &str) -> ServiceError {
+    ServiceError::Scim(ScimError::bad_request(
+        ScimType::InvalidValue,
+        format!("member {id} is not a known User"),
+    ))
+}
+
+/// Whether members are joining or leaving a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MemberMove {
+    /// Joining: each must be a user the gateway knows.
+    Joining,
+    /// Leaving: one whose account is gone has left already.
+    Leaving,
+}
+
+/// Whether the caller holds the resource's write lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Locked {
+    /// A write: it holds the lock.
+    Yes,
+    /// A read: a retirement takes the lock first.
+    No,
+}
+
+/// What stands behind a link.
+enum Linked {
+    /// The account it names.
+    Found(Arc<Value>),
+    /// Nothing it may be shown as.
+    Retire(Retirement),
+}
+
+/// Why a link no longer names its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retirement {
+    /// The platform has nothing under the key.
+    Gone,
+    /// The account under the key is one the mapping excludes.
+    Excluded,
+    /// The account under the key is another (its proof differs).
+    AnotherAccount,
 }
 
 /// The SCIM ids of a resource's `members`; members that are groups are refused (the platforms

@@ -3,6 +3,7 @@
 //! bounded scan. Filters on what only the gateway holds (`id`, `externalId`) are answered from
 //! the store, and a `userName eq` the gateway saw recently from the cache.
 
+use super::links::Locked;
 use super::present::Detail;
 use super::{ListPage, RequestContext, Resource, Resources, Result, ServiceError};
 use crate::mapping::model::PaginationStyle;
@@ -16,7 +17,7 @@ impl Resources<'_> {
     /// One resource by its SCIM id.
     pub async fn get(&self, id: &str, req: &RequestContext<'_>) -> Result<Resource> {
         let mut identity = self.identity(id).await?;
-        let object = self.object_for(&mut identity, false).await?;
+        let object = self.object_for(&mut identity, false, Locked::No).await?;
         self.present(&identity, &object, Detail::answer(req), req)
             .await
     }
@@ -47,7 +48,7 @@ impl Resources<'_> {
             if let Some(candidates) = self.store_candidates(filter).await? {
                 let mut matched = Vec::new();
                 for mut identity in candidates {
-                    match self.object_for(&mut identity, false).await {
+                    match self.object_for(&mut identity, false, Locked::No).await {
                         Ok(object) => {
                             let r = self.present(&identity, &object, detail, req).await?;
                             if filter.matches(&r.json, &self.gw.registry, rt) {
@@ -224,7 +225,7 @@ impl Resources<'_> {
         let Some(mut identity) = self.gw.links.get(self.scope(), &id).await? else {
             return Ok(None);
         };
-        let object = match self.object_for(&mut identity, false).await {
+        let object = match self.object_for(&mut identity, false, Locked::No).await {
             Ok(o) => o,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::calls::CallsOutcome;
-use super::links::{external_id_of, id_delta, member_ids, shadow_of, strip_common};
+use super::links::{
+    external_id_of, id_delta, member_ids, shadow_of, strip_common, Locked, MemberMove,
+};
 use super::present::Detail;
 use super::MemberFailure;
 use super::{RequestContext, Resource, Resources, Result, ServiceError};
@@ -159,9 +161,8 @@ impl Resources<'_> {
         // Members are checked before anything is created on the platform.
         let members = match &self.section.members {
             Some(_) => {
-                let ids = member_ids(resource)?;
-                let keys = self.member_keys(&ids).await?;
-                ids.into_iter().zip(keys).collect()
+                self.member_keys(&member_ids(resource)?, MemberMove::Joining)
+                    .await?
             }
             None => Vec::new(),
         };
@@ -254,7 +255,7 @@ impl Resources<'_> {
         lock: &WriteLock<'_>,
     ) -> Result<(Identity, Arc<Value>, Resource)> {
         let mut identity = self.identity_for_write(id, lock).await?;
-        let current = self.object_for(&mut identity, true).await?;
+        let current = self.object_for(&mut identity, true, Locked::Yes).await?;
         let before = self
             .present(&identity, &current, Detail::FOR_WRITE, req)
             .await?;
@@ -306,12 +307,10 @@ impl Resources<'_> {
         let membership = match &self.section.members {
             Some(spec) => {
                 let (added, removed) = id_delta(&member_ids(before)?, &member_ids(&resource)?);
-                let added_keys = self.member_keys(&added).await?;
-                let removed_keys = self.member_keys(&removed).await?;
                 Some((
                     spec,
-                    added.into_iter().zip(added_keys).collect::<Vec<_>>(),
-                    removed.into_iter().zip(removed_keys).collect::<Vec<_>>(),
+                    self.member_keys(&added, MemberMove::Joining).await?,
+                    self.member_keys(&removed, MemberMove::Leaving).await?,
                 ))
             }
             None => None,
@@ -343,6 +342,14 @@ impl Resources<'_> {
                 .await;
         }
         self.forget_groups_of_users();
+        // A rename moved the platform key (JupyterHub): the link follows at once, even when a
+        // later call failed, or the next read would find nothing under the old key and
+        // retire the link.
+        if result.is_err() && vars.key != identity.backend_key {
+            let mut moved = identity.clone();
+            moved.backend_key = vars.key.clone();
+            self.save(&moved).await?;
+        }
         let outcome = result?;
         // A change the IdP asked for that no call sent did not happen: say so, never 200.
         let unsent: Vec<String> = leaf_paths(&changed)
@@ -395,7 +402,7 @@ impl Resources<'_> {
         let lock = self.lock_for_write(id).await?;
         let mut identity = self.identity_for_write(id, &lock).await?;
         if if_match.is_some() {
-            let current = self.object_for(&mut identity, true).await?;
+            let current = self.object_for(&mut identity, true, Locked::Yes).await?;
             let before = self
                 .present(&identity, &current, Detail::FOR_WRITE, req)
                 .await?;

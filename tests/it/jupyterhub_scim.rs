@@ -335,14 +335,52 @@ async fn jupyterhub_group_lifecycle_through_the_gateway() {
         .collect();
     assert!(ids_found.contains(&gid.as_str()), "{renamed_found}");
 
+    // Alan is deleted and made again under his name on the hub directly: his old SCIM id
+    // names nobody now, and may neither add the new Alan to a group nor remove him.
+    for method in [Method::DELETE, Method::POST] {
+        let answer = hub
+            .call(method, &format!("/users/{}", names[1]), None, &[])
+            .await;
+        assert!(answer.0.is_success(), "{answer:?}");
+    }
+    let refused = h
+        .patch(
+            &format!("/Groups/{gid}"),
+            patch_op(json!([{"op": "remove", "path": "members"}, {"op": "add", "path": "members", "value": [{"value": ids[1]}]}])),
+        )
+        .await
+        .expect_error(400, Some("invalidValue"));
+    assert!(
+        refused["detail"].as_str().unwrap().contains(&ids[1]),
+        "{refused}"
+    );
+    let on_hub = expect(
+        hub.call(Method::GET, &format!("/groups/{hub_name}"), None, &[])
+            .await,
+        200,
+    );
+    assert!(
+        !on_hub["users"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(names[1])),
+        "the new Alan was not added: {on_hub}"
+    );
+
     // Deleted through SCIM: gone from the hub; users stay.
     h.delete(&format!("/Groups/{gid}")).await.expect(204);
     let gone = hub
         .call(Method::GET, &format!("/groups/{hub_name}"), None, &[])
         .await;
     assert_eq!(gone.0, StatusCode::NOT_FOUND);
-    for id in &ids {
-        h.get(&format!("/Users/{id}")).await.expect(200);
-        h.delete(&format!("/Users/{id}")).await.expect(204);
-    }
+    h.get(&format!("/Users/{}", ids[0])).await.expect(200);
+    h.delete(&format!("/Users/{}", ids[0])).await.expect(204);
+    h.get(&format!("/Users/{}", ids[1]))
+        .await
+        .expect_error(404, None);
+    expect(
+        hub.call(Method::DELETE, &format!("/users/{}", names[1]), None, &[])
+            .await,
+        204,
+    );
 }
