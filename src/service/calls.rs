@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Resources, Result};
+use super::{Resources, Result, ServiceError};
 use crate::backend::PlatformError;
 use crate::mapping::compile::{CallSpec, ListSpec, Sends};
 use crate::mapping::model::PaginationStyle;
@@ -168,8 +168,12 @@ impl Resources<'_> {
             out.extend(items.into_iter().skip(skip));
             skip = 0;
             position += n;
-            if n < size {
+            let more = total.is_some_and(|t| position < t);
+            if n == 0 || (n < size && !more) {
                 break;
+            }
+            if n < size {
+                short_page(&self.section.list)?;
             }
         }
         // A platform that ignores the page size must not overflow the IdP's `count`.
@@ -244,9 +248,28 @@ impl Resources<'_> {
             if out.len() > cap {
                 return Err(too_many().into());
             }
-            if n < size || total.is_some_and(|t| out.len() >= t) {
-                return Ok(out);
+            match total {
+                Some(t) if out.len() >= t => return Ok(out),
+                None if n < size => return Ok(out),
+                // The total says there is more: a platform that serves fewer than asked (a
+                // hub whose page limit is below max_page_size) is read on, never cut short.
+                Some(_) if n == 0 => return Ok(out),
+                Some(_) if n < size => short_page(list)?,
+                _ => {}
             }
         }
     }
+}
+
+/// A page shorter than asked while the total says there is more: offset paging reads on from
+/// where the page ended; page-number paging cannot (its page numbers assume the size asked),
+/// so the mapping must ask for what the platform serves.
+fn short_page(list: &ListSpec) -> Result<()> {
+    if list.pagination == PaginationStyle::Page {
+        return Err(ServiceError::Mapping(format!(
+            "the platform served a shorter page than the {} asked while its total says there is more: lower max_page_size in the mapping to what it serves",
+            list.max_page_size
+        )));
+    }
+    Ok(())
 }

@@ -591,3 +591,40 @@ async fn a_filter_pushed_down_to_a_get_by_name_reads_one_object() {
         "one call each, whatever the platform holds"
     );
 }
+
+#[tokio::test]
+async fn a_scan_reads_on_when_the_platform_serves_less_than_asked() {
+    // A platform whose page limit is below the mapping's max_page_size (a JupyterHub with a
+    // lower api_page_max_limit) answers short pages while its total says there is more.
+    let platform = Arc::new(ScriptedPlatform::default());
+    let (gateway, _) = gateway(platform.clone()).await;
+    platform.answer(
+        200,
+        json!({"users": [list_item("u-1", "ann"), list_item("u-2", "bob")], "count": 3}),
+    );
+    platform.answer(200, json!({"users": [list_item("u-3", "cy")], "count": 3}));
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let query = crate::scim::list::ListQuery {
+        filter: Some(crate::scim::filter::parse_filter(r#"displayName eq "cy""#).unwrap()),
+        ..Default::default()
+    };
+    let page = users.list(&query, &req).await.unwrap();
+    assert_eq!(page.total_results, 1, "the third user is found");
+    let offsets: Vec<String> = platform
+        .sent()
+        .iter()
+        .map(|r| {
+            r.query
+                .iter()
+                .find(|(k, _)| k == "offset")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(offsets, ["0", "2"]);
+}
