@@ -195,7 +195,7 @@ fn encode_query(path: &str) -> String {
 }
 
 /// The resource type and id a path names (`/Users/123` → `("User", "123")`).
-fn resource_of(path: &str) -> Option<(&'static str, &str)> {
+fn resource_of(path: &str) -> Option<(&'static str, Option<&str>)> {
     let path = path.split('?').next().unwrap_or_default();
     let mut parts = path.trim_start_matches('/').split('/');
     let kind = match parts.next()? {
@@ -203,8 +203,7 @@ fn resource_of(path: &str) -> Option<(&'static str, &str)> {
         "Groups" => "Group",
         _ => return None,
     };
-    let id = parts.next().filter(|id| !id.is_empty())?;
-    Some((kind, id))
+    Some((kind, parts.next().filter(|id| !id.is_empty())))
 }
 
 /// The platform object in a recorded `get` answer, with its key and the get call's path.
@@ -238,12 +237,24 @@ pub async fn explain(
     let mut config =
         Config::load_as(config_path, &registry, Secrets::Withheld).map_err(ExplainError::Config)?;
     let real_store_url = config.store_url.clone();
+    // explain reads the config's store only when asked to (a tenant, a stored link), and
+    // never makes one.
+    let open_real_store = || async {
+        if let Some(file) = real_store_url.strip_prefix("sqlite://") {
+            if !Path::new(file).exists() {
+                return Err(ExplainError::Usage(format!(
+                    "the config's store {real_store_url} does not exist"
+                )));
+            }
+        }
+        store::open(&real_store_url)
+            .await
+            .map_err(|e| ExplainError::Start(format!("the config's store: {e}")))
+    };
     let backend_name = if request.tenant == DEFAULT_BACKEND {
         DEFAULT_BACKEND.to_owned()
     } else {
-        let real = store::open(&real_store_url)
-            .await
-            .map_err(|e| ExplainError::Start(format!("the config's store: {e}")))?;
+        let real = open_real_store().await?;
         let found = real
             .tenants(Some(&request.tenant))
             .await
@@ -297,11 +308,9 @@ pub async fn explain(
         object = Some((platform_object, key));
     }
     let identity = match (target, section) {
-        (Some((kind, id)), Some(section)) if request.method != http::Method::POST => {
+        (Some((kind, Some(id))), Some(section)) if request.method != http::Method::POST => {
             if request.link_from_store {
-                let real = store::open(&real_store_url)
-                    .await
-                    .map_err(|e| ExplainError::Start(format!("the config's store: {e}")))?;
+                let real = open_real_store().await?;
                 let scope = Scope {
                     tenant: &request.tenant,
                     resource_type: kind,
@@ -487,7 +496,13 @@ impl std::fmt::Display for Explanation {
                     };
                     writeln!(f, "  {call}: when `{condition}` is {verdict}")?;
                     for (name, value) in variables {
-                        writeln!(f, "      {name} = {value}")?;
+                        let secret = name.starts_with("generated")
+                            || name.split('.').any(crate::mapping::redact::is_secret_key);
+                        if secret && !value.is_null() && !value.is_boolean() {
+                            writeln!(f, "      {name} = ***")?;
+                        } else {
+                            writeln!(f, "      {name} = {value}")?;
+                        }
                     }
                 }
                 Step::Call {

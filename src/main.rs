@@ -663,7 +663,9 @@ async fn explain(config: PathBuf, args: ExplainArgs) -> anyhow::Result<ExitCode>
     };
     match scimgate::explain::explain(&config, registry()?, request).await {
         Ok(explanation) => {
-            print!("{explanation}");
+            use std::io::Write;
+            // A reader that stops early (`| head`) is no error.
+            let _ = write!(std::io::stdout().lock(), "{explanation}");
             Ok(ExitCode::SUCCESS)
         }
         Err(scimgate::explain::ExplainError::Config(problems)) => {

@@ -875,6 +875,21 @@ impl Compiler<'_> {
                 None => ok = false,
             }
         }
+        if let Some(g) = &raw.get {
+            // A read by key: it always runs, sends nothing and its answer is the object.
+            for (name, given) in [
+                ("when", g.when.is_some()),
+                ("body", g.body.is_some()),
+                ("returns_object", g.returns_object),
+            ] {
+                if given {
+                    self.problem(
+                        &format!("{key}.get.{name}"),
+                        "a get call reads one object by key: it has no `when`, `body` or `returns_object` (its answer is the object; `object` says where when it is wrapped)".to_owned(),
+                    );
+                }
+            }
+        }
         let get = raw.get.and_then(|g| self.call(&format!("{key}.get"), g));
         let list = raw.list.and_then(|l| self.list(&format!("{key}.list"), l));
         let create = raw

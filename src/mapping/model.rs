@@ -126,7 +126,8 @@ fn yes() -> bool {
 pub struct RawGenerate {
     /// How many characters (1 to 256).
     pub length: usize,
-    /// The characters to draw from (default: letters, digits and `-_.~!@#%^*+=`).
+    /// The characters to draw from (default: letters and digits without the look-alikes `I`,
+    /// `O`, `l`, `0` and `1`, and `-_.~!@#%^*+=`).
     pub alphabet: Option<String>,
 }
 

@@ -162,3 +162,45 @@ fn explain_says_when_it_has_no_answer_for_a_read() {
     assert!(!ok);
     assert!(err.contains("--object"), "{err}");
 }
+
+#[test]
+fn explain_reads_a_group_with_the_groups_mapping_and_never_makes_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = gitlab_config(dir.path());
+    let group = dir.path().join("group.json");
+    std::fs::write(
+        &group,
+        r#"{"id": 9, "name": "Data Science", "path": "data-science"}"#,
+    )
+    .unwrap();
+    let members = dir.path().join("members.json");
+    std::fs::write(&members, "[]").unwrap();
+    let read = format!("/api/v4/groups/9/members={}", members.display());
+    let (ok, out, err) = explain(
+        &config,
+        &[
+            "--object",
+            group.to_str().unwrap(),
+            "--read",
+            &read,
+            "POST",
+            "/Groups",
+            "--body",
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Data Science"}"#,
+        ],
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("1. POST /api/v4/groups"), "{out}");
+    assert!(out.contains("\"path\": \"data-science\""), "{out}");
+    assert!(
+        out.contains("2. GET /api/v4/groups/9/members?page=1&per_page=100\n   answered 200: the recorded answer"),
+        "{out}"
+    );
+    assert!(out.contains("SCIM answer  : 201"), "{out}");
+
+    // Another tenant is looked up in the config's store, which explain never creates.
+    let (ok, _, err) = explain(&config, &["--tenant", "acme", "GET", "/Users"]);
+    assert!(!ok);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!dir.path().join("never-made.sqlite").exists());
+}
