@@ -1,18 +1,25 @@
-//! The `scimgate` command line: serve, check and demo, and the admin API's clients (tenants,
-//! tokens, links, audit).
+//! The `scimgate` command line: serve, check and demo here; the admin API's clients (tenants,
+//! tokens, links, audit) and explain in `cli/`.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use scimgate::config::Config;
-use scimgate::scim::schema::Registry;
+
+mod cli;
+
+use cli::admin::{
+    links, send_admin, tenants, tokens, AdminArgs, AdminServer, LinkAction, TenantAction,
+    TokenAction,
+};
+use cli::explain::{explain, ExplainArgs};
+use cli::registry;
 
 /// A SCIM 2.0 gateway: identity providers (Okta, Entra ID, ...) provision users into a platform
 /// that only has a REST API, through a TOML mapping file.
@@ -150,158 +157,6 @@ enum DemoPlatform {
     Gitlab,
 }
 
-/// Where the admin API is and how to get in.
-#[derive(clap::Args)]
-struct AdminServer {
-    /// The gateway's base URL (scheme, host, port), or the admin API's own address.
-    #[arg(
-        long,
-        env = "SCIMGATE_ADMIN_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    admin_url: String,
-    /// An admin token (admin.tokens).
-    #[arg(long, env = "SCIMGATE_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: String,
-}
-
-impl AdminServer {
-    fn url(&self, path: &str) -> String {
-        format!("{}/admin/v1{path}", self.admin_url.trim_end_matches('/'))
-    }
-}
-
-/// The admin API and the tenant a command is about.
-#[derive(clap::Args)]
-struct AdminArgs {
-    #[command(flatten)]
-    server: AdminServer,
-    /// The tenant (`default` answers at the bare SCIM base path).
-    #[arg(long, env = "SCIMGATE_TENANT", default_value = "default")]
-    tenant: String,
-}
-
-impl AdminArgs {
-    fn url(&self, path: &str) -> String {
-        self.server.url(&format!("/tenants/{}{path}", self.tenant))
-    }
-}
-
-#[derive(Subcommand)]
-enum TenantAction {
-    /// Every tenant.
-    List,
-    /// One tenant.
-    Get { id: String },
-    /// Make a tenant; its SCIM base URL is <base>/scim/v2/<id>.
-    Create {
-        /// The URL segment: lower-case letters, digits and `-`.
-        id: String,
-        /// A display name (default: the id).
-        #[arg(long)]
-        name: Option<String>,
-        /// A backend of the config (`default` is [backend]); needed when there are several.
-        #[arg(long)]
-        backend: Option<String>,
-        /// Make it disabled (it answers every SCIM request with 403 until enabled).
-        #[arg(long)]
-        disabled: bool,
-        /// The longest a token of this tenant may live, in days.
-        #[arg(long)]
-        max_token_lifetime_days: Option<u32>,
-    },
-    /// Change a tenant.
-    Update {
-        id: String,
-        /// A new display name.
-        #[arg(long)]
-        name: Option<String>,
-        /// Only while the tenant has no identity links.
-        #[arg(long)]
-        backend: Option<String>,
-        /// Serve SCIM again.
-        #[arg(long, conflicts_with = "disable")]
-        enable: bool,
-        /// Answer every SCIM request with 403 (tokens and links stay).
-        #[arg(long)]
-        disable: bool,
-        /// Shortens the tenant's tokens that would outlive it.
-        #[arg(long, conflicts_with = "no_token_lifetime_limit")]
-        max_token_lifetime_days: Option<u32>,
-        /// Remove the token lifetime limit.
-        #[arg(long)]
-        no_token_lifetime_limit: bool,
-    },
-    /// Delete a tenant and its tokens (refused while it has identity links).
-    Delete { id: String },
-    /// What to paste into Okta or Entra ID: the SCIM base URL and how to authenticate.
-    Endpoint { id: String },
-}
-
-#[derive(Subcommand)]
-enum TokenAction {
-    /// Create a token; prints its secret once.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// RFC 3339 time after which it is refused.
-        #[arg(long)]
-        expires_at: Option<String>,
-    },
-    List,
-    Get {
-        id: String,
-    },
-    /// Rename it or change its expiry.
-    Update {
-        id: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long, conflicts_with = "no_expiry")]
-        expires_at: Option<String>,
-        /// Remove the expiry.
-        #[arg(long)]
-        no_expiry: bool,
-    },
-    /// Refuse it from now on.
-    Revoke {
-        id: String,
-    },
-    /// A new secret; the old one is refused from now on.
-    Regenerate {
-        id: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum LinkAction {
-    /// One page of links.
-    List {
-        #[arg(long, default_value_t = 1)]
-        start_index: u64,
-        #[arg(long, default_value_t = 100)]
-        count: u64,
-    },
-    /// One link by SCIM id.
-    Get { id: String },
-    /// The links answering to an externalId.
-    Find {
-        #[arg(long)]
-        external_id: String,
-    },
-    /// Re-link: set the externalId a link answers to.
-    Relink {
-        id: String,
-        #[arg(long, required_unless_present = "clear")]
-        external_id: Option<String>,
-        /// Remove the externalId instead.
-        #[arg(long, conflicts_with = "external_id")]
-        clear: bool,
-    },
-    /// Delete a link (the platform account stays).
-    Delete { id: String },
-}
-
 fn init_tracing(default_level: &str) {
     let filter =
         EnvFilter::try_from_env("SCIMGATE_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
@@ -393,160 +248,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Calls the admin API and prints its JSON answer; a non-2xx answer is an error.
-async fn links(
-    admin: &AdminArgs,
-    resource_type: &str,
-    action: LinkAction,
-) -> anyhow::Result<ExitCode> {
-    let base = admin.url("/links");
-    let http = reqwest::Client::new();
-    let typed = [("type", resource_type.to_owned())];
-    let request = match action {
-        LinkAction::List { start_index, count } => http.get(&base).query(&typed).query(&[
-            ("startIndex", start_index.to_string()),
-            ("count", count.to_string()),
-        ]),
-        LinkAction::Get { id } => http.get(format!("{base}/{id}")).query(&typed),
-        LinkAction::Find { external_id } => http
-            .get(&base)
-            .query(&typed)
-            .query(&[("externalId", external_id)]),
-        LinkAction::Relink {
-            id, external_id, ..
-        } => http
-            .patch(format!("{base}/{id}"))
-            .query(&typed)
-            .json(&serde_json::json!({ "externalId": external_id })),
-        LinkAction::Delete { id } => http.delete(format!("{base}/{id}")).query(&typed),
-    };
-    send_admin(&admin.server, request).await
-}
-
-async fn tokens(admin: &AdminArgs, action: TokenAction) -> anyhow::Result<ExitCode> {
-    let base = admin.url("/tokens");
-    let http = reqwest::Client::new();
-    let request = match action {
-        TokenAction::Create { name, expires_at } => http
-            .post(&base)
-            .json(&serde_json::json!({ "name": name, "expiresAt": expires_at })),
-        TokenAction::List => http.get(&base),
-        TokenAction::Get { id } => http.get(format!("{base}/{id}")),
-        TokenAction::Update {
-            id,
-            name,
-            expires_at,
-            no_expiry,
-        } => {
-            let mut body = serde_json::Map::new();
-            if let Some(name) = name {
-                body.insert("name".to_owned(), serde_json::Value::String(name));
-            }
-            if let Some(t) = expires_at {
-                body.insert("expiresAt".to_owned(), serde_json::Value::String(t));
-            } else if no_expiry {
-                body.insert("expiresAt".to_owned(), serde_json::Value::Null);
-            }
-            http.patch(format!("{base}/{id}")).json(&body)
-        }
-        TokenAction::Revoke { id } => http.post(format!("{base}/{id}/revoke")),
-        TokenAction::Regenerate { id } => http.post(format!("{base}/{id}/regenerate")),
-    };
-    send_admin(&admin.server, request).await
-}
-
-async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Result<ExitCode> {
-    use serde_json::{json, Map, Value};
-    let base = admin.url("/tenants");
-    let http = reqwest::Client::new();
-    let request = match action {
-        TenantAction::List => http.get(&base),
-        TenantAction::Get { id } => http.get(format!("{base}/{id}")),
-        TenantAction::Endpoint { id } => http.get(format!("{base}/{id}/endpoint")),
-        TenantAction::Delete { id } => http.delete(format!("{base}/{id}")),
-        TenantAction::Create {
-            id,
-            name,
-            backend,
-            disabled,
-            max_token_lifetime_days,
-        } => {
-            let mut body = json!({"id": id, "enabled": !disabled});
-            if let Some(map) = body.as_object_mut() {
-                if let Some(name) = name {
-                    map.insert("name".to_owned(), Value::String(name));
-                }
-                if let Some(backend) = backend {
-                    map.insert("backend".to_owned(), Value::String(backend));
-                }
-                if let Some(days) = max_token_lifetime_days {
-                    map.insert("tokenPolicy".to_owned(), json!({"maxLifetimeDays": days}));
-                }
-            }
-            http.post(&base).json(&body)
-        }
-        TenantAction::Update {
-            id,
-            name,
-            backend,
-            enable,
-            disable,
-            max_token_lifetime_days,
-            no_token_lifetime_limit,
-        } => {
-            let mut body = Map::new();
-            if let Some(name) = name {
-                body.insert("name".to_owned(), Value::String(name));
-            }
-            if let Some(backend) = backend {
-                body.insert("backend".to_owned(), Value::String(backend));
-            }
-            if enable || disable {
-                body.insert("enabled".to_owned(), Value::Bool(enable));
-            }
-            if let Some(days) = max_token_lifetime_days {
-                body.insert("tokenPolicy".to_owned(), json!({"maxLifetimeDays": days}));
-            } else if no_token_lifetime_limit {
-                body.insert("tokenPolicy".to_owned(), json!({"maxLifetimeDays": null}));
-            }
-            http.patch(format!("{base}/{id}")).json(&body)
-        }
-    };
-    send_admin(admin, request).await
-}
-
-/// Sends an admin API request and prints its JSON answer; a non-2xx answer is an error.
-async fn send_admin(
-    admin: &AdminServer,
-    request: reqwest::RequestBuilder,
-) -> anyhow::Result<ExitCode> {
-    let response = request
-        .bearer_auth(&admin.admin_token)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the admin API at {}", admin.admin_url))?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    if !text.is_empty() {
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(v) => println!("{}", serde_json::to_string_pretty(&v).unwrap_or(text)),
-            Err(_) => println!("{text}"),
-        }
-    }
-    if status.is_success() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("admin API answered {status}");
-        Ok(ExitCode::FAILURE)
-    }
-}
-
-fn registry() -> anyhow::Result<Arc<Registry>> {
-    Ok(Arc::new(Registry::standard().map_err(|e| {
-        anyhow::anyhow!("built-in SCIM schemas: {e:?}")
-    })?))
-}
-
 fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
     let registry = registry()?;
     match Config::load(&path, &registry) {
@@ -569,113 +270,6 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
             eprintln!("{} problem(s) found", problems.0.len());
             Ok(ExitCode::FAILURE)
         }
-    }
-}
-
-/// `scimgate explain`'s arguments besides the config file.
-#[derive(clap::Args)]
-struct ExplainArgs {
-    /// The tenant whose backend answers (another than `default` is looked up in the
-    /// config's store).
-    #[arg(long, default_value = "default")]
-    tenant: String,
-    /// The platform's answer to reading the object the request is about (a JSON file, as
-    /// the platform's own get call returns it; `-` for stdin).
-    #[arg(long, value_name = "FILE")]
-    object: Option<PathBuf>,
-    /// Another read explain may answer: a platform path (no query) and the JSON file it
-    /// answers with (a group's member list, say; repeatable).
-    #[arg(long = "read", value_name = "PATH=FILE")]
-    reads: Vec<String>,
-    /// A group member's platform user key, for member ids in the request (repeatable).
-    #[arg(long = "member", value_name = "SCIM_ID=KEY")]
-    members: Vec<String>,
-    /// Take the resource's identity link (what the IdP last wrote) from the config's store
-    /// instead of making it up from --object.
-    #[arg(long)]
-    link_from_store: bool,
-    /// The request body: inline JSON, a JSON file, or `-` for stdin.
-    #[arg(long, value_name = "JSON|FILE")]
-    body: Option<String>,
-    /// GET, POST, PUT, PATCH or DELETE.
-    method: String,
-    /// The path under the tenant's SCIM base URL, with any query: /Users/<id>,
-    /// '/Users?filter=userName eq "bob"'.
-    path: String,
-}
-
-/// JSON from a file, or stdin for `-`.
-fn read_json_file(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
-    let text = if path == std::path::Path::new("-") {
-        std::io::read_to_string(std::io::stdin()).context("reading stdin")?
-    } else {
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
-    };
-    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
-}
-
-async fn explain(config: PathBuf, args: ExplainArgs) -> anyhow::Result<ExitCode> {
-    let method: http::Method = args
-        .method
-        .to_ascii_uppercase()
-        .parse()
-        .with_context(|| format!("`{}` is not an HTTP method", args.method))?;
-    anyhow::ensure!(
-        args.path.starts_with('/'),
-        "the path starts with / (/Users/<id>), under the SCIM base URL"
-    );
-    let body = match args.body.as_deref() {
-        None => None,
-        Some(text) if text.trim_start().starts_with(['{', '[']) => {
-            Some(serde_json::from_str(text).context("--body is not JSON")?)
-        }
-        Some(file) => Some(read_json_file(std::path::Path::new(file))?),
-    };
-    let object = args.object.as_deref().map(read_json_file).transpose()?;
-    let members = args
-        .members
-        .iter()
-        .map(|m| {
-            m.split_once('=')
-                .map(|(id, key)| (id.to_owned(), key.to_owned()))
-                .with_context(|| format!("--member {m}: give SCIM_ID=KEY"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let reads = args
-        .reads
-        .iter()
-        .map(|r| {
-            let (path, file) = r
-                .split_once('=')
-                .with_context(|| format!("--read {r}: give PATH=FILE"))?;
-            Ok((path.to_owned(), read_json_file(std::path::Path::new(file))?))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let request = scimgate::explain::ExplainRequest {
-        method,
-        path: args.path,
-        body,
-        tenant: args.tenant,
-        object,
-        reads,
-        members,
-        link_from_store: args.link_from_store,
-    };
-    match scimgate::explain::explain(&config, registry()?, request).await {
-        Ok(explanation) => {
-            use std::io::Write;
-            // A reader that stops early (`| head`) is no error.
-            let _ = write!(std::io::stdout().lock(), "{explanation}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(scimgate::explain::ExplainError::Config(problems)) => {
-            for p in &problems.0 {
-                eprintln!("{p}");
-            }
-            eprintln!("{} problem(s) found", problems.0.len());
-            Ok(ExitCode::FAILURE)
-        }
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -1,0 +1,15 @@
+//! The command line's parts besides `main`: the admin API's clients and `explain`.
+
+pub mod admin;
+pub mod explain;
+
+use std::sync::Arc;
+
+use scimgate::scim::schema::Registry;
+
+/// The built-in SCIM schemas.
+pub fn registry() -> anyhow::Result<Arc<Registry>> {
+    Ok(Arc::new(Registry::standard().map_err(|e| {
+        anyhow::anyhow!("built-in SCIM schemas: {e:?}")
+    })?))
+}
