@@ -196,6 +196,48 @@ async fn gitlab_user_lifecycle() {
         (Some("Alice.Liddell"), Some("A. Liddell"))
     );
 
+    // Banned or pending approval on GitLab: inactive for SCIM; reactivation unbans or approves.
+    for (state, call) in [
+        ("banned", "POST /api/v4/users/:id/unban"),
+        ("blocked_pending_approval", "POST /api/v4/users/:id/approve"),
+    ] {
+        assert!(gl.set_user_state("alice.liddell", state));
+        let seen = h.get(&format!("/Users/{id}")).await.expect(200);
+        assert_eq!(seen["active"], false, "{state}: {seen}");
+        let before = gl.request_counts().get(call).copied().unwrap_or(0);
+        let back = h
+            .patch(
+                &format!("/Users/{id}"),
+                patch_op(json!([{"op": "replace", "path": "active", "value": true}])),
+            )
+            .await
+            .expect(200);
+        assert_eq!(back["active"], true, "{state}");
+        assert_eq!(gl.user_json("alice.liddell").unwrap()["state"], "active");
+        assert_eq!(gl.request_counts().get(call).copied(), Some(before + 1));
+    }
+    // LDAP-blocked: GitLab's API cannot unblock; the IdP gets GitLab's refusal, not a 200.
+    assert!(gl.set_user_state("alice.liddell", "ldap_blocked"));
+    let refused = h
+        .patch(
+            &format!("/Users/{id}"),
+            patch_op(json!([{"op": "replace", "path": "active", "value": true}])),
+        )
+        .await
+        .expect_error(403, None);
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("LDAP blocked users"),
+        "{refused}"
+    );
+    assert_eq!(
+        gl.user_json("alice.liddell").unwrap()["state"],
+        "ldap_blocked"
+    );
+    assert!(gl.set_user_state("alice.liddell", "active"));
+
     // Blocked on GitLab directly: the IdP sees it.
     assert!(gl.set_user_state("alice.liddell", "blocked"));
     let seen = h.get(&format!("/Users/{id}")).await.expect(200);

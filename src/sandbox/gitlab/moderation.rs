@@ -1,6 +1,8 @@
 //! User moderation and deletion in the GitLab emulator: `POST /users/:id/block|unblock|
-//! deactivate|activate` (201 with a bare `true`/`false`, or `null` when the endpoint `break`s
-//! early) and the asynchronous `DELETE /users/:id`.
+//! deactivate|activate|ban|unban|approve` (201 with a bare `true`/`false`, or `null` when the
+//! endpoint `break`s early; approve answers `{"message": "Success"}`) and the asynchronous
+//! `DELETE /users/:id`. The reference sheet gives ban/unban/approve's refusals as 403 without
+//! their texts; the texts here are the emulator's own.
 
 use std::time::Instant;
 
@@ -78,6 +80,33 @@ pub(super) fn act(st: &mut State, ctx: &Ctx<'_>, id: u64, action: Action) -> Api
                 )));
             }
             Value::Bool(state != "active" && set_state(st, id, "active"))
+        }
+        Action::Ban => {
+            if state != "active" {
+                return Err(ApiError::forbidden(Some(
+                    "You cannot ban a user who is not active",
+                )));
+            }
+            set_state(st, id, "banned");
+            Value::Bool(true)
+        }
+        Action::Unban => {
+            if state != "banned" {
+                return Err(ApiError::forbidden(Some(
+                    "You cannot unban a user who is not banned",
+                )));
+            }
+            set_state(st, id, "active");
+            Value::Bool(true)
+        }
+        Action::Approve => {
+            if state != "blocked_pending_approval" {
+                return Err(ApiError::forbidden(Some(
+                    "The user you are trying to approve is not pending approval",
+                )));
+            }
+            set_state(st, id, "active");
+            serde_json::json!({"message": "Success"})
         }
     };
     Reply::json(StatusCode::CREATED, &body)

@@ -178,6 +178,9 @@ pub(super) enum Action {
     Unblock,
     Deactivate,
     Activate,
+    Ban,
+    Unban,
+    Approve,
 }
 
 /// A matched API route; string parameters are percent-decoded path segments.
@@ -258,6 +261,9 @@ impl Route {
                     "unblock" => Route::UserAction(id?, Action::Unblock),
                     "deactivate" => Route::UserAction(id?, Action::Deactivate),
                     "activate" => Route::UserAction(id?, Action::Activate),
+                    "ban" => Route::UserAction(id?, Action::Ban),
+                    "unban" => Route::UserAction(id?, Action::Unban),
+                    "approve" => Route::UserAction(id?, Action::Approve),
                     "emails" => Route::UserEmails(id?),
                     "memberships" => Route::UserMemberships(decode(segs.get(1)?)),
                     _ => return None,
@@ -286,6 +292,9 @@ impl Route {
             Route::UserAction(_, Action::Unblock) => "/api/v4/users/:id/unblock",
             Route::UserAction(_, Action::Deactivate) => "/api/v4/users/:id/deactivate",
             Route::UserAction(_, Action::Activate) => "/api/v4/users/:id/activate",
+            Route::UserAction(_, Action::Ban) => "/api/v4/users/:id/ban",
+            Route::UserAction(_, Action::Unban) => "/api/v4/users/:id/unban",
+            Route::UserAction(_, Action::Approve) => "/api/v4/users/:id/approve",
             Route::UserEmails(_) => "/api/v4/users/:id/emails",
             Route::UserEmail(..) => "/api/v4/users/:id/emails/:email_id",
             Route::UserIdentity(..) => "/api/v4/users/:id/identities/:provider",

@@ -1,4 +1,5 @@
-//! Moderation (block/unblock/deactivate/activate), asynchronous deletion and id reuse.
+//! Moderation (block/unblock/deactivate/activate/ban/unban/approve), asynchronous deletion and
+//! id reuse.
 
 use std::time::Duration;
 
@@ -183,4 +184,29 @@ async fn id_reuse_hook() {
     assert_eq!(env.emu.user_id("dave"), Some(2));
     assert_eq!(env.get("/users/2").await.json["username"], "dave");
     env.stop().await;
+}
+
+#[tokio::test]
+async fn ban_unban_and_approve() {
+    let env = start().await;
+    let u = env.create_user("mallory").await;
+    let base = format!("/users/{}", id(&u));
+    let r = env.call("POST", &format!("{base}/unban"), None).await;
+    assert_eq!(r.status, 403, "not banned");
+    let r = env.call("POST", &format!("{base}/ban"), None).await;
+    assert_eq!((r.status, r.json), (201, Value::Bool(true)));
+    assert_eq!(env.get(&base).await.json["state"], "banned");
+    let r = env.call("POST", &format!("{base}/ban"), None).await;
+    assert_eq!(r.status, 403, "banned already");
+    let r = env.call("POST", &format!("{base}/unban"), None).await;
+    assert_eq!((r.status, r.json), (201, Value::Bool(true)));
+    assert_eq!(env.get(&base).await.json["state"], "active");
+    let r = env.call("POST", &format!("{base}/approve"), None).await;
+    assert_eq!(r.status, 403, "not pending approval");
+    assert!(env
+        .emu
+        .set_user_state("mallory", "blocked_pending_approval"));
+    let r = env.call("POST", &format!("{base}/approve"), None).await;
+    assert_eq!((r.status, r.json), (201, json!({"message": "Success"})));
+    assert_eq!(env.get(&base).await.json["state"], "active");
 }
