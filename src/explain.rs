@@ -158,7 +158,7 @@ impl Platform for RecordingPlatform {
                 status,
                 headers: Map::new(),
                 raw_body: body.to_string(),
-                body,
+                body: body.into(),
             })
         })
     }
@@ -216,7 +216,7 @@ fn recorded(
         status: 200,
         headers: Map::new(),
         raw_body: answer.to_string(),
-        body: answer.clone(),
+        body: answer.clone().into(),
     };
     let object = section.get.object_of(&response, settings).ok()?;
     let key = section.key_of(&object, settings).ok()?;

@@ -35,7 +35,8 @@ impl HttpPlatform {
     ) -> Result<HttpPlatform, String> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let ctx = SettingsVars { settings }.context();
+        let vars = SettingsVars { settings };
+        let ctx = vars.context();
         for (name, template) in &platform.headers {
             let value = template
                 .render_string(&ctx)
@@ -120,8 +121,8 @@ impl HttpPlatform {
                 headers.insert(name.as_str().to_owned(), Value::String(v.to_owned()));
             }
         }
-        let raw_body = response
-            .text()
+        let bytes = response
+            .bytes()
             .await
             .map_err(|e| self.classify(request.method, e))?;
         tracing::debug!(
@@ -131,15 +132,21 @@ impl HttpPlatform {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "platform call"
         );
+        // Parsed from the bytes; the text (for rules and messages) is a plain copy when the
+        // body is valid UTF-8, as it nearly always is.
+        let raw_body = match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
         let body = if raw_body.trim().is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&raw_body).unwrap_or_else(|_| Value::String(raw_body.clone()))
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(raw_body.clone()))
         };
         Ok(BackendResponse {
             status,
             headers,
-            body,
+            body: body.into(),
             raw_body,
         })
     }

@@ -7,7 +7,15 @@
 //! A template string that is exactly one `{{ expression }}` keeps the expression's JSON type
 //! (a boolean stays a boolean, a list stays a list), so bodies can carry typed values; any other
 //! template renders to a string.
+//!
+//! Expressions read their variables through a [`Scope`], lazily: a bare path
+//! (`backend.id`) is looked up in the JSON directly, and any other expression gets a MiniJinja
+//! context holding only the parts of its variables it reads (known at compile time). So reading
+//! one field of a platform object costs the same whether the object has ten fields or a group
+//! with ten thousand members.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use minijinja::value::Value as JinjaValue;
@@ -46,10 +54,93 @@ impl From<JinjaError> for EvalError {
     }
 }
 
+/// Where a context's variables come from (the typed contexts of `vars.rs`).
+pub trait VarSource {
+    /// One variable's value; `None` when it is not set (undefined in the expression).
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>>;
+
+    /// A variable held in shared form (a platform answer): expressions then read it lazily
+    /// instead of converting the parts they read.
+    fn shared(&self, _name: &str) -> Option<std::sync::Arc<Value>> {
+        None
+    }
+}
+
+/// A JSON object is a context whose variables are its members (tests, ad-hoc contexts).
+impl VarSource for Value {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        self.get(name).map(Cow::Borrowed)
+    }
+}
+
+/// The variables an expression can read, handed to [`Expr::eval`] and the templates' `render`.
+#[derive(Clone, Copy)]
+pub struct Scope<'a> {
+    source: &'a dyn VarSource,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope over a context.
+    pub fn new(source: &'a dyn VarSource) -> Scope<'a> {
+        Scope { source }
+    }
+
+    fn var(&self, name: &str) -> Option<Cow<'a, Value>> {
+        self.source.var(name)
+    }
+
+    fn shared(&self, name: &str) -> Option<std::sync::Arc<Value>> {
+        self.source.shared(name)
+    }
+}
+
+/// What of its variables an expression reads: a variable (or member) as a whole, or only
+/// some of its members.
+#[derive(Debug, Default)]
+struct Reads {
+    whole: bool,
+    members: BTreeMap<String, Reads>,
+}
+
+impl Reads {
+    /// The tree of the dotted paths an expression reads (see [`Expr::paths`]).
+    fn of_paths(paths: &std::collections::HashSet<String>) -> Reads {
+        let mut root = Reads::default();
+        for path in paths {
+            let mut node = &mut root;
+            for segment in path.split('.') {
+                node = node.members.entry(segment.to_owned()).or_default();
+            }
+            node.whole = true;
+        }
+        root
+    }
+
+    /// The part of `value` this node reads.
+    fn prune(&self, value: &Value) -> Value {
+        match value {
+            Value::Object(map) if !self.whole => {
+                let mut out = serde_json::Map::new();
+                for (key, reads) in &self.members {
+                    if let Some(member) = map.get(key) {
+                        out.insert(key.clone(), reads.prune(member));
+                    }
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        }
+    }
+}
+
 /// A compiled expression together with its source, kept for messages and dry runs.
 pub struct Expr {
     source: String,
     compiled: Expression<'static, 'static>,
+    /// The variables it reads, and which of their members.
+    reads: Reads,
+    /// The expression is a bare path (`backend.profile.name`): its segments.
+    path: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for Expr {
@@ -64,9 +155,12 @@ impl Expr {
         let compiled = environment()
             .compile_expression_owned(source.to_owned())
             .map_err(|e| format!("invalid expression `{source}`: {}", describe(&e)))?;
+        let reads = Reads::of_paths(&compiled.undeclared_variables(true));
         Ok(Expr {
             source: source.to_owned(),
             compiled,
+            reads,
+            path: bare_path(source),
         })
     }
 
@@ -87,14 +181,63 @@ impl Expr {
     }
 
     /// Evaluates to JSON; an undefined result is `None` so callers can omit the value.
-    pub fn eval(&self, ctx: &JinjaValue) -> Result<Option<Value>, EvalError> {
-        let out = self.compiled.eval(ctx)?;
+    pub fn eval(&self, scope: &Scope<'_>) -> Result<Option<Value>, EvalError> {
+        if let Some(found) = self.follow_path(scope) {
+            return Ok(found.map(Cow::into_owned));
+        }
+        let out = self.compiled.eval(self.context(scope))?;
         to_json(out)
+    }
+
+    /// A bare path's value looked up in the JSON itself: `Some(None)` when a member on the way
+    /// is missing (undefined), `None` when MiniJinja must decide (the path crosses a value that
+    /// is not an object).
+    fn follow_path<'s>(&self, scope: &Scope<'s>) -> Option<Option<Cow<'s, Value>>> {
+        let (root, members) = self.path.as_deref()?.split_first()?;
+        let Some(mut value) = scope.var(root) else {
+            return Some(None);
+        };
+        for member in members {
+            let next = match &value {
+                Cow::Borrowed(borrowed) => {
+                    let borrowed: &'s Value = borrowed;
+                    match borrowed {
+                        Value::Object(map) => map.get(member).map(Cow::Borrowed),
+                        _ => return None,
+                    }
+                }
+                Cow::Owned(Value::Object(map)) => map.get(member).cloned().map(Cow::Owned),
+                Cow::Owned(_) => return None,
+            };
+            match next {
+                Some(next) => value = next,
+                None => return Some(None),
+            }
+        }
+        Some(Some(value))
+    }
+
+    /// A MiniJinja context with the parts of the scope's variables this expression reads.
+    fn context(&self, scope: &Scope<'_>) -> JinjaValue {
+        self.reads
+            .members
+            .iter()
+            .filter_map(|(name, reads)| {
+                if let Some(shared) = scope.shared(name) {
+                    return Some((name.as_str(), super::lazy::lazy(shared)));
+                }
+                let value = scope.var(name)?;
+                Some((
+                    name.as_str(),
+                    JinjaValue::from_serialize(reads.prune(&value)),
+                ))
+            })
+            .collect()
     }
 
     /// The values of the paths the expression reads, by path, in path order (an undefined one
     /// is `null`): what chose a call, for `scimgate explain`.
-    pub fn values_read(&self, ctx: &JinjaValue) -> serde_json::Map<String, Value> {
+    pub fn values_read(&self, ctx: &Scope<'_>) -> serde_json::Map<String, Value> {
         let mut paths: Vec<String> = self.paths().into_iter().collect();
         paths.sort();
         paths
@@ -110,9 +253,41 @@ impl Expr {
     }
 
     /// Evaluates as a condition (Jinja truthiness; undefined is false).
-    pub fn eval_bool(&self, ctx: &JinjaValue) -> Result<bool, EvalError> {
-        Ok(self.compiled.eval(ctx)?.is_true())
+    pub fn eval_bool(&self, scope: &Scope<'_>) -> Result<bool, EvalError> {
+        if let Some(found) = self.follow_path(scope) {
+            return Ok(found.is_some_and(|v| is_true(&v)));
+        }
+        Ok(self.compiled.eval(self.context(scope))?.is_true())
     }
+}
+
+/// Jinja truthiness of a JSON value (as MiniJinja's `Value::is_true`).
+fn is_true(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    }
+}
+
+/// The segments of an expression that is only a dotted path of names (`backend.id`).
+fn bare_path(source: &str) -> Option<Vec<String>> {
+    let segments: Vec<String> = source.trim().split('.').map(str::to_owned).collect();
+    let is_name = |s: &String| {
+        let mut chars = s.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let keyword = matches!(
+        segments.first().map(String::as_str),
+        Some("true" | "false" | "none" | "True" | "False" | "None" | "loop")
+    );
+    (!keyword && segments.iter().all(is_name)).then_some(segments)
 }
 
 fn describe(err: &JinjaError) -> String {
@@ -223,7 +398,7 @@ impl Template {
     }
 
     /// Renders; `None` when a typed expression is undefined (the caller omits the value).
-    pub fn render(&self, ctx: &JinjaValue) -> Result<Option<Value>, EvalError> {
+    pub fn render(&self, ctx: &Scope<'_>) -> Result<Option<Value>, EvalError> {
         match self {
             Template::Literal(s) => Ok(Some(Value::String(s.clone()))),
             Template::Typed(expr) => expr.eval(ctx),
@@ -245,7 +420,7 @@ impl Template {
     }
 
     /// Renders to a string (paths, query values, headers).
-    pub fn render_string(&self, ctx: &JinjaValue) -> Result<Option<String>, EvalError> {
+    pub fn render_string(&self, ctx: &Scope<'_>) -> Result<Option<String>, EvalError> {
         Ok(self.render(ctx)?.and_then(|v| match v {
             Value::Null => None,
             Value::String(s) => Some(s),
@@ -312,7 +487,7 @@ impl ValueTemplate {
     }
 
     /// Renders; object members whose value is undefined are left out.
-    pub fn render(&self, ctx: &JinjaValue) -> Result<Option<Value>, EvalError> {
+    pub fn render(&self, ctx: &Scope<'_>) -> Result<Option<Value>, EvalError> {
         match self {
             ValueTemplate::Fixed(v) => Ok(Some(v.clone())),
             ValueTemplate::String(t) => t.render(ctx),
@@ -426,15 +601,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ctx(v: Value) -> JinjaValue {
-        JinjaValue::from_serialize(&v)
-    }
-
     #[test]
     fn typed_template_keeps_json_type() {
         let t = Template::compile("{{ backend.status != 'suspended' }}").unwrap();
         let out = t
-            .render(&ctx(json!({"backend": {"status": "dormant"}})))
+            .render(&Scope::new(&json!({"backend": {"status": "dormant"}})))
             .unwrap();
         assert_eq!(out, Some(json!(true)));
     }
@@ -442,7 +613,9 @@ mod tests {
     #[test]
     fn text_template_renders_string() {
         let t = Template::compile("/api/v2/users/{{ key }}/status/suspend").unwrap();
-        let out = t.render_string(&ctx(json!({"key": "abc"}))).unwrap();
+        let out = t
+            .render_string(&Scope::new(&json!({"key": "abc"})))
+            .unwrap();
         assert_eq!(out.as_deref(), Some("/api/v2/users/abc/status/suspend"));
     }
 
@@ -450,7 +623,7 @@ mod tests {
     fn undefined_members_are_omitted() {
         let v = ValueTemplate::compile(&json!({"a": "{{ x.y }}", "b": "fixed", "c": ["{{ z }}"]}))
             .unwrap();
-        let out = v.render(&ctx(json!({"z": 1}))).unwrap();
+        let out = v.render(&Scope::new(&json!({"z": 1}))).unwrap();
         assert_eq!(out, Some(json!({"b": "fixed", "c": [1]})));
     }
 
@@ -458,12 +631,14 @@ mod tests {
     fn slug_follows_coder_rules() {
         let e = Expr::compile("value | local_part | slug(32)").unwrap();
         let out = e
-            .eval(&ctx(json!({"value": "Alice..Smith@Example.com"})))
+            .eval(&Scope::new(&json!({"value": "Alice..Smith@Example.com"})))
             .unwrap();
         assert_eq!(out, Some(json!("alice-smith")));
-        let long = e.eval(&ctx(json!({"value": "a".repeat(40)}))).unwrap();
+        let long = e
+            .eval(&Scope::new(&json!({"value": "a".repeat(40)})))
+            .unwrap();
         assert_eq!(long, Some(json!("a".repeat(32))));
-        let err = e.eval(&ctx(json!({"value": "@@"}))).unwrap_err();
+        let err = e.eval(&Scope::new(&json!({"value": "@@"}))).unwrap_err();
         assert!(err.0.contains("no letters or digits"), "{}", err.0);
     }
 
@@ -481,7 +656,7 @@ mod tests {
             ("_lead.trail_", "lead.trail"),
             ("x y", "x-y"),
         ] {
-            let out = e.eval(&ctx(json!({ "value": given }))).unwrap();
+            let out = e.eval(&Scope::new(&json!({ "value": given }))).unwrap();
             assert_eq!(out, Some(json!(expected)), "{given}");
         }
     }
@@ -490,8 +665,66 @@ mod tests {
     fn primary_value_prefers_primary() {
         let e = Expr::compile("value | primary_value").unwrap();
         let emails = json!({"value": [{"value": "a@x"}, {"value": "b@x", "primary": true}]});
-        assert_eq!(e.eval(&ctx(emails)).unwrap(), Some(json!("b@x")));
-        assert_eq!(e.eval(&ctx(json!({}))).unwrap(), None);
+        assert_eq!(e.eval(&Scope::new(&emails)).unwrap(), Some(json!("b@x")));
+        assert_eq!(e.eval(&Scope::new(&json!({}))).unwrap(), None);
+    }
+
+    /// Reading lazily (a bare path in the JSON, or a context with only what the expression
+    /// reads) gives what MiniJinja gives over the whole context.
+    #[test]
+    fn lazy_reads_agree_with_the_whole_context() {
+        let ctx = json!({
+            "backend": {
+                "id": "u1", "status": "active", "n": 0, "f": 1.5, "none": null, "empty": "",
+                "profile": {"name": "Ann", "tags": ["a", "b"]},
+                "members": [{"id": "m1"}, {"id": "m2"}],
+                "items": {"x": 1},
+                "list": [1, 2],
+            },
+            "settings": {"org": "o1"},
+            "key": "k1",
+        });
+        let whole = JinjaValue::from_serialize(&ctx);
+        for source in [
+            "backend.id",
+            "backend.profile.name",
+            "backend.profile.missing.deeper",
+            "backend.missing",
+            "nothing",
+            "nothing.at.all",
+            "backend.none",
+            "backend.none.x",
+            "backend.id.x",
+            "backend.list.x",
+            "backend.n",
+            "backend.f",
+            "backend.empty",
+            "backend.profile",
+            "backend.profile.tags | length",
+            "backend.members | map(attribute='id') | list",
+            "backend.items.x",
+            "backend.items | length",
+            "backend.items | items | list | length",
+            "backend.profile | dictsort | first",
+            "backend.profile.name | upper",
+            "backend.status != 'suspended' and settings.org == 'o1'",
+            "(backend.missing or backend).id",
+            "backend['id'] ~ '-' ~ key",
+            "backend.id is defined and backend.gone is undefined",
+            "true",
+            "none",
+        ] {
+            let expr = Expr::compile(source).unwrap();
+            let scope = Scope::new(&ctx);
+            let expected = to_json(expr.compiled.eval(&whole).unwrap()).unwrap();
+            assert_eq!(expr.eval(&scope).unwrap(), expected, "{source}");
+            let truth = expr.compiled.eval(&whole).unwrap().is_true();
+            assert_eq!(
+                expr.eval_bool(&scope).unwrap(),
+                truth,
+                "{source} as a condition"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::compile::{
     AttributeMapping, CallSpec, GroupsOfSpec, ListSpec, Mapping, MemberSource, MembersSpec,
     Pushdown, ResourceMapping,
 };
-use super::expr::{EvalError, Expr, Template};
+use super::expr::{EvalError, Expr, Scope, Template};
 use super::model::{OnChange, PaginationStyle};
 use super::request::{BackendRequest, BackendResponse};
 use super::vars::{
@@ -75,7 +75,7 @@ impl CallSpec {
         settings: &Value,
     ) -> Result<Value, MappingError> {
         let Some(expr) = &self.object else {
-            return Ok(response.body.clone());
+            return Ok(Value::clone(&response.body));
         };
         let headers = Value::Object(response.headers.clone());
         let vars = ResponseVars {
@@ -127,7 +127,7 @@ impl CallSpec {
 /// Renders name/template pairs; undefined values are left out.
 pub fn render_pairs(
     pairs: &[(String, Template)],
-    ctx: &minijinja::Value,
+    ctx: &Scope<'_>,
 ) -> Result<Vec<(String, String)>, MappingError> {
     let mut out = Vec::with_capacity(pairs.len());
     for (name, t) in pairs {

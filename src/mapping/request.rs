@@ -77,8 +77,8 @@ pub struct BackendResponse {
     pub status: u16,
     /// Header values as JSON strings, by lower-case name.
     pub headers: Map<String, Value>,
-    /// The parsed body.
-    pub body: Value,
+    /// The parsed body, shared: expressions read it without copying it.
+    pub body: std::sync::Arc<Value>,
     /// The body as text, for `body_contains` rules and messages.
     pub raw_body: String,
 }

@@ -221,7 +221,7 @@ fn response(status: u16, body: Value) -> BackendResponse {
         status,
         headers: Default::default(),
         raw_body: body.to_string(),
-        body,
+        body: body.into(),
     }
 }
 

@@ -18,19 +18,45 @@
 //!
 //! A call that `returns_object` sets `key` and `backend` for the calls after it.
 
-use minijinja::value::Value as JinjaValue;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::expr::{Scope, VarSource};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// A template context: its variables, by name, and its value for MiniJinja.
-pub trait TemplateVars: Serialize {
+pub trait TemplateVars: Serialize + VarSource + Sized {
     /// The variables this context offers.
     const NAMES: &'static [&'static str];
 
-    /// The context as MiniJinja sees it (a variable not set is undefined).
-    fn context(&self) -> JinjaValue {
-        JinjaValue::from_serialize(self)
+    /// The context as expressions read it (a variable not set is undefined); each expression
+    /// converts only what it reads.
+    fn context(&self) -> Scope<'_> {
+        Scope::new(self)
     }
+}
+
+fn json(value: &Value) -> Option<Cow<'_, Value>> {
+    Some(Cow::Borrowed(value))
+}
+
+fn text(value: &str) -> Option<Cow<'_, Value>> {
+    Some(Cow::Owned(Value::String(value.to_owned())))
+}
+
+fn object(map: &Map<String, Value>) -> Option<Cow<'_, Value>> {
+    Some(Cow::Owned(Value::Object(map.clone())))
+}
+
+fn number(n: Option<usize>) -> Option<Cow<'static, Value>> {
+    n.map(|n| Cow::Owned(Value::from(n)))
+}
+
+fn texts(items: &[String]) -> Option<Cow<'_, Value>> {
+    Some(Cow::Owned(Value::Array(
+        items.iter().cloned().map(Value::String).collect(),
+    )))
 }
 
 /// The variables of a sequence of calls, which a call that returns the platform object
@@ -47,6 +73,15 @@ pub struct SettingsVars<'a> {
     pub settings: &'a Value,
 }
 
+impl VarSource for SettingsVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "settings" => json(self.settings),
+            _ => None,
+        }
+    }
+}
+
 impl TemplateVars for SettingsVars<'_> {
     const NAMES: &'static [&'static str] = &["settings"];
 }
@@ -58,6 +93,16 @@ pub struct ObjectVars<'a> {
     pub backend: &'a Value,
     /// `[backend.settings]` of the gateway config.
     pub settings: &'a Value,
+}
+
+impl VarSource for ObjectVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "backend" => json(self.backend),
+            "settings" => json(self.settings),
+            _ => None,
+        }
+    }
 }
 
 impl TemplateVars for ObjectVars<'_> {
@@ -75,6 +120,17 @@ pub struct ValueVars<'a> {
     pub settings: &'a Value,
 }
 
+impl VarSource for ValueVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "value" => json(self.value),
+            "resource" => json(self.resource),
+            "settings" => json(self.settings),
+            _ => None,
+        }
+    }
+}
+
 impl TemplateVars for ValueVars<'_> {
     const NAMES: &'static [&'static str] = &["value", "resource", "settings"];
 }
@@ -88,6 +144,16 @@ pub struct FilterVars<'a> {
     pub settings: &'a Value,
 }
 
+impl VarSource for FilterVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "value" => json(self.value),
+            "settings" => json(self.settings),
+            _ => None,
+        }
+    }
+}
+
 impl TemplateVars for FilterVars<'_> {
     const NAMES: &'static [&'static str] = &["value", "settings"];
 }
@@ -95,12 +161,27 @@ impl TemplateVars for FilterVars<'_> {
 /// Reading a platform answer (list items, totals, a user's groups).
 #[derive(Debug, Serialize)]
 pub struct ResponseVars<'a> {
-    /// The answer's JSON body.
-    pub response: &'a Value,
+    /// The answer's JSON body (shared: expressions read it lazily).
+    pub response: &'a Arc<Value>,
     /// The answer's headers, by lower-case name.
     pub headers: &'a Value,
     /// `[backend.settings]` of the gateway config.
     pub settings: &'a Value,
+}
+
+impl VarSource for ResponseVars<'_> {
+    fn shared(&self, name: &str) -> Option<Arc<Value>> {
+        (name == "response").then(|| self.response.clone())
+    }
+
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "response" => json(self.response),
+            "headers" => json(self.headers),
+            "settings" => json(self.settings),
+            _ => None,
+        }
+    }
 }
 
 impl TemplateVars for ResponseVars<'_> {
@@ -112,6 +193,15 @@ impl TemplateVars for ResponseVars<'_> {
 pub struct ErrorVars<'a> {
     /// The error answer's JSON body (a JSON string when it is not JSON).
     pub response: &'a Value,
+}
+
+impl VarSource for ErrorVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "response" => json(self.response),
+            _ => None,
+        }
+    }
 }
 
 impl TemplateVars for ErrorVars<'_> {
@@ -127,6 +217,16 @@ pub struct ReadVars<'a> {
     pub settings: &'a Value,
 }
 
+impl VarSource for ReadVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "key" => text(self.key),
+            "settings" => json(self.settings),
+            _ => None,
+        }
+    }
+}
+
 impl TemplateVars for ReadVars<'_> {
     const NAMES: &'static [&'static str] = &["key", "settings"];
 }
@@ -138,6 +238,16 @@ pub struct ItemVars<'a> {
     pub item: &'a Value,
     /// `[backend.settings]` of the gateway config.
     pub settings: &'a Value,
+}
+
+impl VarSource for ItemVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "item" => json(self.item),
+            "settings" => json(self.settings),
+            _ => None,
+        }
+    }
 }
 
 impl TemplateVars for ItemVars<'_> {
@@ -165,6 +275,20 @@ pub struct PageVars<'a> {
     pub per_page: Option<usize>,
     /// `[backend.settings]` of the gateway config.
     pub settings: Option<&'a Value>,
+}
+
+impl VarSource for PageVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "key" => self.key.and_then(text),
+            "offset" => number(self.offset),
+            "limit" => number(self.limit),
+            "page" => number(self.page),
+            "per_page" => number(self.per_page),
+            "settings" => self.settings.and_then(json),
+            _ => None,
+        }
+    }
 }
 
 impl TemplateVars for PageVars<'_> {
@@ -197,6 +321,20 @@ pub struct CreateVars<'a> {
     /// The platform object as the last call that returned it gave it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<Value>,
+}
+
+impl VarSource for CreateVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "scim" => json(self.scim),
+            "desired" => object(self.desired),
+            "settings" => json(self.settings),
+            "generated" => object(self.generated),
+            "key" => self.key.as_deref().and_then(text),
+            "backend" => self.backend.as_ref().and_then(json),
+            _ => None,
+        }
+    }
 }
 
 impl TemplateVars for CreateVars<'_> {
@@ -232,6 +370,22 @@ pub struct UpdateVars<'a> {
     pub generated: &'a Map<String, Value>,
 }
 
+impl VarSource for UpdateVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "key" => text(&self.key),
+            "scim" => json(self.scim),
+            "desired" => object(self.desired),
+            "changed" => object(self.changed),
+            "current" => json(self.current),
+            "backend" => json(&self.backend),
+            "settings" => json(self.settings),
+            "generated" => object(self.generated),
+            _ => None,
+        }
+    }
+}
+
 impl TemplateVars for UpdateVars<'_> {
     const NAMES: &'static [&'static str] = &[
         "key",
@@ -263,6 +417,16 @@ pub struct MembershipVars<'w, W> {
     pub added: &'w [String],
     /// Platform keys of the users who left.
     pub removed: &'w [String],
+}
+
+impl<W: VarSource> VarSource for MembershipVars<'_, W> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "added" => texts(self.added),
+            "removed" => texts(self.removed),
+            _ => self.write.var(name),
+        }
+    }
 }
 
 impl<W: TemplateVars> TemplateVars for MembershipVars<'_, W> {
@@ -297,6 +461,15 @@ pub struct MemberVars<'w, W> {
     pub member: &'w str,
 }
 
+impl<W: VarSource> VarSource for MemberVars<'_, W> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "member" => text(self.member),
+            _ => self.write.var(name),
+        }
+    }
+}
+
 impl<W: TemplateVars> TemplateVars for MemberVars<'_, W> {
     // What `CreateVars` and `UpdateVars` both offer: membership calls follow either write,
     // and `current`/`changed` do not exist after a create.
@@ -327,6 +500,17 @@ pub struct DeleteVars<'a> {
     pub settings: &'a Value,
 }
 
+impl VarSource for DeleteVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "key" => text(self.key),
+            "scim" => json(self.scim),
+            "settings" => json(self.settings),
+            _ => None,
+        }
+    }
+}
+
 impl TemplateVars for DeleteVars<'_> {
     const NAMES: &'static [&'static str] = &["key", "scim", "settings"];
 }
@@ -340,6 +524,21 @@ impl CallVars for DeleteVars<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// What an expression reads of a context (`VarSource`) is what the context serializes to,
+    /// and a variable it names but does not set is undefined.
+    fn reads_agree_with_serialized<V: TemplateVars>(vars: &V) {
+        let json = serde_json::to_value(vars).unwrap();
+        let members = json.as_object().unwrap();
+        for (name, value) in members {
+            assert_eq!(vars.var(name).as_deref(), Some(value), "{name}");
+        }
+        for name in V::NAMES {
+            if !members.contains_key(*name) {
+                assert!(vars.var(name).is_none(), "{name}");
+            }
+        }
+    }
 
     /// The variables a context really carries are the ones it names.
     fn names_of(vars: &impl TemplateVars) -> Vec<String> {
@@ -361,6 +560,7 @@ mod tests {
             settings: &s,
             generated: &map,
         };
+        reads_agree_with_serialized(&update);
         let mut names = names_of(&update);
         names.sort();
         let mut expected: Vec<&str> = UpdateVars::NAMES.to_vec();
@@ -387,9 +587,9 @@ mod tests {
             removed: &[],
         };
         membership.object_returned("k2".to_owned(), json!({"id": "k2"}));
-        let ctx = membership.context();
-        assert_eq!(ctx.get_attr("key").unwrap().to_string(), "k2");
-        assert_eq!(ctx.get_attr("added").unwrap().len(), Some(1));
+        assert_eq!(membership.var("key").unwrap().as_ref(), &json!("k2"));
+        assert_eq!(membership.var("added").unwrap().as_ref(), &json!(["u1"]));
+        reads_agree_with_serialized(&membership);
         let page = PageVars {
             page: Some(2),
             per_page: Some(100),
@@ -397,5 +597,14 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(names_of(&page), ["page", "per_page", "settings"]);
+        reads_agree_with_serialized(&page);
+        reads_agree_with_serialized(&ReadVars {
+            key: "k",
+            settings: &s,
+        });
+        reads_agree_with_serialized(&MemberVars {
+            write: &create,
+            member: "u2",
+        });
     }
 }

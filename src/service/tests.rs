@@ -33,7 +33,7 @@ impl ScriptedPlatform {
             status,
             headers: Map::new(),
             raw_body: body.to_string(),
-            body,
+            body: body.into(),
         }));
     }
 

@@ -120,17 +120,16 @@ impl ResourceMapping {
         {
             return Ok(resource);
         }
-        let backend_ctx = ObjectVars { backend, settings }.context();
-        let snapshot_ctx = match (shadow, snapshot) {
-            (Some(_), Some(snap)) if !snap.is_null() => Some(
-                ObjectVars {
-                    backend: snap,
-                    settings,
-                }
-                .context(),
-            ),
+        let backend_vars = ObjectVars { backend, settings };
+        let backend_ctx = backend_vars.context();
+        let snapshot_vars = match (shadow, snapshot) {
+            (Some(_), Some(snap)) if !snap.is_null() => Some(ObjectVars {
+                backend: snap,
+                settings,
+            }),
             _ => None,
         };
+        let snapshot_ctx = snapshot_vars.as_ref().map(TemplateVars::context);
         for attr in &self.attributes {
             let Some(from) = &attr.from_backend else {
                 continue;
@@ -221,7 +220,8 @@ impl ResourceMapping {
         backend: &Value,
         settings: &Value,
     ) -> Result<(), MappingError> {
-        let backend_ctx = ObjectVars { backend, settings }.context();
+        let backend_vars = ObjectVars { backend, settings };
+        let backend_ctx = backend_vars.context();
         for attr in &self.attributes {
             let Some(from) = &attr.from_backend else {
                 continue;

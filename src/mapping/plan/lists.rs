@@ -108,12 +108,12 @@ impl ListSpec {
         settings: &Value,
     ) -> Result<(Vec<Value>, Option<usize>), MappingError> {
         let headers = Value::Object(response.headers.clone());
-        let ctx = ResponseVars {
+        let vars = ResponseVars {
             response: &response.body,
             headers: &headers,
             settings,
-        }
-        .context();
+        };
+        let ctx = vars.context();
         let items = eval_list(&self.items, &ctx, "list items")?;
         let total = match &self.total {
             None => None,
@@ -135,12 +135,12 @@ impl GroupsOfSpec {
         settings: &Value,
     ) -> Result<Vec<Value>, MappingError> {
         let headers = Value::Object(response.headers.clone());
-        let ctx = ResponseVars {
+        let vars = ResponseVars {
             response: &response.body,
             headers: &headers,
             settings,
-        }
-        .context();
+        };
+        let ctx = vars.context();
         eval_list(&self.items, &ctx, "groups")
     }
 }
@@ -155,11 +155,11 @@ impl MembersSpec {
         let MemberSource::Object(expr) = &self.source else {
             return Ok(None);
         };
-        let ctx = ObjectVars {
+        let vars = ObjectVars {
             backend: group,
             settings,
-        }
-        .context();
+        };
+        let ctx = vars.context();
         Ok(Some(
             eval_list(expr, &ctx, "members")?
                 .into_iter()
@@ -195,7 +195,7 @@ fn as_key(value: Value) -> Option<String> {
 }
 
 /// Evaluates an expression that must give a list (no value is an empty list).
-fn eval_list(expr: &Expr, ctx: &minijinja::Value, what: &str) -> Result<Vec<Value>, MappingError> {
+fn eval_list(expr: &Expr, ctx: &Scope<'_>, what: &str) -> Result<Vec<Value>, MappingError> {
     match expr.eval(ctx) {
         Ok(Some(Value::Array(items))) => Ok(items),
         Ok(None) | Ok(Some(Value::Null)) => Ok(Vec::new()),
