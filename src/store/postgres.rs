@@ -108,6 +108,12 @@ impl PostgresStore {
 }
 
 impl PostgresStore {
+    /// Other replicas write the tokens too: each request's token is read from the database,
+    /// so a revocation through any replica holds at once on all.
+    fn token_memo(&self) -> Option<&super::tokens::TokenMemo> {
+        None
+    }
+
     /// A session advisory lock on the resource's key, held on a connection of its own until
     /// dropped: every replica on this database waits for it before writing the resource.
     async fn lock_resource(&self, key: &str) -> Result<Option<super::ReplicaLock>, StoreError> {

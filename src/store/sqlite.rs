@@ -6,11 +6,14 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::sql::{self, sql_store};
+use super::tokens::TokenMemo;
 use super::{Identity, Scope, StoreError, StoreFuture};
 
 /// The embedded store on SQLite, owned by one process.
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Only this process writes an SQLite store: the tokens requests present are kept here.
+    tokens: TokenMemo,
 }
 
 impl SqliteStore {
@@ -43,7 +46,10 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sql::migrator().run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            tokens: TokenMemo::default(),
+        })
     }
 }
 
@@ -62,6 +68,10 @@ impl SqliteStore {
     /// One process owns an SQLite store: its own write locks serialize every write.
     async fn lock_resource(&self, _: &str) -> Result<Option<super::ReplicaLock>, StoreError> {
         Ok(None)
+    }
+
+    fn token_memo(&self) -> Option<&TokenMemo> {
+        Some(&self.tokens)
     }
 }
 

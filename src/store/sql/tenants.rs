@@ -123,7 +123,10 @@ macro_rules! sql_tenants_store {
                     .execute(&mut *tx)
                     .await;
                     match done {
-                        Ok(done) if done.rows_affected() > 0 => tx.commit().await?,
+                        Ok(done) if done.rows_affected() > 0 => {
+                            tx.commit().await?;
+                            self.forget_tokens();
+                        }
                         Ok(_) => {
                             tx.rollback().await?;
                             return Ok(false);

@@ -1,7 +1,8 @@
 //! Managed tokens' SQL ([`TokenStore`](super::super::TokenStore)), for both databases: each
 //! change one statement on one column set, so concurrent changes never undo each other.
 
-/// Implements `TokenStore` for `$store` (a struct with a `pool` field) whose rows are `$row`.
+/// Implements `TokenStore` for `$store` (a struct with a `pool` field and a `token_memo`
+/// method) whose rows are `$row`.
 macro_rules! sql_tokens_store {
     ($store:ty, $row:ty) => {
         impl super::TokenStore for $store {
@@ -30,6 +31,7 @@ macro_rules! sql_tokens_store {
                             e.into()
                         }
                     })?;
+                    self.forget_tokens();
                     Ok(())
                 })
             }
@@ -70,6 +72,7 @@ macro_rules! sql_tokens_store {
                         }
                     };
                     let done = query.execute(&self.pool).await?;
+                    self.forget_tokens();
                     Ok(done.rows_affected() > 0)
                 })
             }
@@ -85,6 +88,7 @@ macro_rules! sql_tokens_store {
                         .bind(id)
                         .execute(&self.pool)
                         .await?;
+                    self.forget_tokens();
                     Ok(())
                 })
             }
@@ -103,6 +107,7 @@ macro_rules! sql_tokens_store {
                     .bind(tenant)
                     .execute(&self.pool)
                     .await?;
+                    self.forget_tokens();
                     Ok(done.rows_affected())
                 })
             }
@@ -116,6 +121,13 @@ macro_rules! sql_tokens_store {
                     use sqlx::Row;
                     const COLUMNS: &str = "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued FROM tokens";
                     // One token by its key (every authenticated request asks), or a tenant's.
+                    let mut generation = None;
+                    if let (Some(id), Some(memo)) = (id, self.token_memo()) {
+                        match memo.get(tenant, id) {
+                            Ok(record) => return Ok(vec![record]),
+                            Err(seen) => generation = Some(seen),
+                        }
+                    }
                     let rows = match id {
                         Some(id) => {
                             sqlx::query(&format!("{COLUMNS} WHERE id = $1 AND tenant = $2"))
@@ -151,8 +163,22 @@ macro_rules! sql_tokens_store {
                             revoked_at: time(row.try_get("revoked_at")?)?,
                         });
                     }
+                    if let (Some(generation), Some(memo), [record]) =
+                        (generation, self.token_memo(), out.as_slice())
+                    {
+                        memo.keep(generation, record);
+                    }
                     Ok(out)
                 })
+            }
+        }
+
+        impl $store {
+            /// Every token write forgets what the memo keeps (see `TokenMemo`).
+            fn forget_tokens(&self) {
+                if let Some(memo) = self.token_memo() {
+                    memo.forget_all();
+                }
             }
         }
     };
