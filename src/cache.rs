@@ -1,5 +1,5 @@
-//! Lookup cache (moka): platform objects by key, identity links by SCIM id and `userName` → SCIM
-//! id, per tenant, with a TTL. Every write through the gateway refreshes or invalidates the
+//! Lookup cache (moka): platform objects by key, identity links by SCIM id (and platform key)
+//! and `userName` → SCIM id, per tenant, with a TTL. Every write through the gateway refreshes or invalidates the
 //! entries it touches; the TTL bounds how long a change made on the platform directly can stay
 //! unseen. Platform keys deleted through the gateway are remembered for a while so that a list
 //! read before the delete cannot link them again.
@@ -18,6 +18,9 @@ pub struct LookupCache {
     objects: Cache<String, Arc<Value>>,
     names: Cache<String, String>,
     identities: Cache<String, Arc<Identity>>,
+    /// Platform key → SCIM id of the links in `identities` (a hit counts only while the link
+    /// cached under that id still names the key).
+    keys: Cache<String, String>,
     /// Keys deleted through the gateway, with the deleted account's proof when known.
     deleted: Cache<String, Option<String>>,
     groups_of: Cache<String, Arc<Vec<Value>>>,
@@ -48,6 +51,11 @@ impl LookupCache {
                 .support_invalidation_closures()
                 .build(),
             identities: Cache::builder()
+                .max_capacity(config.max_entries)
+                .time_to_live(config.ttl)
+                .support_invalidation_closures()
+                .build(),
+            keys: Cache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.ttl)
                 .support_invalidation_closures()
@@ -89,16 +97,38 @@ impl LookupCache {
         self.identities.get(&object_key(tenant, rt, scim_id)).await
     }
 
-    /// Caches an identity link under its SCIM id.
+    /// Caches an identity link under its SCIM id (and its platform key).
     pub async fn put_identity(&self, tenant: &str, rt: &str, identity: Identity) {
+        self.keys
+            .insert(
+                object_key(tenant, rt, &identity.backend_key),
+                identity.scim_id.clone(),
+            )
+            .await;
         let key = object_key(tenant, rt, &identity.scim_id);
         self.identities.insert(key, Arc::new(identity)).await;
+    }
+
+    /// The cached identity link of a platform key, while fresh.
+    pub async fn identity_by_key(
+        &self,
+        tenant: &str,
+        rt: &str,
+        backend_key: &str,
+    ) -> Option<Arc<Identity>> {
+        let scim_id = self.keys.get(&object_key(tenant, rt, backend_key)).await?;
+        let identity = self.identity(tenant, rt, &scim_id).await?;
+        // The link may have moved to another key since (a rename on key-by-name platforms).
+        (identity.backend_key == backend_key).then_some(identity)
     }
 
     /// Forgets a link and remembers its platform key as deleted.
     pub async fn forget_identity(&self, tenant: &str, rt: &str, identity: &Identity) {
         self.identities
             .invalidate(&object_key(tenant, rt, &identity.scim_id))
+            .await;
+        self.keys
+            .invalidate(&object_key(tenant, rt, &identity.backend_key))
             .await;
         self.deleted
             .insert(
@@ -156,6 +186,9 @@ impl LookupCache {
         self.objects
             .invalidate(&object_key(tenant, rt, &change.backend_key))
             .await;
+        self.keys
+            .invalidate(&object_key(tenant, rt, &change.backend_key))
+            .await;
         if change.deleted {
             self.deleted
                 .insert(object_key(tenant, rt, &change.backend_key), None)
@@ -187,6 +220,7 @@ impl LookupCache {
         drop_prefixed(&self.objects, &prefix);
         drop_prefixed(&self.names, &prefix);
         drop_prefixed(&self.identities, &prefix);
+        drop_prefixed(&self.keys, &prefix);
         drop_prefixed(&self.deleted, &prefix);
         drop_prefixed(&self.groups_of, &prefix);
     }
@@ -212,5 +246,57 @@ impl LookupCache {
     /// Forgets the SCIM id of a name that may no longer hold (after a write or delete).
     pub async fn forget_name(&self, tenant: &str, rt: &str, name: &str) {
         self.names.invalidate(&name_key(tenant, rt, name)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(scim_id: &str, backend_key: &str) -> Identity {
+        let now = time::OffsetDateTime::now_utc();
+        Identity {
+            scim_id: scim_id.to_owned(),
+            backend_key: backend_key.to_owned(),
+            external_id: None,
+            shadow: Value::Null,
+            platform: Value::Null,
+            created: now,
+            last_modified: now,
+            proof: None,
+        }
+    }
+
+    /// A link found by platform key is one that names that key now: after a rename moved the
+    /// link, the old key (which the platform may give another person) finds nothing.
+    #[tokio::test]
+    async fn a_key_finds_only_the_link_that_names_it_now() {
+        let cache = LookupCache::new(&CacheConfig {
+            ttl: std::time::Duration::from_secs(60),
+            max_entries: 100,
+        });
+        cache
+            .put_identity("t", "User", identity("a", "alice"))
+            .await;
+        let hit = cache.identity_by_key("t", "User", "alice").await.unwrap();
+        assert_eq!(hit.scim_id, "a");
+        assert!(cache.identity_by_key("u", "User", "alice").await.is_none());
+        assert!(cache.identity_by_key("t", "Group", "alice").await.is_none());
+        cache
+            .put_identity("t", "User", identity("a", "alice2"))
+            .await;
+        assert!(cache.identity_by_key("t", "User", "alice").await.is_none());
+        assert_eq!(
+            cache
+                .identity_by_key("t", "User", "alice2")
+                .await
+                .unwrap()
+                .scim_id,
+            "a"
+        );
+        cache
+            .forget_identity("t", "User", &identity("a", "alice2"))
+            .await;
+        assert!(cache.identity_by_key("t", "User", "alice2").await.is_none());
     }
 }

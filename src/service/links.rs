@@ -14,6 +14,9 @@ use crate::mapping::model::Completion;
 
 /// How many list items are read whole at a time when list items lack fields.
 const COMPLETION_CONCURRENCY: usize = 8;
+/// Up to this many members not in the cache are read from the store whole (and cached);
+/// more are read as ids only, so a 10,000-member group does not parse 10,000 stored users.
+const CACHED_LINKS_READ_WHOLE: usize = 100;
 use crate::scim::{ResourceKind, ScimError, ScimType};
 use crate::store::{Change, Identity, StoreError};
 
@@ -163,15 +166,31 @@ impl Resources<'_> {
 
     /// Links platform keys (creating links for keys seen for the first time), in their order.
     pub(super) async fn link_keys(&self, keys: &[String]) -> Result<Vec<Identity>> {
-        let known = self
-            .gw
-            .links
-            .get_by_backend_keys(self.scope(), keys)
-            .await?;
-        let mut by_key: HashMap<String, Identity> = known
-            .into_iter()
-            .map(|i| (i.backend_key.clone(), i))
-            .collect();
+        let (tenant, rt) = (&self.gw.tenant, self.type_id());
+        let mut by_key: HashMap<String, Identity> = HashMap::with_capacity(keys.len());
+        let mut unknown = Vec::new();
+        for key in keys {
+            match self.gw.cache.identity_by_key(tenant, rt, key).await {
+                Some(hit) => {
+                    by_key.insert(key.clone(), (*hit).clone());
+                }
+                None => unknown.push(key.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            let known = self
+                .gw
+                .links
+                .get_by_backend_keys(self.scope(), &unknown)
+                .await?;
+            for identity in known {
+                self.gw
+                    .cache
+                    .put_identity(tenant, rt, identity.clone())
+                    .await;
+                by_key.insert(identity.backend_key.clone(), identity);
+            }
+        }
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             match by_key.remove(key) {
@@ -318,13 +337,37 @@ impl Resources<'_> {
     /// The SCIM ids of platform keys, in their order, linking keys seen for the first time;
     /// reads only ids, so a 10,000-member group does not parse 10,000 stored users.
     pub(super) async fn link_ids(&self, keys: &[String]) -> Result<Vec<String>> {
-        let known: HashMap<String, String> = self
-            .gw
-            .links
-            .ids_by_backend_keys(self.scope(), keys)
-            .await?
-            .into_iter()
-            .collect();
+        let (tenant, rt) = (&self.gw.tenant, self.type_id());
+        let mut known: HashMap<String, String> = HashMap::with_capacity(keys.len());
+        let mut uncached = Vec::new();
+        for key in keys {
+            match self.gw.cache.identity_by_key(tenant, rt, key).await {
+                Some(hit) => {
+                    known.insert(key.clone(), hit.scim_id.clone());
+                }
+                None => uncached.push(key.clone()),
+            }
+        }
+        if uncached.is_empty() {
+        } else if uncached.len() <= CACHED_LINKS_READ_WHOLE {
+            // A few: read whole and cached, so the next read of the group asks no store.
+            for identity in self
+                .gw
+                .links
+                .get_by_backend_keys(self.scope(), &uncached)
+                .await?
+            {
+                known.insert(identity.backend_key.clone(), identity.scim_id.clone());
+                self.gw.cache.put_identity(tenant, rt, identity).await;
+            }
+        } else {
+            known.extend(
+                self.gw
+                    .links
+                    .ids_by_backend_keys(self.scope(), &uncached)
+                    .await?,
+            );
+        }
         let unknown: Vec<String> = keys
             .iter()
             .filter(|k| !known.contains_key(*k))

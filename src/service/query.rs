@@ -24,6 +24,23 @@ impl Resources<'_> {
 
     /// One page of the resources a query matches, not yet projected.
     pub async fn list(&self, query: &ListQuery, req: &RequestContext<'_>) -> Result<ListPage> {
+        let page = self.list_uncached(query, req).await?;
+        // The IdP looks the same name up again before each write: answer it from the cache.
+        if let (Some(name), [found]) = (
+            query.filter.as_ref().and_then(|f| self.name_eq(f)),
+            page.resources.as_slice(),
+        ) {
+            if let (1, Some(id)) = (page.total_results, found.get("id").and_then(Value::as_str)) {
+                self.gw
+                    .cache
+                    .put_name(&self.gw.tenant, self.type_id(), name, id)
+                    .await;
+            }
+        }
+        Ok(page)
+    }
+
+    async fn list_uncached(&self, query: &ListQuery, req: &RequestContext<'_>) -> Result<ListPage> {
         let rt = self.rt;
         let detail = Detail {
             partial: false,
@@ -189,6 +206,23 @@ impl Resources<'_> {
         }
     }
 
+    /// The name an `eq` filter on the resource's name attribute (`userName`, a group's
+    /// `displayName`) asks for.
+    fn name_eq<'f>(&self, filter: &'f Filter) -> Option<&'f str> {
+        let Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Literal::String(name),
+        } = filter
+        else {
+            return None;
+        };
+        (path.name.eq_ignore_ascii_case(self.name_attribute())
+            && path.sub.is_none()
+            && is_core_or_none(&path.urn))
+        .then_some(name.as_str())
+    }
+
     /// IdPs look a user up by `userName eq` before most writes; a name the gateway saw recently
     /// is answered without listing the platform.
     async fn cached_name_lookup(
@@ -200,20 +234,9 @@ impl Resources<'_> {
         detail: Detail,
         req: &RequestContext<'_>,
     ) -> Result<Option<ListPage>> {
-        let Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value: Literal::String(name),
-        } = filter
-        else {
+        let Some(name) = self.name_eq(filter) else {
             return Ok(None);
         };
-        if !path.name.eq_ignore_ascii_case(self.name_attribute())
-            || path.sub.is_some()
-            || !is_core_or_none(&path.urn)
-        {
-            return Ok(None);
-        }
         let Some(id) = self
             .gw
             .cache
@@ -222,8 +245,10 @@ impl Resources<'_> {
         else {
             return Ok(None);
         };
-        let Some(mut identity) = self.gw.links.get(self.scope(), &id).await? else {
-            return Ok(None);
+        let mut identity = match self.identity(&id).await {
+            Ok(identity) => identity,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
         };
         let object = match self.object_for(&mut identity, false, Locked::No).await {
             Ok(o) => o,

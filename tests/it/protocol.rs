@@ -572,3 +572,32 @@ async fn replicas_on_one_postgres_behave_as_one() {
     a.demo.stop().await;
     db.drop_now().await;
 }
+
+/// An IdP looks a user up by `userName eq` before each write. A name the gateway found once
+/// (here an account made on the platform, never written through SCIM) is answered from the
+/// cache without asking the platform again, and still as the platform has it.
+#[tokio::test]
+async fn a_user_name_found_once_is_answered_from_the_cache() {
+    let h = Harness::start().await;
+    let lookup = format!("/Users?{}", filter_query(r#"userName eq "ADMIN""#));
+    let emulator = &h.demo.emulator;
+    let before = emulator.request_count();
+    let first = h.get(&lookup).await.expect(200);
+    assert_eq!(first["totalResults"], 1);
+    assert_eq!(first["Resources"][0]["userName"], "admin");
+    let asked = emulator.request_count() - before;
+    assert!(asked >= 1, "the first lookup asks the platform");
+    let before = emulator.request_count();
+    let again = h.get(&lookup).await.expect(200);
+    assert_eq!(again, first);
+    assert_eq!(
+        emulator.request_count(),
+        before,
+        "the second lookup is answered from the cache"
+    );
+    // A name the cached account no longer has is not answered from the cache.
+    let other = format!("/Users?{}", filter_query(r#"userName eq "nobody""#));
+    assert_eq!(h.get(&other).await.expect(200)["totalResults"], 0);
+    assert!(emulator.request_count() > before);
+    h.demo.stop().await;
+}
