@@ -46,48 +46,53 @@ pub struct Preconditions {
 /// §2.3). Object keys are hashed in sorted order, so equal content gives the same tag whatever
 /// order an IdP sent it in, and a member list is hashed as a set.
 pub fn weak_etag(attrs: &Value, member_keys: Option<&[String]>) -> String {
-    let mut text = String::new();
+    let mut text = Vec::with_capacity(512);
     canonical(attrs, &mut text);
     if let Some(keys) = member_keys {
         let mut keys: Vec<&String> = keys.iter().collect();
         keys.sort();
-        text.push_str("|members:");
+        text.extend_from_slice(b"|members:");
         for k in keys {
-            text.push_str(k);
-            text.push(',');
+            text.extend_from_slice(k.as_bytes());
+            text.push(b',');
         }
     }
-    let digest = Sha256::digest(text.as_bytes());
+    let digest = Sha256::digest(&text);
     let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
     format!("W/\"{hex}\"")
 }
 
-fn canonical(v: &Value, out: &mut String) {
+/// Object keys sorted, scalars and keys as JSON text (written in place: this runs for every
+/// resource of every answer).
+fn canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for k in keys {
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                if let Some(v) = map.get(k) {
-                    canonical(v, out);
-                }
-                out.push(',');
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (k, v) in members {
+                json_text(k, out);
+                out.push(b':');
+                canonical(v, out);
+                out.push(b',');
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for item in items {
                 canonical(item, out);
-                out.push(',');
+                out.push(b',');
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => json_text(other, out),
     }
+}
+
+fn json_text<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // Writing JSON text of a string or a JSON scalar into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 #[cfg(test)]
@@ -126,5 +131,17 @@ mod tests {
         };
         assert_eq!(members(&["1", "2"]), members(&["2", "1"]));
         assert_ne!(members(&["1", "2"]), members(&["1"]));
+    }
+
+    /// The text hashed is fixed (IdPs keep versions across the gateway's upgrades): keys
+    /// sorted, JSON scalars, a trailing comma after each member, then the sorted member keys.
+    #[test]
+    fn the_hashed_text_is_stable() {
+        // sha256 of {"name":{"a":1,"b":2,},"tags":["x\"y",true,null,1.5,],"userName":"bjensen",}|members:1,2,
+        let tag = weak_etag(
+            &json!({"userName": "bjensen", "tags": ["x\"y", true, null, 1.5], "name": {"b": 2, "a": 1}}),
+            Some(&["2".to_owned(), "1".to_owned()]),
+        );
+        assert_eq!(tag, "W/\"6d7e386a3ce21320d35d\"");
     }
 }
