@@ -7,6 +7,7 @@ serve` with the shipped Coder mapping twice, cache on and cache off. Drives each
 
   get     GET one user           (emulator: GET /api/v2/users/{uuid})
   filter  userName eq "..."      (emulator: the list call the mapping pushes the filter down to)
+  extid   externalId eq "..."    (emulator: GET /api/v2/users/{uuid}; the link is the gateway's)
   list    a page of 100 users    (emulator: GET /api/v2/users?limit=100)
   patch   one-attribute PATCH    (emulator: PUT /api/v2/users/{uuid}/profile)
   group   GET one group of 10    (emulator: GET /api/v2/groups/{uuid})
@@ -127,7 +128,7 @@ def main():
     ap.add_argument("--latency-duration", type=int, default=3, help="seconds per concurrency-1 run")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--users", type=int, default=1000)
-    ap.add_argument("--only", default="get,group,filter,list,patch,tenant")
+    ap.add_argument("--only", default="get,group,filter,extid,list,patch,tenant")
     ap.add_argument("--links", type=int, default=0,
                     help="instead of the scenarios: link this many users (seeded on the emulator) "
                          "through the cache-on gateway, read them, and report its peak RSS")
@@ -199,6 +200,11 @@ ttl_secs = {ttl}
         for label, g in gateways.items():
             found = http("GET", f"{g.base}/scim/v2/Users?filter=userName%20eq%20%22{user}%22", headers=g.headers)
             scim_ids[label] = found["Resources"][0]["id"]
+            # Written once through the gateway, as users an IdP provisions are.
+            http("PATCH", f"{g.base}/scim/v2/Users/{scim_ids[label]}",
+                 {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                  "Operations": [{"op": "replace", "path": "externalId", "value": "ext-bench-07"}]},
+                 g.headers)
         # A tenant with a managed token (looked up in the store on every request), cache on.
         g = gateways["cache on"]
         admin_headers = {"Authorization": f"Bearer {admin_token}"}
@@ -250,6 +256,10 @@ ttl_secs = {ttl}
                 "platform": ("GET", f"/api/v2/users?q={user}&limit=100&offset=0", None),
                 "scim": ("GET", f"/scim/v2/Users?filter=userName%20eq%20%22{user}%22", None),
             },
+            "extid": {
+                "platform": ("GET", f"/api/v2/users/{uuid}", None),
+                "scim": ("GET", "/scim/v2/Users?filter=externalId%20eq%20%22ext-bench-07%22", None),
+            },
             "list": {
                 "platform": ("GET", "/api/v2/users?limit=100&offset=0", None),
                 "scim": ("GET", "/scim/v2/Users?startIndex=1&count=100", None),
@@ -274,7 +284,7 @@ ttl_secs = {ttl}
                   f"{'CPU us/req':>10} {'x proxy':>8} {'calls/req':>9} {'non-2xx':>7}")
         results = {}
         only = args.only.split(",")
-        for scenario in [s for s in ("get", "group", "filter", "list", "patch") if s in only]:
+        for scenario in [s for s in ("get", "group", "filter", "extid", "list", "patch") if s in only]:
             print()
             print(header)
             for (tname, proc, base, headers, kind, label) in targets:

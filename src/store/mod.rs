@@ -7,6 +7,7 @@
 
 mod audit;
 mod links;
+mod memo;
 mod postgres;
 mod replicas;
 mod sql;

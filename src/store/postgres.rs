@@ -110,7 +110,12 @@ impl PostgresStore {
 impl PostgresStore {
     /// Other replicas write the tokens too: each request's token is read from the database,
     /// so a revocation through any replica holds at once on all.
-    fn token_memo(&self) -> Option<&super::tokens::TokenMemo> {
+    fn token_memo(&self) -> Option<&super::memo::TokenMemo> {
+        None
+    }
+
+    /// The same for the links of an `externalId`.
+    fn external_id_memo(&self) -> Option<&super::memo::ExternalIdMemo> {
         None
     }
 

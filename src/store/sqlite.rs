@@ -5,15 +5,20 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+use super::memo::{ExternalIdMemo, Memo, TokenMemo};
 use super::sql::{self, sql_store};
-use super::tokens::TokenMemo;
 use super::{Identity, Scope, StoreError, StoreFuture};
+
+/// Most tokens, and most looked-up `externalId`s, kept in memory.
+const MEMO_CAPACITY: usize = 10_000;
 
 /// The embedded store on SQLite, owned by one process.
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Only this process writes an SQLite store: the tokens requests present are kept here.
+    /// Only this process writes an SQLite store: the tokens requests present are kept here,
     tokens: TokenMemo,
+    /// and the links of the `externalId`s IdPs look up (tenant, resource type, externalId).
+    external_ids: ExternalIdMemo,
 }
 
 impl SqliteStore {
@@ -48,7 +53,8 @@ impl SqliteStore {
         sql::migrator().run(&pool).await?;
         Ok(SqliteStore {
             pool,
-            tokens: TokenMemo::default(),
+            tokens: Memo::new(MEMO_CAPACITY),
+            external_ids: Memo::new(MEMO_CAPACITY),
         })
     }
 }
@@ -72,6 +78,10 @@ impl SqliteStore {
 
     fn token_memo(&self) -> Option<&TokenMemo> {
         Some(&self.tokens)
+    }
+
+    fn external_id_memo(&self) -> Option<&ExternalIdMemo> {
+        Some(&self.external_ids)
     }
 }
 

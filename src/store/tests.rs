@@ -102,6 +102,38 @@ pub(crate) async fn contract(store: &dyn Store) {
     changed.backend_key = "key-a2".to_owned();
     store.update(SCOPE, &changed).await.unwrap();
     assert_eq!(store.get(SCOPE, "a").await.unwrap(), Some(changed.clone()));
+    // A lookup by externalId sees every write at once (SQLite keeps lookups in memory).
+    assert_eq!(
+        store.find_by_external_id(SCOPE, "ext-a").await.unwrap(),
+        vec![]
+    );
+    let mut relinked = changed.clone();
+    relinked.external_id = Some("ext-a".to_owned());
+    store.update(SCOPE, &relinked).await.unwrap();
+    assert_eq!(
+        store.find_by_external_id(SCOPE, "ext-a").await.unwrap(),
+        vec![relinked.clone()]
+    );
+    store.update(SCOPE, &changed).await.unwrap();
+    assert_eq!(
+        store.find_by_external_id(SCOPE, "ext-a").await.unwrap(),
+        vec![]
+    );
+    let e = identity("e", "key-e");
+    assert_eq!(
+        store.find_by_external_id(SCOPE, "ext-e").await.unwrap(),
+        vec![]
+    );
+    store.insert(SCOPE, &e).await.unwrap();
+    assert_eq!(
+        store.find_by_external_id(SCOPE, "ext-e").await.unwrap(),
+        vec![e.clone()]
+    );
+    assert!(store.delete(SCOPE, "e").await.unwrap());
+    assert_eq!(
+        store.find_by_external_id(SCOPE, "ext-e").await.unwrap(),
+        vec![]
+    );
     changed.backend_key = "key-d".to_owned();
     assert!(matches!(
         store.update(SCOPE, &changed).await,

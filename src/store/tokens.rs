@@ -1,8 +1,5 @@
 //! Managed SCIM bearer tokens as stored: hashes, never secrets; every change written alone.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use time::OffsetDateTime;
 
 use super::StoreFuture;
@@ -84,92 +81,4 @@ pub trait TokenStore: Send + Sync + 'static {
         tenant: &'a str,
         id: Option<&'a str>,
     ) -> StoreFuture<'a, Vec<TokenRecord>>;
-}
-
-/// The managed tokens requests presented, kept in memory by a store only this process writes
-/// (SQLite): checking a token then asks no database. Every token write through the store
-/// forgets them all, before the write is answered, so a revocation holds for the next request.
-/// A store several replicas share keeps none (it reads the database on every request).
-#[derive(Debug, Default)]
-pub(crate) struct TokenMemo {
-    inner: Mutex<MemoState>,
-}
-
-#[derive(Debug, Default)]
-struct MemoState {
-    /// Counts the writes: a record read before a write is not kept after it.
-    generation: u64,
-    records: HashMap<(String, String), TokenRecord>,
-}
-
-/// At most this many tokens are kept; beyond, the memo starts again empty.
-const MEMO_CAPACITY: usize = 10_000;
-
-impl TokenMemo {
-    /// The token of `tenant` with `id`, if kept; else the generation to hand to
-    /// [`TokenMemo::keep`] with what the database answers.
-    pub(crate) fn get(&self, tenant: &str, id: &str) -> Result<TokenRecord, u64> {
-        let state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        state
-            .records
-            .get(&(tenant.to_owned(), id.to_owned()))
-            .cloned()
-            .ok_or(state.generation)
-    }
-
-    /// Keeps a record read at `generation`, unless a write came since.
-    pub(crate) fn keep(&self, generation: u64, record: &TokenRecord) {
-        let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if state.generation != generation {
-            return;
-        }
-        if state.records.len() >= MEMO_CAPACITY {
-            state.records.clear();
-        }
-        state
-            .records
-            .insert((record.tenant.clone(), record.id.clone()), record.clone());
-    }
-
-    /// Forgets every kept token (a token or tenant was written).
-    pub(crate) fn forget_all(&self) {
-        let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        state.generation += 1;
-        state.records.clear();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(id: &str) -> TokenRecord {
-        let now = OffsetDateTime::now_utc();
-        TokenRecord {
-            id: id.to_owned(),
-            tenant: "t".to_owned(),
-            name: "n".to_owned(),
-            hash: "h".to_owned(),
-            created: now,
-            issued: now,
-            expires_at: None,
-            last_used_at: None,
-            revoked_at: None,
-        }
-    }
-
-    #[test]
-    fn a_read_older_than_a_write_is_not_kept() {
-        let memo = TokenMemo::default();
-        let before = memo.get("t", "a").unwrap_err();
-        memo.forget_all();
-        memo.keep(before, &record("a"));
-        assert!(memo.get("t", "a").is_err());
-        let now = memo.get("t", "a").unwrap_err();
-        memo.keep(now, &record("a"));
-        assert_eq!(memo.get("t", "a").unwrap().id, "a");
-        assert!(memo.get("other", "a").is_err());
-        memo.forget_all();
-        assert!(memo.get("t", "a").is_err());
-    }
 }

@@ -1,6 +1,7 @@
 //! The identity links' SQL ([`LinkStore`](super::super::LinkStore)), for both databases.
 
-/// Implements `LinkStore` for `$store` (a struct with a `pool` field) whose rows are `$row`.
+/// Implements `LinkStore` for `$store` (a struct with a `pool` field and an
+/// `external_id_memo` method) whose rows are `$row`.
 macro_rules! sql_links_store {
     ($store:ty, $row:ty) => {
         impl $store {
@@ -107,6 +108,16 @@ macro_rules! sql_links_store {
             }
         }
 
+        impl $store {
+            /// Every link write forgets the `externalId` lookups kept (see `Memo`), whether
+            /// or not it succeeded: a failed write may still have changed a row.
+            fn forget_external_ids(&self) {
+                if let Some(memo) = self.external_id_memo() {
+                    memo.forget_all();
+                }
+            }
+        }
+
         impl super::LinkStore for $store {
             fn get<'a>(
                 &'a self,
@@ -162,8 +173,24 @@ macro_rules! sql_links_store {
                 external_id: &'a str,
             ) -> StoreFuture<'a, Vec<Identity>> {
                 Box::pin(async move {
-                    self.identities_where(scope, "external_id", external_id)
-                        .await
+                    let memo = self.external_id_memo();
+                    let key = (
+                        scope.tenant.to_owned(),
+                        scope.resource_type.to_owned(),
+                        external_id.to_owned(),
+                    );
+                    let generation = match memo.map(|m| m.get(&key)) {
+                        Some(Ok(found)) => return Ok(found),
+                        Some(Err(generation)) => Some(generation),
+                        None => None,
+                    };
+                    let found = self
+                        .identities_where(scope, "external_id", external_id)
+                        .await?;
+                    if let (Some(memo), Some(generation)) = (memo, generation) {
+                        memo.keep(generation, key, found.clone());
+                    }
+                    Ok(found)
                 })
             }
 
@@ -173,7 +200,9 @@ macro_rules! sql_links_store {
                 identity: &'a Identity,
             ) -> StoreFuture<'a, ()> {
                 Box::pin(async move {
-                    match self.insert_row(scope, identity, "").await {
+                    let inserted = self.insert_row(scope, identity, "").await;
+                    self.forget_external_ids();
+                    match inserted {
                         Ok(_) => {
                             self.announce(scope, &identity.scim_id, &identity.backend_key, false)
                                 .await
@@ -195,9 +224,11 @@ macro_rules! sql_links_store {
                 identity: &'a Identity,
             ) -> StoreFuture<'a, Identity> {
                 Box::pin(async move {
-                    self.insert_row(scope, identity, " ON CONFLICT DO NOTHING")
-                        .await
-                        .map_err(|e| {
+                    let inserted = self
+                        .insert_row(scope, identity, " ON CONFLICT DO NOTHING")
+                        .await;
+                    self.forget_external_ids();
+                    inserted.map_err(|e| {
                             if sql::is_foreign_key_violation(&e) {
                                 StoreError::TenantGone(scope.tenant.to_owned())
                             } else {
@@ -232,6 +263,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(&identity.proof)
                     .execute(&self.pool)
                     .await;
+                    self.forget_external_ids();
                     match result {
                         Ok(done) if done.rows_affected() == 0 => Err(StoreError::NotFound),
                         Ok(_) => {
@@ -256,8 +288,9 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(scope.resource_type)
                     .bind(scim_id)
                     .fetch_optional(&self.pool)
-                    .await?;
-                    match row {
+                    .await;
+                    self.forget_external_ids();
+                    match row? {
                         Some(row) => {
                             let key: String = row.try_get("backend_key")?;
                             self.announce(scope, scim_id, &key, true).await?;

@@ -123,7 +123,7 @@ macro_rules! sql_tokens_store {
                     // One token by its key (every authenticated request asks), or a tenant's.
                     let mut generation = None;
                     if let (Some(id), Some(memo)) = (id, self.token_memo()) {
-                        match memo.get(tenant, id) {
+                        match memo.get(&(tenant.to_owned(), id.to_owned())) {
                             Ok(record) => return Ok(vec![record]),
                             Err(seen) => generation = Some(seen),
                         }
@@ -166,7 +166,11 @@ macro_rules! sql_tokens_store {
                     if let (Some(generation), Some(memo), [record]) =
                         (generation, self.token_memo(), out.as_slice())
                     {
-                        memo.keep(generation, record);
+                        memo.keep(
+                            generation,
+                            (record.tenant.clone(), record.id.clone()),
+                            record.clone(),
+                        );
                     }
                     Ok(out)
                 })
@@ -174,7 +178,7 @@ macro_rules! sql_tokens_store {
         }
 
         impl $store {
-            /// Every token write forgets what the memo keeps (see `TokenMemo`).
+            /// Every token write forgets what the memo keeps (see `Memo`).
             fn forget_tokens(&self) {
                 if let Some(memo) = self.token_memo() {
                     memo.forget_all();
