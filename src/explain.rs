@@ -157,8 +157,7 @@ impl Platform for RecordingPlatform {
             Ok(BackendResponse {
                 status,
                 headers: Map::new(),
-                raw_body: body.to_string(),
-                body: body.into(),
+                body: crate::mapping::lazy::JsonBody::from_value(body),
             })
         })
     }
@@ -215,8 +214,7 @@ fn recorded(
     let response = BackendResponse {
         status: 200,
         headers: Map::new(),
-        raw_body: answer.to_string(),
-        body: answer.clone().into(),
+        body: crate::mapping::lazy::JsonBody::from_value(answer.clone()),
     };
     let object = section.get.object_of(&response, settings).ok()?;
     let key = section.key_of(&object, settings).ok()?;

@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION}
 use serde_json::{Map, Value};
 
 use super::{Platform, PlatformError, PlatformFuture};
+use crate::mapping::lazy::JsonBody;
 use crate::mapping::model::AuthScheme;
 use crate::mapping::vars::{SettingsVars, TemplateVars};
 use crate::mapping::{BackendRequest, BackendResponse, Method, PlatformSpec};
@@ -132,22 +133,16 @@ impl HttpPlatform {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "platform call"
         );
-        // Parsed from the bytes; the text (for rules and messages) is a plain copy when the
-        // body is valid UTF-8, as it nearly always is.
-        let raw_body = match String::from_utf8(bytes.to_vec()) {
+        // Kept as text, checked to be JSON; parsed only where something reads it (see
+        // mapping::lazy). Not UTF-8 is read as the text with the bad bytes replaced.
+        let text = match String::from_utf8(bytes.to_vec()) {
             Ok(text) => text,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        };
-        let body = if raw_body.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(raw_body.clone()))
         };
         Ok(BackendResponse {
             status,
             headers,
-            body: body.into(),
-            raw_body,
+            body: JsonBody::from_text(text),
         })
     }
 

@@ -59,9 +59,9 @@ pub trait VarSource {
     /// One variable's value; `None` when it is not set (undefined in the expression).
     fn var(&self, name: &str) -> Option<Cow<'_, Value>>;
 
-    /// A variable held in shared form (a platform answer): expressions then read it lazily
-    /// instead of converting the parts they read.
-    fn shared(&self, _name: &str) -> Option<std::sync::Arc<Value>> {
+    /// A variable as MiniJinja reads it, when the context has a lazy form of it (a platform
+    /// answer): expressions then read it as it is instead of converting the parts they read.
+    fn lazy(&self, _name: &str) -> Option<JinjaValue> {
         None
     }
 }
@@ -89,8 +89,8 @@ impl<'a> Scope<'a> {
         self.source.var(name)
     }
 
-    fn shared(&self, name: &str) -> Option<std::sync::Arc<Value>> {
-        self.source.shared(name)
+    fn lazy(&self, name: &str) -> Option<JinjaValue> {
+        self.source.lazy(name)
     }
 }
 
@@ -223,8 +223,8 @@ impl Expr {
             .members
             .iter()
             .filter_map(|(name, reads)| {
-                if let Some(shared) = scope.shared(name) {
-                    return Some((name.as_str(), super::lazy::lazy(shared)));
+                if let Some(lazy) = scope.lazy(name) {
+                    return Some((name.as_str(), lazy));
                 }
                 let value = scope.var(name)?;
                 Some((
@@ -301,7 +301,7 @@ fn to_json(value: JinjaValue) -> Result<Option<Value>, EvalError> {
     if value.is_undefined() {
         return Ok(None);
     }
-    serde_json::to_value(&value)
+    super::lazy::to_json(&value)
         .map(Some)
         .map_err(|e| EvalError(format!("expression result is not JSON: {e}")))
 }

@@ -1,15 +1,224 @@
-//! JSON as MiniJinja sees it, converted only where an expression looks.
+//! JSON as MiniJinja sees it, read only where an expression looks.
 //!
 //! A platform answer can be large (Coder answers a user's groups with every member of each,
-//! the organization's "Everyone" group included). Converting it whole into MiniJinja values
-//! costs more than the platform call; a [`JsonNode`] shares the parsed answer and converts a
-//! member only when an expression reads it, so `response | rejectattr('id', 'eq', x) | list`
-//! reads one field of each group and never the members.
+//! the organization's "Everyone" group included). Parsing it into JSON values and converting
+//! those into MiniJinja values costs far more than the platform call. A platform answer is a
+//! [`JsonBody`]: its text, checked to be JSON, parsed whole only when something reads it whole.
+//! Expressions read it through `RawNode`s, which parse one level of the text when they are
+//! looked into, so `response | rejectattr('id', 'eq', x) | list` reads one field of each
+//! group and never builds the members. A `JsonNode` does the same over JSON already parsed.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value as JinjaValue};
+use serde_json::value::RawValue;
 use serde_json::Value;
+
+/// A platform answer's body: its text, parsed when something reads it as JSON.
+#[derive(Debug, Clone)]
+pub struct JsonBody {
+    text: Arc<str>,
+    /// The text is one JSON document (else the body reads as a JSON string of the text).
+    is_json: bool,
+    parsed: OnceLock<Arc<Value>>,
+}
+
+impl JsonBody {
+    /// A body as the platform sent it; only checked here (no values are built).
+    pub fn from_text(text: String) -> JsonBody {
+        let is_json = !text.trim().is_empty() && serde_json::from_str::<&RawValue>(&text).is_ok();
+        JsonBody {
+            text: Arc::from(text),
+            is_json,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// A body given as JSON (recorded and test answers).
+    pub fn from_value(value: Value) -> JsonBody {
+        let body = JsonBody {
+            text: Arc::from(value.to_string()),
+            is_json: true,
+            parsed: OnceLock::new(),
+        };
+        let _ = body.parsed.set(Arc::new(value));
+        body
+    }
+
+    /// The body as JSON: `null` when empty, a JSON string of the text when it is not JSON.
+    pub fn value(&self) -> &Arc<Value> {
+        self.parsed.get_or_init(|| {
+            Arc::new(if self.text.trim().is_empty() {
+                Value::Null
+            } else if self.is_json {
+                serde_json::from_str(&self.text)
+                    .unwrap_or_else(|_| Value::String(self.text.to_string()))
+            } else {
+                Value::String(self.text.to_string())
+            })
+        })
+    }
+
+    /// The body's text, for `body_contains` rules and messages.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The body for an expression: read lazily, from the JSON when it was parsed already, else
+    /// from the text.
+    pub(super) fn jinja(&self) -> JinjaValue {
+        match (self.parsed.get(), self.is_json) {
+            (Some(parsed), _) => lazy(parsed.clone()),
+            (None, true) => raw_at(&self.text, 0, self.text.len()),
+            (None, false) => lazy(self.value().clone()),
+        }
+    }
+}
+
+impl serde::Serialize for JsonBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
+/// An object or array inside a JSON text, parsed one level when it is looked into.
+#[derive(Debug)]
+struct RawNode {
+    text: Arc<str>,
+    start: usize,
+    end: usize,
+    level: OnceLock<Level>,
+}
+
+/// One level of a JSON object or array: where each member's text is.
+#[derive(Debug)]
+enum Level {
+    /// Members in key order (a repeated key: the last one, as when parsed whole).
+    Object(Vec<(String, usize, usize)>),
+    Array(Vec<(usize, usize)>),
+}
+
+/// The value of the JSON text `text[start..end]` (checked to be JSON) for MiniJinja.
+fn raw_at(text: &Arc<str>, start: usize, end: usize) -> JinjaValue {
+    let part = text.get(start..end).unwrap_or_default().trim();
+    match part.as_bytes().first() {
+        Some(b'{' | b'[') => JinjaValue::from_object(RawNode {
+            text: text.clone(),
+            start,
+            end,
+            level: OnceLock::new(),
+        }),
+        _ => match serde_json::from_str::<Value>(part) {
+            Ok(scalar) => scalar_value(&scalar),
+            Err(_) => JinjaValue::UNDEFINED,
+        },
+    }
+}
+
+impl RawNode {
+    fn part(&self) -> &str {
+        self.text.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// Where a member's text is, as positions in the whole text.
+    fn span(&self, member: &RawValue) -> (usize, usize) {
+        let at = (member.get().as_ptr() as usize).saturating_sub(self.text.as_ptr() as usize);
+        (at, at + member.get().len())
+    }
+
+    fn level(&self) -> &Level {
+        self.level.get_or_init(|| {
+            let part = self.part();
+            if part.trim_start().starts_with('{') {
+                let members: BTreeMap<String, &RawValue> =
+                    serde_json::from_str(part).unwrap_or_default();
+                Level::Object(
+                    members
+                        .into_iter()
+                        .map(|(key, member)| {
+                            let (start, end) = self.span(member);
+                            (key, start, end)
+                        })
+                        .collect(),
+                )
+            } else {
+                let items: Vec<&RawValue> = serde_json::from_str(part).unwrap_or_default();
+                Level::Array(items.into_iter().map(|item| self.span(item)).collect())
+            }
+        })
+    }
+
+    /// The JSON value of the whole node (parsed directly: an expression's result).
+    fn to_json(&self) -> Value {
+        serde_json::from_str(self.part()).unwrap_or(Value::Null)
+    }
+}
+
+impl Object for RawNode {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        match self.level() {
+            Level::Object(_) => ObjectRepr::Map,
+            Level::Array(_) => ObjectRepr::Seq,
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JinjaValue) -> Option<JinjaValue> {
+        match self.level() {
+            Level::Object(members) => {
+                let key = key.as_str()?;
+                let found = members
+                    .binary_search_by(|(k, _, _)| k.as_str().cmp(key))
+                    .ok()?;
+                let (_, start, end) = members.get(found)?;
+                Some(raw_at(&self.text, *start, *end))
+            }
+            Level::Array(items) => {
+                let (start, end) = items.get(key.as_usize()?)?;
+                Some(raw_at(&self.text, *start, *end))
+            }
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.level() {
+            Level::Object(members) => Enumerator::Values(
+                members
+                    .iter()
+                    .map(|(k, _, _)| JinjaValue::from(k.as_str()))
+                    .collect(),
+            ),
+            Level::Array(items) => Enumerator::Seq(items.len()),
+        }
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        match self.level() {
+            Level::Object(members) => Some(members.len()),
+            Level::Array(items) => Some(items.len()),
+        }
+    }
+}
+
+/// An expression's result as JSON: the parts that are still JSON (a lazy node, a list of them)
+/// taken as they are, the rest through MiniJinja's serializer.
+pub(super) fn to_json(value: &JinjaValue) -> Result<Value, serde_json::Error> {
+    if let Some(raw) = value.downcast_object_ref::<RawNode>() {
+        return Ok(raw.to_json());
+    }
+    if let Some(node) = value.downcast_object_ref::<JsonNode>() {
+        return Ok(node.value().clone());
+    }
+    if value.as_object().is_none() && value.kind() == minijinja::value::ValueKind::Seq {
+        if let Ok(items) = value.try_iter() {
+            return items
+                .map(|item| to_json(&item))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array);
+        }
+    }
+    serde_json::to_value(value)
+}
 
 /// One step from a node to a member: a key of an object or a position in an array.
 #[derive(Debug, Clone)]
@@ -144,12 +353,15 @@ mod tests {
             "groups": [
                 {"id": "org", "members": [{"id": "u1"}, {"id": "u2"}]},
                 {"id": "g1", "name": "Eng", "n": -3, "f": 0.5, "ok": true, "none": null,
-                 "members": [{"id": "u1"}], "tags": {"b": 1, "a": 2}},
+                 "members": [{"id": "u1"}], "tags": {"b": 1, "a": 2},
+                 "esc": "a\"b\\c\n", "uni": "é€😀"},
             ],
             "count": 2,
         });
         let env = minijinja::Environment::new();
         let shared = Arc::new(doc.clone());
+        // As a platform sends it: spaces, escapes, unicode.
+        let text = serde_json::to_string_pretty(&doc).unwrap();
         for source in [
             "response.groups | rejectattr('id', 'eq', 'org') | list",
             "response.groups | map(attribute='id') | list",
@@ -168,6 +380,7 @@ mod tests {
             "response.groups[1] == response.groups[1]",
             "response.groups[0].members == [{'id': 'u1'}, {'id': 'u2'}]",
             "response | tojson",
+            "response.groups[1].esc ~ response.groups[1].uni",
             "response.groups[1].tags is mapping and response.groups is sequence",
             "'g1' in response.groups | map(attribute='id')",
             "response.groups | first",
@@ -177,14 +390,39 @@ mod tests {
             let converted = expr
                 .eval(minijinja::context! { response => JinjaValue::from_serialize(&doc) })
                 .unwrap();
-            let lazily = expr
+            let expected = serde_json::to_value(&converted).unwrap();
+            let parsed = expr
                 .eval(minijinja::context! { response => lazy(shared.clone()) })
                 .unwrap();
-            assert_eq!(
-                serde_json::to_value(&lazily).unwrap(),
-                serde_json::to_value(&converted).unwrap(),
-                "{source}"
-            );
+            assert_eq!(to_json(&parsed).unwrap(), expected, "{source} (parsed)");
+            let body = JsonBody::from_text(text.clone());
+            let raw = expr
+                .eval(minijinja::context! { response => body.jinja() })
+                .unwrap();
+            assert_eq!(to_json(&raw).unwrap(), expected, "{source} (text)");
+            assert_eq!(raw.is_true(), converted.is_true(), "{source} (truth)");
         }
+    }
+
+    #[test]
+    fn bodies_read_as_the_platform_sent_them() {
+        assert_eq!(**JsonBody::from_text(String::new()).value(), Value::Null);
+        assert_eq!(**JsonBody::from_text("  ".to_owned()).value(), Value::Null);
+        let text = JsonBody::from_text("<html>busy</html>".to_owned());
+        assert_eq!(**text.value(), json!("<html>busy</html>"));
+        assert_eq!(text.text(), "<html>busy</html>");
+        let cut = JsonBody::from_text("{\"a\": [1, 2".to_owned());
+        assert_eq!(**cut.value(), json!("{\"a\": [1, 2"));
+        let doc = JsonBody::from_text(" {\"a\": {\"b\": [1, \"x\"]}, \"a\": 7} ".to_owned());
+        // A repeated key reads as its last value, as when parsed whole.
+        assert_eq!(**doc.value(), json!({"a": 7}));
+        let env = minijinja::Environment::new();
+        let a = env.compile_expression("response.a").unwrap();
+        let fresh = JsonBody::from_text(" {\"a\": {\"b\": 1}, \"a\": 7} ".to_owned());
+        let read = a
+            .eval(minijinja::context! { response => fresh.jinja() })
+            .unwrap();
+        assert_eq!(to_json(&read).unwrap(), json!(7));
+        assert_eq!(**JsonBody::from_value(json!([1])).value(), json!([1]));
     }
 }

@@ -8,7 +8,7 @@
 pub mod compile;
 mod contract;
 pub mod expr;
-mod lazy;
+pub mod lazy;
 pub mod model;
 mod plan;
 pub mod redact;

@@ -75,7 +75,7 @@ impl CallSpec {
         settings: &Value,
     ) -> Result<Value, MappingError> {
         let Some(expr) = &self.object else {
-            return Ok(Value::clone(&response.body));
+            return Ok(Value::clone(response.body.value()));
         };
         let headers = Value::Object(response.headers.clone());
         let vars = ResponseVars {
@@ -238,7 +238,7 @@ impl Mapping {
                 continue;
             }
             if let Some(needle) = &rule.body_contains {
-                if !response.raw_body.contains(needle.as_str()) {
+                if !response.body.text().contains(needle.as_str()) {
                     continue;
                 }
             }
@@ -258,7 +258,7 @@ impl Mapping {
     pub fn error_message(&self, response: &BackendResponse) -> String {
         let from_rule = self.platform.error_message.as_ref().and_then(|expr| {
             let vars = ErrorVars {
-                response: &response.body,
+                response: response.body.value(),
             };
             match expr.eval(&vars.context()) {
                 Ok(Some(Value::String(s))) if !s.is_empty() => Some(s),
@@ -277,13 +277,13 @@ impl Mapping {
 
 fn default_message(response: &BackendResponse) -> String {
     for key in ["message", "error", "detail"] {
-        match response.body.get(key) {
+        match response.body.value().get(key) {
             Some(Value::String(s)) if !s.is_empty() => return s.clone(),
             Some(v @ Value::Object(_)) => return v.to_string(),
             _ => {}
         }
     }
-    let mut text: String = response.raw_body.chars().take(300).collect();
+    let mut text: String = response.body.text().chars().take(300).collect();
     if text.is_empty() {
         text = "no details".to_owned();
     }

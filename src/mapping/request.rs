@@ -77,10 +77,8 @@ pub struct BackendResponse {
     pub status: u16,
     /// Header values as JSON strings, by lower-case name.
     pub headers: Map<String, Value>,
-    /// The parsed body, shared: expressions read it without copying it.
-    pub body: std::sync::Arc<Value>,
-    /// The body as text, for `body_contains` rules and messages.
-    pub raw_body: String,
+    /// The body: its text, read as JSON where needed (`body.value()`, `body.text()`).
+    pub body: super::lazy::JsonBody,
 }
 
 impl BackendResponse {

@@ -220,8 +220,7 @@ fn response(status: u16, body: Value) -> BackendResponse {
     BackendResponse {
         status,
         headers: Default::default(),
-        raw_body: body.to_string(),
-        body: body.into(),
+        body: crate::mapping::lazy::JsonBody::from_text(body.to_string()),
     }
 }
 

@@ -19,9 +19,9 @@
 //! A call that `returns_object` sets `key` and `backend` for the calls after it.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use super::expr::{Scope, VarSource};
+use super::lazy::JsonBody;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -161,8 +161,8 @@ impl TemplateVars for FilterVars<'_> {
 /// Reading a platform answer (list items, totals, a user's groups).
 #[derive(Debug, Serialize)]
 pub struct ResponseVars<'a> {
-    /// The answer's JSON body (shared: expressions read it lazily).
-    pub response: &'a Arc<Value>,
+    /// The answer's JSON body (expressions read it lazily).
+    pub response: &'a JsonBody,
     /// The answer's headers, by lower-case name.
     pub headers: &'a Value,
     /// `[backend.settings]` of the gateway config.
@@ -170,13 +170,13 @@ pub struct ResponseVars<'a> {
 }
 
 impl VarSource for ResponseVars<'_> {
-    fn shared(&self, name: &str) -> Option<Arc<Value>> {
-        (name == "response").then(|| self.response.clone())
+    fn lazy(&self, name: &str) -> Option<minijinja::Value> {
+        (name == "response").then(|| self.response.jinja())
     }
 
     fn var(&self, name: &str) -> Option<Cow<'_, Value>> {
         match name {
-            "response" => json(self.response),
+            "response" => json(self.response.value()),
             "headers" => json(self.headers),
             "settings" => json(self.settings),
             _ => None,

@@ -32,8 +32,7 @@ impl ScriptedPlatform {
         self.answers.lock().unwrap().push_back(Ok(BackendResponse {
             status,
             headers: Map::new(),
-            raw_body: body.to_string(),
-            body: body.into(),
+            body: crate::mapping::lazy::JsonBody::from_text(body.to_string()),
         }));
     }
 
