@@ -19,18 +19,14 @@ use serde_json::Value;
 #[derive(Debug, Clone)]
 pub struct JsonBody {
     text: Arc<str>,
-    /// The text is one JSON document (else the body reads as a JSON string of the text).
-    is_json: bool,
     parsed: OnceLock<Arc<Value>>,
 }
 
 impl JsonBody {
-    /// A body as the platform sent it; only checked here (no values are built).
+    /// A body as the platform sent it; nothing is parsed yet.
     pub fn from_text(text: String) -> JsonBody {
-        let is_json = !text.trim().is_empty() && serde_json::from_str::<&RawValue>(&text).is_ok();
         JsonBody {
             text: Arc::from(text),
-            is_json,
             parsed: OnceLock::new(),
         }
     }
@@ -39,7 +35,6 @@ impl JsonBody {
     pub fn from_value(value: Value) -> JsonBody {
         let body = JsonBody {
             text: Arc::from(value.to_string()),
-            is_json: true,
             parsed: OnceLock::new(),
         };
         let _ = body.parsed.set(Arc::new(value));
@@ -51,11 +46,9 @@ impl JsonBody {
         self.parsed.get_or_init(|| {
             Arc::new(if self.text.trim().is_empty() {
                 Value::Null
-            } else if self.is_json {
+            } else {
                 serde_json::from_str(&self.text)
                     .unwrap_or_else(|_| Value::String(self.text.to_string()))
-            } else {
-                Value::String(self.text.to_string())
             })
         })
     }
@@ -65,13 +58,16 @@ impl JsonBody {
         &self.text
     }
 
-    /// The body for an expression: read lazily, from the JSON when it was parsed already, else
-    /// from the text.
+    /// The body for an expression: from the JSON when it was parsed already; else an object
+    /// or array read from the text (reading its first level checks the whole text is JSON);
+    /// else parsed.
     pub(super) fn jinja(&self) -> JinjaValue {
-        match (self.parsed.get(), self.is_json) {
-            (Some(parsed), _) => lazy(parsed.clone()),
-            (None, true) => raw_at(&self.text, 0, self.text.len()),
-            (None, false) => lazy(self.value().clone()),
+        if let Some(parsed) = self.parsed.get() {
+            return lazy(parsed.clone());
+        }
+        match RawNode::root(&self.text) {
+            Some(node) => JinjaValue::from_object(node),
+            None => lazy(self.value().clone()),
         }
     }
 }
@@ -127,26 +123,49 @@ impl RawNode {
         (at, at + member.get().len())
     }
 
+    /// The node of a whole JSON text that is an object or array; `None` for anything else,
+    /// text that is not JSON included.
+    fn root(text: &Arc<str>) -> Option<RawNode> {
+        let node = RawNode {
+            text: text.clone(),
+            start: 0,
+            end: text.len(),
+            level: OnceLock::new(),
+        };
+        let level = node.parse_level()?;
+        let _ = node.level.set(level);
+        Some(node)
+    }
+
+    /// The first level of the node's text; `None` when it is not a JSON object or array.
+    fn parse_level(&self) -> Option<Level> {
+        let part = self.part();
+        let trimmed = part.trim_start();
+        if trimmed.starts_with('{') {
+            let members: BTreeMap<String, &RawValue> = serde_json::from_str(part).ok()?;
+            Some(Level::Object(
+                members
+                    .into_iter()
+                    .map(|(key, member)| {
+                        let (start, end) = self.span(member);
+                        (key, start, end)
+                    })
+                    .collect(),
+            ))
+        } else if trimmed.starts_with('[') {
+            let items: Vec<&RawValue> = serde_json::from_str(part).ok()?;
+            Some(Level::Array(
+                items.into_iter().map(|item| self.span(item)).collect(),
+            ))
+        } else {
+            None
+        }
+    }
+
     fn level(&self) -> &Level {
-        self.level.get_or_init(|| {
-            let part = self.part();
-            if part.trim_start().starts_with('{') {
-                let members: BTreeMap<String, &RawValue> =
-                    serde_json::from_str(part).unwrap_or_default();
-                Level::Object(
-                    members
-                        .into_iter()
-                        .map(|(key, member)| {
-                            let (start, end) = self.span(member);
-                            (key, start, end)
-                        })
-                        .collect(),
-                )
-            } else {
-                let items: Vec<&RawValue> = serde_json::from_str(part).unwrap_or_default();
-                Level::Array(items.into_iter().map(|item| self.span(item)).collect())
-            }
-        })
+        // Inner nodes are parts of a text checked whole when its root was read.
+        self.level
+            .get_or_init(|| self.parse_level().unwrap_or(Level::Array(Vec::new())))
     }
 
     /// The JSON value of the whole node (parsed directly: an expression's result).
@@ -413,10 +432,19 @@ mod tests {
         assert_eq!(text.text(), "<html>busy</html>");
         let cut = JsonBody::from_text("{\"a\": [1, 2".to_owned());
         assert_eq!(**cut.value(), json!("{\"a\": [1, 2"));
+        let env = minijinja::Environment::new();
+        let whole = env.compile_expression("response").unwrap();
+        for text in ["{\"a\": [1, 2", "[1, 2] trailing", "[1, 2]"] {
+            let body = JsonBody::from_text(text.to_owned());
+            let read = whole
+                .eval(minijinja::context! { response => body.jinja() })
+                .unwrap();
+            let parsed = JsonBody::from_text(text.to_owned());
+            assert_eq!(to_json(&read).unwrap(), **parsed.value(), "{text}");
+        }
         let doc = JsonBody::from_text(" {\"a\": {\"b\": [1, \"x\"]}, \"a\": 7} ".to_owned());
         // A repeated key reads as its last value, as when parsed whole.
         assert_eq!(**doc.value(), json!({"a": 7}));
-        let env = minijinja::Environment::new();
         let a = env.compile_expression("response.a").unwrap();
         let fresh = JsonBody::from_text(" {\"a\": {\"b\": 1}, \"a\": 7} ".to_owned());
         let read = a
