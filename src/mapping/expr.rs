@@ -217,7 +217,8 @@ impl Expr {
         Some(Some(value))
     }
 
-    /// A MiniJinja context with the parts of the scope's variables this expression reads.
+    /// A MiniJinja context with the parts of the scope's variables this expression reads,
+    /// read lazily.
     fn context(&self, scope: &Scope<'_>) -> JinjaValue {
         self.reads
             .members
@@ -227,10 +228,9 @@ impl Expr {
                     return Some((name.as_str(), lazy));
                 }
                 let value = scope.var(name)?;
-                Some((
-                    name.as_str(),
-                    JinjaValue::from_serialize(reads.prune(&value)),
-                ))
+                // Converted to MiniJinja values only where the expression looks.
+                let pruned = std::sync::Arc::new(reads.prune(&value));
+                Some((name.as_str(), super::lazy::lazy(pruned)))
             })
             .collect()
     }

@@ -403,6 +403,13 @@ mod tests {
             "response.groups[1].tags is mapping and response.groups is sequence",
             "'g1' in response.groups | map(attribute='id')",
             "response.groups | first",
+            "'a' in response.groups[1].tags and 'z' not in response.groups[1].tags",
+            "response.groups | map(attribute='id') | sort | join(',')",
+            "response.groups | map(attribute='members') | list | length",
+            "response.groups[0].members | map(attribute='id') | unique | list",
+            "response.groups | selectattr('ok') | map(attribute='name') | list",
+            "response.groups[1].tags | items | list",
+            "response.groups[1] | string | length > 10",
             "response.groups | last",
         ] {
             let expr = env.compile_expression(source).unwrap();
