@@ -229,6 +229,11 @@ ttl_secs = {ttl}
                 group_uuid = next(x["id"] for x in groups if x["display_name"] == made["displayName"])
         tenant_user = http("GET", f"{g.base}/scim/v2/bench/Users?filter=userName%20eq%20%22{user}%22",
                            headers=tenant_headers)["Resources"][0]["id"]
+        # Written once through the tenant, as the default tenant's user was: the same read.
+        http("PATCH", f"{g.base}/scim/v2/bench/Users/{tenant_user}",
+             {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+              "Operations": [{"op": "replace", "path": "externalId", "value": "ext-bench-07"}]},
+             tenant_headers)
 
         if args.links:
             link_all(gateways["cache on"], args, work, info)
