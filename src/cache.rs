@@ -24,6 +24,8 @@ pub struct LookupCache {
     /// Keys deleted through the gateway, with the deleted account's proof when known.
     deleted: Cache<String, Option<String>>,
     groups_of: Cache<String, Arc<Vec<Value>>>,
+    /// Entries live long enough to be read again (`cache.ttl_secs` above zero).
+    keeps_entries: bool,
 }
 
 fn object_key(tenant: &str, resource_type: &str, backend_key: &str) -> String {
@@ -65,6 +67,7 @@ impl LookupCache {
                 .time_to_live(config.ttl)
                 .support_invalidation_closures()
                 .build(),
+            keeps_entries: !config.ttl.is_zero() && config.max_entries > 0,
             // Independent of the lookup TTL: long enough for any list in flight to finish.
             // At least twice the lookup TTL, so no cached list can outlive the mark.
             deleted: Cache::builder()
@@ -73,6 +76,12 @@ impl LookupCache {
                 .support_invalidation_closures()
                 .build(),
         }
+    }
+
+    /// Whether what is put in the cache can be read back (false with `ttl_secs = 0`): work done
+    /// only to fill the cache is then skipped.
+    pub fn keeps_entries(&self) -> bool {
+        self.keeps_entries
     }
 
     /// The cached platform object of type `rt` with platform key `key`, while fresh.

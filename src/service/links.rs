@@ -349,7 +349,7 @@ impl Resources<'_> {
             }
         }
         if uncached.is_empty() {
-        } else if uncached.len() <= CACHED_LINKS_READ_WHOLE {
+        } else if uncached.len() <= CACHED_LINKS_READ_WHOLE && self.gw.cache.keeps_entries() {
             // A few: read whole and cached, so the next read of the group asks no store.
             for identity in self
                 .gw
