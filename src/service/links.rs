@@ -184,10 +184,12 @@ impl Resources<'_> {
                 .get_by_backend_keys(self.scope(), &unknown)
                 .await?;
             for identity in known {
-                self.gw
-                    .cache
-                    .put_identity(tenant, rt, identity.clone())
-                    .await;
+                if self.gw.cache.keeps_entries() {
+                    self.gw
+                        .cache
+                        .put_identity(tenant, rt, identity.clone())
+                        .await;
+                }
                 by_key.insert(identity.backend_key.clone(), identity);
             }
         }
