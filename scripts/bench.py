@@ -42,10 +42,10 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def peak_rss_mb(pid):
+def peak_rss_mb(pid, field="VmHWM"):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -332,6 +332,7 @@ ttl_secs = {ttl}
 def link_all(g, args, work, info):
     """Lists every user through the gateway (linking each), then reads them by id at random for
     a while; prints the time taken and the gateway's peak RSS."""
+    print(f"before linking (after the setup's reads): peak RSS {peak_rss_mb(g.proc.pid):.1f} MB")
     started = time.time()
     ids, start = [], 1
     while True:
@@ -342,7 +343,8 @@ def link_all(g, args, work, info):
             break
     listed = time.time() - started
     print(f"linked {len(ids)} users through {g.name} in {listed:.1f}s "
-          f"(pages of 100); peak RSS {peak_rss_mb(g.proc.pid):.1f} MB")
+          f"(pages of 100); peak RSS {peak_rss_mb(g.proc.pid):.1f} MB, "
+          f"RSS now {peak_rss_mb(g.proc.pid, 'VmRSS'):.1f} MB")
     script = os.path.join(work, "links.lua")
     with open(script, "w") as f:
         f.write(lua(g.headers))

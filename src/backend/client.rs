@@ -135,7 +135,8 @@ impl HttpPlatform {
         );
         // Kept as text, checked to be JSON; parsed only where something reads it (see
         // mapping::lazy). Not UTF-8 is read as the text with the bad bytes replaced.
-        let text = match String::from_utf8(bytes.to_vec()) {
+        // Vec::from takes the buffer over when it is not shared: no second copy of a large answer.
+        let text = match String::from_utf8(Vec::from(bytes)) {
             Ok(text) => text,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
