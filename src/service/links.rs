@@ -164,34 +164,52 @@ impl Resources<'_> {
         Ok(())
     }
 
-    /// Links platform keys (creating links for keys seen for the first time), in their order.
-    pub(super) async fn link_keys(&self, keys: &[String]) -> Result<Vec<Identity>> {
+    /// The links the cache holds for these platform keys, by key, and the keys it does not.
+    async fn cached_links(&self, keys: &[String]) -> (HashMap<String, Arc<Identity>>, Vec<String>) {
         let (tenant, rt) = (&self.gw.tenant, self.type_id());
-        let mut by_key: HashMap<String, Identity> = HashMap::with_capacity(keys.len());
-        let mut unknown = Vec::new();
+        let mut cached = HashMap::with_capacity(keys.len());
+        let mut uncached = Vec::new();
         for key in keys {
             match self.gw.cache.identity_by_key(tenant, rt, key).await {
                 Some(hit) => {
-                    by_key.insert(key.clone(), (*hit).clone());
+                    cached.insert(key.clone(), hit);
                 }
-                None => unknown.push(key.clone()),
+                None => uncached.push(key.clone()),
             }
         }
-        if !unknown.is_empty() {
-            let known = self
-                .gw
-                .links
-                .get_by_backend_keys(self.scope(), &unknown)
-                .await?;
-            for identity in known {
-                if self.gw.cache.keeps_entries() {
-                    self.gw
-                        .cache
-                        .put_identity(tenant, rt, identity.clone())
-                        .await;
-                }
-                by_key.insert(identity.backend_key.clone(), identity);
+        (cached, uncached)
+    }
+
+    /// The stored links of these platform keys, put in the cache when it keeps them.
+    async fn stored_links(&self, keys: &[String]) -> Result<Vec<Identity>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = self
+            .gw
+            .links
+            .get_by_backend_keys(self.scope(), keys)
+            .await?;
+        if self.gw.cache.keeps_entries() {
+            for identity in &found {
+                self.gw
+                    .cache
+                    .put_identity(&self.gw.tenant, self.type_id(), identity.clone())
+                    .await;
             }
+        }
+        Ok(found)
+    }
+
+    /// Links platform keys (creating links for keys seen for the first time), in their order.
+    pub(super) async fn link_keys(&self, keys: &[String]) -> Result<Vec<Identity>> {
+        let (cached, uncached) = self.cached_links(keys).await;
+        let mut by_key: HashMap<String, Identity> = cached
+            .into_iter()
+            .map(|(key, identity)| (key, (*identity).clone()))
+            .collect();
+        for identity in self.stored_links(&uncached).await? {
+            by_key.insert(identity.backend_key.clone(), identity);
         }
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
@@ -339,30 +357,17 @@ impl Resources<'_> {
     /// The SCIM ids of platform keys, in their order, linking keys seen for the first time;
     /// reads only ids, so a 10,000-member group does not parse 10,000 stored users.
     pub(super) async fn link_ids(&self, keys: &[String]) -> Result<Vec<String>> {
-        let (tenant, rt) = (&self.gw.tenant, self.type_id());
-        let mut known: HashMap<String, String> = HashMap::with_capacity(keys.len());
-        let mut uncached = Vec::new();
-        for key in keys {
-            match self.gw.cache.identity_by_key(tenant, rt, key).await {
-                Some(hit) => {
-                    known.insert(key.clone(), hit.scim_id.clone());
-                }
-                None => uncached.push(key.clone()),
-            }
-        }
-        if uncached.is_empty() {
-        } else if uncached.len() <= CACHED_LINKS_READ_WHOLE && self.gw.cache.keeps_entries() {
+        let (cached, uncached) = self.cached_links(keys).await;
+        let mut known: HashMap<String, String> = cached
+            .into_iter()
+            .map(|(key, identity)| (key, identity.scim_id.clone()))
+            .collect();
+        if uncached.len() <= CACHED_LINKS_READ_WHOLE && self.gw.cache.keeps_entries() {
             // A few: read whole and cached, so the next read of the group asks no store.
-            for identity in self
-                .gw
-                .links
-                .get_by_backend_keys(self.scope(), &uncached)
-                .await?
-            {
-                known.insert(identity.backend_key.clone(), identity.scim_id.clone());
-                self.gw.cache.put_identity(tenant, rt, identity).await;
+            for identity in self.stored_links(&uncached).await? {
+                known.insert(identity.backend_key, identity.scim_id);
             }
-        } else {
+        } else if !uncached.is_empty() {
             known.extend(
                 self.gw
                     .links
