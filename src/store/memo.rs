@@ -4,11 +4,12 @@
 //! go unseen).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::Mutex;
 
-/// Managed tokens by (tenant, id).
-pub(crate) type TokenMemo = Memo<(String, String), super::TokenRecord>;
+/// The managed token of (tenant, id) as the store answers it (none or one).
+pub(crate) type TokenMemo = Memo<(String, String), Vec<super::TokenRecord>>;
 
 /// The links answering to an `externalId`, by (tenant, resource type, externalId).
 pub(crate) type ExternalIdMemo = Memo<(String, String, String), Vec<super::Identity>>;
@@ -66,6 +67,29 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     }
 }
 
+/// What `read` answers for `key`, from `memo` when there is one and it holds the key; an
+/// answer read from the store is kept unless a write came while it was read.
+pub(crate) async fn read_through<K, V, E>(
+    memo: Option<&Memo<K, V>>,
+    key: K,
+    read: impl Future<Output = Result<V, E>>,
+) -> Result<V, E>
+where
+    K: Eq + Hash,
+    V: Clone,
+{
+    let Some(memo) = memo else {
+        return read.await;
+    };
+    let generation = match memo.get(&key) {
+        Ok(kept) => return Ok(kept),
+        Err(generation) => generation,
+    };
+    let value = read.await?;
+    memo.keep(generation, key, value.clone());
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +107,23 @@ mod tests {
         assert!(memo.get(&"b").is_err());
         memo.forget_all();
         assert!(memo.get(&"a").is_err());
+    }
+
+    #[tokio::test]
+    async fn reads_go_through_the_memo_when_there_is_one() {
+        let memo: Memo<&str, u32> = Memo::new(10);
+        let read = |v: u32| async move { Ok::<u32, ()>(v) };
+        assert_eq!(read_through(Some(&memo), "a", read(1)).await, Ok(1));
+        assert_eq!(read_through(Some(&memo), "a", read(2)).await, Ok(1));
+        memo.forget_all();
+        assert_eq!(read_through(Some(&memo), "a", read(3)).await, Ok(3));
+        assert_eq!(
+            read_through(None::<&Memo<&str, u32>>, "a", read(4)).await,
+            Ok(4)
+        );
+        let failed = read_through(Some(&memo), "b", async { Err::<u32, ()>(()) }).await;
+        assert_eq!(failed, Err(()));
+        assert!(memo.get(&"b").is_err());
     }
 
     #[test]

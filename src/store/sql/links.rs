@@ -173,24 +173,16 @@ macro_rules! sql_links_store {
                 external_id: &'a str,
             ) -> StoreFuture<'a, Vec<Identity>> {
                 Box::pin(async move {
-                    let memo = self.external_id_memo();
-                    let key = (
-                        scope.tenant.to_owned(),
-                        scope.resource_type.to_owned(),
-                        external_id.to_owned(),
-                    );
-                    let generation = match memo.map(|m| m.get(&key)) {
-                        Some(Ok(found)) => return Ok(found),
-                        Some(Err(generation)) => Some(generation),
-                        None => None,
-                    };
-                    let found = self
-                        .identities_where(scope, "external_id", external_id)
-                        .await?;
-                    if let (Some(memo), Some(generation)) = (memo, generation) {
-                        memo.keep(generation, key, found.clone());
-                    }
-                    Ok(found)
+                    super::memo::read_through(
+                        self.external_id_memo(),
+                        (
+                            scope.tenant.to_owned(),
+                            scope.resource_type.to_owned(),
+                            external_id.to_owned(),
+                        ),
+                        self.identities_where(scope, "external_id", external_id),
+                    )
+                    .await
                 })
             }
 

@@ -118,66 +118,69 @@ macro_rules! sql_tokens_store {
                 id: Option<&'a str>,
             ) -> StoreFuture<'a, Vec<super::TokenRecord>> {
                 Box::pin(async move {
-                    use sqlx::Row;
-                    const COLUMNS: &str = "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued FROM tokens";
                     // One token by its key (every authenticated request asks), or a tenant's.
-                    let mut generation = None;
-                    if let (Some(id), Some(memo)) = (id, self.token_memo()) {
-                        match memo.get(&(tenant.to_owned(), id.to_owned())) {
-                            Ok(record) => return Ok(vec![record]),
-                            Err(seen) => generation = Some(seen),
-                        }
-                    }
-                    let rows = match id {
+                    match id {
                         Some(id) => {
-                            sqlx::query(&format!("{COLUMNS} WHERE id = $1 AND tenant = $2"))
-                                .bind(id)
-                                .bind(tenant)
-                                .fetch_all(&self.pool)
-                                .await?
+                            super::memo::read_through(
+                                self.token_memo(),
+                                (tenant.to_owned(), id.to_owned()),
+                                self.read_tokens(tenant, Some(id)),
+                            )
+                            .await
                         }
-                        None => {
-                            sqlx::query(&format!(
-                                "{COLUMNS} WHERE tenant = $1 ORDER BY created, id"
-                            ))
-                            .bind(tenant)
-                            .fetch_all(&self.pool)
-                            .await?
-                        }
-                    };
-                    let time = |v: Option<String>| v.map(|t| sql::parse_time(&t)).transpose();
-                    let mut out = Vec::with_capacity(rows.len());
-                    for row in rows {
-                        let created: String = row.try_get("created")?;
-                        let created = sql::parse_time(&created)?;
-                        out.push(super::TokenRecord {
-                            id: row.try_get("id")?,
-                            tenant: row.try_get("tenant")?,
-                            name: row.try_get("name")?,
-                            hash: row.try_get("hash")?,
-                            created,
-                            // Tokens from before issue times were kept: issued when made.
-                            issued: time(row.try_get("issued")?)?.unwrap_or(created),
-                            expires_at: time(row.try_get("expires_at")?)?,
-                            last_used_at: time(row.try_get("last_used_at")?)?,
-                            revoked_at: time(row.try_get("revoked_at")?)?,
-                        });
+                        None => self.read_tokens(tenant, None).await,
                     }
-                    if let (Some(generation), Some(memo), [record]) =
-                        (generation, self.token_memo(), out.as_slice())
-                    {
-                        memo.keep(
-                            generation,
-                            (record.tenant.clone(), record.id.clone()),
-                            record.clone(),
-                        );
-                    }
-                    Ok(out)
                 })
             }
         }
 
         impl $store {
+            /// A tenant's managed tokens (one, with `id`) as the database holds them.
+            async fn read_tokens(
+                &self,
+                tenant: &str,
+                id: Option<&str>,
+            ) -> Result<Vec<super::TokenRecord>, StoreError> {
+                use sqlx::Row;
+                const COLUMNS: &str = "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued FROM tokens";
+                let rows = match id {
+                    Some(id) => {
+                        sqlx::query(&format!("{COLUMNS} WHERE id = $1 AND tenant = $2"))
+                            .bind(id)
+                            .bind(tenant)
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query(&format!(
+                            "{COLUMNS} WHERE tenant = $1 ORDER BY created, id"
+                        ))
+                        .bind(tenant)
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                };
+                let time = |v: Option<String>| v.map(|t| sql::parse_time(&t)).transpose();
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let created: String = row.try_get("created")?;
+                    let created = sql::parse_time(&created)?;
+                    out.push(super::TokenRecord {
+                        id: row.try_get("id")?,
+                        tenant: row.try_get("tenant")?,
+                        name: row.try_get("name")?,
+                        hash: row.try_get("hash")?,
+                        created,
+                        // Tokens from before issue times were kept: issued when made.
+                        issued: time(row.try_get("issued")?)?.unwrap_or(created),
+                        expires_at: time(row.try_get("expires_at")?)?,
+                        last_used_at: time(row.try_get("last_used_at")?)?,
+                        revoked_at: time(row.try_get("revoked_at")?)?,
+                    });
+                }
+                Ok(out)
+            }
+
             /// Every token write forgets what the memo keeps (see `Memo`).
             fn forget_tokens(&self) {
                 if let Some(memo) = self.token_memo() {
