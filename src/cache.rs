@@ -1,8 +1,8 @@
 //! Lookup cache (moka): platform objects by key, identity links by SCIM id (and platform key)
-//! and `userName` → SCIM id, per tenant, with a TTL. Every write through the gateway refreshes or invalidates the
-//! entries it touches; the TTL bounds how long a change made on the platform directly can stay
-//! unseen. Platform keys deleted through the gateway are remembered for a while so that a list
-//! read before the delete cannot link them again.
+//! and `userName` → SCIM id, per tenant, with a TTL. Every write through the gateway refreshes
+//! or invalidates the entries it touches; the TTL bounds how long a change made on the platform
+//! directly can stay unseen. Platform keys deleted through the gateway are remembered for a
+//! while so that a list read before the delete cannot link them again.
 
 use std::sync::Arc;
 
