@@ -2,8 +2,12 @@
 //! and `userName` → SCIM id, per tenant, with a TTL. Every write through the gateway refreshes
 //! or invalidates the entries it touches; the TTL bounds how long a change made on the platform
 //! directly can stay unseen. Platform keys deleted through the gateway are remembered for a
-//! while so that a list read before the delete cannot link them again.
+//! while so that a list read before the delete cannot link them again. A tenant's groups,
+//! indexed by member, are read once for every user (`[users.groups] from = "groups.list"`).
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use moka::future::Cache;
@@ -24,6 +28,10 @@ pub struct LookupCache {
     /// Keys deleted through the gateway, with the deleted account's proof when known.
     deleted: Cache<String, Option<String>>,
     groups_of: Cache<String, Arc<Vec<Value>>>,
+    /// Each tenant's groups by member.
+    member_index: Cache<String, Arc<MemberIndex>>,
+    /// Counts group writes, so an index read before one is never kept after it.
+    group_writes: Arc<AtomicU64>,
     /// Entries live long enough to be read again (`cache.ttl_secs` above zero).
     keeps_entries: bool,
 }
@@ -67,6 +75,12 @@ impl LookupCache {
                 .time_to_live(config.ttl)
                 .support_invalidation_closures()
                 .build(),
+            member_index: Cache::builder()
+                .max_capacity(config.max_entries)
+                .time_to_live(config.ttl)
+                .support_invalidation_closures()
+                .build(),
+            group_writes: Arc::new(AtomicU64::new(0)),
             keeps_entries: !config.ttl.is_zero() && config.max_entries > 0,
             // Independent of the lookup TTL: long enough for any list in flight to finish.
             // At least twice the lookup TTL, so no cached list can outlive the mark.
@@ -206,7 +220,7 @@ impl LookupCache {
         // A rename elsewhere leaves an old name pointing here; names are cheap to look up again.
         self.names.invalidate_all();
         if rt == "Group" {
-            self.groups_of.invalidate_all();
+            self.forget_all_groups_of();
         }
     }
 
@@ -232,11 +246,52 @@ impl LookupCache {
         drop_prefixed(&self.keys, &prefix);
         drop_prefixed(&self.deleted, &prefix);
         drop_prefixed(&self.groups_of, &prefix);
+        self.group_writes.fetch_add(1, Ordering::AcqRel);
+        drop_prefixed(&self.member_index, &prefix);
     }
 
     /// Any group write can change any user's groups.
     pub fn forget_all_groups_of(&self) {
+        self.group_writes.fetch_add(1, Ordering::AcqRel);
         self.groups_of.invalidate_all();
+        self.member_index.invalidate_all();
+    }
+
+    /// A tenant's groups by member: from the cache, else built by `build` (the groups and
+    /// each one's member keys). Concurrent misses wait for one build. An index whose build
+    /// began before a group write is not answered: it is built again, once; a second race
+    /// with a write answers the second build (as any read concurrent with a write may).
+    pub async fn member_index<E, F, Fut>(
+        &self,
+        tenant: &str,
+        build: F,
+    ) -> Result<Arc<MemberIndex>, Arc<E>>
+    where
+        E: Send + Sync + 'static,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Vec<(Value, Vec<String>)>, E>>,
+    {
+        let built = |generation: u64, groups| Arc::new(MemberIndex::new(generation, groups));
+        if !self.keeps_entries {
+            return build().await.map(|g| built(0, g)).map_err(Arc::new);
+        }
+        // Keyed as every other entry of the tenant is prefixed, for `forget_tenant`.
+        let key = format!("{tenant}\u{1f}");
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let generation = self.group_writes.load(Ordering::Acquire);
+            let index = self
+                .member_index
+                .try_get_with(key.clone(), async {
+                    build().await.map(|g| built(generation, g))
+                })
+                .await?;
+            if attempts == 2 || index.generation == self.group_writes.load(Ordering::Acquire) {
+                return Ok(index);
+            }
+            self.member_index.invalidate(&key).await;
+        }
     }
 
     /// The SCIM id last seen with this name (`userName`, or a group's `displayName`),
@@ -255,6 +310,39 @@ impl LookupCache {
     /// Forgets the SCIM id of a name that may no longer hold (after a write or delete).
     pub async fn forget_name(&self, tenant: &str, rt: &str, name: &str) {
         self.names.invalidate(&name_key(tenant, rt, name)).await;
+    }
+}
+
+/// A tenant's groups by the platform keys of their members.
+#[derive(Debug)]
+pub struct MemberIndex {
+    /// The count of group writes when its build began.
+    generation: u64,
+    by_member: HashMap<String, Vec<Arc<Value>>>,
+}
+
+impl MemberIndex {
+    fn new(generation: u64, groups: Vec<(Value, Vec<String>)>) -> MemberIndex {
+        let mut by_member: HashMap<String, Vec<Arc<Value>>> = HashMap::new();
+        for (group, members) in groups {
+            let group = Arc::new(group);
+            for member in members {
+                let of_member = by_member.entry(member).or_default();
+                // A member listed twice in one group is in it once.
+                if !of_member.last().is_some_and(|g| Arc::ptr_eq(g, &group)) {
+                    of_member.push(group.clone());
+                }
+            }
+        }
+        MemberIndex {
+            generation,
+            by_member,
+        }
+    }
+
+    /// The platform group objects a user (by platform key) is a member of.
+    pub fn groups_of(&self, user_key: &str) -> &[Arc<Value>] {
+        self.by_member.get(user_key).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -307,5 +395,97 @@ mod tests {
             .forget_identity("t", "User", &identity("a", "alice2"))
             .await;
         assert!(cache.identity_by_key("t", "User", "alice2").await.is_none());
+    }
+
+    fn group(id: &str) -> Value {
+        serde_json::json!({ "id": id })
+    }
+
+    fn ids(index: &MemberIndex, user: &str) -> Vec<String> {
+        index
+            .groups_of(user)
+            .iter()
+            .map(|g| g["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Concurrent misses build a tenant's index once; a member listed twice is in the group
+    /// once; a group write drops the index, and a build that began before a write is built
+    /// again rather than kept.
+    #[tokio::test]
+    async fn the_member_index_is_built_once_and_never_kept_past_a_group_write() {
+        use std::sync::atomic::AtomicUsize;
+        let cache = LookupCache::new(&CacheConfig {
+            ttl: std::time::Duration::from_secs(60),
+            max_entries: 100,
+        });
+        let builds = AtomicUsize::new(0);
+        let build = || async {
+            builds.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok::<_, String>(vec![
+                (
+                    group("a"),
+                    vec!["u1".to_owned(), "u2".to_owned(), "u1".to_owned()],
+                ),
+                (group("b"), vec!["u2".to_owned()]),
+            ])
+        };
+        let (one, two) = tokio::join!(
+            cache.member_index("t", build),
+            cache.member_index("t", build)
+        );
+        assert_eq!(builds.load(Ordering::SeqCst), 1);
+        let (one, two) = (one.unwrap(), two.unwrap());
+        assert!(Arc::ptr_eq(&one, &two));
+        assert_eq!(ids(&one, "u1"), ["a"]);
+        assert_eq!(ids(&one, "u2"), ["a", "b"]);
+        assert!(ids(&one, "u3").is_empty());
+
+        cache.member_index("t", build).await.unwrap();
+        assert_eq!(builds.load(Ordering::SeqCst), 1, "a hit");
+        cache.member_index("other", build).await.unwrap();
+        assert_eq!(builds.load(Ordering::SeqCst), 2, "per tenant");
+
+        cache.forget_all_groups_of();
+        cache.member_index("t", build).await.unwrap();
+        assert_eq!(builds.load(Ordering::SeqCst), 3, "dropped by a group write");
+
+        // A write while the index is being built: that build is not answered.
+        cache.forget_tenant("t");
+        let racing = || async {
+            let n = builds.fetch_add(1, Ordering::SeqCst);
+            if n == 3 {
+                cache.forget_all_groups_of();
+            }
+            Ok::<_, String>(vec![(group(&format!("g{n}")), vec!["u1".to_owned()])])
+        };
+        let index = cache.member_index("t", racing).await.unwrap();
+        assert_eq!(ids(&index, "u1"), ["g4"]);
+        let again = cache.member_index("t", racing).await.unwrap();
+        assert_eq!(ids(&again, "u1"), ["g4"], "the second build is kept");
+    }
+
+    /// With the cache off every read builds the index, and a failed build is the read's error.
+    #[tokio::test]
+    async fn without_a_ttl_the_member_index_is_built_for_each_read() {
+        let cache = LookupCache::new(&CacheConfig {
+            ttl: std::time::Duration::ZERO,
+            max_entries: 100,
+        });
+        let builds = std::sync::atomic::AtomicUsize::new(0);
+        let build = || async {
+            builds.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, String>(vec![(group("a"), vec!["u1".to_owned()])])
+        };
+        cache.member_index("t", build).await.unwrap();
+        cache.member_index("t", build).await.unwrap();
+        assert_eq!(builds.load(Ordering::SeqCst), 2);
+        let failed = cache
+            .member_index("t", || async {
+                Err::<Vec<(Value, Vec<String>)>, _>("down".to_owned())
+            })
+            .await;
+        assert_eq!(*failed.unwrap_err(), "down");
     }
 }

@@ -71,6 +71,7 @@ impl ErrorAnswer {
                     "The platform's answer does not fit the gateway's mapping; see the gateway log.",
                 )
             }
+            ServiceError::Shared(shared) => ErrorAnswer::from_service(shared),
             ServiceError::Aborted(cause) => {
                 tracing::error!(%cause, "operation aborted");
                 internal()

@@ -112,6 +112,20 @@ pub fn compile_mapping_str(
         );
         return None;
     }
+    if let (Some(users), Some(groups)) = (&users, &groups) {
+        let from_list = matches!(users.groups_of, Some(GroupsOfSpec::GroupList));
+        let members_in_object = groups
+            .members
+            .as_ref()
+            .is_some_and(|m| matches!(m.source, MemberSource::Object(_)));
+        if from_list && !members_in_object {
+            c.problem(
+                "users.groups.from",
+                "\"groups.list\" picks a user's groups by the members in each group object: it needs [groups.members] from_backend, not a members list call".to_owned(),
+            );
+            return None;
+        }
+    }
     let groups_ok = !table.contains_key("groups") || groups.is_some();
     if !groups_ok {
         return None;

@@ -13,7 +13,8 @@ use std::path::Path;
 use super::expr::{Expr, Template};
 use super::model::OnChange;
 use super::spec::{
-    CallSpec, Mapping, MemberChange, MemberSource, PlatformSpec, ResourceMapping, Sends,
+    CallSpec, GroupsOfSpec, Mapping, MemberChange, MemberSource, PlatformSpec, ResourceMapping,
+    Sends,
 };
 use super::vars::{
     CreateVars, DeleteVars, ErrorVars, FilterVars, ItemVars, MemberPageVars, MemberVars,
@@ -338,10 +339,11 @@ impl Checker<'_> {
                 self.call(call, names, object);
             }
         }
-        if let Some(groups) = &resource.groups_of {
-            self.call(&groups.call, ReadVars::NAMES, object);
+        // `from = "groups.list"` reads through [groups.list], checked with the groups.
+        if let Some(GroupsOfSpec::Call { call, items }) = &resource.groups_of {
+            self.call(call, ReadVars::NAMES, object);
             let key = format!("{section}.groups.items");
-            self.expr(&key, &groups.items, ResponseVars::NAMES, object);
+            self.expr(&key, items, ResponseVars::NAMES, object);
         }
         self.sent(r);
     }

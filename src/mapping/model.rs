@@ -309,13 +309,16 @@ pub struct RawRead {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGroupsOf {
+    /// `"groups.list"`: read every group once through `[groups.list]` and keep the ones whose
+    /// members (`[groups.members] from_backend`) include the user; instead of a call of its own.
+    pub from: Option<String>,
     /// HTTP method (default: `GET`).
     pub method: Option<String>,
     /// Path template (`key` is the user's platform key).
-    pub path: String,
+    pub path: Option<String>,
     /// Query parameters: name to value template (over `key`).
     #[serde(default)]
     pub query: BTreeMap<String, String>,
     /// Expression over `response` giving the array of platform group objects.
-    pub items: String,
+    pub items: Option<String>,
 }

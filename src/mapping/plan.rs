@@ -5,11 +5,13 @@
 mod convert;
 mod lists;
 
+pub use lists::read_user_groups;
+
 use serde_json::{Map, Value};
 
 use super::compile::{
-    AttributeMapping, CallSpec, GroupsOfSpec, ListSpec, Mapping, MemberSource, MembersSpec,
-    Pushdown, ResourceMapping,
+    AttributeMapping, CallSpec, ListSpec, Mapping, MemberSource, MembersSpec, Pushdown,
+    ResourceMapping,
 };
 use super::expr::{EvalError, Expr, Scope, Template};
 use super::model::{OnChange, PaginationStyle};

@@ -127,11 +127,17 @@ pub struct Generator {
 
 /// A compiled `[users.groups]` table: how to read the groups a user belongs to.
 #[derive(Debug)]
-pub struct GroupsOfSpec {
-    /// The read call (its templates see the user's `key`).
-    pub call: CallSpec,
-    /// Expression over `response` giving the array of platform group objects.
-    pub items: Expr,
+pub enum GroupsOfSpec {
+    /// A call of its own per user.
+    Call {
+        /// The read call (its templates see the user's `key`).
+        call: Box<CallSpec>,
+        /// Expression over `response` giving the array of platform group objects.
+        items: Box<Expr>,
+    },
+    /// Every group read once through `[groups.list]`, picked by its members
+    /// (`[groups.members] from_backend`): one read serves every user while the cache keeps it.
+    GroupList,
 }
 
 /// A compiled `[groups.members]` table: how a group's members are read and changed.

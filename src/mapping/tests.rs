@@ -433,14 +433,14 @@ fn typos_in_templates_are_problems_with_a_suggestion() {
         ("when = \"changed.username or changed.name\"", "when = \"chnged.username or changed.nme\""),
         ("current.status != 'suspended'\"\nmethod = \"PUT\"\npath = \"/api/v2/users/{{ key }}/status/suspend\"",
          "current.stauts != 'suspended'\"\nmethod = \"PUT\"\npath = \"/api/v2/users/{{ key }}/status/suspend\""),
-        ("organization = \"{{ settings.organization_id }}\", has_member", "organization = \"{{ settings.organisation_id }}\", has_member"),
+        ("organization = \"{{ settings.organization_id }}\" }", "organization = \"{{ settings.organisation_id }}\" }"),
         ("when = \"scim.active == false\"", "when = \"scim.activ == false\""),
     ]);
     let expect = [
         "users.update[0].when: `chnged` is not a variable here (it sees key, scim, desired, changed, current, backend, settings, generated); did you mean `changed`?",
         "users.update[0].when: no attribute writes the platform field `nme` (`changed` holds username, name, email); did you mean `name`?",
         "users.update[1].when: `current.stauts`: the platform object has no declared field `stauts` (not in `fields`); did you mean `status`?",
-        "users.groups.query: `settings.organisation_id` is not a setting of this mapping: name it in [platform] settings (required) or optional_settings; did you mean `organization_id`?",
+        "groups.list.query: `settings.organisation_id` is not a setting of this mapping: name it in [platform] settings (required) or optional_settings; did you mean `organization_id`?",
         "users.create[1].when: `scim.activ`: the SCIM User schema has no attribute `activ` (extension attributes are read as scim['urn:...'].name); did you mean `active`?",
     ];
     for e in expect {
@@ -624,5 +624,50 @@ fn check_refuses_lookups_that_would_miss_or_confuse_accounts() {
             .iter()
             .any(|p| p.starts_with("users.identity: reads `created_at` which list items lack")),
         "{found:?}"
+    );
+}
+
+/// `[users.groups]` is a call of its own or `from = "groups.list"`, never half of each; the list
+/// form needs members held in the group object (a members call per group would be one call
+/// per group for every user read).
+#[test]
+fn users_groups_is_a_call_or_the_groups_list() {
+    let from_list = "[users.groups]\nfrom = \"groups.list\"\n";
+    let cases: [(&str, &str); 3] = [
+        (
+            "[users.groups]\nfrom = \"groups.lst\"\n",
+            "users.groups.from: unknown source `groups.lst`: the one source is \"groups.list\"",
+        ),
+        (
+            "[users.groups]\nfrom = \"groups.list\"\npath = \"/api/v2/groups\"\nitems = \"response\"\n",
+            "users.groups: from = \"groups.list\" reads the groups through [groups.list]; leave out path, items",
+        ),
+        (
+            "[users.groups]\npath = \"/api/v2/groups\"\n",
+            "users.groups: needs `path` and `items` (a call that lists the user's groups), or from = \"groups.list\"",
+        ),
+    ];
+    for (table, expect) in cases {
+        let found = problems_of(&[(from_list, table)]);
+        assert_eq!(found, [expect.to_owned()], "{table}");
+    }
+    assert!(problems_of(&[]).is_empty());
+
+    let gitlab = include_str!("../../config/mappings/gitlab.toml").replacen(
+        "[users.get]",
+        &format!("{from_list}\n[users.get]"),
+        1,
+    );
+    let registry = Registry::standard().unwrap();
+    let mut problems = Problems::default();
+    compile_mapping_str(Path::new("gitlab.toml"), &gitlab, &registry, &mut problems);
+    let found: Vec<String> = problems
+        .0
+        .iter()
+        .map(|p| format!("{}: {}", p.key, p.message))
+        .collect();
+    assert_eq!(
+        found,
+        ["users.groups.from: \"groups.list\" picks a user's groups by the members in each group object: it needs [groups.members] from_backend, not a members list call"],
     );
 }

@@ -49,6 +49,10 @@ pub enum ServiceError {
     /// The identity store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A read this request waited for another request to make failed (reads of the same
+    /// thing are made once, e.g. a tenant's groups by member).
+    #[error(transparent)]
+    Shared(std::sync::Arc<ServiceError>),
     /// The operation's task ended abnormally (a bug).
     #[error("operation aborted: {0}")]
     Aborted(String),

@@ -4,6 +4,7 @@
 //! calls, so they are resolved only when the answer keeps them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -11,7 +12,9 @@ use time::OffsetDateTime;
 
 use super::links::strip_common;
 use super::{RequestContext, Resource, Resources, Result, ServiceError};
-use crate::mapping::compile::{GroupsOfSpec, MemberSource, MembersSpec};
+use crate::mapping::compile::{CallSpec, GroupsOfSpec, MemberSource, MembersSpec};
+use crate::mapping::expr::Expr;
+use crate::mapping::read_user_groups;
 use crate::mapping::vars::ReadVars;
 use crate::scim::etag::weak_etag;
 use crate::scim::ResourceKind;
@@ -111,6 +114,46 @@ impl Resources<'_> {
         Ok(keys)
     }
 
+    /// The platform group objects a user belongs to, read by the `[users.groups]` call of its
+    /// own (cached per user).
+    async fn groups_by_call(
+        &self,
+        call: &CallSpec,
+        items: &Expr,
+        user_key: &str,
+    ) -> Result<Arc<Vec<Value>>> {
+        if let Some(hit) = self.gw.cache.groups_of(&self.gw.tenant, user_key).await {
+            return Ok(hit);
+        }
+        let vars = ReadVars {
+            key: user_key,
+            settings: &self.gw.settings,
+        };
+        let request = call.render(&vars, &[])?;
+        let response = self.send(&request).await?;
+        let groups = Arc::new(read_user_groups(items, &response, &self.gw.settings)?);
+        self.gw
+            .cache
+            .put_groups_of(&self.gw.tenant, user_key, groups.clone())
+            .await;
+        Ok(groups)
+    }
+
+    /// Every group `[groups.list]` reads, each with its members' user keys: what a tenant's
+    /// index of groups by member is built from.
+    async fn groups_with_members(&self) -> Result<Vec<(Value, Vec<String>)>> {
+        let Some(spec) = &self.section.members else {
+            return Ok(Vec::new());
+        };
+        let groups = self.scan_of(&self.section.list, None, &[]).await?;
+        let mut out = Vec::with_capacity(groups.len());
+        for group in groups {
+            let members = self.group_member_keys(spec, &group).await?;
+            out.push((group, members));
+        }
+        Ok(out)
+    }
+
     /// A user's groups as SCIM values (`value`, `$ref`, `display`, `type` "direct").
     async fn group_values(
         &self,
@@ -118,29 +161,28 @@ impl Resources<'_> {
         user_key: &str,
         req: &RequestContext<'_>,
     ) -> Result<Vec<Value>> {
-        let objects = match self.gw.cache.groups_of(&self.gw.tenant, user_key).await {
-            Some(hit) => hit,
-            None => {
-                let vars = ReadVars {
-                    key: user_key,
-                    settings: &self.gw.settings,
-                };
-                let request = spec.call.render(&vars, &[])?;
-                let response = self.send(&request).await?;
-                let items = std::sync::Arc::new(spec.read_groups(&response, &self.gw.settings)?);
-                self.gw
+        let groups = self.gw.resources(ResourceKind::Group)?;
+        let (index, fetched);
+        let objects: Vec<&Value> = match spec {
+            GroupsOfSpec::GroupList => {
+                index = self
+                    .gw
                     .cache
-                    .put_groups_of(&self.gw.tenant, user_key, items.clone())
-                    .await;
-                items
+                    .member_index(&self.gw.tenant, || groups.groups_with_members())
+                    .await
+                    .map_err(ServiceError::Shared)?;
+                index.groups_of(user_key).iter().map(|g| &**g).collect()
+            }
+            GroupsOfSpec::Call { call, items } => {
+                fetched = self.groups_by_call(call, items, user_key).await?;
+                fetched.iter().collect()
             }
         };
-        let groups = self.gw.resources(ResourceKind::Group)?;
         let mut out = Vec::with_capacity(objects.len());
         // Linked without caching the objects: these may be older than a group write's answer.
         let mut keyed = HashMap::with_capacity(objects.len());
         let mut keys = Vec::with_capacity(objects.len());
-        for object in objects.iter() {
+        for object in objects {
             let key = groups.section.key_of(object, &self.gw.settings)?;
             keyed.insert(key.clone(), object);
             keys.push(key);

@@ -1128,6 +1128,16 @@ async fn group_search_uniqueness_and_user_groups() {
             Some(other) => panic!("groups is not a list: {other}"),
         }
     };
+    // Coder's groups list is read once for all users' groups, not once per user.
+    let group_lists = || {
+        h.demo
+            .emulator
+            .request_counts()
+            .get("GET /api/v2/groups")
+            .copied()
+            .unwrap_or(0)
+    };
+    let lists_before = group_lists();
     let ann_read = h.get(&format!("/Users/{}", ann.id)).await.expect(200);
     assert_eq!(
         group_ids(&ann_read),
@@ -1146,6 +1156,10 @@ async fn group_search_uniqueness_and_user_groups() {
     assert_eq!(
         group_ids(&ben_read),
         BTreeSet::from([ids["Team Beta"].clone()])
+    );
+    assert!(
+        group_lists() - lists_before <= 1,
+        "one groups list for both users"
     );
 
     // A user PUT with `"groups": []` changes no membership.
@@ -1171,8 +1185,14 @@ async fn group_search_uniqueness_and_user_groups() {
     )
     .await
     .expect(200);
+    let lists_before = group_lists();
     let ben_read = h.get(&format!("/Users/{}", ben.id)).await.expect(200);
     assert!(group_ids(&ben_read).is_empty(), "{ben_read}");
+    assert_eq!(
+        group_lists(),
+        lists_before + 1,
+        "the group write dropped the groups read"
+    );
     h.demo.stop().await;
 }
 

@@ -206,11 +206,52 @@ impl Compiler<'_> {
     }
 
     pub(super) fn groups_of(&mut self, key: &str, raw: RawGroupsOf) -> Option<GroupsOfSpec> {
-        let call = self.read_call(key, raw.method, raw.path, raw.query, Default::default());
-        let items = self.expr(&format!("{key}.items"), &raw.items);
-        Some(GroupsOfSpec {
-            call: call?,
-            items: items?,
+        if let Some(from) = raw.from {
+            if from != "groups.list" {
+                self.problem(
+                    &format!("{key}.from"),
+                    format!("unknown source `{from}`: the one source is \"groups.list\""),
+                );
+                return None;
+            }
+            let mut own_call = Vec::new();
+            if raw.method.is_some() {
+                own_call.push("method");
+            }
+            if raw.path.is_some() {
+                own_call.push("path");
+            }
+            if !raw.query.is_empty() {
+                own_call.push("query");
+            }
+            if raw.items.is_some() {
+                own_call.push("items");
+            }
+            if !own_call.is_empty() {
+                self.problem(
+                    key,
+                    format!(
+                        "from = \"groups.list\" reads the groups through [groups.list]; leave out {}",
+                        own_call.join(", ")
+                    ),
+                );
+                return None;
+            }
+            return Some(GroupsOfSpec::GroupList);
+        }
+        let (Some(path), Some(items)) = (raw.path, raw.items) else {
+            self.problem(
+                key,
+                "needs `path` and `items` (a call that lists the user's groups), or from = \"groups.list\""
+                    .to_owned(),
+            );
+            return None;
+        };
+        let call = self.read_call(key, raw.method, path, raw.query, Default::default());
+        let items = self.expr(&format!("{key}.items"), &items);
+        Some(GroupsOfSpec::Call {
+            call: Box::new(call?),
+            items: Box::new(items?),
         })
     }
 

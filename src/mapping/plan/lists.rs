@@ -107,42 +107,51 @@ impl ListSpec {
         response: &BackendResponse,
         settings: &Value,
     ) -> Result<(Vec<Value>, Option<usize>), MappingError> {
-        let headers = Value::Object(response.headers.clone());
-        let vars = ResponseVars {
-            response: &response.body,
-            headers: &headers,
+        read_items(
+            response,
             settings,
-        };
-        let ctx = vars.context();
-        let items = eval_list(&self.items, &ctx, "list items")?;
-        let total = match &self.total {
-            None => None,
-            Some(expr) => match expr.eval(&ctx) {
-                Ok(Some(Value::Number(n))) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
-                Ok(Some(Value::String(s))) => s.trim().parse().ok(),
-                _ => None,
-            },
-        };
-        Ok((items, total))
+            &self.items,
+            "list items",
+            self.total.as_ref(),
+        )
     }
 }
 
-impl GroupsOfSpec {
-    /// The platform group objects of a `[users.groups]` answer.
-    pub fn read_groups(
-        &self,
-        response: &BackendResponse,
-        settings: &Value,
-    ) -> Result<Vec<Value>, MappingError> {
-        let headers = Value::Object(response.headers.clone());
-        let vars = ResponseVars {
-            response: &response.body,
-            headers: &headers,
-            settings,
-        };
-        let ctx = vars.context();
-        eval_list(&self.items, &ctx, "groups")
-    }
+/// The platform group objects of a `[users.groups]` call's answer.
+pub fn read_user_groups(
+    items: &Expr,
+    response: &BackendResponse,
+    settings: &Value,
+) -> Result<Vec<Value>, MappingError> {
+    read_items(response, settings, items, "groups", None).map(|(items, _)| items)
+}
+
+/// The array `items` gives over a platform answer, and the number `total` gives (a number or
+/// a numeric string; anything else is no total).
+fn read_items(
+    response: &BackendResponse,
+    settings: &Value,
+    items: &Expr,
+    what: &str,
+    total: Option<&Expr>,
+) -> Result<(Vec<Value>, Option<usize>), MappingError> {
+    let headers = Value::Object(response.headers.clone());
+    let vars = ResponseVars {
+        response: &response.body,
+        headers: &headers,
+        settings,
+    };
+    let ctx = vars.context();
+    let items = eval_list(items, &ctx, what)?;
+    let total = match total {
+        None => None,
+        Some(expr) => match expr.eval(&ctx) {
+            Ok(Some(Value::Number(n))) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+            Ok(Some(Value::String(s))) => s.trim().parse().ok(),
+            _ => None,
+        },
+    };
+    Ok((items, total))
 }
 
 impl MembersSpec {
