@@ -63,6 +63,14 @@ pub fn bearer_token(header: &str) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
+/// The token of an `Authorization: <token>` header value sent without a scheme, as Okta's
+/// "HTTP Header" mode does when the admin pastes the token alone; only for tenants that
+/// accept it (a value with a space names a scheme, so is never read as a bare token).
+pub fn bare_token(header: &str) -> Option<&str> {
+    let token = header.trim();
+    (!token.is_empty() && !token.contains(char::is_whitespace)).then_some(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +89,14 @@ mod tests {
         );
         assert_eq!(auth.authenticate("s3cret-token-valu"), None);
         assert_eq!(auth.authenticate(""), None);
+    }
+
+    #[test]
+    fn parses_a_bare_token() {
+        assert_eq!(bare_token(" abc "), Some("abc"));
+        assert_eq!(bare_token("Bearer abc"), None);
+        assert_eq!(bare_token("Basic abc"), None);
+        assert_eq!(bare_token("  "), None);
     }
 
     #[test]

@@ -114,6 +114,8 @@ impl Tenants {
             enabled: true,
             backend: DEFAULT_BACKEND.to_owned(),
             max_token_lifetime_days: None,
+            dialect: crate::scim::Dialect::default(),
+            bare_token: false,
             created: now,
             updated: now,
         };

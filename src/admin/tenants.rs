@@ -6,7 +6,7 @@
 
 use super::{no_tenant, Admin, AdminError, Result};
 use crate::config::{check_name, DEFAULT_BACKEND};
-use crate::scim::ResourceKind;
+use crate::scim::{Dialect, ResourceKind};
 use crate::store::{Scope, StoreError, TenantRecord};
 use crate::tenants::DEFAULT_TENANT;
 
@@ -26,6 +26,10 @@ pub struct NewTenant {
     pub enabled: bool,
     /// The longest its managed tokens may live.
     pub max_token_lifetime_days: Option<u32>,
+    /// How its IdP's requests are read; lenient when not given.
+    pub dialect: Option<Dialect>,
+    /// Whether tokens may come without the `Bearer` scheme (Okta's header mode).
+    pub bare_token: bool,
 }
 
 /// What an admin changes of a tenant; `None` leaves a field as it is.
@@ -39,6 +43,10 @@ pub struct TenantChange {
     pub backend: Option<String>,
     /// `Some(None)` removes the limit.
     pub max_token_lifetime_days: Option<Option<u32>>,
+    /// Read its IdP's requests strictly or leniently.
+    pub dialect: Option<Dialect>,
+    /// Accept tokens without the `Bearer` scheme, or stop accepting them.
+    pub bare_token: Option<bool>,
 }
 
 impl Admin {
@@ -71,6 +79,8 @@ impl Admin {
             enabled: new.enabled,
             backend,
             max_token_lifetime_days: new.max_token_lifetime_days,
+            dialect: new.dialect.unwrap_or_default(),
+            bare_token: new.bare_token,
             created: now,
             updated: now,
         };
@@ -146,6 +156,29 @@ impl Admin {
                 shorten = days;
             }
             record.max_token_lifetime_days = days;
+        }
+        if let Some(dialect) = change.dialect {
+            if dialect != record.dialect {
+                said.push(format!(
+                    "dialect {} -> {}",
+                    record.dialect.as_str(),
+                    dialect.as_str()
+                ));
+            }
+            record.dialect = dialect;
+        }
+        if let Some(bare_token) = change.bare_token {
+            if bare_token != record.bare_token {
+                said.push(
+                    if bare_token {
+                        "tokens without Bearer accepted"
+                    } else {
+                        "tokens need Bearer"
+                    }
+                    .to_owned(),
+                );
+            }
+            record.bare_token = bare_token;
         }
         let read_updated = record.updated;
         // Strictly later than the read, so that a second change within the millisecond still

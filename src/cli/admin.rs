@@ -67,6 +67,13 @@ pub enum TenantAction {
         /// The longest a token of this tenant may live, in days.
         #[arg(long)]
         max_token_lifetime_days: Option<u32>,
+        /// `strict` (RFC 7644 to the letter) or `lenient` (also the IdP dialects the README
+        /// lists; the default).
+        #[arg(long, value_parser = ["strict", "lenient"])]
+        dialect: Option<String>,
+        /// Accept `Authorization: <token>` without `Bearer` (Okta's "HTTP Header" mode).
+        #[arg(long)]
+        bare_token: bool,
     },
     /// Change a tenant.
     Update {
@@ -89,6 +96,15 @@ pub enum TenantAction {
         /// Remove the token lifetime limit.
         #[arg(long)]
         no_token_lifetime_limit: bool,
+        /// `strict` (RFC 7644 to the letter) or `lenient` (also the IdP dialects).
+        #[arg(long, value_parser = ["strict", "lenient"])]
+        dialect: Option<String>,
+        /// Accept `Authorization: <token>` without `Bearer` (Okta's "HTTP Header" mode).
+        #[arg(long, conflicts_with = "bearer_only")]
+        bare_token: bool,
+        /// Accept tokens only as `Authorization: Bearer <token>`.
+        #[arg(long)]
+        bearer_only: bool,
     },
     /// Delete a tenant and its tokens (refused while it has identity links).
     Delete { id: String },
@@ -237,8 +253,10 @@ pub async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Resul
             backend,
             disabled,
             max_token_lifetime_days,
+            dialect,
+            bare_token,
         } => {
-            let mut body = json!({"id": id, "enabled": !disabled});
+            let mut body = json!({"id": id, "enabled": !disabled, "bareToken": bare_token});
             if let Some(map) = body.as_object_mut() {
                 if let Some(name) = name {
                     map.insert("name".to_owned(), Value::String(name));
@@ -248,6 +266,9 @@ pub async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Resul
                 }
                 if let Some(days) = max_token_lifetime_days {
                     map.insert("tokenPolicy".to_owned(), json!({"maxLifetimeDays": days}));
+                }
+                if let Some(dialect) = dialect {
+                    map.insert("dialect".to_owned(), Value::String(dialect));
                 }
             }
             http.post(&base).json(&body)
@@ -260,6 +281,9 @@ pub async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Resul
             disable,
             max_token_lifetime_days,
             no_token_lifetime_limit,
+            dialect,
+            bare_token,
+            bearer_only,
         } => {
             let mut body = Map::new();
             if let Some(name) = name {
@@ -275,6 +299,12 @@ pub async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Resul
                 body.insert("tokenPolicy".to_owned(), json!({"maxLifetimeDays": days}));
             } else if no_token_lifetime_limit {
                 body.insert("tokenPolicy".to_owned(), json!({"maxLifetimeDays": null}));
+            }
+            if let Some(dialect) = dialect {
+                body.insert("dialect".to_owned(), Value::String(dialect));
+            }
+            if bare_token || bearer_only {
+                body.insert("bareToken".to_owned(), Value::Bool(bare_token));
             }
             http.patch(format!("{base}/{id}")).json(&body)
         }

@@ -32,7 +32,7 @@ use super::extract::{base_url, BodyLimit};
 use super::response::HttpResponse;
 use super::routes::{area, landing, Area, Landing, ADMIN_PREFIX};
 use super::{HttpState, Surface};
-use crate::auth::{bearer_token, Caller};
+use crate::auth::{bare_token, bearer_token, Caller};
 use crate::scim::bulk::MAX_PAYLOAD_SIZE;
 use crate::scim::ScimError;
 use crate::service::Gateway;
@@ -411,7 +411,22 @@ async fn authenticate(
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let caller = match header.and_then(bearer_token) {
+    let token = match (header.and_then(bearer_token), header.and_then(bare_token)) {
+        (Some(bearer), _) => Some(bearer),
+        // Okta's header mode, for a tenant that accepts it.
+        (None, Some(bare)) => match state.tenants.record(tenant).await {
+            Ok(Some(record)) if record.bare_token => Some(bare),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(error = %e, tenant, "cannot read a tenant");
+                return Err(unavailable(
+                    "the token cannot be checked right now; try again shortly",
+                ));
+            }
+        },
+        (None, None) => None,
+    };
+    let caller = match token {
         Some(bearer) if crate::tokens::is_managed(bearer) => {
             match crate::tokens::verify(
                 state.tenants.store().as_ref(),

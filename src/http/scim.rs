@@ -40,7 +40,11 @@ where
     let discovery = &admitted.discovery;
     match route {
         ScimRoute::Resources(kind) if method == Method::GET => {
-            match ListQuery::from_query_pairs(&query, gateway.limits.max_results) {
+            match ListQuery::from_query_pairs(
+                &query,
+                gateway.limits.max_results,
+                admitted.tenant.dialect,
+            ) {
                 Ok(q) => run_query(gateway, &[kind], &q, base_url).await,
                 Err(e) => scim_error(&e),
             }
@@ -55,7 +59,11 @@ where
                 Ok(body) => body,
                 Err(answer) => return answer.scim_response(),
             };
-            match ListQuery::from_search_request(&body, gateway.limits.max_results) {
+            match ListQuery::from_search_request(
+                &body,
+                gateway.limits.max_results,
+                admitted.tenant.dialect,
+            ) {
                 Ok(q) => run_query(gateway, &kinds, &q, base_url).await,
                 Err(e) => scim_error(&e),
             }

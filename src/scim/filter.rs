@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use super::dialect::Dialect;
 use super::error::{ScimError, ScimType};
 use super::path::{parse_attr_path_at, AttrPath, Syntax};
 use super::schema::{AttrType, Attribute, Registry, ResourceType};
@@ -187,10 +188,17 @@ fn write_operand(f: &mut fmt::Formatter<'_>, x: &Filter, parens: bool) -> fmt::R
     }
 }
 
-/// Parses a filter of at most [`MAX_FILTER_LEN`] bytes; errors are 400 invalidFilter naming
-/// the character position. Attributes are not checked here: see [`Filter::validate`].
+/// Parses a filter of at most [`MAX_FILTER_LEN`] bytes as RFC 7644 writes it; errors are 400
+/// invalidFilter naming the character position. Attributes are not checked here: see
+/// [`Filter::validate`].
 pub fn parse_filter(s: &str) -> Result<Filter, ScimError> {
-    parse_fragment(s, 0, false).map_err(|e| {
+    parse_filter_in(s, Dialect::Strict)
+}
+
+/// [`parse_filter`] in a dialect: [`Dialect::Lenient`] also reads the IdP forms listed in
+/// [`super::dialect`].
+pub fn parse_filter_in(s: &str, dialect: Dialect) -> Result<Filter, ScimError> {
+    parse_fragment(s, 0, false, dialect).map_err(|e| {
         ScimError::bad_request(
             ScimType::InvalidFilter,
             format!("invalid filter at position {}: {}", e.pos, e.message),
@@ -200,7 +208,12 @@ pub fn parse_filter(s: &str) -> Result<Filter, ScimError> {
 
 /// Parses a whole filter, or the inside of a `[...]` when `in_brackets`;
 /// positions are reported as if `s` began at character `base`.
-pub(crate) fn parse_fragment(s: &str, base: usize, in_brackets: bool) -> Result<Filter, Syntax> {
+pub(crate) fn parse_fragment(
+    s: &str,
+    base: usize,
+    in_brackets: bool,
+    dialect: Dialect,
+) -> Result<Filter, Syntax> {
     if s.len() > MAX_FILTER_LEN {
         return Err(Syntax::new(
             base,
@@ -212,6 +225,7 @@ pub(crate) fn parse_fragment(s: &str, base: usize, in_brackets: bool) -> Result<
         pos: 0,
         base,
         depth: usize::from(in_brackets),
+        lenient: dialect.is_lenient(),
     };
     let filter = p.parse_or(in_brackets)?;
     p.skip_ws();
@@ -233,6 +247,8 @@ struct Parser {
     pos: usize,
     base: usize,
     depth: usize,
+    /// Whether the IdP dialects of [`Dialect::Lenient`] are read.
+    lenient: bool,
 }
 
 fn is_name_char(c: char) -> bool {
@@ -427,20 +443,37 @@ impl Parser {
             }
             self.pos += 1;
             self.enter(open)?;
-            let inner = self.parse_or(true)?;
+            let mut inner = self.parse_or(true)?;
             self.close(']', open)?;
             if self.peek() == Some('.') {
-                return Err(self.err(
-                    self.pos,
-                    "a sub-attribute after ']' is only allowed in PATCH paths, not in filters",
-                ));
+                if !self.lenient {
+                    return Err(self.err(
+                        self.pos,
+                        "a sub-attribute after ']' is only allowed in PATCH paths, not in filters",
+                    ));
+                }
+                // Entra ID's `emails[type eq "work"].value eq "x"`: the element must pass
+                // both tests, so the comparison joins the value filter.
+                self.pos += 1;
+                let sub_start = self.pos;
+                while self.peek().is_some_and(is_name_char) {
+                    self.pos += 1;
+                }
+                let sub = self.text(sub_start, self.pos);
+                let sub_path = parse_attr_path_at(&sub, self.base + sub_start)?;
+                let test = self.parse_condition(sub_path, &sub)?;
+                inner = Filter::And(Box::new(inner), Box::new(test));
             }
             return Ok(Filter::ValuePath {
                 path,
                 filter: Box::new(inner),
             });
         }
+        self.parse_condition(path, &token)
+    }
 
+    /// The operator and value after the attribute `path`, written `token` in the input.
+    fn parse_condition(&mut self, path: AttrPath, token: &str) -> Result<Filter, Syntax> {
         self.skip_ws();
         let op_start = self.pos;
         let (word, end) = self.word_at(op_start);
@@ -484,6 +517,17 @@ impl Parser {
                 self.pos = end + 1;
                 Ok(Literal::String(s))
             }
+            Some(_) if self.lenient && self.bare_word_at(start).is_some() => {
+                let (word, end) = self.bare_word_at(start).unwrap_or_default();
+                self.pos = end;
+                Ok(match word.to_ascii_lowercase().as_str() {
+                    "true" => Literal::Bool(true),
+                    "false" => Literal::Bool(false),
+                    "null" => Literal::Null,
+                    // Numbers too: `Filter::settle` makes them numbers where the attribute is.
+                    _ => Literal::String(word),
+                })
+            }
             Some(c) if c == '-' || c.is_ascii_digit() => {
                 let mut end = start;
                 while self
@@ -523,6 +567,22 @@ impl Parser {
     }
 }
 
+impl Parser {
+    /// An unquoted value at `at` (up to a space, a bracket, a parenthesis or a quote) and where
+    /// it ends; `None` when there is none.
+    fn bare_word_at(&self, at: usize) -> Option<(String, usize)> {
+        let mut end = at;
+        while self
+            .chars
+            .get(end)
+            .is_some_and(|c| !c.is_whitespace() && !"[]()\"".contains(*c))
+        {
+            end += 1;
+        }
+        (end > at).then(|| (self.text(at, end), end))
+    }
+}
+
 /// Where a filter is being evaluated: the resource itself, or one element of
 /// a multi-valued attribute inside `[...]` (whose definition, if known, gives
 /// the sub-attribute types).
@@ -544,6 +604,20 @@ impl Filter {
     /// attributes pass: they simply match nothing.
     pub fn validate(&self, registry: &Registry, rt: &ResourceType) -> Result<(), ScimError> {
         validate_in(self, None, registry, rt)
+    }
+
+    /// The first attribute the filter names that no schema of `rt` defines, if any; the
+    /// interoperability profile's strict mode answers it 400 invalidFilter, where RFC 7644
+    /// lets it match nothing.
+    pub fn undefined(&self, registry: &Registry, rt: &ResourceType) -> Option<String> {
+        undefined_in(self, None, registry, rt)
+    }
+
+    /// For [`Dialect::Lenient`], which reads unquoted values as strings: a string literal
+    /// compared with an integer or decimal attribute that reads as a number becomes that
+    /// number (`age eq 42`, `age eq "42"`). Other literals are left as they are.
+    pub fn settle(&mut self, registry: &Registry, rt: &ResourceType) {
+        settle_in(self, None, registry, rt);
     }
 }
 
@@ -755,6 +829,86 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// The attribute a comparison at `path` reads: inside a value filter a sub-attribute of
+/// `parent`, else resolved from the resource type (a complex attribute's own definition).
+fn compared_attribute<'r>(
+    path: &AttrPath,
+    parent: Option<&'r Attribute>,
+    registry: &'r Registry,
+    rt: &ResourceType,
+) -> Option<&'r Attribute> {
+    match parent {
+        Some(p) => p.sub(&path.name).and_then(|a| match &path.sub {
+            Some(sub) => a.sub(sub),
+            None => Some(a),
+        }),
+        None => registry
+            .resolve(rt, path)
+            .map(|r| r.sub_attribute.unwrap_or(r.attribute)),
+    }
+}
+
+/// [`Filter::settle`] below `parent`.
+fn settle_in(f: &mut Filter, parent: Option<&Attribute>, registry: &Registry, rt: &ResourceType) {
+    match f {
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            settle_in(a, parent, registry, rt);
+            settle_in(b, parent, registry, rt);
+        }
+        Filter::Not(inner) => settle_in(inner, parent, registry, rt),
+        Filter::Present(_) => {}
+        Filter::ValuePath { path, filter } => {
+            let attr = registry.resolve(rt, path).map(|r| r.attribute);
+            settle_in(filter, attr, registry, rt);
+        }
+        Filter::Compare { path, value, .. } => {
+            let Some(attr) = compared_attribute(path, parent, registry, rt) else {
+                return;
+            };
+            let attr = match attr.attr_type {
+                AttrType::Complex => attr.sub("value").unwrap_or(attr),
+                _ => attr,
+            };
+            if let (AttrType::Integer | AttrType::Decimal, Literal::String(text)) =
+                (attr.attr_type, &*value)
+            {
+                if let Ok(n) = text.parse::<serde_json::Number>() {
+                    *value = Literal::Number(n);
+                }
+            }
+        }
+    }
+}
+
+/// [`Filter::undefined`] below `parent` (`None` at the root; `Some(None)` inside a value
+/// filter whose attribute is itself undefined, reported already).
+fn undefined_in(
+    f: &Filter,
+    parent: Option<Option<&Attribute>>,
+    registry: &Registry,
+    rt: &ResourceType,
+) -> Option<String> {
+    let find = |path: &AttrPath| match parent {
+        Some(None) => Some(()),
+        Some(Some(p)) => compared_attribute(path, Some(p), registry, rt).map(|_| ()),
+        None => compared_attribute(path, None, registry, rt).map(|_| ()),
+    };
+    match f {
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            undefined_in(a, parent, registry, rt).or_else(|| undefined_in(b, parent, registry, rt))
+        }
+        Filter::Not(inner) => undefined_in(inner, parent, registry, rt),
+        Filter::Present(path) | Filter::Compare { path, .. } => match find(path) {
+            Some(()) => None,
+            None => Some(path.to_string()),
+        },
+        Filter::ValuePath { path, filter } => match registry.resolve(rt, path) {
+            Some(r) => undefined_in(filter, Some(Some(r.attribute)), registry, rt),
+            None => Some(path.to_string()),
+        },
+    }
+}
+
 fn validate_in(
     f: &Filter,
     parent: Option<&Attribute>,
@@ -773,16 +927,7 @@ fn validate_in(
             validate_in(filter, attr, registry, rt)
         }
         Filter::Compare { path, op, value } => {
-            let attr = match parent {
-                Some(p) => p.sub(&path.name).and_then(|a| match &path.sub {
-                    Some(sub) => a.sub(sub),
-                    None => Some(a),
-                }),
-                None => registry
-                    .resolve(rt, path)
-                    .map(|r| r.sub_attribute.unwrap_or(r.attribute)),
-            };
-            match attr {
+            match compared_attribute(path, parent, registry, rt) {
                 Some(attr) => check_comparison(attr, path, *op, value),
                 None => Ok(()),
             }

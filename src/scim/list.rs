@@ -4,8 +4,9 @@
 
 use serde_json::{json, Value};
 
+use super::dialect::Dialect;
 use super::error::{ScimError, ScimType};
-use super::filter::{parse_filter, Filter};
+use super::filter::{parse_filter_in, Filter};
 use super::path::{parse_attr_list, parse_attr_path, AttrPath};
 use super::projection::Projection;
 use super::schema::{Registry, ResourceType};
@@ -29,6 +30,8 @@ pub struct ListQuery {
     pub start_index: usize,
     /// Already capped at the server's maximum.
     pub count: Option<usize>,
+    /// The dialect the filter was read in; [`ListQuery::settled`] finishes reading it.
+    pub dialect: Dialect,
 }
 
 impl Default for ListQuery {
@@ -40,6 +43,7 @@ impl Default for ListQuery {
             sort_order: SortOrder::Ascending,
             start_index: 1,
             count: None,
+            dialect: Dialect::default(),
         }
     }
 }
@@ -65,15 +69,19 @@ impl ListQuery {
     pub fn from_query_pairs(
         pairs: &[(String, String)],
         max_count: usize,
+        dialect: Dialect,
     ) -> Result<ListQuery, ScimError> {
-        let mut q = ListQuery::default();
+        let mut q = ListQuery {
+            dialect,
+            ..ListQuery::default()
+        };
         for (name, value) in pairs {
             let value = value.trim();
             if value.is_empty() {
                 continue;
             }
             match name.to_ascii_lowercase().as_str() {
-                "filter" => q.filter = Some(parse_filter(value)?),
+                "filter" => q.filter = Some(parse_filter_in(value, dialect)?),
                 "attributes" => q.projection.attributes = parse_attr_list(value)?,
                 "excludedattributes" => q.projection.excluded = parse_attr_list(value)?,
                 "sortby" => q.sort_by = Some(parse_attr_path(value)?),
@@ -87,7 +95,11 @@ impl ListQuery {
     }
 
     /// From a POST /.search body (SearchRequest schema, §3.4.3).
-    pub fn from_search_request(body: &Value, max_count: usize) -> Result<ListQuery, ScimError> {
+    pub fn from_search_request(
+        body: &Value,
+        max_count: usize,
+        dialect: Dialect,
+    ) -> Result<ListQuery, ScimError> {
         let obj = body.as_object().ok_or_else(|| {
             ScimError::bad_request(
                 ScimType::InvalidSyntax,
@@ -108,13 +120,16 @@ impl ListQuery {
                 ));
             }
         }
-        let mut q = ListQuery::default();
+        let mut q = ListQuery {
+            dialect,
+            ..ListQuery::default()
+        };
         for (name, value) in obj {
             if value.is_null() {
                 continue;
             }
             match name.to_ascii_lowercase().as_str() {
-                "filter" => q.filter = Some(parse_filter(string_member(name, value)?)?),
+                "filter" => q.filter = Some(parse_filter_in(string_member(name, value)?, dialect)?),
                 "attributes" => q.projection.attributes = attr_list_member(name, value)?,
                 "excludedattributes" => q.projection.excluded = attr_list_member(name, value)?,
                 "sortby" => q.sort_by = Some(parse_attr_path(string_member(name, value)?)?),
@@ -133,6 +148,46 @@ impl ListQuery {
             Some(f) => f.validate(registry, rt),
             None => Ok(()),
         }
+    }
+
+    /// The query as resource type `rt` reads it, validated: in [`Dialect::Lenient`] the
+    /// filter's unquoted values become numbers where the attribute is one
+    /// ([`Filter::settle`]); in [`Dialect::Strict`] a filter naming an attribute no schema
+    /// defines is refused (the interoperability profile; RFC 7644 lets it match nothing).
+    pub fn settled(
+        &self,
+        registry: &Registry,
+        rt: &ResourceType,
+    ) -> Result<std::borrow::Cow<'_, ListQuery>, ScimError> {
+        let query = match (&self.filter, self.dialect) {
+            (Some(filter), Dialect::Lenient) => {
+                let mut filter = filter.clone();
+                filter.settle(registry, rt);
+                if Some(&filter) == self.filter.as_ref() {
+                    std::borrow::Cow::Borrowed(self)
+                } else {
+                    std::borrow::Cow::Owned(ListQuery {
+                        filter: Some(filter),
+                        ..self.clone()
+                    })
+                }
+            }
+            (Some(filter), Dialect::Strict) => {
+                if let Some(path) = filter.undefined(registry, rt) {
+                    return Err(ScimError::bad_request(
+                        ScimType::InvalidFilter,
+                        format!(
+                            "the filter names \"{path}\", which no schema of {} defines",
+                            rt.name
+                        ),
+                    ));
+                }
+                std::borrow::Cow::Borrowed(self)
+            }
+            (None, _) => std::borrow::Cow::Borrowed(self),
+        };
+        query.validate(registry, rt)?;
+        Ok(query)
     }
 
     /// Filters, sorts, pages and projects resources held in memory, and
@@ -240,6 +295,7 @@ mod tests {
                 ("other", "x"),
             ]),
             100,
+            Dialect::Strict,
         )
         .unwrap();
         assert!(q.filter.is_some());
@@ -253,13 +309,14 @@ mod tests {
         let q = ListQuery::from_query_pairs(
             &pairs(&[("count", "-5"), ("startIndex", "-3"), ("filter", "")]),
             100,
+            Dialect::Strict,
         )
         .unwrap();
         assert_eq!(q.count, Some(0));
         assert_eq!(q.start_index, 1);
         assert!(q.filter.is_none());
         assert_eq!(
-            ListQuery::from_query_pairs(&[], 10).unwrap(),
+            ListQuery::from_query_pairs(&[], 10, Dialect::default()).unwrap(),
             ListQuery::default()
         );
     }
@@ -273,7 +330,8 @@ mod tests {
             ("filter", "userName eq", ScimType::InvalidFilter),
             ("attributes", "a b", ScimType::InvalidPath),
         ] {
-            let e = ListQuery::from_query_pairs(&pairs(&[(k, v)]), 10).unwrap_err();
+            let e =
+                ListQuery::from_query_pairs(&pairs(&[(k, v)]), 10, Dialect::Strict).unwrap_err();
             assert_eq!(e.scim_type, Some(t), "{k}={v}");
         }
     }
@@ -290,6 +348,7 @@ mod tests {
                 "count": 10
             }),
             5,
+            Dialect::Strict,
         )
         .unwrap();
         assert_eq!(q.projection.attributes.len(), 2);
@@ -303,7 +362,10 @@ mod tests {
             json!({"filter": 3}),
             json!([]),
         ] {
-            assert!(ListQuery::from_search_request(&bad, 5).is_err(), "{bad}");
+            assert!(
+                ListQuery::from_search_request(&bad, 5, Dialect::Strict).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -339,13 +401,113 @@ mod tests {
                 ("attributes", "userName"),
             ]),
             100,
+            Dialect::Strict,
         )
         .unwrap();
-        q.validate(&registry, rt).unwrap();
+        let q = q.settled(&registry, rt).unwrap();
         let r = q.run_in_memory(&registry, rt, users);
         assert_eq!(r["totalResults"], 3);
         assert_eq!(r["itemsPerPage"], 1);
         assert_eq!(r["startIndex"], 2);
         assert_eq!(r["Resources"], json!([{"id": "3", "userName": "u3"}]));
+    }
+}
+
+#[cfg(test)]
+mod dialect_tests {
+    use super::*;
+
+    fn query(filter: &str, dialect: Dialect) -> Result<ListQuery, ScimError> {
+        ListQuery::from_query_pairs(&[("filter".into(), filter.into())], 10, dialect)
+    }
+
+    /// Entra ID's lookups (see `super::super::dialect`): read in lenient, refused in strict.
+    #[test]
+    fn entra_filters_read_in_lenient_only() {
+        let registry = Registry::standard().unwrap();
+        let rt = registry.resource_type("User").unwrap();
+        let user = serde_json::json!({
+            "userName": "b", "externalId": "5f1c-77",
+            "emails": [{"type": "home", "value": "x@h"}, {"type": "work", "value": "x@w"}]
+        });
+        let cases = [
+            (r#"emails[type eq "work"].value eq "x@w""#, true),
+            (r#"emails[type eq "work"].value eq "x@h""#, false),
+            (r#"emails[type eq "home"].value pr"#, true),
+            ("externalId eq 5f1c-77", true),
+            ("externalId eq 5f1c-78", false),
+            ("(externalId eq 5f1c-77) and userName eq b", true),
+        ];
+        for (filter, matches) in cases {
+            let q = query(filter, Dialect::Lenient).unwrap();
+            let q = q.settled(&registry, rt).unwrap();
+            let f = q.filter.as_ref().unwrap();
+            assert_eq!(f.matches(&user, &registry, rt), matches, "{filter}");
+            let e = query(filter, Dialect::Strict).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{filter}");
+        }
+        // The sub-attribute joins the value filter: one element must pass both tests.
+        let q = query(r#"emails[type eq "work"].value eq "x""#, Dialect::Lenient).unwrap();
+        assert_eq!(
+            q.filter.unwrap().to_string(),
+            r#"emails[type eq "work" and value eq "x"]"#
+        );
+    }
+
+    #[test]
+    fn lenient_bare_values_take_the_attribute_type() {
+        let registry = Registry::standard().unwrap();
+        let rt = registry.resource_type("User").unwrap();
+        let settled = |f: &str| {
+            let q = query(f, Dialect::Lenient).unwrap();
+            q.settled(&registry, rt)
+                .map(|q| q.filter.clone().unwrap().to_string())
+        };
+        // A string attribute keeps the text as written, leading zeros included.
+        assert_eq!(
+            settled("externalId eq 0042").unwrap(),
+            r#"externalId eq "0042""#
+        );
+        assert_eq!(
+            settled("externalId eq 42").unwrap(),
+            r#"externalId eq "42""#
+        );
+        assert_eq!(settled("active eq TRUE").unwrap(), "active eq true");
+        assert_eq!(settled("externalId eq null").unwrap(), "externalId eq null");
+        // Not a boolean: still refused as one.
+        let e = settled("active eq yes-please").unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
+        // Strict refuses a filter on an attribute no schema defines; lenient lets it match
+        // nothing.
+        for f in [
+            "nicknames pr",
+            "emails[kind eq \"x\"]",
+            "shoeSize eq 3",
+            "name.middle eq \"x\"",
+        ] {
+            let q = query(f, Dialect::Strict).unwrap();
+            let e = q.settled(&registry, rt).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{f}");
+            assert!(
+                query(f, Dialect::Lenient)
+                    .unwrap()
+                    .settled(&registry, rt)
+                    .is_ok(),
+                "{f}"
+            );
+        }
+        for f in [
+            "id eq \"1\"",
+            "meta.lastModified gt \"2011-05-13T04:42:34Z\"",
+            "emails[type eq \"work\"]",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber pr",
+        ] {
+            let q = query(f, Dialect::Strict).unwrap();
+            assert!(q.settled(&registry, rt).is_ok(), "{f}");
+        }
+        // Strict reads JSON numbers as numbers, and refuses them for a string attribute.
+        let q = query("externalId eq 42", Dialect::Strict).unwrap();
+        let e = q.settled(&registry, rt).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
     }
 }

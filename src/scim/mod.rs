@@ -5,6 +5,7 @@
 //! module (and the HTTP layer) names them the same way (RFC 7644 §3.1, §8.2).
 
 pub mod bulk;
+pub mod dialect;
 pub mod error;
 pub mod etag;
 pub mod filter;
@@ -17,6 +18,7 @@ pub mod schema;
 pub mod sort;
 mod value;
 
+pub use dialect::Dialect;
 pub use error::{ErrorKind, ScimError, ScimType};
 pub use etag::{EntityTags, Preconditions};
 pub use op::{ResourceKind, ScimOp, WriteMethod};

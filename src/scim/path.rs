@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::dialect::Dialect;
 use super::error::{ScimError, ScimType};
 use super::filter::{self, Filter};
 
@@ -180,7 +181,7 @@ fn parse_patch_path_inner(s: &str) -> Result<PatchPath, Syntax> {
         return Err(Syntax::new(open_pos, "'[' is never closed by ']'"));
     };
     let inner = s.get(open + 1..close).unwrap_or_default();
-    let filter = filter::parse_fragment(inner, open_pos + 1, true)?;
+    let filter = filter::parse_fragment(inner, open_pos + 1, true, Dialect::Strict)?;
     let rest = s.get(close + 1..).unwrap_or_default();
     let rest_pos = s.get(..close + 1).unwrap_or_default().chars().count();
     let value_sub = if rest.is_empty() {

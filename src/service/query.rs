@@ -53,7 +53,7 @@ impl Resources<'_> {
                 .is_some_and(|f| f.to_string().to_ascii_lowercase().contains("members"))
                 || query.projection.keeps("members"),
         };
-        query.validate(&self.gw.registry, rt)?;
+        let query = &*query.settled(&self.gw.registry, rt)?;
         let want = query
             .count
             .unwrap_or(self.gw.limits.max_results)

@@ -3,6 +3,7 @@
 use time::OffsetDateTime;
 
 use super::StoreFuture;
+use crate::scim::Dialect;
 
 /// A tenant: one SCIM configuration, with its own SCIM URL and tokens, fronting a backend the
 /// config file names (credentials stay in the config, never in the store).
@@ -18,6 +19,12 @@ pub struct TenantRecord {
     pub backend: String,
     /// The longest a managed token of this tenant may live; `None`: no limit.
     pub max_token_lifetime_days: Option<u32>,
+    /// How the tenant's IdP requests are read: RFC 7644 to the letter, or with the IdP
+    /// dialects (the default).
+    pub dialect: Dialect,
+    /// Whether a token may come as `Authorization: <token>`, without the `Bearer` scheme
+    /// (Okta's "header" authentication mode).
+    pub bare_token: bool,
     /// When the tenant was made.
     pub created: OffsetDateTime,
     /// When it last changed; `update_tenant` writes only while this is as read.

@@ -35,6 +35,8 @@ pub(crate) async fn tenants_for_tests(store: &dyn Store, ids: &[&str]) {
                 enabled: true,
                 backend: format!("{id}-platform"),
                 max_token_lifetime_days: None,
+                dialect: crate::scim::Dialect::Lenient,
+                bare_token: false,
                 created: now,
                 updated: now,
             })
@@ -330,10 +332,16 @@ pub(crate) async fn contract(store: &dyn Store) {
         enabled: true,
         backend: "default".into(),
         max_token_lifetime_days: Some(90),
+        dialect: crate::scim::Dialect::Strict,
+        bare_token: true,
         created: token.created,
         updated: token.created,
     };
     store.insert_tenant(&acme).await.unwrap();
+    assert_eq!(
+        store.tenants(Some("acme")).await.unwrap(),
+        vec![acme.clone()]
+    );
     assert!(matches!(
         store.insert_tenant(&acme).await,
         Err(StoreError::Conflict(_))
@@ -341,6 +349,8 @@ pub(crate) async fn contract(store: &dyn Store) {
     assert_eq!(store.tenants(Some("default")).await.unwrap().len(), 1);
     acme.enabled = false;
     acme.max_token_lifetime_days = None;
+    acme.dialect = crate::scim::Dialect::Lenient;
+    acme.bare_token = false;
     acme.name = "Acme Corp".into();
     let read = acme.updated;
     acme.updated = read + time::Duration::seconds(1);

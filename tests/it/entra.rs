@@ -1,6 +1,7 @@
 //! The user lifecycle as Microsoft Entra ID drives it (Microsoft's "Develop a SCIM endpoint"
 //! tutorial and its validator): test-connection lookup of a random userName, create with the
-//! enterprise extension, lookups, PATCH with `Replace`/`Add` op names, string booleans, value
+//! enterprise extension, lookups (with Entra's `emails[type eq "work"].value eq` and unquoted
+//! values), PATCH with `Replace`/`Add` op names, string booleans, value
 //! paths that create missing elements, then delete.
 
 use serde_json::json;
@@ -54,10 +55,13 @@ async fn entra_user_lifecycle() {
     let coder = h.coder_user("test-user-ab6490ee-1e48-479e-a20");
     assert_eq!(coder["name"], "givenName familyName");
 
-    // Lookups Entra makes: by userName and by externalId.
+    // Lookups Entra makes: by userName and by externalId, and in Entra's own forms (the default
+    // tenant reads them leniently): a sub-attribute after the value filter, an unquoted value.
     for filter in [
         r#"userName eq "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1""#,
         r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#,
+        r#"emails[type eq "work"].value eq "Test_User_fd0ea19b@testuser.com""#,
+        "externalId eq 0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
     ] {
         let found = h
             .get(&format!("/Users?{}", filter_query(filter)))
@@ -66,6 +70,14 @@ async fn entra_user_lifecycle() {
         assert_eq!(found["totalResults"], 1, "{filter}");
         assert_eq!(found["Resources"][0]["id"], id.as_str());
     }
+    let other = h
+        .get(&format!(
+            "/Users?{}",
+            filter_query(r#"emails[type eq "home"].value eq "Test_User_fd0ea19b@testuser.com""#)
+        ))
+        .await
+        .expect(200);
+    assert_eq!(other["totalResults"], 0);
     // externalId is caseExact.
     let miss = h
         .get(&format!(

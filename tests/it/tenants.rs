@@ -766,3 +766,116 @@ async fn a_tenant_whose_backend_left_the_config_answers_503_and_keeps_its_tokens
         .expect_error(401, None);
     h.demo.stop().await;
 }
+
+/// A tenant's dialect and token header mode (the IdP dialects issue): a strict tenant refuses
+/// Entra ID's filter forms and filters on undefined attributes; a lenient one reads them; a
+/// tenant that accepts bare tokens takes `Authorization: <token>` (Okta's header mode), others
+/// refuse it. Both are changed through the admin API and the CLI, and audited.
+#[tokio::test]
+async fn a_tenant_reads_strictly_or_leniently_and_may_take_bare_tokens() {
+    let h = with_two_platforms().await;
+    let made = make_tenant(
+        &h,
+        "acme",
+        json!({"backend": "coder-a", "dialect": "strict"}),
+    )
+    .await;
+    assert_eq!(made["dialect"], "strict");
+    assert_eq!(made["bareToken"], false);
+    let (_, token) = make_token(&h, "acme", "entra").await;
+    let base = tenant_url(&h, "acme");
+    create_user(&h, &base, &token, "ada").await.expect(201);
+    let search = |filter: &'static str| {
+        let url = format!("{base}/Users?{}", crate::support::filter_query(filter));
+        let token = token.clone();
+        let h = &h;
+        async move { h.call_as(&token, Method::GET, &url, None, &[]).await }
+    };
+    let entra = [
+        r#"emails[type eq "work"].value eq "ada@example.com""#,
+        "userName eq ada",
+    ];
+    for filter in entra {
+        search(filter)
+            .await
+            .expect_error(400, Some("invalidFilter"));
+    }
+    search("nickNames pr")
+        .await
+        .expect_error(400, Some("invalidFilter"));
+    let bare = |url: String, value: String| {
+        let http = &h.http;
+        async move {
+            http.get(url)
+                .header("authorization", value)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(bare(format!("{base}/Users"), token.clone()).await, 401);
+
+    let t = Some(h.demo.admin_token.as_str());
+    let (status, changed) = admin(
+        &h,
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"dialect": "lenient", "bareToken": true})),
+        t,
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["dialect"], "lenient");
+    for filter in entra {
+        let found = search(filter).await.expect(200);
+        assert_eq!(found["totalResults"], 1, "{filter}: {found}");
+        assert_eq!(found["Resources"][0]["userName"], "ada");
+    }
+    assert_eq!(search("nickNames pr").await.expect(200)["totalResults"], 0);
+    assert_eq!(bare(format!("{base}/Users"), token.clone()).await, 200);
+    // A bare token is still only its own tenant's; the default tenant does not take them.
+    assert_eq!(bare(h.url("/Users"), token.clone()).await, 401);
+    assert_eq!(bare(h.url("/Users"), h.demo.token.clone()).await, 401);
+    let (_, endpoint) = admin(&h, Method::GET, "/tenants/acme/endpoint", None, t).await;
+    assert_eq!(endpoint["okta"]["Authorization"], "<token>");
+
+    let (status, log) = admin(
+        &h,
+        Method::GET,
+        "/tenants/acme/audit?operation=tenant.update",
+        None,
+        t,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let detail = log["entries"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("dialect strict -> lenient"), "{detail}");
+
+    let (ok, shown) = admin_cli(
+        &h,
+        &[
+            "tenants",
+            "update",
+            "acme",
+            "--dialect",
+            "strict",
+            "--bearer-only",
+        ],
+    )
+    .await;
+    assert!(ok);
+    assert_eq!(shown["dialect"], "strict");
+    assert_eq!(shown["bareToken"], false);
+    assert_eq!(bare(format!("{base}/Users"), token.clone()).await, 401);
+    let (status, refused) = admin(
+        &h,
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"dialect": "loose"})),
+        t,
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    h.demo.stop().await;
+}

@@ -12,10 +12,19 @@ use crate::config::check_name;
 use crate::http::error::ErrorAnswer;
 use crate::http::response::HttpResponse;
 use crate::http::Surface;
+use crate::scim::Dialect;
 use crate::store::TenantRecord;
 use crate::tenants::DEFAULT_TENANT;
 
-const TENANT_FIELDS: &[&str] = &["id", "name", "backend", "enabled", "tokenPolicy"];
+const TENANT_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "backend",
+    "enabled",
+    "tokenPolicy",
+    "dialect",
+    "bareToken",
+];
 
 pub(super) async fn route<B>(
     ctx: &Ctx<'_>,
@@ -118,6 +127,8 @@ fn tenant_json(record: &TenantRecord, scim_base: &str) -> Value {
         "enabled": record.enabled,
         "backend": record.backend,
         "tokenPolicy": {"maxLifetimeDays": record.max_token_lifetime_days},
+        "dialect": record.dialect.as_str(),
+        "bareToken": record.bare_token,
         "scimBaseUrl": tenant_scim_url(scim_base, &record.id),
         "created": rfc3339(record.created),
         "updated": rfc3339(record.updated),
@@ -145,7 +156,7 @@ fn endpoint_json(ctx: &Ctx<'_>, record: &TenantRecord) -> Value {
         "scimBaseUrl": url,
         "authentication": {
             "method": "HTTP bearer token (RFC 6750)",
-            "header": "Authorization: Bearer <token>",
+            "header": if record.bare_token { "Authorization: Bearer <token>, or Authorization: <token>" } else { "Authorization: Bearer <token>" },
             "tokens": format!("make one with POST /admin/v1/tenants/{}/tokens (or `scimgate tokens --tenant {} create --name <idp>`); its secret is shown once", record.id, record.id),
         },
         "resourceTypes": resource_types,
@@ -153,7 +164,7 @@ fn endpoint_json(ctx: &Ctx<'_>, record: &TenantRecord) -> Value {
             "SCIM connector base URL": url,
             "Unique identifier field for users": "userName",
             "Authentication Mode": "HTTP Header",
-            "Authorization": "Bearer <token>",
+            "Authorization": if record.bare_token { "<token>" } else { "Bearer <token>" },
             "Supported provisioning actions": ["Push New Users", "Push Profile Updates", "Push User Deactivation", "Push Groups"],
         },
         "entra": {
@@ -208,6 +219,18 @@ fn lifetime(body: &Value) -> Result<Option<Option<u32>>, ErrorAnswer> {
     }
 }
 
+/// `dialect`: absent (no change) or `strict` / `lenient`.
+fn dialect(body: &Value) -> Result<Option<Dialect>, ErrorAnswer> {
+    match body.get("dialect") {
+        None => Ok(None),
+        Some(v) => v
+            .as_str()
+            .and_then(Dialect::parse)
+            .map(Some)
+            .ok_or_else(|| bad_request("dialect must be \"strict\" or \"lenient\"")),
+    }
+}
+
 fn new_tenant(body: &Value) -> Result<NewTenant, ErrorAnswer> {
     known_keys(body, TENANT_FIELDS).map_err(bad_request)?;
     let Some(id) = optional_text(body, "id")? else {
@@ -219,6 +242,8 @@ fn new_tenant(body: &Value) -> Result<NewTenant, ErrorAnswer> {
         backend: optional_text(body, "backend")?,
         enabled: optional_bool(body, "enabled")?.unwrap_or(true),
         max_token_lifetime_days: lifetime(body)?.flatten(),
+        dialect: dialect(body)?,
+        bare_token: optional_bool(body, "bareToken")?.unwrap_or(false),
     })
 }
 
@@ -229,5 +254,7 @@ fn tenant_change(body: &Value) -> Result<TenantChange, ErrorAnswer> {
         enabled: optional_bool(body, "enabled")?,
         backend: optional_text(body, "backend")?,
         max_token_lifetime_days: lifetime(body)?,
+        dialect: dialect(body)?,
+        bare_token: optional_bool(body, "bareToken")?,
     })
 }

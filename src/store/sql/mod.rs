@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "identity proof",
         include_str!("../migrations/0005_identity_proof.sql"),
     ),
+    (
+        6,
+        "tenant dialect",
+        include_str!("../migrations/0006_tenant_dialect.sql"),
+    ),
 ];
 
 /// The migrations, compiled into the binary (the DDL is the same for both databases).

@@ -8,7 +8,7 @@ macro_rules! sql_tenants_store {
                 Box::pin(async move {
                     // Any conflict: the id, or a backend another tenant fronts.
                     let done = sqlx::query(
-                        "INSERT INTO tenants (id, name, enabled, backend, max_token_lifetime_days, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                        "INSERT INTO tenants (id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
                     )
                     .bind(&tenant.id)
                     .bind(&tenant.name)
@@ -17,6 +17,8 @@ macro_rules! sql_tenants_store {
                     .bind(tenant.max_token_lifetime_days.map(i64::from))
                     .bind(sql::timestamp(tenant.created))
                     .bind(sql::timestamp(tenant.updated))
+                    .bind(tenant.dialect.as_str())
+                    .bind(i64::from(tenant.bare_token))
                     .execute(&self.pool)
                     .await?;
                     if done.rows_affected() == 0 {
@@ -53,7 +55,7 @@ macro_rules! sql_tenants_store {
                             .fetch_optional(&mut *tx)
                             .await?;
                     let done = sqlx::query(
-                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6 WHERE id = $1 AND updated = $7 AND (backend = $4 OR NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1))",
+                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6, dialect = $8, bare_token = $9 WHERE id = $1 AND updated = $7 AND (backend = $4 OR NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1))",
                     )
                     .bind(&tenant.id)
                     .bind(&tenant.name)
@@ -62,6 +64,8 @@ macro_rules! sql_tenants_store {
                     .bind(tenant.max_token_lifetime_days.map(i64::from))
                     .bind(sql::timestamp(tenant.updated))
                     .bind(sql::timestamp(read_updated))
+                    .bind(tenant.dialect.as_str())
+                    .bind(i64::from(tenant.bare_token))
                     .execute(&mut *tx)
                     .await;
                     let done = match done {
@@ -150,7 +154,7 @@ macro_rules! sql_tenants_store {
                 Box::pin(async move {
                     use sqlx::Row;
                     let rows = sqlx::query(
-                        "SELECT id, name, enabled, backend, max_token_lifetime_days, created, updated FROM tenants WHERE ($1 = '' OR id = $1) ORDER BY id",
+                        "SELECT id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token FROM tenants WHERE ($1 = '' OR id = $1) ORDER BY id",
                     )
                     .bind(id.unwrap_or_default())
                     .fetch_all(&self.pool)
@@ -161,6 +165,8 @@ macro_rules! sql_tenants_store {
                         let updated: String = row.try_get("updated")?;
                         let enabled: i64 = row.try_get("enabled")?;
                         let lifetime: Option<i64> = row.try_get("max_token_lifetime_days")?;
+                        let dialect: String = row.try_get("dialect")?;
+                        let bare_token: i64 = row.try_get("bare_token")?;
                         out.push(super::TenantRecord {
                             id: row.try_get("id")?,
                             name: row.try_get("name")?,
@@ -173,6 +179,10 @@ macro_rules! sql_tenants_store {
                                     })
                                 })
                                 .transpose()?,
+                            dialect: crate::scim::Dialect::parse(&dialect).ok_or_else(|| {
+                                StoreError::Corrupt(format!("tenant dialect {dialect:?}"))
+                            })?,
+                            bare_token: bare_token != 0,
                             created: sql::parse_time(&created)?,
                             updated: sql::parse_time(&updated)?,
                         });

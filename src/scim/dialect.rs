@@ -1,0 +1,50 @@
+//! The two dialects of SCIM the gateway answers: `Strict`, RFC 7644 to the letter, and
+//! `Lenient`, which also reads what real IdPs send where it departs from the RFC.
+//!
+//! Every departure `Lenient` allows is one line here, so an operator can tell what a tenant
+//! accepts (and the README repeats the list):
+//!
+//! - **Filter, sub-attribute after a value filter** (Microsoft Entra ID):
+//!   `emails[type eq "work"].value eq "x"` is read as `emails[type eq "work" and value eq "x"]`.
+//!   RFC 7644 §3.4.2.2 allows `attr[filter].sub` only in PATCH paths (§3.5.2).
+//! - **Filter, unquoted values** (Microsoft Entra ID): `externalId eq 5f1c-77` is read as
+//!   `externalId eq "5f1c-77"`; a bare number compared with a string attribute is read as its
+//!   text (`employeeNumber eq 0042` stays `"0042"`). The ABNF's `compValue` requires a JSON
+//!   string.
+//!
+//! `Strict` refuses each of these with 400 `invalidFilter` naming the position.
+
+/// How forgiving the protocol core is of IdP dialects; see the module docs for each departure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// RFC 7644 to the letter.
+    Strict,
+    /// RFC 7644 plus the IdP dialects listed in the module docs; the default.
+    #[default]
+    Lenient,
+}
+
+impl Dialect {
+    /// Both, as named in config, the admin API and the store.
+    pub const ALL: [Dialect; 2] = [Dialect::Strict, Dialect::Lenient];
+
+    /// `strict` or `lenient`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Strict => "strict",
+            Dialect::Lenient => "lenient",
+        }
+    }
+
+    /// The dialect `name` names (any case).
+    pub fn parse(name: &str) -> Option<Dialect> {
+        Dialect::ALL
+            .into_iter()
+            .find(|d| d.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the IdP dialects are read.
+    pub fn is_lenient(self) -> bool {
+        self == Dialect::Lenient
+    }
+}
