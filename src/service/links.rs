@@ -245,7 +245,7 @@ impl Resources<'_> {
     /// never cached as the object.
     pub(super) async fn listed(
         &self,
-        objects: &[Value],
+        objects: Vec<Value>,
     ) -> Result<Vec<(Identity, Arc<Value>, bool)>> {
         use futures_util::stream::{self, StreamExt, TryStreamExt};
         let list = &self.section.list;
@@ -268,16 +268,21 @@ impl Resources<'_> {
 
     /// Pairs platform objects with their links, linking objects seen for the first time, and
     /// caches the objects (unless list items lack fields: a partial item is not the object).
-    pub(super) async fn link_all(&self, objects: &[Value]) -> Result<Vec<(Identity, Arc<Value>)>> {
+    /// The objects are taken, not copied: a page of 100 users copied cost about 4% of a list
+    /// request's CPU.
+    pub(super) async fn link_all(
+        &self,
+        objects: Vec<Value>,
+    ) -> Result<Vec<(Identity, Arc<Value>)>> {
         let mut by_key = HashMap::with_capacity(objects.len());
         let mut keys = Vec::with_capacity(objects.len());
         for object in objects {
             // Accounts the gateway must never show (its own) are neither linked nor listed.
-            if self.section.excludes(object, &self.gw.settings)? {
+            if self.section.excludes(&object, &self.gw.settings)? {
                 continue;
             }
-            let key = self.section.key_of(object, &self.gw.settings)?;
-            let proof = self.section.proof_of(object, &self.gw.settings)?;
+            let key = self.section.key_of(&object, &self.gw.settings)?;
+            let proof = self.section.proof_of(&object, &self.gw.settings)?;
             // A key deleted through the gateway now names another account (a reused id):
             // that account is new, not the deleted one.
             if let (Some(seen), Some(Some(deleted))) = (
@@ -299,11 +304,12 @@ impl Resources<'_> {
         }
         let mut out = Vec::with_capacity(keys.len());
         for identity in self.link_keys(&keys).await? {
-            let Some((object, proof)) = by_key.get(&identity.backend_key) else {
+            // A key listed twice (a page shifted by a concurrent insert) is answered once.
+            let Some((object, proof)) = by_key.remove(&identity.backend_key) else {
                 continue;
             };
             let identity = self.reconcile(identity, proof.as_deref()).await?;
-            let object = Arc::new((*object).clone());
+            let object = Arc::new(object);
             if self.section.list.lacks.is_empty() {
                 self.cache_object(&identity.backend_key, object.clone())
                     .await;
@@ -391,7 +397,7 @@ impl Resources<'_> {
                 .try_collect()
                 .await?;
             let objects: Vec<Value> = objects.iter().map(|o| (**o).clone()).collect();
-            for (identity, _) in self.link_all(&objects).await? {
+            for (identity, _) in self.link_all(objects).await? {
                 fresh.insert(identity.backend_key, identity.scim_id);
             }
         } else if !unknown.is_empty() {

@@ -131,7 +131,7 @@ impl Resources<'_> {
     ) -> Result<ListPage> {
         let rt = self.rt;
         let mut matched = Vec::new();
-        for (identity, object, partial) in self.listed(objects).await? {
+        for (identity, object, partial) in self.listed(objects.to_vec()).await? {
             let detail = Detail { partial, ..detail };
             let r = self.present(&identity, &object, detail, req).await?;
             let wanted = query.filter.as_ref().is_none_or(|f| {
@@ -296,7 +296,7 @@ impl Resources<'_> {
             None => self.scan(extra).await?.len(),
         };
         let mut resources = Vec::with_capacity(objects.len());
-        for (identity, object, partial) in self.listed(&objects).await? {
+        for (identity, object, partial) in self.listed(objects).await? {
             let detail = Detail { partial, ..detail };
             resources.push(self.present(&identity, &object, detail, req).await?.json);
         }
