@@ -42,6 +42,7 @@ where
         actor: admitted.actor(),
         base_url: admitted.base_url.clone(),
         projection: Projection::default(),
+        dialect: admitted.tenant.dialect,
     };
     let mut ids = BulkIds::new(&bulk);
     let mut results = Vec::with_capacity(bulk.operations.len());

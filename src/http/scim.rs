@@ -122,6 +122,7 @@ where
                 actor: admitted.actor(),
                 base_url: admitted.base_url.clone(),
                 projection: projection.clone(),
+                dialect: admitted.tenant.dialect,
             };
             let written = write(
                 gateway,

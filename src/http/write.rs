@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use super::error::ErrorAnswer;
 use crate::audit::{Action, Audit, Operation, Outcome};
+use crate::scim::Dialect;
 use crate::scim::{EntityTags, Projection, ResourceKind, ScimOp, WriteMethod};
 use crate::service::{Gateway, RequestContext, Resource, ServiceError};
 
@@ -34,6 +35,8 @@ pub(super) struct Origin {
     pub base_url: String,
     /// What the answer keeps.
     pub projection: Projection,
+    /// How the tenant reads its IdP's bodies.
+    pub dialect: Dialect,
 }
 
 /// One write as requested, not yet parsed.
@@ -96,6 +99,7 @@ async fn carry_out(
         &write.body,
         &gateway.registry,
         resources.rt,
+        origin.dialect,
     );
     let result = match parsed {
         Ok(op) => {

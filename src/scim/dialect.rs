@@ -11,8 +11,14 @@
 //!   `externalId eq "5f1c-77"`; a bare number compared with a string attribute is read as its
 //!   text (`employeeNumber eq 0042` stays `"0042"`). The ABNF's `compValue` requires a JSON
 //!   string.
+//! - **PATCH, one-element arrays for single-valued attributes** (Microsoft Entra ID):
+//!   `{"op": "Add", "path": "manager", "value": [{"value": "..."}]}` is read with the element as
+//!   the value ([`super::patch::lenient_single_values`]).
 //!
-//! `Strict` refuses each of these with 400 `invalidFilter` naming the position.
+//! `Strict` refuses the filter forms with 400 `invalidFilter` naming the position, and the
+//! arrays with 400 `invalidValue`. It also refuses a filter on an attribute no schema defines
+//! (400 `invalidFilter`, as the SCIM interoperability profile asks), which RFC 7644 and
+//! `Lenient` let match nothing.
 
 /// How forgiving the protocol core is of IdP dialects; see the module docs for each departure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

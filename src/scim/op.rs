@@ -5,8 +5,9 @@
 
 use serde_json::Value;
 
+use super::dialect::Dialect;
 use super::error::{ScimError, ScimType};
-use super::patch::{parse_patch_request, PatchOp};
+use super::patch::{lenient_single_values, parse_patch_request, PatchOp};
 use super::schema::{normalize_resource_parts, Registry, ResourceType};
 
 /// The resource types of RFC 7643 §4 a gateway can serve.
@@ -120,13 +121,14 @@ pub enum ScimOp {
 
 impl ScimOp {
     /// Parses a write to resource type `rt`: `id` is the resource's (none for a POST), `body`
-    /// the request body (ignored for a DELETE).
+    /// the request body (ignored for a DELETE), read in `dialect`.
     pub fn parse(
         method: WriteMethod,
         id: Option<&str>,
         body: &Value,
         registry: &Registry,
         rt: &ResourceType,
+        dialect: Dialect,
     ) -> Result<ScimOp, ScimError> {
         let id = || {
             id.map(str::to_owned).ok_or_else(|| {
@@ -152,10 +154,16 @@ impl ScimOp {
                     read_only,
                 }
             }
-            WriteMethod::Patch => ScimOp::Patch {
-                id: id()?,
-                operations: parse_patch_request(body)?,
-            },
+            WriteMethod::Patch => {
+                let mut operations = parse_patch_request(body)?;
+                if dialect.is_lenient() {
+                    lenient_single_values(registry, rt, &mut operations);
+                }
+                ScimOp::Patch {
+                    id: id()?,
+                    operations,
+                }
+            }
             WriteMethod::Delete => ScimOp::Delete { id: id()? },
         })
     }
@@ -185,7 +193,15 @@ mod tests {
             "USERNAME": "bjensen",
             "id": "ignored: readOnly"
         });
-        let op = ScimOp::parse(WriteMethod::Post, None, &body, &registry, rt).unwrap();
+        let op = ScimOp::parse(
+            WriteMethod::Post,
+            None,
+            &body,
+            &registry,
+            rt,
+            Dialect::Strict,
+        )
+        .unwrap();
         let ScimOp::Create {
             resource,
             read_only,
@@ -206,19 +222,48 @@ mod tests {
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
         });
-        let op =
-            ScimOp::parse(WriteMethod::Patch, Some("2819c223"), &patch, &registry, rt).unwrap();
+        let op = ScimOp::parse(
+            WriteMethod::Patch,
+            Some("2819c223"),
+            &patch,
+            &registry,
+            rt,
+            Dialect::Strict,
+        )
+        .unwrap();
         assert!(
             matches!(&op, ScimOp::Patch { id, operations } if id == "2819c223" && operations.len() == 1)
         );
 
-        let delete =
-            ScimOp::parse(WriteMethod::Delete, Some("x"), &Value::Null, &registry, rt).unwrap();
+        let delete = ScimOp::parse(
+            WriteMethod::Delete,
+            Some("x"),
+            &Value::Null,
+            &registry,
+            rt,
+            Dialect::Strict,
+        )
+        .unwrap();
         assert_eq!(delete, ScimOp::Delete { id: "x".to_owned() });
-        let no_id = ScimOp::parse(WriteMethod::Put, None, &body, &registry, rt).unwrap_err();
+        let no_id = ScimOp::parse(
+            WriteMethod::Put,
+            None,
+            &body,
+            &registry,
+            rt,
+            Dialect::Strict,
+        )
+        .unwrap_err();
         assert_eq!(no_id.scim_type, Some(ScimType::InvalidPath));
-        let not_object =
-            ScimOp::parse(WriteMethod::Post, None, &json!([]), &registry, rt).unwrap_err();
+        let not_object = ScimOp::parse(
+            WriteMethod::Post,
+            None,
+            &json!([]),
+            &registry,
+            rt,
+            Dialect::Strict,
+        )
+        .unwrap_err();
         assert_eq!(not_object.scim_type, Some(ScimType::InvalidSyntax));
     }
 

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimType};
 use super::filter::{matches_element, validate_element, Filter, Literal};
-use super::path::{parse_patch_path, PatchPath};
+use super::path::{parse_attr_path, parse_patch_path, AttrPath, PatchPath};
 use super::schema::{
     body_members, check_required, check_single_primary, normalize_single, normalize_value,
     refresh_schemas, AttrType, Attribute, Mutability, Registry, ResourceType, Schema,
@@ -150,6 +150,62 @@ fn parse_op(i: usize, op: &Value) -> Result<PatchOp, ScimError> {
             path,
             value,
         }),
+    }
+}
+
+/// For [`super::Dialect::Lenient`]: a single-valued attribute sent as a one-element array, as
+/// Microsoft Entra ID sends the manager (`{"op": "Add", "path": "manager", "value":
+/// [{"value": "..."}]}`), is read as that element, by path or among the attributes of a
+/// path-less operation (extension objects included). Longer arrays stay for the schema check
+/// to refuse.
+pub fn lenient_single_values(registry: &Registry, rt: &ResourceType, ops: &mut [PatchOp]) {
+    let single_valued = |path: &AttrPath| {
+        registry
+            .resolve(rt, path)
+            .is_some_and(|r| !r.sub_attribute.unwrap_or(r.attribute).multi_valued)
+    };
+    for op in ops {
+        let Some(value) = &mut op.value else {
+            continue;
+        };
+        match &op.path {
+            Some(path) if path.filter.is_none() && single_valued(&path.attr) => unwrap_one(value),
+            Some(_) => {}
+            None => {
+                let Value::Object(attributes) = value else {
+                    continue;
+                };
+                for (name, v) in attributes.iter_mut() {
+                    match registry.extension_schema(rt, name) {
+                        Some(ext) => {
+                            if let Value::Object(inner) = v {
+                                for (name, v) in inner.iter_mut() {
+                                    if ext.attribute(name).is_some_and(|a| !a.multi_valued) {
+                                        unwrap_one(v);
+                                    }
+                                }
+                            }
+                        }
+                        None => {
+                            if parse_attr_path(name).is_ok_and(|p| single_valued(&p)) {
+                                unwrap_one(v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `[x]` becomes `x`.
+fn unwrap_one(value: &mut Value) {
+    if let Value::Array(items) = value {
+        if items.len() == 1 {
+            if let Some(only) = items.pop() {
+                *value = only;
+            }
+        }
     }
 }
 
@@ -874,6 +930,42 @@ mod tests {
         let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops});
         let ops = parse_patch_request(&body)?;
         apply_patch(&r, rt, resource, &ops)
+    }
+
+    /// Entra ID's one-element arrays for single-valued attributes: read in lenient, refused
+    /// (400 invalidValue) in strict; a longer array stays refused.
+    #[test]
+    fn lenient_reads_one_element_arrays_for_single_values() {
+        let r = reg();
+        let rt = r.resource_type("User").unwrap();
+        let bare = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "a"});
+        let lenient = |ops: Value| {
+            let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops});
+            let mut ops = parse_patch_request(&body).unwrap();
+            lenient_single_values(&r, rt, &mut ops);
+            apply_patch(&r, rt, &bare, &ops)
+        };
+        let manager = json!([{"op": "Add", "path": "manager", "value": [{"$ref": "../Users/26118915", "value": "26118915"}]}]);
+        let u = lenient(manager.clone()).unwrap();
+        assert_eq!(u[ENT]["manager"]["value"], "26118915");
+        let e = patch_user(&bare, manager).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+
+        let u = lenient(json!([{"op": "Replace", "path": "name.givenName", "value": ["Ada"]}]))
+            .unwrap();
+        assert_eq!(u["name"]["givenName"], "Ada");
+        let u = lenient(json!([{"op": "Replace", "value": {
+            "displayName": ["Ada L"],
+            "emails": [{"value": "a@b.c"}],
+            ENT: {"department": ["Sales"]}
+        }}]))
+        .unwrap();
+        assert_eq!(u["displayName"], "Ada L");
+        assert_eq!(u["emails"], json!([{"value": "a@b.c"}]));
+        assert_eq!(u[ENT]["department"], "Sales");
+        let e = lenient(json!([{"op": "Replace", "path": "displayName", "value": ["a", "b"]}]))
+            .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
     }
 
     fn patch_user(resource: &Value, ops: Value) -> Result<Value, ScimError> {

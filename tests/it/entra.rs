@@ -70,6 +70,19 @@ async fn entra_user_lifecycle() {
         assert_eq!(found["totalResults"], 1, "{filter}");
         assert_eq!(found["Resources"][0]["id"], id.as_str());
     }
+    // Entra sets the manager as a one-element array (the lenient dialect reads the element).
+    let patched = h
+        .patch(
+            &format!("/Users/{id}"),
+            patch_op(json!([{"op": "Add", "path": "manager", "value": [{"$ref": format!("../Users/{id}"), "value": id}]}])),
+        )
+        .await
+        .expect(200);
+    assert_eq!(patched[ENTERPRISE]["manager"]["value"], id.as_str());
+    assert_eq!(
+        h.get(&format!("/Users/{id}")).await.expect(200)[ENTERPRISE]["manager"]["value"],
+        id.as_str()
+    );
     let other = h
         .get(&format!(
             "/Users?{}",
