@@ -52,10 +52,29 @@ fn platform_objects_become_scim_attributes() {
         json!({
             "userName": "alice",
             "displayName": "Alice L",
+            "name": {"givenName": "Alice", "familyName": "L", "formatted": "Alice L"},
             "emails": [{"value": "alice@x.example", "type": "work", "primary": true}],
             "active": true
         })
     );
+    // Name parts from the display name (Coder holds none): the last word is the family name,
+    // the words before it the given name; one word is both; no display name, no parts.
+    for (name, given, family) in [
+        ("Ada King Lovelace", "Ada King", "Lovelace"),
+        ("  Admin ", "Admin", "Admin"),
+    ] {
+        let out = m
+            .users
+            .to_scim(
+                &coder_user("bob", name, "b@x.example", "active"),
+                None,
+                None,
+                &s,
+            )
+            .unwrap();
+        assert_eq!(out["name"]["givenName"], given, "{name}");
+        assert_eq!(out["name"]["familyName"], family, "{name}");
+    }
     let suspended = m
         .users
         .to_scim(
@@ -70,6 +89,7 @@ fn platform_objects_become_scim_attributes() {
         suspended.get("displayName").is_none(),
         "an empty name is no value"
     );
+    assert!(suspended.get("name").is_none(), "{suspended}");
     // A placeholder address the gateway made up is never shown.
     let placeholder = m
         .users

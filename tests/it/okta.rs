@@ -23,6 +23,14 @@ async fn okta_user_lifecycle() {
         json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"])
     );
 
+    // Okta's required tests read the first user of a page of one and expect name parts: the
+    // Coder admin, made on Coder with a display name only, has them derived from it.
+    let first = h.get("/Users?startIndex=1&count=1").await.expect(200);
+    let admin = &first["Resources"][0];
+    assert_eq!(admin["userName"], "admin", "{first}");
+    assert_eq!(admin["name"]["givenName"], "Admin");
+    assert_eq!(admin["name"]["familyName"], "Admin");
+
     // 2. Create, with Okta's payload (password, empty groups, locale, externalId).
     let created = h
         .post(
