@@ -93,7 +93,7 @@ async fn carry_out(
         .map(str::to_owned);
     // A create has no id yet: the audit log names it by the name the IdP gave it.
     let target = write.id.clone().or(name).unwrap_or_else(|| "-".to_owned());
-    let parsed = ScimOp::parse(
+    let parsed = ScimOp::parse_noting_ignored(
         write.method,
         write.id.as_deref(),
         &write.body,
@@ -102,7 +102,14 @@ async fn carry_out(
         origin.dialect,
     );
     let result = match parsed {
-        Ok(op) => {
+        Ok((op, ignored)) => {
+            if !ignored.is_empty() {
+                tracing::warn!(
+                    tenant = %origin.tenant,
+                    ignored = %ignored.join(", "),
+                    "the IdP sent attributes of schemas this resource type does not have; the lenient dialect ignores them"
+                );
+            }
             let req = RequestContext {
                 base_url: &origin.base_url,
                 projection: &origin.projection,

@@ -14,11 +14,16 @@
 //! - **PATCH, one-element arrays for single-valued attributes** (Microsoft Entra ID):
 //!   `{"op": "Add", "path": "manager", "value": [{"value": "..."}]}` is read with the element as
 //!   the value ([`super::patch::lenient_single_values`]).
+//! - **Members of schemas the resource type does not have** (Microsoft Entra ID sends its own,
+//!   `urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User`): in POST, PUT and
+//!   PATCH they are left out and named in a warning
+//!   ([`super::schema::drop_undeclared_extensions`]); unknown attributes of a schema the type
+//!   has stay refused.
 //!
-//! `Strict` refuses the filter forms with 400 `invalidFilter` naming the position, and the
-//! arrays with 400 `invalidValue`. It also refuses a filter on an attribute no schema defines
-//! (400 `invalidFilter`, as the SCIM interoperability profile asks), which RFC 7644 and
-//! `Lenient` let match nothing.
+//! `Strict` refuses the filter forms with 400 `invalidFilter` naming the position, the arrays
+//! with 400 `invalidValue`, and the undeclared schemas' members with 400 `invalidSyntax`. It
+//! also refuses a filter on an attribute no schema defines (400 `invalidFilter`, as the SCIM
+//! interoperability profile asks), which RFC 7644 and `Lenient` let match nothing.
 
 /// How forgiving the protocol core is of IdP dialects; see the module docs for each departure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

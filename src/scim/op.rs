@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::dialect::Dialect;
 use super::error::{ScimError, ScimType};
 use super::patch::{lenient_single_values, parse_patch_request, PatchOp};
-use super::schema::{normalize_resource_parts, Registry, ResourceType};
+use super::schema::{
+    drop_undeclared_extensions, is_undeclared_urn, normalize_resource_parts, Registry, ResourceType,
+};
 
 /// The resource types of RFC 7643 §4 a gateway can serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,6 +132,34 @@ impl ScimOp {
         rt: &ResourceType,
         dialect: Dialect,
     ) -> Result<ScimOp, ScimError> {
+        Self::parse_noting_ignored(method, id, body, registry, rt, dialect).map(|(op, _)| op)
+    }
+
+    /// [`ScimOp::parse`], and what a lenient reading left out: the schema URNs of members
+    /// (or PATCH operations) of schemas the resource type does not have, for a warning.
+    pub fn parse_noting_ignored(
+        method: WriteMethod,
+        id: Option<&str>,
+        body: &Value,
+        registry: &Registry,
+        rt: &ResourceType,
+        dialect: Dialect,
+    ) -> Result<(ScimOp, Vec<String>), ScimError> {
+        let mut ignored = Vec::new();
+        let lenient_body;
+        let has_undeclared = |body: &Value| {
+            body.as_object()
+                .is_some_and(|o| o.keys().any(|k| is_undeclared_urn(registry, rt, k)))
+        };
+        let body = match (dialect, method) {
+            (Dialect::Lenient, WriteMethod::Post | WriteMethod::Put) if has_undeclared(body) => {
+                let mut copy = body.clone();
+                ignored = drop_undeclared_extensions(registry, rt, &mut copy);
+                lenient_body = copy;
+                &lenient_body
+            }
+            _ => body,
+        };
         let id = || {
             id.map(str::to_owned).ok_or_else(|| {
                 ScimError::bad_request(
@@ -138,7 +168,7 @@ impl ScimOp {
                 )
             })
         };
-        Ok(match method {
+        let op = match method {
             WriteMethod::Post => {
                 let (resource, read_only) = normalize_resource_parts(registry, rt, body)?;
                 ScimOp::Create {
@@ -157,6 +187,22 @@ impl ScimOp {
             WriteMethod::Patch => {
                 let mut operations = parse_patch_request(body)?;
                 if dialect.is_lenient() {
+                    operations.retain(|op| match &op.path {
+                        Some(path) => {
+                            let undeclared =
+                                is_undeclared_urn(registry, rt, &path.attr.to_string());
+                            if undeclared {
+                                ignored.push(path.attr.to_string());
+                            }
+                            !undeclared
+                        }
+                        None => true,
+                    });
+                    for op in operations.iter_mut().filter(|op| op.path.is_none()) {
+                        if let Some(value) = &mut op.value {
+                            ignored.extend(drop_undeclared_extensions(registry, rt, value));
+                        }
+                    }
                     lenient_single_values(registry, rt, &mut operations);
                 }
                 ScimOp::Patch {
@@ -165,7 +211,8 @@ impl ScimOp {
                 }
             }
             WriteMethod::Delete => ScimOp::Delete { id: id()? },
-        })
+        };
+        Ok((op, ignored))
     }
 
     /// The method this operation is sent with.
@@ -193,15 +240,7 @@ mod tests {
             "USERNAME": "bjensen",
             "id": "ignored: readOnly"
         });
-        let op = ScimOp::parse(
-            WriteMethod::Post,
-            None,
-            &body,
-            &registry,
-            rt,
-            Dialect::Strict,
-        )
-        .unwrap();
+        let op = parse_user(WriteMethod::Post, &body, Dialect::Strict).unwrap();
         let ScimOp::Create {
             resource,
             read_only,
@@ -277,5 +316,73 @@ mod tests {
         assert_eq!(ResourceKind::Group.name_attribute(), "displayName");
         assert_eq!(WriteMethod::parse("patch"), Some(WriteMethod::Patch));
         assert_eq!(WriteMethod::parse("GET"), None);
+    }
+
+    fn parse_user(
+        method: WriteMethod,
+        body: &Value,
+        dialect: Dialect,
+    ) -> Result<ScimOp, ScimError> {
+        let registry = Registry::standard().unwrap();
+        let rt = registry.resource_type("User").unwrap();
+        ScimOp::parse(method, None, body, &registry, rt, dialect)
+    }
+
+    /// Entra ID's own extension URNs: ignored (and named) in lenient, refused in strict; an
+    /// unknown attribute of a schema the type has stays refused in both.
+    #[test]
+    fn undeclared_extensions_are_ignored_only_in_lenient() {
+        let registry = Registry::standard().unwrap();
+        let rt = registry.resource_type("User").unwrap();
+        const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+        let body = json!({
+            "schemas": [super::super::USER_SCHEMA, CUSTOM],
+            "userName": "ada",
+            CUSTOM: {"costCenter": "42"},
+            format!("{CUSTOM}:badge"): "7",
+        });
+        let (op, ignored) = ScimOp::parse_noting_ignored(
+            WriteMethod::Post,
+            None,
+            &body,
+            &registry,
+            rt,
+            Dialect::Lenient,
+        )
+        .unwrap();
+        let ScimOp::Create { resource, .. } = op else {
+            panic!("{op:?}")
+        };
+        assert_eq!(resource["userName"], "ada");
+        assert!(resource.get(CUSTOM).is_none());
+        assert_eq!(ignored.len(), 2, "{ignored:?}");
+        let e = parse_user(WriteMethod::Post, &body, Dialect::Strict).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+
+        let typo = json!({"userName": "ada", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"costCentre": "1"}});
+        for dialect in [Dialect::Lenient, Dialect::Strict] {
+            let e = parse_user(WriteMethod::Post, &typo, dialect).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax), "{dialect:?}");
+        }
+
+        let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+            {"op": "add", "path": format!("{CUSTOM}:costCenter"), "value": "42"},
+            {"op": "replace", "value": {"displayName": "Ada", CUSTOM: {"x": 1}}},
+        ]});
+        let (op, ignored) = ScimOp::parse_noting_ignored(
+            WriteMethod::Patch,
+            Some("1"),
+            &patch,
+            &registry,
+            rt,
+            Dialect::Lenient,
+        )
+        .unwrap();
+        let ScimOp::Patch { operations, .. } = op else {
+            panic!("{op:?}")
+        };
+        assert_eq!(operations.len(), 1);
+        assert_eq!(operations[0].value, Some(json!({"displayName": "Ada"})));
+        assert_eq!(ignored.len(), 2, "{ignored:?}");
     }
 }

@@ -613,6 +613,45 @@ fn unknown_attribute(key: &str) -> ScimError {
     )
 }
 
+/// Whether `key` (a body member's name) belongs to a schema resource type `rt` does not have:
+/// an extension object keyed by an unknown URN, or an attribute qualified by one. Plain names
+/// and the URNs of known schemas (with their attributes, known or not) are not.
+pub(crate) fn is_undeclared_urn(registry: &Registry, rt: &ResourceType, key: &str) -> bool {
+    let known = |urn: &str| {
+        urn.eq_ignore_ascii_case(&rt.schema) || registry.extension_schema(rt, urn).is_some()
+    };
+    if !key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) || known(key) {
+        return false;
+    }
+    match parse_attr_path(key) {
+        Ok(path) => !path.urn.as_deref().is_some_and(known),
+        Err(_) => true,
+    }
+}
+
+/// For [`super::Dialect::Lenient`]: removes from a resource body (or a path-less PATCH
+/// value) the members of schemas `rt` does not have, as Microsoft Entra ID sends its own
+/// (`urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User`), and answers their
+/// names for the caller to log. `Strict` leaves them for the schema check to refuse.
+pub fn drop_undeclared_extensions(
+    registry: &Registry,
+    rt: &ResourceType,
+    body: &mut Value,
+) -> Vec<String> {
+    let Value::Object(members) = body else {
+        return Vec::new();
+    };
+    let dropped: Vec<String> = members
+        .keys()
+        .filter(|key| is_undeclared_urn(registry, rt, key))
+        .cloned()
+        .collect();
+    for key in &dropped {
+        members.remove(key);
+    }
+    dropped
+}
+
 /// Resolves and normalizes each member of a body object. The `schemas` key
 /// is skipped (callers check it), objects keyed by an extension URN are
 /// opened, and URN-qualified keys are routed to their schema.

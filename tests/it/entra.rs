@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::support::{filter_query, patch_op, Harness};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
 
 #[tokio::test]
 async fn entra_user_lifecycle() {
@@ -28,7 +29,7 @@ async fn entra_user_lifecycle() {
         .post(
             "/Users",
             json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE, CUSTOM],
                 "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
                 "userName": "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1",
                 "active": true,
@@ -36,7 +37,9 @@ async fn entra_user_lifecycle() {
                 "meta": {"resourceType": "User"},
                 "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
                 "roles": [],
-                ENTERPRISE: {"employeeNumber": "701984", "department": "Tour Operations"}
+                ENTERPRISE: {"employeeNumber": "701984", "department": "Tour Operations"},
+                // Entra's own extension, which this tenant does not declare: ignored (lenient).
+                CUSTOM: {"costCenter": "4130"}
             }),
         )
         .await
@@ -47,6 +50,7 @@ async fn entra_user_lifecycle() {
         "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1"
     );
     assert_eq!(created[ENTERPRISE]["employeeNumber"], "701984");
+    assert!(created.get(CUSTOM).is_none(), "{created}");
     assert!(created["schemas"]
         .as_array()
         .unwrap()

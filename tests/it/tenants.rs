@@ -803,6 +803,19 @@ async fn a_tenant_reads_strictly_or_leniently_and_may_take_bare_tokens() {
     search("nickNames pr")
         .await
         .expect_error(400, Some("invalidFilter"));
+    // Entra's own extension URN: refused in strict, ignored in lenient (below).
+    let mut custom = user("bea", "bea@example.com");
+    custom["urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"] =
+        json!({"costCenter": "4130"});
+    let post_custom = |body: Value| {
+        let url = format!("{base}/Users");
+        let token = token.clone();
+        let h = &h;
+        async move { h.call_as(&token, Method::POST, &url, Some(body), &[]).await }
+    };
+    post_custom(custom.clone())
+        .await
+        .expect_error(400, Some("invalidSyntax"));
     let bare = |url: String, value: String| {
         let http = &h.http;
         async move {
@@ -833,6 +846,7 @@ async fn a_tenant_reads_strictly_or_leniently_and_may_take_bare_tokens() {
         assert_eq!(found["Resources"][0]["userName"], "ada");
     }
     assert_eq!(search("nickNames pr").await.expect(200)["totalResults"], 0);
+    post_custom(custom).await.expect(201);
     assert_eq!(bare(format!("{base}/Users"), token.clone()).await, 200);
     // A bare token is still only its own tenant's; the default tenant does not take them.
     assert_eq!(bare(h.url("/Users"), token.clone()).await, 401);
