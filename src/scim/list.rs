@@ -52,6 +52,13 @@ fn invalid_value(detail: String) -> ScimError {
     ScimError::bad_request(ScimType::InvalidValue, detail)
 }
 
+fn empty_filter() -> ScimError {
+    ScimError::bad_request(
+        ScimType::InvalidFilter,
+        "the filter is empty; leave the parameter out to select every resource",
+    )
+}
+
 fn start_index_from(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0).max(1)
 }
@@ -78,6 +85,11 @@ impl ListQuery {
         for (name, value) in pairs {
             let value = value.trim();
             if value.is_empty() {
+                // RFC 7644 §3.4.2.2: an invalid filter is 400 invalidFilter; an empty one is
+                // not "no filter" (that is leaving the parameter out).
+                if name.eq_ignore_ascii_case("filter") {
+                    return Err(empty_filter());
+                }
                 continue;
             }
             match name.to_ascii_lowercase().as_str() {
@@ -129,7 +141,13 @@ impl ListQuery {
                 continue;
             }
             match name.to_ascii_lowercase().as_str() {
-                "filter" => q.filter = Some(parse_filter_in(string_member(name, value)?, dialect)?),
+                "filter" => {
+                    let text = string_member(name, value)?;
+                    if text.trim().is_empty() {
+                        return Err(empty_filter());
+                    }
+                    q.filter = Some(parse_filter_in(text, dialect)?)
+                }
                 "attributes" => q.projection.attributes = attr_list_member(name, value)?,
                 "excludedattributes" => q.projection.excluded = attr_list_member(name, value)?,
                 "sortby" => q.sort_by = Some(parse_attr_path(string_member(name, value)?)?),
@@ -307,14 +325,14 @@ mod tests {
         assert_eq!(q.count, Some(100));
 
         let q = ListQuery::from_query_pairs(
-            &pairs(&[("count", "-5"), ("startIndex", "-3"), ("filter", "")]),
+            &pairs(&[("count", "-5"), ("startIndex", "-3"), ("sortBy", "")]),
             100,
             Dialect::Strict,
         )
         .unwrap();
         assert_eq!(q.count, Some(0));
         assert_eq!(q.start_index, 1);
-        assert!(q.filter.is_none());
+        assert!(q.sort_by.is_none());
         assert_eq!(
             ListQuery::from_query_pairs(&[], 10, Dialect::default()).unwrap(),
             ListQuery::default()
@@ -328,6 +346,8 @@ mod tests {
             ("startIndex", "1.5", ScimType::InvalidValue),
             ("sortOrder", "sideways", ScimType::InvalidValue),
             ("filter", "userName eq", ScimType::InvalidFilter),
+            ("filter", "", ScimType::InvalidFilter),
+            ("filter", "   ", ScimType::InvalidFilter),
             ("attributes", "a b", ScimType::InvalidPath),
         ] {
             let e =
@@ -360,6 +380,7 @@ mod tests {
             json!({"count": 1.5}),
             json!({"attributes": [1]}),
             json!({"filter": 3}),
+            json!({"filter": " "}),
             json!([]),
         ] {
             assert!(

@@ -82,6 +82,10 @@ async fn bad_requests_get_scim_errors() {
     h.get(&format!("/Users?{}", filter_query("active gt true")))
         .await
         .expect_error(400, Some("invalidFilter"));
+    // An empty filter is not "no filter" (RFC 7644 §3.4.2.2).
+    for empty in ["/Users?filter=", "/Users?filter=%20%20"] {
+        h.get(empty).await.expect_error(400, Some("invalidFilter"));
+    }
     h.get("/Users?count=abc")
         .await
         .expect_error(400, Some("invalidValue"));
