@@ -22,8 +22,9 @@
 //!
 //! `Strict` refuses the filter forms with 400 `invalidFilter` naming the position, the arrays
 //! with 400 `invalidValue`, and the undeclared schemas' members with 400 `invalidSyntax`. It
-//! also refuses a filter on an attribute no schema defines (400 `invalidFilter`, as the SCIM
-//! interoperability profile asks), which RFC 7644 and `Lenient` let match nothing.
+//! also follows the SCIM interoperability profile where RFC 7644 is permissive: a filter on an
+//! attribute no schema defines is 400 `invalidFilter` (RFC 7644 and `Lenient` let it match
+//! nothing), and a PATCH operation without `path` is 400 `invalidPath`.
 
 /// How forgiving the protocol core is of IdP dialects; see the module docs for each departure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

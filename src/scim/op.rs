@@ -186,6 +186,15 @@ impl ScimOp {
             }
             WriteMethod::Patch => {
                 let mut operations = parse_patch_request(body)?;
+                if let (Dialect::Strict, Some(i)) =
+                    (dialect, operations.iter().position(|op| op.path.is_none()))
+                {
+                    // The SCIM interoperability profile: each operation names its target.
+                    return Err(ScimError::bad_request(
+                        ScimType::InvalidPath,
+                        format!("Operations[{i}] has no \"path\"; this tenant reads SCIM strictly and needs one in every operation"),
+                    ));
+                }
                 if dialect.is_lenient() {
                     operations.retain(|op| match &op.path {
                         Some(path) => {
@@ -384,5 +393,31 @@ mod tests {
         assert_eq!(operations.len(), 1);
         assert_eq!(operations[0].value, Some(json!({"displayName": "Ada"})));
         assert_eq!(ignored.len(), 2, "{ignored:?}");
+    }
+
+    /// A path-less PATCH operation (RFC 7644 §3.5.2.1 allows it) is refused in strict, as the
+    /// interoperability profile asks.
+    #[test]
+    fn strict_patch_operations_name_their_path() {
+        let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+            {"op": "replace", "path": "displayName", "value": "Ada"},
+            {"op": "replace", "value": {"active": false}},
+        ]});
+        let registry = Registry::standard().unwrap();
+        let rt = registry.resource_type("User").unwrap();
+        let parse = |dialect| {
+            ScimOp::parse(
+                WriteMethod::Patch,
+                Some("1"),
+                &patch,
+                &registry,
+                rt,
+                dialect,
+            )
+        };
+        let e = parse(Dialect::Strict).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        assert!(e.detail.contains("Operations[1]"), "{}", e.detail);
+        assert!(parse(Dialect::Lenient).is_ok());
     }
 }

@@ -816,6 +816,24 @@ async fn a_tenant_reads_strictly_or_leniently_and_may_take_bare_tokens() {
     post_custom(custom.clone())
         .await
         .expect_error(400, Some("invalidSyntax"));
+    // A PATCH operation without a path (Okta's deactivation): refused in strict.
+    let ada = search("userName eq \"ada\"").await.expect(200)["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deactivate = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": false}}]
+    });
+    h.call_as(
+        &token,
+        Method::PATCH,
+        &format!("{base}/Users/{ada}"),
+        Some(deactivate),
+        &[],
+    )
+    .await
+    .expect_error(400, Some("invalidPath"));
     let bare = |url: String, value: String| {
         let http = &h.http;
         async move {
