@@ -167,6 +167,11 @@ impl Admin {
             }
             record.dialect = dialect;
         }
+        if change.bare_token == Some(true) && id == DEFAULT_TENANT {
+            return Err(invalid(
+                "the default tenant takes its tokens as Authorization: Bearer <token> only; make another tenant for an IdP that sends the token alone".to_owned(),
+            ));
+        }
         if let Some(bare_token) = change.bare_token {
             if bare_token != record.bare_token {
                 said.push(

@@ -243,6 +243,13 @@ async fn run_query(
             let mut all = ListQuery::clone(query);
             all.start_index = 1;
             all.count = Some(max_results);
+            let types: Vec<_> = kinds
+                .iter()
+                .filter_map(|k| gateway.resources(*k).ok().map(|r| r.rt))
+                .collect();
+            if let Err(e) = all.check_across(&gateway.registry, &types) {
+                return scim_error(&e);
+            }
             of_kind.list(&all, &req).await
         };
         let page = match page {

@@ -323,7 +323,9 @@ fn plucked_path(source: &str) -> Option<(Vec<String>, String)> {
         .strip_prefix('\'')
         .and_then(|n| n.strip_suffix('\''))
         .or_else(|| inner.strip_prefix('"').and_then(|n| n.strip_suffix('"')))?;
-    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    // A name of digits would be an index for MiniJinja.
+    let plain = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     plain.then(|| Some((bare_path(path)?, name.to_owned())))?
 }
 
@@ -795,6 +797,7 @@ mod tests {
         assert!(plucked("backend.members|map(attribute=\"user_id\")|list"));
         assert!(!plucked("backend.members | map(attribute='a.b') | list"));
         assert!(!plucked("backend.members | map('upper') | list"));
+        assert!(!plucked("backend.members | map(attribute='0') | list"));
         assert!(!plucked(
             "backend.members | map(attribute='id') | unique | list"
         ));

@@ -888,7 +888,9 @@ fn undefined_in(
     registry: &Registry,
     rt: &ResourceType,
 ) -> Option<String> {
+    // `schemas` is every resource's (RFC 7643 §3), though no schema lists it.
     let find = |path: &AttrPath| match parent {
+        None if path.urn.is_none() && path.name.eq_ignore_ascii_case("schemas") => Some(()),
         Some(None) => Some(()),
         Some(Some(p)) => compared_attribute(path, Some(p), registry, rt).map(|_| ()),
         None => compared_attribute(path, None, registry, rt).map(|_| ()),

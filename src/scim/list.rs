@@ -32,6 +32,9 @@ pub struct ListQuery {
     pub count: Option<usize>,
     /// The dialect the filter was read in; [`ListQuery::settled`] finishes reading it.
     pub dialect: Dialect,
+    /// Strict only: the filter's attributes were checked across every resource type a root
+    /// search covers (an attribute one type lacks then matches nothing there).
+    pub attributes_checked: bool,
 }
 
 impl Default for ListQuery {
@@ -44,6 +47,7 @@ impl Default for ListQuery {
             start_index: 1,
             count: None,
             dialect: Dialect::default(),
+            attributes_checked: false,
         }
     }
 }
@@ -191,7 +195,10 @@ impl ListQuery {
                 }
             }
             (Some(filter), Dialect::Strict) => {
-                if let Some(path) = filter.undefined(registry, rt) {
+                if let Some(path) = filter
+                    .undefined(registry, rt)
+                    .filter(|_| !self.attributes_checked)
+                {
                     return Err(ScimError::bad_request(
                         ScimType::InvalidFilter,
                         format!(
@@ -206,6 +213,33 @@ impl ListQuery {
         };
         query.validate(registry, rt)?;
         Ok(query)
+    }
+
+    /// For a search across `types` (RFC 7644 §3.4.3, at the root): in [`Dialect::Strict`], a
+    /// filter naming an attribute that none of them defines is refused here once, and each
+    /// type's own check is then skipped (`userName` is not Group's, and matches no group).
+    pub fn check_across(
+        &mut self,
+        registry: &Registry,
+        types: &[&ResourceType],
+    ) -> Result<(), ScimError> {
+        let (Some(filter), Dialect::Strict) = (&self.filter, self.dialect) else {
+            return Ok(());
+        };
+        let undefined: Vec<String> = types
+            .iter()
+            .filter_map(|rt| filter.undefined(registry, rt))
+            .collect();
+        if let (true, Some(path)) = (undefined.len() == types.len(), undefined.first()) {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidFilter,
+                format!(
+                    "the filter names \"{path}\", which no schema of the types searched defines"
+                ),
+            ));
+        }
+        self.attributes_checked = true;
+        Ok(())
     }
 
     /// Filters, sorts, pages and projects resources held in memory, and
@@ -475,6 +509,24 @@ mod dialect_tests {
         );
     }
 
+    /// A strict search at the root: an attribute one type lacks matches nothing there; one no
+    /// type defines is refused.
+    #[test]
+    fn strict_root_search_checks_attributes_across_types() {
+        let registry = Registry::standard().unwrap();
+        let user = registry.resource_type("User").unwrap();
+        let group = registry.resource_type("Group").unwrap();
+        let mut q = query("userName eq \"ada\"", Dialect::Strict).unwrap();
+        q.check_across(&registry, &[user, group]).unwrap();
+        assert!(q.settled(&registry, group).is_ok());
+        let mut q = query("shoeSize eq 3", Dialect::Strict).unwrap();
+        let e = q.check_across(&registry, &[user, group]).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
+        // Searching Groups alone, userName is refused.
+        let q = query("userName eq \"ada\"", Dialect::Strict).unwrap();
+        assert!(q.settled(&registry, group).is_err());
+    }
+
     #[test]
     fn lenient_bare_values_take_the_attribute_type() {
         let registry = Registry::standard().unwrap();
@@ -522,6 +574,8 @@ mod dialect_tests {
             "meta.lastModified gt \"2011-05-13T04:42:34Z\"",
             "emails[type eq \"work\"]",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber pr",
+            // RFC 7644 §3.4.2.2's own example: `schemas` is every resource's.
+            "schemas eq \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"",
         ] {
             let q = query(f, Dialect::Strict).unwrap();
             assert!(q.settled(&registry, rt).is_ok(), "{f}");

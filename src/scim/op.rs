@@ -368,10 +368,20 @@ mod tests {
         let e = parse_user(WriteMethod::Post, &body, Dialect::Strict).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
 
-        let typo = json!({"userName": "ada", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"costCentre": "1"}});
-        for dialect in [Dialect::Lenient, Dialect::Strict] {
-            let e = parse_user(WriteMethod::Post, &typo, dialect).unwrap_err();
-            assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax), "{dialect:?}");
+        let typos = [
+            json!({"userName": "ada", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"costCentre": "1"}}),
+            json!({"userName": "ada", "urn:ietf:params:scim:schemas:core:2.0:User:name.givenName.x": "A"}),
+        ];
+        for (typo, dialect) in typos
+            .iter()
+            .flat_map(|t| [(t, Dialect::Lenient), (t, Dialect::Strict)])
+        {
+            let e = parse_user(WriteMethod::Post, typo, dialect).unwrap_err();
+            assert_eq!(
+                e.scim_type,
+                Some(ScimType::InvalidSyntax),
+                "{typo} {dialect:?}"
+            );
         }
 
         let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [

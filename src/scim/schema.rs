@@ -625,7 +625,16 @@ pub(crate) fn is_undeclared_urn(registry: &Registry, rt: &ResourceType, key: &st
     }
     match parse_attr_path(key) {
         Ok(path) => !path.urn.as_deref().is_some_and(known),
-        Err(_) => true,
+        // Malformed under a known schema: not undeclared, so the schema check refuses it.
+        Err(_) => !std::iter::once(rt.schema.as_str())
+            .chain(rt.extensions.iter().map(|e| e.schema.as_str()))
+            .any(|urn| {
+                key.get(..urn.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(urn))
+                    && key
+                        .get(urn.len()..)
+                        .is_some_and(|rest| rest.starts_with(':'))
+            }),
     }
 }
 

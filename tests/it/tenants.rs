@@ -869,6 +869,15 @@ async fn a_tenant_reads_strictly_or_leniently_and_may_take_bare_tokens() {
     // A bare token is still only its own tenant's; the default tenant does not take them.
     assert_eq!(bare(h.url("/Users"), token.clone()).await, 401);
     assert_eq!(bare(h.url("/Users"), h.demo.token.clone()).await, 401);
+    let (status, refused) = admin(
+        &h,
+        Method::PATCH,
+        "/tenants/default",
+        Some(json!({"bareToken": true})),
+        t,
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
     let (_, endpoint) = admin(&h, Method::GET, "/tenants/acme/endpoint", None, t).await;
     assert_eq!(endpoint["okta"]["Authorization"], "<token>");
 
