@@ -231,27 +231,29 @@ async fn run_query(
     let mut total = 0;
     let mut resources = Vec::new();
     let mut start_index = query.start_index.max(1);
+    // Several types: each type's matches from the first, paged together below; the filter's
+    // attributes are checked once across the types.
+    let across = if kinds.len() > 1 {
+        let mut all = ListQuery::clone(query);
+        all.start_index = 1;
+        all.count = Some(max_results);
+        let types: Vec<_> = kinds
+            .iter()
+            .filter_map(|k| gateway.resources(*k).ok().map(|r| r.rt))
+            .collect();
+        if let Err(e) = all.check_across(&gateway.registry, &types) {
+            return scim_error(&e);
+        }
+        Some(all)
+    } else {
+        None
+    };
     for &kind in kinds {
         let of_kind = match gateway.resources(kind) {
             Ok(r) => r,
             Err(e) => return service_error(&e),
         };
-        let page = if kinds.len() == 1 {
-            of_kind.list(query, &req).await
-        } else {
-            // Several types: each type's matches from the first, paged together below.
-            let mut all = ListQuery::clone(query);
-            all.start_index = 1;
-            all.count = Some(max_results);
-            let types: Vec<_> = kinds
-                .iter()
-                .filter_map(|k| gateway.resources(*k).ok().map(|r| r.rt))
-                .collect();
-            if let Err(e) = all.check_across(&gateway.registry, &types) {
-                return scim_error(&e);
-            }
-            of_kind.list(&all, &req).await
-        };
+        let page = of_kind.list(across.as_ref().unwrap_or(query), &req).await;
         let page = match page {
             Ok(p) => p,
             Err(e) => return service_error(&e),

@@ -251,6 +251,11 @@ struct Parser {
     lenient: bool,
 }
 
+/// A character of an unquoted value ([`Dialect::Lenient`]).
+fn is_bare_char(c: char) -> bool {
+    !c.is_whitespace() && !"[]()\"".contains(c)
+}
+
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '$')
 }
@@ -286,6 +291,16 @@ impl Parser {
             .get(end)
             .is_some_and(|c| c.is_ascii_alphanumeric())
         {
+            end += 1;
+        }
+        (self.text(at, end), end)
+    }
+
+    /// The unquoted value at `at` (up to a space, a bracket, a parenthesis or a quote), and
+    /// where it ends.
+    fn bare_word_at(&self, at: usize) -> (String, usize) {
+        let mut end = at;
+        while self.chars.get(end).is_some_and(|c| is_bare_char(*c)) {
             end += 1;
         }
         (self.text(at, end), end)
@@ -517,8 +532,8 @@ impl Parser {
                 self.pos = end + 1;
                 Ok(Literal::String(s))
             }
-            Some(_) if self.lenient && self.bare_word_at(start).is_some() => {
-                let (word, end) = self.bare_word_at(start).unwrap_or_default();
+            Some(c) if self.lenient && is_bare_char(c) => {
+                let (word, end) = self.bare_word_at(start);
                 self.pos = end;
                 Ok(match word.to_ascii_lowercase().as_str() {
                     "true" => Literal::Bool(true),
@@ -564,22 +579,6 @@ impl Parser {
                 Ok(lit)
             }
         }
-    }
-}
-
-impl Parser {
-    /// An unquoted value at `at` (up to a space, a bracket, a parenthesis or a quote) and where
-    /// it ends; `None` when there is none.
-    fn bare_word_at(&self, at: usize) -> Option<(String, usize)> {
-        let mut end = at;
-        while self
-            .chars
-            .get(end)
-            .is_some_and(|c| !c.is_whitespace() && !"[]()\"".contains(*c))
-        {
-            end += 1;
-        }
-        (end > at).then(|| (self.text(at, end), end))
     }
 }
 
@@ -892,8 +891,7 @@ fn undefined_in(
     let find = |path: &AttrPath| match parent {
         None if path.urn.is_none() && path.name.eq_ignore_ascii_case("schemas") => Some(()),
         Some(None) => Some(()),
-        Some(Some(p)) => compared_attribute(path, Some(p), registry, rt).map(|_| ()),
-        None => compared_attribute(path, None, registry, rt).map(|_| ()),
+        _ => compared_attribute(path, parent.flatten(), registry, rt).map(|_| ()),
     };
     match f {
         Filter::And(a, b) | Filter::Or(a, b) => {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::dialect::Dialect;
 use super::error::{ScimError, ScimType};
-use super::patch::{lenient_single_values, parse_patch_request, PatchOp};
+use super::patch::{lenient_operations, parse_patch_request, PatchOp};
 use super::schema::{
     drop_undeclared_extensions, is_undeclared_urn, normalize_resource_parts, Registry, ResourceType,
 };
@@ -146,20 +146,16 @@ impl ScimOp {
         dialect: Dialect,
     ) -> Result<(ScimOp, Vec<String>), ScimError> {
         let mut ignored = Vec::new();
-        let lenient_body;
-        let has_undeclared = |body: &Value| {
-            body.as_object()
-                .is_some_and(|o| o.keys().any(|k| is_undeclared_urn(registry, rt, k)))
-        };
-        let body = match (dialect, method) {
-            (Dialect::Lenient, WriteMethod::Post | WriteMethod::Put) if has_undeclared(body) => {
-                let mut copy = body.clone();
-                ignored = drop_undeclared_extensions(registry, rt, &mut copy);
-                lenient_body = copy;
-                &lenient_body
-            }
-            _ => body,
-        };
+        let mut body = std::borrow::Cow::Borrowed(body);
+        let has_undeclared = body
+            .as_object()
+            .is_some_and(|o| o.keys().any(|k| is_undeclared_urn(registry, rt, k)));
+        if let (Dialect::Lenient, WriteMethod::Post | WriteMethod::Put, true) =
+            (dialect, method, has_undeclared)
+        {
+            ignored = drop_undeclared_extensions(registry, rt, body.to_mut());
+        }
+        let body = &*body;
         let id = || {
             id.map(str::to_owned).ok_or_else(|| {
                 ScimError::bad_request(
@@ -196,23 +192,7 @@ impl ScimOp {
                     ));
                 }
                 if dialect.is_lenient() {
-                    operations.retain(|op| match &op.path {
-                        Some(path) => {
-                            let undeclared =
-                                is_undeclared_urn(registry, rt, &path.attr.to_string());
-                            if undeclared {
-                                ignored.push(path.attr.to_string());
-                            }
-                            !undeclared
-                        }
-                        None => true,
-                    });
-                    for op in operations.iter_mut().filter(|op| op.path.is_none()) {
-                        if let Some(value) = &mut op.value {
-                            ignored.extend(drop_undeclared_extensions(registry, rt, value));
-                        }
-                    }
-                    lenient_single_values(registry, rt, &mut operations);
+                    ignored = lenient_operations(registry, rt, &mut operations);
                 }
                 ScimOp::Patch {
                     id: id()?,

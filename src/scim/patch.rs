@@ -15,8 +15,9 @@ use super::error::{ScimError, ScimType};
 use super::filter::{matches_element, validate_element, Filter, Literal};
 use super::path::{parse_attr_path, parse_patch_path, AttrPath, PatchPath};
 use super::schema::{
-    body_members, check_required, check_single_primary, normalize_single, normalize_value,
-    refresh_schemas, AttrType, Attribute, Mutability, Registry, ResourceType, Schema,
+    body_members, check_required, check_single_primary, drop_undeclared_extensions,
+    is_undeclared_urn, normalize_single, normalize_value, refresh_schemas, AttrType, Attribute,
+    Mutability, Registry, ResourceType, Schema,
 };
 use super::value::{fold, get_ci, is_present, key_ci, remove_ci, set_ci};
 use super::PATCH_OP_SCHEMA;
@@ -151,6 +152,34 @@ fn parse_op(i: usize, op: &Value) -> Result<PatchOp, ScimError> {
             value,
         }),
     }
+}
+
+/// PATCH operations as [`super::Dialect::Lenient`] reads them: operations on (and path-less
+/// values' members of) schemas the resource type does not have are left out, their names
+/// answered for a warning; then [`lenient_single_values`].
+pub fn lenient_operations(
+    registry: &Registry,
+    rt: &ResourceType,
+    ops: &mut Vec<PatchOp>,
+) -> Vec<String> {
+    let mut ignored = Vec::new();
+    ops.retain_mut(|op| match (&op.path, &mut op.value) {
+        (Some(path), _) => {
+            let target = path.attr.to_string();
+            let undeclared = is_undeclared_urn(registry, rt, &target);
+            if undeclared {
+                ignored.push(target);
+            }
+            !undeclared
+        }
+        (None, Some(value)) => {
+            ignored.extend(drop_undeclared_extensions(registry, rt, value));
+            true
+        }
+        (None, None) => true,
+    });
+    lenient_single_values(registry, rt, ops);
+    ignored
 }
 
 /// For [`super::Dialect::Lenient`]: a single-valued attribute sent as a one-element array, as
