@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::StatusCode;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -32,6 +33,7 @@ use crate::http::error::ErrorAnswer;
 use crate::http::layers::{AuthenticateLayer, BodyLimitLayer, Listener, RequestTimeoutLayer};
 use crate::http::response::HttpResponse;
 use crate::http::{HttpState, Surface};
+use crate::oauth::Issuer;
 use crate::scim::schema::Registry;
 use crate::service::kinds_of;
 use crate::store::{self, Store};
@@ -126,6 +128,9 @@ pub async fn build_with(
     }
     Ok(Arc::new(HttpState {
         admin: Admin::new(tenants.clone()),
+        // An IdP's JWK Set that does not answer within 5 s fails the token request (the IdP
+        // retries); one that answers is kept 10 minutes.
+        oauth: Issuer::new(store.clone(), clock.clone(), Duration::from_secs(5)),
         audit: Audit::new(store, clock),
         tenants,
         scim_tokens: Box::new(StaticTokens::new(config.tokens)),

@@ -39,6 +39,18 @@ pub enum Operation {
     TokenRevoke,
     /// A managed token given a new secret.
     TokenRegenerate,
+    /// An OAuth client made.
+    ClientCreate,
+    /// An OAuth client renamed or given other settings.
+    ClientUpdate,
+    /// An OAuth client revoked, with its secrets and access tokens.
+    ClientRevoke,
+    /// An OAuth client given another secret.
+    ClientSecretCreate,
+    /// One secret of an OAuth client revoked.
+    ClientSecretRevoke,
+    /// An access token issued by the OAuth token endpoint (or refused).
+    AccessTokenIssue,
 }
 
 impl Operation {
@@ -58,6 +70,12 @@ impl Operation {
             Operation::TokenUpdate => "token.update",
             Operation::TokenRevoke => "token.revoke",
             Operation::TokenRegenerate => "token.regenerate",
+            Operation::ClientCreate => "oauth_client.create",
+            Operation::ClientUpdate => "oauth_client.update",
+            Operation::ClientRevoke => "oauth_client.revoke",
+            Operation::ClientSecretCreate => "oauth_client.secret.create",
+            Operation::ClientSecretRevoke => "oauth_client.secret.revoke",
+            Operation::AccessTokenIssue => "oauth.token",
         }
     }
 

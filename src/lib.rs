@@ -32,6 +32,7 @@ pub mod demo;
 pub mod explain;
 pub mod http;
 pub mod mapping;
+pub mod oauth;
 pub mod problems;
 pub mod sandbox;
 pub mod scim;

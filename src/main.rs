@@ -19,6 +19,7 @@ use cli::admin::{
     TokenAction,
 };
 use cli::explain::{explain, ExplainArgs};
+use cli::oauth::{oauth_clients, ClientAction};
 use cli::registry;
 
 /// A SCIM 2.0 gateway: identity providers (Okta, Entra ID, ...) provision users into a platform
@@ -100,6 +101,15 @@ enum Command {
         admin: AdminArgs,
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Manage OAuth clients (client credentials, e.g. Entra ID's app gallery) through a
+    /// running gateway's admin API; their token endpoint is <base>/oauth/<tenant>/token.
+    #[command(name = "oauth-clients", alias = "oauth-client")]
+    OAuthClients {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        action: ClientAction,
     },
     /// Read the audit log through a running gateway's admin API (newest first).
     Audit {
@@ -201,6 +211,7 @@ fn main() -> ExitCode {
                 action,
             } => links(&admin, &resource_type, action).await,
             Command::Tokens { admin, action } => tokens(&admin, action).await,
+            Command::OAuthClients { admin, action } => oauth_clients(&admin, action).await,
             Command::Tenants { admin, action } => tenants(&admin, action).await,
             Command::Audit {
                 admin,

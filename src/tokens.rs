@@ -4,16 +4,26 @@
 //! replica sharing the store.
 //!
 //! A token reads `sgt_<id>_<secret>`: the id finds the record, the secret is checked against
-//! its hash.
+//! its hash. OAuth client secrets (`sgc_<id>_<secret>`) and the access tokens the OAuth token
+//! endpoint issues (`sgt_...`, kind `access`) are made and checked the same way (`crate::oauth`);
+//! a client secret is never let in as a bearer token.
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::auth::Caller;
-use crate::store::{StoreError, TokenRecord, TokenStore};
+use crate::store::{StoreError, TokenKind, TokenRecord, TokenStore};
 
 const PREFIX: &str = "sgt_";
+const CLIENT_SECRET_PREFIX: &str = "sgc_";
+
+fn prefix(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::ClientSecret => CLIENT_SECRET_PREFIX,
+        TokenKind::Bearer | TokenKind::Access => PREFIX,
+    }
+}
 
 fn random_hex(bytes: usize) -> String {
     let mut out = String::with_capacity(bytes * 2);
@@ -24,15 +34,27 @@ fn random_hex(bytes: usize) -> String {
     out
 }
 
-fn hash(secret: &str) -> String {
+pub(crate) fn hash(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-/// A new token's record and its full secret (to be shown once).
+/// A new bearer token's record and its full secret (to be shown once).
 pub fn issue(
+    tenant: &str,
+    name: &str,
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> (TokenRecord, String) {
+    issue_kind(TokenKind::Bearer, None, tenant, name, expires_at, now)
+}
+
+/// A new token of any kind (of OAuth client `client`) and its full secret.
+pub fn issue_kind(
+    kind: TokenKind,
+    client: Option<&str>,
     tenant: &str,
     name: &str,
     expires_at: Option<OffsetDateTime>,
@@ -49,6 +71,8 @@ pub fn issue(
         expires_at,
         last_used_at: None,
         revoked_at: None,
+        kind,
+        client: client.map(str::to_owned),
     };
     let token = regenerate(&mut record, now);
     (record, token)
@@ -60,7 +84,7 @@ pub fn regenerate(record: &mut TokenRecord, now: OffsetDateTime) -> String {
     let secret = random_hex(24);
     record.hash = hash(&secret);
     record.issued = now;
-    format!("{PREFIX}{}_{secret}", record.id)
+    format!("{}{}_{secret}", prefix(record.kind), record.id)
 }
 
 /// The latest expiry a tenant's maximum token lifetime (in days) allows for a secret issued
@@ -100,26 +124,53 @@ pub fn is_managed(bearer: &str) -> bool {
     bearer.starts_with(PREFIX)
 }
 
-/// The caller a managed token belongs to, when it is valid for `tenant` at `now`.
+/// The caller a managed bearer token (an admin's or an OAuth access token) belongs to, when
+/// it is valid for `tenant` at `now`.
 pub async fn verify(
     store: &dyn TokenStore,
     tenant: &str,
     bearer: &str,
     now: OffsetDateTime,
 ) -> Result<Option<Caller>, StoreError> {
-    let Some((id, secret)) = bearer
-        .strip_prefix(PREFIX)
+    let Some(record) = find_live(store, tenant, bearer, now).await? else {
+        return Ok(None);
+    };
+    if !record.kind.is_bearer() {
+        return Ok(None);
+    }
+    note_use(store, record, now).await.map(Some)
+}
+
+/// The live record (not revoked, not expired) a presented secret of `tenant` matches.
+pub async fn find_live(
+    store: &dyn TokenStore,
+    tenant: &str,
+    presented: &str,
+    now: OffsetDateTime,
+) -> Result<Option<TokenRecord>, StoreError> {
+    let Some((id, secret)) = [PREFIX, CLIENT_SECRET_PREFIX]
+        .into_iter()
+        .find_map(|p| presented.strip_prefix(p))
         .and_then(|rest| rest.split_once('_'))
     else {
         return Ok(None);
     };
-    let Some(mut record) = store.tokens(tenant, Some(id)).await?.into_iter().next() else {
+    let Some(record) = store.tokens(tenant, Some(id)).await?.into_iter().next() else {
         return Ok(None);
     };
     let matches: bool = hash(secret).as_bytes().ct_eq(record.hash.as_bytes()).into();
-    if !matches || record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
-        return Ok(None);
-    }
+    // The prefix belongs to the kind: a client secret shown as `sgt_` is no token.
+    let right_prefix = presented.starts_with(prefix(record.kind));
+    let live = record.revoked_at.is_none() && record.expires_at.is_none_or(|e| e > now);
+    Ok((matches && right_prefix && live).then_some(record))
+}
+
+/// Notes the use of a live token and answers its caller.
+pub async fn note_use(
+    store: &dyn TokenStore,
+    mut record: TokenRecord,
+    now: OffsetDateTime,
+) -> Result<Caller, StoreError> {
     // `last_used_at` to the minute: not a store write on every request. Only that column is
     // written, so a revocation made meanwhile stands.
     if record
@@ -132,9 +183,9 @@ pub async fn verify(
             tracing::warn!(error = %e, token = %record.id, "cannot note a token's last use");
         }
     }
-    Ok(Some(Caller {
+    Ok(Caller {
         token_name: format!("{}:{}", record.id, record.name),
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -1,15 +1,17 @@
 //! The admin plane's lifecycles, apart from any HTTP: tenants (made, changed, moved, deleted)
 //! in `tenants.rs`, and each tenant's managed SCIM tokens (made, renamed, given another expiry,
-//! revoked, given a new secret) in `tokens.rs`. They fail with an [`AdminError`], which says
+//! revoked, given a new secret) in `tokens.rs`, and its OAuth clients in `oauth.rs`. They fail with an [`AdminError`], which says
 //! what went wrong, never which status answers it; the admin API (`http::admin`) answers and
 //! audits them. Identity links are re-linked and dropped through the tenant's gateway, under
 //! its write locks.
 
+mod oauth;
 mod tenants;
 mod tokens;
 
 use std::sync::Arc;
 
+pub use oauth::{ClientChange, ClientView, NewClient};
 pub use tenants::{NewTenant, TenantChange};
 pub use tokens::TokenChange;
 

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::tenants::invalid;
 use super::{Admin, AdminError, Result};
-use crate::store::{TenantRecord, TokenRecord, TokenWrite};
+use crate::store::{TenantRecord, TokenKind, TokenRecord, TokenWrite};
 
 /// A change to a managed token.
 #[derive(Debug, Clone)]
@@ -26,18 +26,21 @@ pub enum TokenChange {
 }
 
 impl Admin {
-    /// A tenant's tokens, oldest first.
+    /// A tenant's bearer tokens, oldest first (OAuth clients' secrets and access tokens are
+    /// their clients').
     pub async fn tokens(&self, tenant: &str) -> Result<Vec<TokenRecord>> {
-        Ok(self.store.tokens(tenant, None).await?)
+        let mut tokens = self.store.tokens(tenant, None).await?;
+        tokens.retain(|t| t.kind == TokenKind::Bearer);
+        Ok(tokens)
     }
 
-    /// One of a tenant's tokens.
+    /// One of a tenant's bearer tokens.
     pub async fn token(&self, tenant: &str, id: &str) -> Result<TokenRecord> {
         self.store
             .tokens(tenant, Some(id))
             .await?
             .into_iter()
-            .next()
+            .find(|t| t.kind == TokenKind::Bearer)
             .ok_or_else(|| AdminError::NotFound(format!("no token {id}")))
     }
 
@@ -133,7 +136,7 @@ impl Admin {
     }
 }
 
-fn checked_token_name(name: &str) -> Result<String> {
+pub(super) fn checked_token_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(invalid("a token's name is 1 to 200 characters".to_owned()));

@@ -1,7 +1,9 @@
-//! The command line's parts besides `main`: the admin API's clients and `explain`.
+//! The command line's parts besides `main`: the admin API's clients (`admin`, `oauth`) and
+//! `explain`.
 
 pub mod admin;
 pub mod explain;
+pub mod oauth;
 
 use std::sync::Arc;
 

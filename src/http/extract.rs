@@ -54,8 +54,14 @@ pub fn preconditions(headers: &HeaderMap) -> Preconditions {
 /// `https://host/scim/v2` as the IdP sees it: the configured public URL, else the request's
 /// `Host` (and `X-Forwarded-Proto`).
 pub fn base_url(state: &HttpState, headers: &HeaderMap, uri: &Uri) -> String {
+    format!("{}{}", origin_url(state, headers, uri), state.base_path)
+}
+
+/// `https://host` as the IdP sees it: the configured public URL, else the request's `Host`
+/// (and `X-Forwarded-Proto`).
+pub fn origin_url(state: &HttpState, headers: &HeaderMap, uri: &Uri) -> String {
     if let Some(public) = &state.public_url {
-        return format!("{public}{}", state.base_path);
+        return public.clone();
     }
     let host = headers
         .get(header::HOST)
@@ -67,7 +73,7 @@ pub fn base_url(state: &HttpState, headers: &HeaderMap, uri: &Uri) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|p| *p == "https" || *p == "http")
         .unwrap_or("http");
-    format!("{scheme}://{host}{}", state.base_path)
+    format!("{scheme}://{host}")
 }
 
 /// Reads a JSON body of a JSON media type (415 otherwise) within the body limit the layer set
@@ -90,6 +96,22 @@ where
             ));
         }
     }
+    let bytes = body_bytes(request).await?;
+    serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+        ErrorAnswer::from_scim(&ScimError::bad_request(
+            ScimType::InvalidSyntax,
+            format!("the request body is not valid JSON: {e}"),
+        ))
+    })
+}
+
+/// Reads a request body within the body limit the layer set (413 beyond it, declared or
+/// sent).
+pub async fn body_bytes<B>(request: Request<B>) -> Result<Bytes, ErrorAnswer>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let limit = request.extensions().get::<BodyLimit>().cloned();
     let too_large = |limit: Option<BodyLimit>| {
         let message =
@@ -124,12 +146,7 @@ where
             )));
         }
     };
-    serde_json::from_slice::<Value>(&bytes).map_err(|e| {
-        ErrorAnswer::from_scim(&ScimError::bad_request(
-            ScimType::InvalidSyntax,
-            format!("the request body is not valid JSON: {e}"),
-        ))
-    })
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -331,7 +331,8 @@ where
                     Ok(None) => {}
                     Err(answer) => return Ok(answer.admin_response()),
                 },
-                Area::Health | Area::Info | Area::Nowhere => {}
+                // Public: OAuth clients authenticate in the token request.
+                Area::Health | Area::Info | Area::OAuth { .. } | Area::Nowhere => {}
             }
             inner.call(Request::from_parts(parts, body)).await
         })

@@ -19,6 +19,7 @@ pub mod discovery;
 pub mod error;
 pub mod extract;
 pub mod layers;
+mod oauth;
 pub mod response;
 pub mod routes;
 mod scim;
@@ -48,6 +49,8 @@ pub struct HttpState {
     pub tenants: Arc<Tenants>,
     /// The admin lifecycles.
     pub admin: Admin,
+    /// Every tenant's OAuth token endpoint.
+    pub oauth: crate::oauth::Issuer,
     /// The audit log every write and admin action is recorded in.
     pub audit: Audit,
     /// The config's SCIM tokens: the `default` tenant's.
@@ -103,6 +106,7 @@ where
             };
             scim::handle(&state, admitted, rest, request).await
         }
+        Area::OAuth { tenant, endpoint } => oauth::handle(&state, tenant, endpoint, request).await,
         Area::Nowhere => not_found_url(&path),
     }
 }

@@ -23,6 +23,14 @@ pub enum Area<'a> {
     Info,
     /// `/admin/v1...` on a listener that serves the admin API.
     Admin,
+    /// A tenant's OAuth authorization server (public: its clients authenticate in the token
+    /// request itself).
+    OAuth {
+        /// The tenant's id.
+        tenant: &'a str,
+        /// Which of its endpoints.
+        endpoint: OAuthEndpoint,
+    },
     /// A tenant's SCIM API.
     Scim {
         /// The tenant's id (`default` at the bare base path).
@@ -34,6 +42,26 @@ pub enum Area<'a> {
     },
     /// Nothing here.
     Nowhere,
+}
+
+/// An endpoint of a tenant's OAuth authorization server (`crate::oauth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthEndpoint {
+    /// `/oauth/<tenant>/token` (RFC 6749 §3.2).
+    Token,
+    /// `/.well-known/oauth-authorization-server/oauth/<tenant>` (RFC 8414 §3: the well-known
+    /// segment goes between the host and the issuer's path).
+    Metadata,
+}
+
+/// The OAuth endpoint a path names, with its tenant.
+fn oauth_endpoint(path: &str) -> Option<(&str, OAuthEndpoint)> {
+    let named = |tenant: &str| crate::config::check_name(tenant).is_ok();
+    if let Some(tenant) = path.strip_prefix("/.well-known/oauth-authorization-server/oauth/") {
+        return named(tenant).then_some((tenant, OAuthEndpoint::Metadata));
+    }
+    let (tenant, rest) = path.strip_prefix("/oauth/")?.split_once('/')?;
+    (rest == "token" && named(tenant)).then_some((tenant, OAuthEndpoint::Token))
 }
 
 /// What the tower layers need to know of where a request goes, before it is routed.
@@ -56,7 +84,7 @@ pub fn landing(method: &Method, path: &str, base_path: &str, surface: Surface) -
             admin: false,
             bulk: ScimRoute::parse(rest) == ScimRoute::Bulk,
         },
-        Area::Health | Area::Info | Area::Nowhere => Landing {
+        Area::Health | Area::Info | Area::OAuth { .. } | Area::Nowhere => Landing {
             admin: false,
             bulk: false,
         },
@@ -79,6 +107,9 @@ pub fn area<'a>(method: &Method, path: &'a str, base_path: &str, surface: Surfac
     }
     if surface == Surface::AdminOnly {
         return Area::Nowhere;
+    }
+    if let Some((tenant, endpoint)) = oauth_endpoint(path) {
+        return Area::OAuth { tenant, endpoint };
     }
     let Some(rest) = strip_base(path, base_path) else {
         return Area::Nowhere;

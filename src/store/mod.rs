@@ -1,13 +1,14 @@
 //! The store: what the gateway remembers that the platform cannot, shared by every replica.
 //!
 //! One trait per concern: [`LinkStore`] (identity links and what the IdP last wrote),
-//! [`AuditStore`], [`TokenStore`], [`TenantStore`] and [`ReplicaSync`] (locks and the change
+//! [`AuditStore`], [`TokenStore`], [`OAuthStore`], [`TenantStore`] and [`ReplicaSync`] (locks and the change
 //! feed between replicas); [`Store`] is all of them. Two stores run the same SQL behind them:
 //! SQLite (embedded, the default) and PostgreSQL (several replicas on one database).
 
 mod audit;
 mod links;
 mod memo;
+mod oauth;
 mod postgres;
 mod replicas;
 mod sql;
@@ -24,11 +25,12 @@ use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
 pub use links::{Identity, LinkStore, Scope};
+pub use oauth::{ClientRecord, JwtTrust, OAuthStore};
 pub use postgres::PostgresStore;
 pub use replicas::{Change, ReplicaLock, ReplicaSync};
 pub use sqlite::SqliteStore;
 pub use tenants::{TenantRecord, TenantStore};
-pub use tokens::{TokenRecord, TokenStore, TokenWrite};
+pub use tokens::{TokenKind, TokenRecord, TokenStore, TokenWrite};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -58,9 +60,12 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 
 /// Every concern of the store at once: what `open` returns and `app` hands out, each part of
 /// the gateway keeping only the trait it needs.
-pub trait Store: LinkStore + AuditStore + TokenStore + TenantStore + ReplicaSync {}
+pub trait Store:
+    LinkStore + AuditStore + TokenStore + OAuthStore + TenantStore + ReplicaSync
+{
+}
 
-impl<T: LinkStore + AuditStore + TokenStore + TenantStore + ReplicaSync> Store for T {}
+impl<T: LinkStore + AuditStore + TokenStore + OAuthStore + TenantStore + ReplicaSync> Store for T {}
 
 /// Opens the store a URL names, running migrations: `sqlite://path` or `sqlite::memory:`
 /// (embedded), `postgres://...` (shared by several replicas).

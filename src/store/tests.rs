@@ -256,6 +256,8 @@ pub(crate) async fn contract(store: &dyn Store) {
         expires_at: None,
         last_used_at: None,
         revoked_at: None,
+        kind: crate::store::TokenKind::Bearer,
+        client: None,
     };
     store.put_token(&token).await.unwrap();
     assert_eq!(
@@ -424,7 +426,78 @@ pub(crate) async fn contract(store: &dyn Store) {
         store.tokens("default", None).await.unwrap()[0].expires_at,
         None
     );
+    // OAuth clients: kept with their JWT trust; revoking one revokes its secrets and access
+    // tokens, no others; expired access tokens are pruned, secrets never.
+    let client = ClientRecord {
+        id: "client1".into(),
+        tenant: "acme".into(),
+        name: "entra".into(),
+        created: token.created,
+        access_token_minutes: 60,
+        jwt: Some(JwtTrust {
+            jwks_url: "https://idp.example/keys".into(),
+            issuer: Some("https://idp.example".into()),
+            subject: None,
+            audience: None,
+        }),
+        revoked_at: None,
+    };
+    store.put_client(&client).await.unwrap();
+    assert_eq!(
+        store.clients("acme", None).await.unwrap(),
+        std::slice::from_ref(&client)
+    );
+    assert_eq!(
+        store.clients("acme", Some("client1")).await.unwrap(),
+        std::slice::from_ref(&client)
+    );
+    assert!(store
+        .clients("default", Some("client1"))
+        .await
+        .unwrap()
+        .is_empty());
+    let secret = TokenRecord {
+        id: "sec1".into(),
+        kind: TokenKind::ClientSecret,
+        client: Some("client1".into()),
+        ..acme_token.clone()
+    };
+    let access = TokenRecord {
+        id: "acc1".into(),
+        kind: TokenKind::Access,
+        client: Some("client1".into()),
+        expires_at: Some(token.created + time::Duration::hours(1)),
+        ..acme_token.clone()
+    };
+    store.put_token(&secret).await.unwrap();
+    store.put_token(&access).await.unwrap();
+    assert_eq!(
+        store.tokens("acme", Some("sec1")).await.unwrap(),
+        std::slice::from_ref(&secret)
+    );
+    let later = token.created + time::Duration::hours(2);
+    assert_eq!(store.prune_access_tokens("acme", later).await.unwrap(), 1);
+    store.put_token(&access).await.unwrap();
+    assert!(store.revoke_client("acme", "client1", later).await.unwrap());
+    assert!(!store.revoke_client("acme", "nobody", later).await.unwrap());
+    let revoked = store.clients("acme", None).await.unwrap();
+    assert_eq!(revoked[0].revoked_at, Some(later));
+    for id in ["sec1", "acc1"] {
+        let stored = store.tokens("acme", Some(id)).await.unwrap();
+        assert_eq!(stored[0].revoked_at, Some(later), "{id}");
+    }
+    assert_eq!(
+        store.tokens("acme", Some("tok-acme")).await.unwrap()[0].revoked_at,
+        None
+    );
+    // A revocation stays through a later write of the record.
+    store.put_client(&client).await.unwrap();
+    assert_eq!(
+        store.clients("acme", None).await.unwrap()[0].revoked_at,
+        Some(later)
+    );
     assert!(store.delete_tenant("acme").await.unwrap());
+    assert!(store.clients("acme", None).await.unwrap().is_empty());
     assert!(!store.delete_tenant("acme").await.unwrap());
     assert!(store.tokens("acme", None).await.unwrap().is_empty());
     assert_eq!(store.tokens("default", None).await.unwrap().len(), 1);

@@ -1,4 +1,5 @@
-//! Managed SCIM bearer tokens as stored: hashes, never secrets; every change written alone.
+//! Managed SCIM bearer tokens, OAuth client secrets and OAuth access tokens as stored: hashes,
+//! never secrets; every change written alone.
 
 use time::OffsetDateTime;
 
@@ -25,6 +26,48 @@ pub struct TokenRecord {
     pub last_used_at: Option<OffsetDateTime>,
     /// Once set, never cleared: `put_token` keeps a stored revocation.
     pub revoked_at: Option<OffsetDateTime>,
+    /// What the token is for.
+    pub kind: TokenKind,
+    /// The OAuth client a secret or access token belongs to.
+    pub client: Option<String>,
+}
+
+/// What a stored token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A SCIM bearer token an admin made.
+    Bearer,
+    /// An OAuth client's secret: it gets access tokens, and is never a bearer token itself.
+    ClientSecret,
+    /// An access token the OAuth token endpoint issued (a bearer token, short-lived).
+    Access,
+}
+
+impl TokenKind {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Bearer => "bearer",
+            TokenKind::ClientSecret => "secret",
+            TokenKind::Access => "access",
+        }
+    }
+
+    /// The kind of a stored form.
+    pub fn parse(s: &str) -> Option<TokenKind> {
+        [
+            TokenKind::Bearer,
+            TokenKind::ClientSecret,
+            TokenKind::Access,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// Whether a request may present it as `Authorization: Bearer`.
+    pub fn is_bearer(self) -> bool {
+        self != TokenKind::ClientSecret
+    }
 }
 
 /// One change to a stored token, written alone (one column set, one statement), so that
@@ -75,7 +118,23 @@ pub trait TokenStore: Send + Sync + 'static {
         latest: OffsetDateTime,
     ) -> StoreFuture<'a, u64>;
 
-    /// A tenant's managed tokens (one, with `id`), oldest first.
+    /// Revokes every secret and access token of an OAuth client (at `at`, earlier revocations
+    /// staying); how many changed.
+    fn revoke_client_tokens<'a>(
+        &'a self,
+        tenant: &'a str,
+        client: &'a str,
+        at: OffsetDateTime,
+    ) -> StoreFuture<'a, u64>;
+
+    /// Deletes a tenant's OAuth access tokens that expired before `before`; how many.
+    fn prune_access_tokens<'a>(
+        &'a self,
+        tenant: &'a str,
+        before: OffsetDateTime,
+    ) -> StoreFuture<'a, u64>;
+
+    /// A tenant's managed tokens of every kind (one, with `id`), oldest first.
     fn tokens<'a>(
         &'a self,
         tenant: &'a str,

@@ -20,6 +20,7 @@ mod groups;
 mod jupyterhub;
 mod jupyterhub_scim;
 mod mappings;
+mod oauth;
 mod okta;
 mod pipeline;
 mod processes;

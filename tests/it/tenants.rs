@@ -9,7 +9,7 @@ use crate::support::{admin_cli, user, Answer, Harness};
 
 /// A demo gateway with two more backends, `coder-a` and `coder-b`, each an emulated Coder of
 /// its own (a backend fronts one tenant).
-async fn with_two_platforms() -> Harness {
+pub(crate) async fn with_two_platforms() -> Harness {
     Harness::with(scimgate::demo::DemoOptions {
         extra_backends: vec!["coder-a".to_owned(), "coder-b".to_owned()],
         ..Default::default()
@@ -18,12 +18,12 @@ async fn with_two_platforms() -> Harness {
 }
 
 /// The SCIM base URL of a tenant.
-fn tenant_url(h: &Harness, tenant: &str) -> String {
+pub(crate) fn tenant_url(h: &Harness, tenant: &str) -> String {
     format!("{}/{tenant}", h.url(""))
 }
 
 /// Makes a tenant fronting the demo's backend; answers its body.
-async fn make_tenant(h: &Harness, id: &str, extra: Value) -> Value {
+pub(crate) async fn make_tenant(h: &Harness, id: &str, extra: Value) -> Value {
     let mut body = json!({"id": id, "name": format!("Tenant {id}")});
     if let (Some(map), Some(more)) = (body.as_object_mut(), extra.as_object()) {
         map.extend(more.clone());
@@ -57,7 +57,7 @@ async fn make_token(h: &Harness, tenant: &str, name: &str) -> (String, String) {
     )
 }
 
-async fn create_user(h: &Harness, base: &str, token: &str, name: &str) -> Answer {
+pub(crate) async fn create_user(h: &Harness, base: &str, token: &str, name: &str) -> Answer {
     h.call_as(
         token,
         Method::POST,

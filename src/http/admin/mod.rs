@@ -1,10 +1,11 @@
 //! The admin API (`/admin/v1`, JSON), authenticated apart from SCIM with the admin tokens of the
 //! config (the authentication layer lets in an [`AdminCaller`]): tenants (`tenants.rs`), each
-//! tenant's managed SCIM tokens (`tokens.rs`), identity links and audit log (`links.rs`); and
+//! tenant's managed SCIM tokens (`tokens.rs`) and OAuth clients (`oauth.rs`), identity links and audit log (`links.rs`); and
 //! the OpenAPI document describing it (public, `openapi.json` beside this file). Every change
 //! is recorded in the audit log with the answer it got. Errors are `{"status", "error"}`.
 
 mod links;
+mod oauth;
 mod tenants;
 mod tokens;
 
@@ -13,7 +14,7 @@ use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
 use super::error::ErrorAnswer;
-use super::extract::{base_url, query_pairs};
+use super::extract::{base_url, origin_url, query_pairs};
 use super::layers::AdminCaller;
 use super::response::{empty, json_response, HttpResponse};
 use super::routes::ADMIN_PREFIX;
@@ -27,6 +28,8 @@ struct Ctx<'a> {
     actor: String,
     /// The gateway's SCIM base URL, as this request reached it.
     scim_base: String,
+    /// The gateway's origin (`https://host`), as this request reached it.
+    origin: String,
     surface: Surface,
     query: Vec<(String, String)>,
     /// The path asked, for "no such endpoint" answers.
@@ -125,6 +128,7 @@ where
         state,
         actor: format!("admin:{}", caller.token_name),
         scim_base: base_url(state, request.headers(), request.uri()),
+        origin: origin_url(state, request.headers(), request.uri()),
         surface,
         query: query_pairs(request.uri().query()),
         path: path.clone(),
@@ -136,6 +140,9 @@ where
         }
         ["tenants", tenant, "tokens", rest @ ..] => {
             tokens::route(&ctx, tenant, rest, method, request).await
+        }
+        ["tenants", tenant, "oauth", "clients", rest @ ..] => {
+            oauth::route(&ctx, tenant, rest, method, request).await
         }
         ["tenants", tenant, "audit"] => links::audit_log(&ctx, tenant, method).await,
         ["tenants", tenant, "links", rest @ ..] => {
@@ -229,6 +236,11 @@ mod tests {
             "/admin/v1/tenants/{tenant}/tokens/{id}/revoke",
             "/admin/v1/tenants/{tenant}/tokens/{id}/regenerate",
             "/admin/v1/tenants/{tenant}/audit",
+            "/admin/v1/tenants/{tenant}/oauth/clients",
+            "/admin/v1/tenants/{tenant}/oauth/clients/{id}",
+            "/admin/v1/tenants/{tenant}/oauth/clients/{id}/revoke",
+            "/admin/v1/tenants/{tenant}/oauth/clients/{id}/secrets",
+            "/admin/v1/tenants/{tenant}/oauth/clients/{id}/secrets/{secret}/revoke",
         ] {
             assert!(paths.contains_key(path), "{path}");
         }

@@ -138,6 +138,7 @@ fn tenant_json(record: &TenantRecord, scim_base: &str) -> Value {
 /// What an IdP admin pastes into Okta or Entra ID to connect to a tenant.
 fn endpoint_json(ctx: &Ctx<'_>, record: &TenantRecord) -> Value {
     let url = tenant_scim_url(&ctx.scim_base, &record.id);
+    let oauth = crate::oauth::Endpoints::new(&ctx.origin, &record.id);
     let resource_types: Vec<&str> = ctx
         .state
         .tenants
@@ -158,6 +159,11 @@ fn endpoint_json(ctx: &Ctx<'_>, record: &TenantRecord) -> Value {
             "method": "HTTP bearer token (RFC 6750)",
             "header": if record.bare_token { "Authorization: Bearer <token>, or Authorization: <token>" } else { "Authorization: Bearer <token>" },
             "tokens": format!("make one with POST /admin/v1/tenants/{}/tokens (or `scimgate tokens --tenant {} create --name <idp>`); its secret is shown once", record.id, record.id),
+            "oauth": {
+                "tokenEndpoint": oauth.token_endpoint,
+                "metadata": format!("{}/.well-known/oauth-authorization-server/oauth/{}", ctx.origin, record.id),
+                "clients": format!("make one with POST /admin/v1/tenants/{}/oauth/clients (or `scimgate oauth-clients --tenant {} create --name <idp>`); its secret is shown once", record.id, record.id),
+            },
         },
         "resourceTypes": resource_types,
         "okta": {
@@ -170,6 +176,11 @@ fn endpoint_json(ctx: &Ctx<'_>, record: &TenantRecord) -> Value {
         "entra": {
             "Tenant URL": url,
             "Secret Token": "<token>",
+            "OAuth 2.0 client credentials grant": {
+                "Token Endpoint": oauth.token_endpoint,
+                "Client Identifier": "<clientId>",
+                "Client Secret": "<clientSecret>",
+            },
         },
     });
     if ctx.surface == Surface::AdminOnly && ctx.state.public_url.is_none() {

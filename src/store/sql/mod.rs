@@ -15,6 +15,7 @@ use super::StoreError;
 
 pub(super) mod audit;
 pub(super) mod links;
+pub(super) mod oauth;
 pub(super) mod tenants;
 pub(super) mod tokens;
 
@@ -37,6 +38,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "tenant dialect",
         include_str!("../migrations/0006_tenant_dialect.sql"),
     ),
+    (7, "oauth", include_str!("../migrations/0007_oauth.sql")),
 ];
 
 /// The migrations, compiled into the binary (the DDL is the same for both databases).
@@ -114,6 +116,7 @@ macro_rules! sql_store {
         $crate::store::sql::links::sql_links_store!($store, $row);
         $crate::store::sql::audit::sql_audit_store!($store, $row);
         $crate::store::sql::tokens::sql_tokens_store!($store, $row);
+        $crate::store::sql::oauth::sql_oauth_store!($store);
         $crate::store::sql::tenants::sql_tenants_store!($store, $row);
 
         impl super::ReplicaSync for $store {

@@ -112,11 +112,15 @@ macro_rules! sql_tenants_store {
 
             fn delete_tenant<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
                 Box::pin(async move {
-                    // Tokens first (they refer to the tenant), then the tenant, only without
+                    // Tokens and OAuth clients first (they refer to the tenant), then the tenant, only without
                     // identity links: a link made meanwhile makes the reference fail, and the
                     // whole is undone.
                     let mut tx = self.pool.begin().await?;
                     sqlx::query("DELETE FROM tokens WHERE tenant = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM oauth_clients WHERE tenant = $1")
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;

@@ -11,7 +11,7 @@ macro_rules! sql_tokens_store {
                     // A revocation is for good: no write made from an older read brings a
                     // token back.
                     sqlx::query(
-                        "INSERT INTO tokens (id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET name = $3, hash = $4, expires_at = $6, last_used_at = $7, revoked_at = COALESCE(tokens.revoked_at, $8), issued = $9",
+                        "INSERT INTO tokens (id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued, kind, client) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO UPDATE SET name = $3, hash = $4, expires_at = $6, last_used_at = $7, revoked_at = COALESCE(tokens.revoked_at, $8), issued = $9",
                     )
                     .bind(&token.id)
                     .bind(&token.tenant)
@@ -22,6 +22,8 @@ macro_rules! sql_tokens_store {
                     .bind(token.last_used_at.map(sql::timestamp))
                     .bind(token.revoked_at.map(sql::timestamp))
                     .bind(sql::timestamp(token.issued))
+                    .bind(token.kind.as_str())
+                    .bind(token.client.as_deref())
                     .execute(&self.pool)
                     .await
                     .map_err(|e| {
@@ -112,6 +114,44 @@ macro_rules! sql_tokens_store {
                 })
             }
 
+            fn revoke_client_tokens<'a>(
+                &'a self,
+                tenant: &'a str,
+                client: &'a str,
+                at: time::OffsetDateTime,
+            ) -> StoreFuture<'a, u64> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant = $1 AND client = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(tenant)
+                    .bind(client)
+                    .bind(sql::timestamp(at))
+                    .execute(&self.pool)
+                    .await?;
+                    self.forget_tokens();
+                    Ok(done.rows_affected())
+                })
+            }
+
+            fn prune_access_tokens<'a>(
+                &'a self,
+                tenant: &'a str,
+                before: time::OffsetDateTime,
+            ) -> StoreFuture<'a, u64> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "DELETE FROM tokens WHERE tenant = $1 AND kind = 'access' AND expires_at < $2",
+                    )
+                    .bind(tenant)
+                    .bind(sql::timestamp(before))
+                    .execute(&self.pool)
+                    .await?;
+                    self.forget_tokens();
+                    Ok(done.rows_affected())
+                })
+            }
+
             fn tokens<'a>(
                 &'a self,
                 tenant: &'a str,
@@ -142,7 +182,7 @@ macro_rules! sql_tokens_store {
                 id: Option<&str>,
             ) -> Result<Vec<super::TokenRecord>, StoreError> {
                 use sqlx::Row;
-                const COLUMNS: &str = "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued FROM tokens";
+                const COLUMNS: &str = "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued, kind, client FROM tokens";
                 let rows = match id {
                     Some(id) => {
                         sqlx::query(&format!("{COLUMNS} WHERE id = $1 AND tenant = $2"))
@@ -165,6 +205,10 @@ macro_rules! sql_tokens_store {
                 for row in rows {
                     let created: String = row.try_get("created")?;
                     let created = sql::parse_time(&created)?;
+                    let kind: String = row.try_get("kind")?;
+                    let kind = super::TokenKind::parse(&kind).ok_or_else(|| {
+                        StoreError::Corrupt(format!("a token of kind `{kind}`"))
+                    })?;
                     out.push(super::TokenRecord {
                         id: row.try_get("id")?,
                         tenant: row.try_get("tenant")?,
@@ -176,6 +220,8 @@ macro_rules! sql_tokens_store {
                         expires_at: time(row.try_get("expires_at")?)?,
                         last_used_at: time(row.try_get("last_used_at")?)?,
                         revoked_at: time(row.try_get("revoked_at")?)?,
+                        kind,
+                        client: row.try_get("client")?,
                     });
                 }
                 Ok(out)
