@@ -130,7 +130,8 @@ pub async fn build_with(
         admin: Admin::new(tenants.clone()),
         // An IdP's JWK Set that does not answer within 5 s fails the token request (the IdP
         // retries); one that answers is kept 10 minutes.
-        oauth: Issuer::new(store.clone(), clock.clone(), Duration::from_secs(5)),
+        oauth: Issuer::new(store.clone(), clock.clone(), Duration::from_secs(5))
+            .map_err(StartError::Backend)?,
         audit: Audit::new(store, clock),
         tenants,
         scim_tokens: Box::new(StaticTokens::new(config.tokens)),

@@ -116,6 +116,8 @@ impl Tenants {
             max_token_lifetime_days: None,
             dialect: crate::scim::Dialect::default(),
             bare_token: false,
+            deprovision: crate::store::Deprovision::Delete,
+            reactivate: false,
             created: now,
             updated: now,
         };

@@ -73,6 +73,7 @@ pub fn issue_kind(
         revoked_at: None,
         kind,
         client: client.map(str::to_owned),
+        parent: None,
     };
     let token = regenerate(&mut record, now);
     (record, token)

@@ -106,10 +106,11 @@ impl Admin {
         } else {
             None
         };
-        self.store.put_client(&client).await?;
+        // The secret first: one left alone by a failed client write is of no use to anyone.
         if let Some((record, _)) = &secret {
             self.store.put_token(record).await?;
         }
+        self.store.put_client(&client).await?;
         let shown = secret.map(|(_, s)| s);
         Ok((self.client(&tenant.id, &client.id).await?, shown))
     }

@@ -7,7 +7,7 @@
 use super::{no_tenant, Admin, AdminError, Result};
 use crate::config::{check_name, DEFAULT_BACKEND};
 use crate::scim::{Dialect, ResourceKind};
-use crate::store::{Scope, StoreError, TenantRecord};
+use crate::store::{Deprovision, Scope, StoreError, TenantRecord};
 use crate::tenants::DEFAULT_TENANT;
 
 /// The longest token lifetime a policy may set (100 years).
@@ -30,6 +30,10 @@ pub struct NewTenant {
     pub dialect: Option<Dialect>,
     /// Whether tokens may come without the `Bearer` scheme (Okta's header mode).
     pub bare_token: bool,
+    /// What a DELETE of a user does to its account (delete when not given).
+    pub deprovision: Option<Deprovision>,
+    /// Whether a POST matching a deactivated user reactivates it.
+    pub reactivate: bool,
 }
 
 /// What an admin changes of a tenant; `None` leaves a field as it is.
@@ -47,6 +51,10 @@ pub struct TenantChange {
     pub dialect: Option<Dialect>,
     /// Accept tokens without the `Bearer` scheme, or stop accepting them.
     pub bare_token: Option<bool>,
+    /// Another deprovisioning policy.
+    pub deprovision: Option<Deprovision>,
+    /// Reactivate deactivated users on POST, or answer 409.
+    pub reactivate: Option<bool>,
 }
 
 impl Admin {
@@ -81,9 +89,12 @@ impl Admin {
             max_token_lifetime_days: new.max_token_lifetime_days,
             dialect: new.dialect.unwrap_or_default(),
             bare_token: new.bare_token,
+            deprovision: new.deprovision.unwrap_or_default(),
+            reactivate: new.reactivate,
             created: now,
             updated: now,
         };
+        self.check_lifecycle(&record)?;
         match self.store.insert_tenant(&record).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
@@ -185,6 +196,30 @@ impl Admin {
             }
             record.bare_token = bare_token;
         }
+        if let Some(deprovision) = change.deprovision {
+            if deprovision != record.deprovision {
+                said.push(format!(
+                    "deprovision {} -> {}",
+                    record.deprovision.as_str(),
+                    deprovision.as_str()
+                ));
+            }
+            record.deprovision = deprovision;
+        }
+        if let Some(reactivate) = change.reactivate {
+            if reactivate != record.reactivate {
+                said.push(
+                    if reactivate {
+                        "deactivated users reactivated on POST"
+                    } else {
+                        "a POST of a deactivated user's name is a 409"
+                    }
+                    .to_owned(),
+                );
+            }
+            record.reactivate = reactivate;
+        }
+        self.check_lifecycle(&record)?;
         let read_updated = record.updated;
         // Strictly later than the read, so that a second change within the millisecond still
         // tells the two apart.
@@ -290,6 +325,39 @@ impl Admin {
                 self.tenants.backend_names().join(", ")
             )))
         }
+    }
+}
+
+impl Admin {
+    /// Refuses a lifecycle policy the tenant cannot keep: a strict tenant's DELETE deletes
+    /// (the interoperability profile), and suspending needs a mapping that maps `active`.
+    fn check_lifecycle(&self, record: &TenantRecord) -> Result<()> {
+        if record.dialect == Dialect::Strict && record.deprovision != Deprovision::Delete {
+            return Err(invalid(format!(
+                "a strict tenant's DELETE deletes: deprovision `{}` needs the lenient dialect",
+                record.deprovision.as_str()
+            )));
+        }
+        if record.deprovision == Deprovision::Suspend {
+            let maps_active = self
+                .tenants
+                .backends()
+                .find(|b| b.name == record.backend)
+                .is_some_and(|b| {
+                    b.mapping
+                        .users
+                        .attributes
+                        .iter()
+                        .any(|a| a.scim_source == "active")
+                });
+            if !maps_active {
+                return Err(invalid(format!(
+                    "deprovision `suspend` needs a mapping with an `active` attribute; backend {}'s has none",
+                    record.backend
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -3,14 +3,14 @@
 //!
 //! Only asymmetric algorithms are accepted (a JWK Set is public: an HMAC "key" from it would
 //! let anyone sign), never `none`; `exp`, `iss`, `sub` and `aud` are required (§3 items 1–4),
-//! `nbf` is honoured, one minute of clock skew is allowed, and an assertion that claims to
-//! live longer than a day is refused (§3 item 4 allows it; such a JWT is a credential, not an
+//! `nbf` is honoured, one minute of clock skew is allowed, a `jti` is required (so that an
+//! assertion is good once, item 7), and an assertion that claims to live longer than a day is
+//! refused (§3 item 4 allows it; such a JWT is a credential, not an
 //! assertion).
 
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, Validation};
-use serde::Deserialize;
 
 /// The algorithms accepted.
 pub const ALGORITHMS: &[Algorithm] = &[
@@ -47,10 +47,10 @@ pub struct Expected<'a> {
 }
 
 /// The claims kept from a verified assertion.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Claims {
     /// Its id, for refusing a replay.
-    pub jti: Option<String>,
+    pub jti: String,
     /// When it expires (seconds since the epoch).
     pub exp: u64,
 }
@@ -127,18 +127,28 @@ pub fn verify(
     validation.set_audience(expected.audiences);
     validation.validate_nbf = true;
     validation.leeway = 60;
-    let data = jsonwebtoken::decode::<Claims>(jwt, &decoding, &validation)
+    let data = jsonwebtoken::decode::<serde_json::Value>(jwt, &decoding, &validation)
         .map_err(|e| format!("the client assertion is refused: {}", describe(&e)))?;
+    let Some(jti) = data.claims.get("jti").and_then(serde_json::Value::as_str) else {
+        return Err("the client assertion is refused: it has no `jti` claim".to_owned());
+    };
+    let Some(exp) = data.claims.get("exp").and_then(serde_json::Value::as_u64) else {
+        return Err("the client assertion is refused: its `exp` is not a time".to_owned());
+    };
+    let claims = Claims {
+        jti: jti.to_owned(),
+        exp,
+    };
     // jsonwebtoken checks `exp` against the system clock; the gateway's clock decides too.
-    if data.claims.exp + 60 < expected.now {
+    if claims.exp.saturating_add(60) < expected.now {
         return Err("the client assertion is refused: it has expired".to_owned());
     }
-    if data.claims.exp > expected.now + LONGEST_LIFE {
+    if claims.exp > expected.now.saturating_add(LONGEST_LIFE) {
         return Err(
             "the client assertion is refused: it claims to live longer than a day".to_owned(),
         );
     }
-    Ok(data.claims)
+    Ok(claims)
 }
 
 /// jsonwebtoken's error, in the words of the claims it is about.
@@ -214,7 +224,7 @@ pub(crate) mod tests {
         };
         let good = sign(&key, "k1", &claims(300));
         assert_eq!(claimed_subject(&good).as_deref(), Some("client-1"));
-        assert_eq!(check(&good).unwrap().jti.as_deref(), Some("j1"));
+        assert_eq!(check(&good).unwrap().jti, "j1");
         // Another key, expired, too long-lived, another audience or subject, no `aud`.
         assert!(check(&sign(&other_key, "k1", &claims(300)))
             .unwrap_err()
@@ -240,6 +250,14 @@ pub(crate) mod tests {
         assert!(check(&sign(&key, "k1", &wrong))
             .unwrap_err()
             .contains("aud"));
+        let mut wrong = claims(300);
+        wrong.as_object_mut().unwrap().remove("jti");
+        assert!(check(&sign(&key, "k1", &wrong))
+            .unwrap_err()
+            .contains("jti"));
+        let mut huge = claims(300);
+        huge["exp"] = json!(u64::MAX / 2);
+        assert!(check(&sign(&key, "k1", &huge)).is_err());
         // An unknown key id finds no key.
         assert_eq!(
             check(&sign(&key, "k2", &claims(300))).unwrap_err(),

@@ -33,9 +33,6 @@ pub struct Issuer {
     store: Arc<dyn Store>,
     clock: SharedClock,
     jwks: JwksCache,
-    /// `(client, jti)` of assertions already used, until they expire (RFC 7523 §3 item 7);
-    /// this replica's only.
-    used_assertions: moka::future::Cache<(String, String), ()>,
 }
 
 fn invalid_client(description: impl Into<String>) -> OAuthError {
@@ -51,17 +48,18 @@ fn unavailable(e: &StoreError) -> OAuthError {
 }
 
 impl Issuer {
-    /// An issuer over the store, fetching JWK Sets within `jwks_timeout`.
-    pub fn new(store: Arc<dyn Store>, clock: SharedClock, jwks_timeout: Duration) -> Self {
-        Issuer {
+    /// An issuer over the store, fetching JWK Sets within `jwks_timeout`; an error when no
+    /// HTTP client can be made for them.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        jwks_timeout: Duration,
+    ) -> Result<Self, String> {
+        Ok(Issuer {
             store,
             clock,
-            jwks: JwksCache::new(jwks_timeout, Duration::from_secs(600)),
-            used_assertions: moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(24 * 60 * 60 + 60))
-                .build(),
-        }
+            jwks: JwksCache::new(jwks_timeout, Duration::from_secs(600))?,
+        })
     }
 
     /// An access token for the client a request authenticates as, or why not. A tenant that
@@ -76,14 +74,15 @@ impl Issuer {
             return Err(invalid_client("unknown client or wrong credentials"));
         };
         let now = self.clock.now();
-        let client = match auth {
+        let (client, secret_id) = match auth {
             ClientAuth::Secret { client_id, secret } => {
                 self.by_secret(tenant, &client_id, &secret, now).await?
             }
-            ClientAuth::Assertion { client_id, jwt } => {
+            ClientAuth::Assertion { client_id, jwt } => (
                 self.by_assertion(tenant, client_id, &jwt, endpoints, now)
-                    .await?
-            }
+                    .await?,
+                None,
+            ),
         };
         if !tenant.enabled {
             return Err(OAuthError::new(
@@ -93,7 +92,7 @@ impl Issuer {
         }
         let minutes = client.access_token_minutes;
         let expires_at = now + time::Duration::minutes(i64::from(minutes));
-        let (record, access_token) = crate::tokens::issue_kind(
+        let (mut record, access_token) = crate::tokens::issue_kind(
             TokenKind::Access,
             Some(&client.id),
             &tenant.id,
@@ -101,10 +100,12 @@ impl Issuer {
             Some(expires_at),
             now,
         );
-        self.store
-            .put_token(&record)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        // Revoking the secret revokes the tokens it got.
+        record.parent = secret_id;
+        self.store.put_token(&record).await.map_err(|e| match e {
+            StoreError::TenantGone(_) => invalid_client("unknown client or wrong credentials"),
+            e => unavailable(&e),
+        })?;
         // Expired tokens are of no use: their rows go, a day late (an admin may look).
         if let Err(e) = self
             .store
@@ -139,7 +140,7 @@ impl Issuer {
         client_id: &str,
         secret: &str,
         now: OffsetDateTime,
-    ) -> Result<ClientRecord, OAuthError> {
+    ) -> Result<(ClientRecord, Option<String>), OAuthError> {
         let record = crate::tokens::find_live(self.store.as_ref(), &tenant.id, secret, now)
             .await
             .map_err(|e| unavailable(&e))?
@@ -152,11 +153,12 @@ impl Issuer {
             ));
         };
         let client = self.client(&tenant.id, client_id).await?;
+        let secret_id = record.id.clone();
         // The secret's last use, for the admin deciding which secret to retire.
         if let Err(e) = crate::tokens::note_use(self.store.as_ref(), record, now).await {
             tracing::warn!(error = %e, "cannot note a client secret's use");
         }
-        Ok(client)
+        Ok((client, Some(secret_id)))
     }
 
     async fn by_assertion(
@@ -185,8 +187,11 @@ impl Issuer {
             .key(&trust.jwks_url, kid.as_deref(), alg)
             .await
             .map_err(|e| {
+                // The reason is the admin's (the log's), not an anonymous caller's.
                 tracing::warn!(client = %client.id, error = %e, "a client assertion's key");
-                invalid_client(e)
+                invalid_client(
+                    "no key of the client's JWK Set checks the assertion (see the gateway's log)",
+                )
             })?;
         let audiences = match &trust.audience {
             Some(audience) => vec![audience.clone()],
@@ -199,19 +204,19 @@ impl Issuer {
             now: u64::try_from(now.unix_timestamp()).unwrap_or_default(),
         };
         let claims = assertion::verify(jwt, &key, alg, &expected).map_err(invalid_client)?;
-        if let Some(jti) = claims.jti {
-            // One atomic step: of two requests with one assertion, one wins.
-            let first_use = self
-                .used_assertions
-                .entry((client.id.clone(), jti))
-                .or_insert(())
-                .await
-                .is_fresh();
-            if !first_use {
-                return Err(invalid_client(
-                    "the client assertion was used before (its jti repeats)",
-                ));
-            }
+        // Good once, on every replica (RFC 7523 §3 item 7): the store decides.
+        let expires_at =
+            OffsetDateTime::from_unix_timestamp(i64::try_from(claims.exp).unwrap_or(i64::MAX))
+                .unwrap_or(now + time::Duration::days(1));
+        let first_use = self
+            .store
+            .use_assertion(&client.id, &claims.jti, expires_at, now)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        if !first_use {
+            return Err(invalid_client(
+                "the client assertion was used before (its jti repeats)",
+            ));
         }
         Ok(client)
     }

@@ -30,19 +30,20 @@ pub struct JwksCache {
 }
 
 impl JwksCache {
-    /// Sets fetched within `timeout`, kept for `keep`.
-    pub fn new(timeout: Duration, keep: Duration) -> Self {
-        JwksCache {
-            http: reqwest::Client::builder()
-                .timeout(timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
+    /// Sets fetched within `timeout` (redirects not followed), kept for `keep`.
+    pub fn new(timeout: Duration, keep: Duration) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot make the HTTP client for JWK Sets: {e}"))?;
+        Ok(JwksCache {
+            http,
             sets: moka::future::Cache::builder()
                 .max_capacity(1000)
                 .time_to_live(keep)
                 .build(),
-        }
+        })
     }
 
     /// The key of the set at `url` that checks a JWT with `kid` and `alg`; an error saying

@@ -121,12 +121,14 @@ fn invalid_request(description: impl Into<String>) -> OAuthError {
 
 /// Reads a token request: its form parameters (decoded) and its `Authorization` header.
 ///
-/// RFC 6749 §3.2: a parameter sent twice is refused; §2.3: a client uses one authentication
-/// method only; §4.4.2: the grant is `client_credentials`.
+/// RFC 6749 §3.1: a parameter without a value is as if omitted; §3.2: a parameter sent twice
+/// is refused; §2.3: a client uses one authentication method only; §4.4.2: the grant is
+/// `client_credentials`.
 pub fn parse_token_request(
     form: &[(String, String)],
     authorization: Option<&str>,
 ) -> Result<ClientAuth, OAuthError> {
+    let form: Vec<&(String, String)> = form.iter().filter(|(_, v)| !v.is_empty()).collect();
     let mut seen = std::collections::HashSet::new();
     if let Some((name, _)) = form.iter().find(|(name, _)| !seen.insert(name.as_str())) {
         return Err(invalid_request(format!("`{name}` is sent more than once")));
@@ -306,6 +308,15 @@ mod tests {
             Ok(ClientAuth::Secret {
                 client_id: "a b".into(),
                 secret: "x:y".into()
+            })
+        );
+        // §3.1: an empty parameter is as if omitted (not a second authentication method).
+        let with_empty = form(&[("grant_type", "client_credentials"), ("client_secret", "")]);
+        assert_eq!(
+            parse_token_request(&with_empty, Some(&basic("c1", "s1"))),
+            Ok(ClientAuth::Secret {
+                client_id: "c1".into(),
+                secret: "s1".into()
             })
         );
         // Entra's form: everything in the body, with a scope that is ignored.

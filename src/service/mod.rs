@@ -4,6 +4,7 @@
 //!
 //! - `query.rs`: reads: one resource, lists and filters, paged on the platform or here.
 //! - `write.rs`: writes (create, replace, patch, delete) and the locks that serialize them.
+//! - `lifecycle.rs`: a tenant's policy: reactivation on create, deprovisioning on delete.
 //! - `links.rs`: identity links: which platform object a SCIM id is, and what the IdP wrote.
 //! - `present.rs`: a platform object and its link as a SCIM resource: members, groups, ETag.
 //! - `calls.rs`: running the mapping's calls on the platform, paging its lists.
@@ -12,6 +13,7 @@
 //! answers. Nothing here knows HTTP.
 
 mod calls;
+mod lifecycle;
 mod links;
 mod present;
 mod query;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use lifecycle::Lifecycle;
 pub use write::WriteLocks;
 
 use crate::backend::{Platform, PlatformError};

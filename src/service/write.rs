@@ -23,9 +23,10 @@ use crate::mapping::vars::{
 
 /// How many one-member calls run at once.
 const MEMBER_CONCURRENCY: usize = 8;
+use super::lifecycle::Lifecycle;
 use crate::scim::patch::apply_patch;
 use crate::scim::{EntityTags, ResourceKind, ScimError, ScimOp};
-use crate::store::{Identity, ReplicaLock, StoreError};
+use crate::store::{Deprovision, Identity, ReplicaLock, StoreError};
 
 /// Serializes writes to one resource within this process, so that two concurrent PATCHes of
 /// one resource both apply (each reads what the other wrote). Striped: a fixed set of locks,
@@ -64,7 +65,7 @@ pub(super) struct WriteLock<'a> {
 
 /// Where a write's new resource came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Whole {
+pub(super) enum Whole {
     /// The IdP sent it whole (PUT): what it left out and the platform holds is read back.
     Resource,
     /// A PATCH applied to the resource as the IdP saw it: what it removed stays removed.
@@ -86,39 +87,45 @@ fn check_precondition(if_match: Option<&EntityTags>, current: &Resource) -> Resu
 }
 
 impl Resources<'_> {
-    /// Carries out one write; the resource as written (`None` for a delete).
+    /// Carries out one write as RFC 7644 has it; the resource as written (`None` for a
+    /// delete).
     pub async fn execute(
         &self,
         op: &ScimOp,
         if_match: Option<&EntityTags>,
         req: &RequestContext<'_>,
     ) -> Result<Option<Resource>> {
+        self.execute_in(op, if_match, req, Lifecycle::default())
+            .await
+    }
+
+    /// Carries out one write under a tenant's lifecycle policy (reactivation on create,
+    /// deprovisioning on delete); the resource as written (`None` for a delete).
+    pub async fn execute_in(
+        &self,
+        op: &ScimOp,
+        if_match: Option<&EntityTags>,
+        req: &RequestContext<'_>,
+        lifecycle: Lifecycle,
+    ) -> Result<Option<Resource>> {
         match op {
             ScimOp::Create {
                 resource,
                 read_only,
-            } => self.create(resource, read_only, req).await.map(Some),
+            } => match self.create(resource, read_only, req).await {
+                Err(e) if lifecycle.reactivate && e.is_uniqueness_conflict() => {
+                    self.reactivate(resource, read_only, req, e).await.map(Some)
+                }
+                created => created.map(Some),
+            },
             ScimOp::Replace {
                 id,
                 resource,
                 read_only,
-            } => {
-                let lock = self.lock_for_write(id).await?;
-                let (identity, current, before) =
-                    self.current_for_write(id, if_match, req, &lock).await?;
-                self.section
-                    .refuse_undecidable(read_only, resource, &before.json)?;
-                self.write(
-                    identity,
-                    &current,
-                    &before.json,
-                    resource.clone(),
-                    Whole::Resource,
-                    req,
-                )
+            } => self
+                .replace(id, resource, read_only, if_match, req)
                 .await
-                .map(Some)
-            }
+                .map(Some),
             ScimOp::Patch { id, operations } => {
                 let lock = self.lock_for_write(id).await?;
                 let (identity, current, before) =
@@ -135,8 +142,35 @@ impl Resources<'_> {
                 .await
                 .map(Some)
             }
-            ScimOp::Delete { id } => self.delete(id, if_match, req).await.map(|()| None),
+            ScimOp::Delete { id } => self
+                .delete(id, if_match, req, lifecycle.deprovision)
+                .await
+                .map(|()| None),
         }
+    }
+
+    /// Replaces a resource (PUT) by the one the IdP sent.
+    pub(super) async fn replace(
+        &self,
+        id: &str,
+        resource: &Value,
+        read_only: &Value,
+        if_match: Option<&EntityTags>,
+        req: &RequestContext<'_>,
+    ) -> Result<Resource> {
+        let lock = self.lock_for_write(id).await?;
+        let (identity, current, before) = self.current_for_write(id, if_match, req, &lock).await?;
+        self.section
+            .refuse_undecidable(read_only, resource, &before.json)?;
+        self.write(
+            identity,
+            &current,
+            &before.json,
+            resource.clone(),
+            Whole::Resource,
+            req,
+        )
+        .await
     }
 
     /// Creates a resource: the first create call makes the platform object and the link is
@@ -247,7 +281,7 @@ impl Resources<'_> {
     /// What a write to an existing resource starts from (the caller holds `lock`): the link,
     /// the platform object read fresh, and the resource as the IdP sees it (every member
     /// included), whose version must satisfy `If-Match`.
-    async fn current_for_write(
+    pub(super) async fn current_for_write(
         &self,
         id: &str,
         if_match: Option<&EntityTags>,
@@ -265,7 +299,7 @@ impl Resources<'_> {
 
     /// Applies a new full resource: platform calls for what changed (members as a delta), then
     /// the stored copy.
-    async fn write(
+    pub(super) async fn write(
         &self,
         mut identity: Identity,
         current: &Value,
@@ -392,12 +426,15 @@ impl Resources<'_> {
         self.answer_written(&identity, object, req).await
     }
 
-    /// Deletes a resource; one the platform no longer has is deleted all the same.
+    /// Deletes a resource; one the platform no longer has is deleted all the same. A user's
+    /// platform account is deleted, suspended or left alone as the tenant's policy says; the
+    /// link goes in every case, so the resource is gone for the IdP.
     async fn delete(
         &self,
         id: &str,
         if_match: Option<&EntityTags>,
         req: &RequestContext<'_>,
+        deprovision: Deprovision,
     ) -> Result<()> {
         let lock = self.lock_for_write(id).await?;
         let mut identity = self.identity_for_write(id, &lock).await?;
@@ -407,6 +444,19 @@ impl Resources<'_> {
                 .present(&identity, &current, Detail::FOR_WRITE, req)
                 .await?;
             check_precondition(if_match, &before)?;
+        }
+        let deprovision = match self.kind {
+            ResourceKind::User => deprovision,
+            ResourceKind::Group => Deprovision::Delete,
+        };
+        match deprovision {
+            Deprovision::Delete => {}
+            Deprovision::Suspend => {
+                let identity = self.suspend(id, req, &lock).await?;
+                self.forget_groups_of_users();
+                return self.forget(&identity).await;
+            }
+            Deprovision::Unlink => return self.forget(&identity).await,
         }
         let mut vars = DeleteVars {
             key: &identity.backend_key,

@@ -29,7 +29,7 @@ pub use oauth::{ClientRecord, JwtTrust, OAuthStore};
 pub use postgres::PostgresStore;
 pub use replicas::{Change, ReplicaLock, ReplicaSync};
 pub use sqlite::SqliteStore;
-pub use tenants::{TenantRecord, TenantStore};
+pub use tenants::{Deprovision, TenantRecord, TenantStore};
 pub use tokens::{TokenKind, TokenRecord, TokenStore, TokenWrite};
 
 /// Why the store could not do what was asked.

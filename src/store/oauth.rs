@@ -52,6 +52,16 @@ pub trait OAuthStore: Send + Sync + 'static {
         id: Option<&'a str>,
     ) -> StoreFuture<'a, Vec<ClientRecord>>;
 
+    /// Notes the first use of a client's JWT assertion `jti` (kept until `expires_at`, those
+    /// expired by `now` dropped); false when it was used before.
+    fn use_assertion<'a>(
+        &'a self,
+        client: &'a str,
+        jti: &'a str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreFuture<'a, bool>;
+
     /// Revokes a client with its secrets and access tokens, at once; false when there is no
     /// such client.
     fn revoke_client<'a>(

@@ -25,10 +25,52 @@ pub struct TenantRecord {
     /// Whether a token may come as `Authorization: <token>`, without the `Bearer` scheme
     /// (Okta's "header" authentication mode).
     pub bare_token: bool,
+    /// What a DELETE of a user does to its platform account.
+    pub deprovision: Deprovision,
+    /// Whether a POST of a user matching a deactivated one (same `userName`) reactivates and
+    /// updates that user instead of answering 409.
+    pub reactivate: bool,
     /// When the tenant was made.
     pub created: OffsetDateTime,
     /// When it last changed; `update_tenant` writes only while this is as read.
     pub updated: OffsetDateTime,
+}
+
+/// What a tenant's DELETE of a user does on the platform. Whichever it is, the gateway drops
+/// the identity link, so the SCIM resource is gone (RFC 7644 §3.6: later reads answer 404);
+/// groups are always deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Deprovision {
+    /// The platform account is deleted (the mapping's delete calls).
+    #[default]
+    Delete,
+    /// The platform account is deactivated (`active` set false through the mapping) and kept.
+    Suspend,
+    /// The platform account is left as it is.
+    Unlink,
+}
+
+impl Deprovision {
+    /// Every policy.
+    pub const ALL: [Deprovision; 3] = [
+        Deprovision::Delete,
+        Deprovision::Suspend,
+        Deprovision::Unlink,
+    ];
+
+    /// The stored and API form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deprovision::Delete => "delete",
+            Deprovision::Suspend => "suspend",
+            Deprovision::Unlink => "unlink",
+        }
+    }
+
+    /// The policy of a stored or API form.
+    pub fn parse(s: &str) -> Option<Deprovision> {
+        Deprovision::ALL.into_iter().find(|d| d.as_str() == s)
+    }
 }
 
 /// The tenants, shared by every replica on the store.

@@ -37,6 +37,8 @@ pub(crate) async fn tenants_for_tests(store: &dyn Store, ids: &[&str]) {
                 max_token_lifetime_days: None,
                 dialect: crate::scim::Dialect::Lenient,
                 bare_token: false,
+                deprovision: Deprovision::Delete,
+                reactivate: false,
                 created: now,
                 updated: now,
             })
@@ -258,6 +260,7 @@ pub(crate) async fn contract(store: &dyn Store) {
         revoked_at: None,
         kind: crate::store::TokenKind::Bearer,
         client: None,
+        parent: None,
     };
     store.put_token(&token).await.unwrap();
     assert_eq!(
@@ -336,6 +339,8 @@ pub(crate) async fn contract(store: &dyn Store) {
         max_token_lifetime_days: Some(90),
         dialect: crate::scim::Dialect::Strict,
         bare_token: true,
+        deprovision: Deprovision::Suspend,
+        reactivate: true,
         created: token.created,
         updated: token.created,
     };
@@ -353,6 +358,8 @@ pub(crate) async fn contract(store: &dyn Store) {
     acme.max_token_lifetime_days = None;
     acme.dialect = crate::scim::Dialect::Lenient;
     acme.bare_token = false;
+    acme.deprovision = Deprovision::Unlink;
+    acme.reactivate = false;
     acme.name = "Acme Corp".into();
     let read = acme.updated;
     acme.updated = read + time::Duration::seconds(1);
@@ -460,12 +467,15 @@ pub(crate) async fn contract(store: &dyn Store) {
         id: "sec1".into(),
         kind: TokenKind::ClientSecret,
         client: Some("client1".into()),
+        // Expired too: secrets are never pruned with access tokens.
+        expires_at: Some(token.created + time::Duration::minutes(1)),
         ..acme_token.clone()
     };
     let access = TokenRecord {
         id: "acc1".into(),
         kind: TokenKind::Access,
         client: Some("client1".into()),
+        parent: Some("sec1".into()),
         expires_at: Some(token.created + time::Duration::hours(1)),
         ..acme_token.clone()
     };
@@ -478,11 +488,49 @@ pub(crate) async fn contract(store: &dyn Store) {
     let later = token.created + time::Duration::hours(2);
     assert_eq!(store.prune_access_tokens("acme", later).await.unwrap(), 1);
     store.put_token(&access).await.unwrap();
+    assert_eq!(store.tokens("acme", None).await.unwrap().len(), 3);
+    // A token issued for a revoked secret reads as revoked.
+    let secret_revoked = token.created + time::Duration::minutes(90);
+    assert!(store
+        .write_token("acme", "sec1", &TokenWrite::Revoke(secret_revoked))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.tokens("acme", Some("acc1")).await.unwrap()[0].revoked_at,
+        Some(secret_revoked)
+    );
+    // Assertions are good once, until they expire.
+    let expires = later + time::Duration::minutes(5);
+    assert!(store
+        .use_assertion("client1", "j1", expires, later)
+        .await
+        .unwrap());
+    assert!(!store
+        .use_assertion("client1", "j1", expires, later)
+        .await
+        .unwrap());
+    assert!(store
+        .use_assertion("client2", "j1", expires, later)
+        .await
+        .unwrap());
+    let much_later = expires + time::Duration::minutes(1);
+    assert!(store
+        .use_assertion("client1", "j1", much_later, much_later)
+        .await
+        .unwrap());
     assert!(store.revoke_client("acme", "client1", later).await.unwrap());
+    // A token of a revoked client reads as revoked, whatever its own row says (one written
+    // by an issue that raced the revocation).
+    let raced = TokenRecord {
+        id: "acc2".into(),
+        parent: None,
+        ..access.clone()
+    };
+    store.put_token(&raced).await.unwrap();
     assert!(!store.revoke_client("acme", "nobody", later).await.unwrap());
     let revoked = store.clients("acme", None).await.unwrap();
     assert_eq!(revoked[0].revoked_at, Some(later));
-    for id in ["sec1", "acc1"] {
+    for id in ["acc2"] {
         let stored = store.tokens("acme", Some(id)).await.unwrap();
         assert_eq!(stored[0].revoked_at, Some(later), "{id}");
     }

@@ -30,6 +30,8 @@ pub struct TokenRecord {
     pub kind: TokenKind,
     /// The OAuth client a secret or access token belongs to.
     pub client: Option<String>,
+    /// The client secret an access token was issued for (revoking it revokes the token).
+    pub parent: Option<String>,
 }
 
 /// What a stored token is for.
@@ -118,15 +120,6 @@ pub trait TokenStore: Send + Sync + 'static {
         latest: OffsetDateTime,
     ) -> StoreFuture<'a, u64>;
 
-    /// Revokes every secret and access token of an OAuth client (at `at`, earlier revocations
-    /// staying); how many changed.
-    fn revoke_client_tokens<'a>(
-        &'a self,
-        tenant: &'a str,
-        client: &'a str,
-        at: OffsetDateTime,
-    ) -> StoreFuture<'a, u64>;
-
     /// Deletes a tenant's OAuth access tokens that expired before `before`; how many.
     fn prune_access_tokens<'a>(
         &'a self,
@@ -134,7 +127,8 @@ pub trait TokenStore: Send + Sync + 'static {
         before: OffsetDateTime,
     ) -> StoreFuture<'a, u64>;
 
-    /// A tenant's managed tokens of every kind (one, with `id`), oldest first.
+    /// A tenant's managed tokens of every kind (one, with `id`), oldest first. A token of a
+    /// revoked OAuth client, or issued for a revoked secret, reads as revoked then.
     fn tokens<'a>(
         &'a self,
         tenant: &'a str,

@@ -122,8 +122,12 @@ async fn an_idp_gets_a_token_by_client_credentials_and_provisions_with_it() {
     h.call_as(&access, Method::GET, &format!("{other}/Users"), None, &[])
         .await
         .expect_error(401, None);
-    // A client secret is no bearer token.
+    // A client secret is no bearer token, in its own form or passed off as one.
     create_user(&h, &acme, &first, "bea")
+        .await
+        .expect_error(401, None);
+    let disguised = first.replacen("sgc_", "sgt_", 1);
+    create_user(&h, &acme, &disguised, "bea")
         .await
         .expect_error(401, None);
     // HTTP Basic (RFC 6749 §2.3.1) works as well.
@@ -298,7 +302,7 @@ async fn oauth_clients_are_managed_through_the_admin_api_and_cli() {
         ),
         (json!({"name": "x", "secret": false}), "secret or a JWK Set"),
         (
-            json!({"name": "x", "jwt": {"jwksUrl": "http://idp.example/keys"}}),
+            json!({"name": "x", "jwt": {"jwksUrl": "http://idp.example/keys", "audience": "x"}}),
             "https",
         ),
         (
@@ -428,15 +432,27 @@ async fn a_jwt_assertion_signed_by_a_key_of_the_jwks_is_accepted() {
     let (key, jwk) = ed25519_key("k1");
     let (stranger, _) = ed25519_key("k1");
     let (jwks_url, fetches) = serve_jwks(json!({"keys": [jwk]})).await;
+    let token_endpoint = format!("{}/oauth/default/token", origin(&h));
+    // Without server.public_url the gateway cannot know its own URL: the audience is given.
+    let (status, refused) = admin(
+        &h,
+        Method::POST,
+        "/tenants/default/oauth/clients",
+        Some(json!({"name": "x", "secret": false, "jwt": {"jwksUrl": jwks_url}})),
+        Some(&h.demo.admin_token),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(refused["error"].as_str().unwrap().contains("jwt.audience"));
     let client = make_client(
         &h,
         "default",
-        json!({"name": "entra-federated", "secret": false, "jwt": {"jwksUrl": jwks_url}}),
+        json!({"name": "entra-federated", "secret": false,
+               "jwt": {"jwksUrl": jwks_url, "audience": token_endpoint}}),
     )
     .await;
     assert!(client.get("clientSecret").is_none(), "{client}");
     let id = client["clientId"].as_str().unwrap().to_owned();
-    let token_endpoint = format!("{}/oauth/default/token", origin(&h));
     let now = jsonwebtoken::get_current_timestamp();
     let claims = |jti: &str, aud: &str| json!({"iss": id, "sub": id, "aud": aud, "exp": now + 300, "iat": now, "jti": jti});
     let good = sign(&key, "k1", &claims("a1", &token_endpoint));
@@ -446,15 +462,22 @@ async fn a_jwt_assertion_signed_by_a_key_of_the_jwks_is_accepted() {
     h.call_as(access, Method::GET, &h.url("/Users"), None, &[])
         .await
         .expect(200);
-    // The audience may be the issuer too; the set was fetched once and kept.
-    let issuer = format!("{}/oauth/default", origin(&h));
+    // Another assertion: the set was fetched once and kept.
     assert_eq!(
-        by_assertion(&h, sign(&key, "k1", &claims("a2", &issuer)))
+        by_assertion(&h, sign(&key, "k1", &claims("a2", &token_endpoint)))
             .await
             .0,
         200
     );
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    // The audience is the one configured: the issuer's URL is not it.
+    let issuer = format!("{}/oauth/default", origin(&h));
+    assert_eq!(
+        by_assertion(&h, sign(&key, "k1", &claims("a6", &issuer)))
+            .await
+            .0,
+        401
+    );
     // A replay, another key, another audience, an unknown key id: refused.
     let (status, refused) = by_assertion(&h, good).await;
     assert_eq!(
@@ -488,8 +511,10 @@ async fn a_jwt_assertion_signed_by_a_key_of_the_jwks_is_accepted() {
             .contains("aud"),
         "{refused}"
     );
+    // An unknown key id does not fetch the set again within the minute.
     let (status, _) = by_assertion(&h, sign(&key, "k9", &claims("a5", &token_endpoint))).await;
     assert_eq!(status, 401);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
     // A client without a JWK Set is not proved by a JWT, however signed.
     let plain = make_client(&h, "default", json!({"name": "plain"})).await;
     let plain_id = plain["clientId"].as_str().unwrap();

@@ -64,7 +64,11 @@ where
             StatusCode::OK,
         ),
         ([], Method::POST) => {
-            let new = match read_body(request).await.and_then(|b| new_client(&b)) {
+            let new = match read_body(request)
+                .await
+                .and_then(|b| new_client(&b))
+                .and_then(|new| audience_known(ctx, new.jwt.as_ref()).map(|()| new))
+            {
                 Ok(new) => new,
                 Err(e) => return e.admin_response(),
             };
@@ -84,7 +88,13 @@ where
             StatusCode::OK,
         ),
         ([id], Method::PATCH) => {
-            let change = match read_body(request).await.and_then(|b| client_change(&b)) {
+            let change = match read_body(request)
+                .await
+                .and_then(|b| client_change(&b))
+                .and_then(|change| {
+                    audience_known(ctx, change.jwt.as_ref().and_then(Option::as_ref))
+                        .map(|()| change)
+                }) {
                 Ok(change) => change,
                 Err(e) => return e.admin_response(),
             };
@@ -129,6 +139,20 @@ where
             StatusCode::NOT_FOUND,
             "no such OAuth client endpoint (or method)",
         ),
+    }
+}
+
+/// A JWT client's audience is the token endpoint's URL; the gateway knows it only from
+/// `server.public_url`, else the `jwt.audience` must say it (the request's `Host`, which the
+/// caller chooses, never decides what an assertion must be for).
+fn audience_known(ctx: &Ctx<'_>, jwt: Option<&JwtTrust>) -> Result<(), ErrorAnswer> {
+    match jwt {
+        Some(trust) if trust.audience.is_none() && ctx.state.public_url.is_none() => Err(
+            bad_request(
+                "jwt.audience is required when server.public_url is not set: give the token endpoint's URL as the IdP signs it",
+            ),
+        ),
+        _ => Ok(()),
     }
 }
 

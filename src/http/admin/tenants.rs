@@ -13,7 +13,7 @@ use crate::http::error::ErrorAnswer;
 use crate::http::response::HttpResponse;
 use crate::http::Surface;
 use crate::scim::Dialect;
-use crate::store::TenantRecord;
+use crate::store::{Deprovision, TenantRecord};
 use crate::tenants::DEFAULT_TENANT;
 
 const TENANT_FIELDS: &[&str] = &[
@@ -24,6 +24,8 @@ const TENANT_FIELDS: &[&str] = &[
     "tokenPolicy",
     "dialect",
     "bareToken",
+    "deprovision",
+    "reactivate",
 ];
 
 pub(super) async fn route<B>(
@@ -129,6 +131,8 @@ fn tenant_json(record: &TenantRecord, scim_base: &str) -> Value {
         "tokenPolicy": {"maxLifetimeDays": record.max_token_lifetime_days},
         "dialect": record.dialect.as_str(),
         "bareToken": record.bare_token,
+        "deprovision": record.deprovision.as_str(),
+        "reactivate": record.reactivate,
         "scimBaseUrl": tenant_scim_url(scim_base, &record.id),
         "created": rfc3339(record.created),
         "updated": rfc3339(record.updated),
@@ -242,6 +246,20 @@ fn dialect(body: &Value) -> Result<Option<Dialect>, ErrorAnswer> {
     }
 }
 
+/// `deprovision`: absent (no change) or `delete` / `suspend` / `unlink`.
+fn deprovision(body: &Value) -> Result<Option<Deprovision>, ErrorAnswer> {
+    match body.get("deprovision") {
+        None => Ok(None),
+        Some(v) => v
+            .as_str()
+            .and_then(Deprovision::parse)
+            .map(Some)
+            .ok_or_else(|| {
+                bad_request("deprovision must be \"delete\", \"suspend\" or \"unlink\"")
+            }),
+    }
+}
+
 fn new_tenant(body: &Value) -> Result<NewTenant, ErrorAnswer> {
     known_keys(body, TENANT_FIELDS).map_err(bad_request)?;
     let Some(id) = optional_text(body, "id")? else {
@@ -255,6 +273,8 @@ fn new_tenant(body: &Value) -> Result<NewTenant, ErrorAnswer> {
         max_token_lifetime_days: lifetime(body)?.flatten(),
         dialect: dialect(body)?,
         bare_token: optional_bool(body, "bareToken")?.unwrap_or(false),
+        deprovision: deprovision(body)?,
+        reactivate: optional_bool(body, "reactivate")?.unwrap_or(false),
     })
 }
 
@@ -267,5 +287,7 @@ fn tenant_change(body: &Value) -> Result<TenantChange, ErrorAnswer> {
         max_token_lifetime_days: lifetime(body)?,
         dialect: dialect(body)?,
         bare_token: optional_bool(body, "bareToken")?,
+        deprovision: deprovision(body)?,
+        reactivate: optional_bool(body, "reactivate")?,
     })
 }

@@ -17,7 +17,19 @@ CREATE INDEX oauth_clients_by_tenant ON oauth_clients (tenant, created);
 
 -- What a token row is: an admin-made SCIM bearer token (`bearer`), an OAuth client's secret
 -- (`secret`, never accepted as a bearer token), or an access token the token endpoint issued
--- (`access`); `client` names the OAuth client of the last two.
+-- (`access`); `client` names the OAuth client of the last two, `parent` the secret an access
+-- token was issued for. A token reads as revoked when its client or parent is (one query, so
+-- no revocation races an issue).
 ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'bearer';
 ALTER TABLE tokens ADD COLUMN client TEXT;
+ALTER TABLE tokens ADD COLUMN parent TEXT;
 CREATE INDEX tokens_by_client ON tokens (client);
+
+-- The JWT client assertions used (RFC 7523 §3 item 7), until they expire: an assertion is good
+-- once, across every replica sharing the store.
+CREATE TABLE used_assertions (
+    client     TEXT NOT NULL,
+    jti        TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (client, jti)
+);

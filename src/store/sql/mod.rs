@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0006_tenant_dialect.sql"),
     ),
     (7, "oauth", include_str!("../migrations/0007_oauth.sql")),
+    (
+        8,
+        "tenant lifecycle",
+        include_str!("../migrations/0008_tenant_lifecycle.sql"),
+    ),
 ];
 
 /// The migrations, compiled into the binary (the DDL is the same for both databases).

@@ -90,6 +90,31 @@ macro_rules! sql_oauth_store {
                 })
             }
 
+            fn use_assertion<'a>(
+                &'a self,
+                client: &'a str,
+                jti: &'a str,
+                expires_at: time::OffsetDateTime,
+                now: time::OffsetDateTime,
+            ) -> StoreFuture<'a, bool> {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
+                        .bind(sql::timestamp(now))
+                        .execute(&self.pool)
+                        .await?;
+                    // One statement: of two requests with one assertion, one inserts.
+                    let done = sqlx::query(
+                        "INSERT INTO used_assertions (client, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(client)
+                    .bind(jti)
+                    .bind(sql::timestamp(expires_at))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
             fn revoke_client<'a>(
                 &'a self,
                 tenant: &'a str,

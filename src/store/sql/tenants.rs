@@ -8,7 +8,7 @@ macro_rules! sql_tenants_store {
                 Box::pin(async move {
                     // Any conflict: the id, or a backend another tenant fronts.
                     let done = sqlx::query(
-                        "INSERT INTO tenants (id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                        "INSERT INTO tenants (id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token, deprovision, reactivate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
                     )
                     .bind(&tenant.id)
                     .bind(&tenant.name)
@@ -19,6 +19,8 @@ macro_rules! sql_tenants_store {
                     .bind(sql::timestamp(tenant.updated))
                     .bind(tenant.dialect.as_str())
                     .bind(i64::from(tenant.bare_token))
+                    .bind(tenant.deprovision.as_str())
+                    .bind(i64::from(tenant.reactivate))
                     .execute(&self.pool)
                     .await?;
                     if done.rows_affected() == 0 {
@@ -55,7 +57,7 @@ macro_rules! sql_tenants_store {
                             .fetch_optional(&mut *tx)
                             .await?;
                     let done = sqlx::query(
-                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6, dialect = $8, bare_token = $9 WHERE id = $1 AND updated = $7 AND (backend = $4 OR NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1))",
+                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6, dialect = $8, bare_token = $9, deprovision = $10, reactivate = $11 WHERE id = $1 AND updated = $7 AND (backend = $4 OR NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1))",
                     )
                     .bind(&tenant.id)
                     .bind(&tenant.name)
@@ -66,6 +68,8 @@ macro_rules! sql_tenants_store {
                     .bind(sql::timestamp(read_updated))
                     .bind(tenant.dialect.as_str())
                     .bind(i64::from(tenant.bare_token))
+                    .bind(tenant.deprovision.as_str())
+                    .bind(i64::from(tenant.reactivate))
                     .execute(&mut *tx)
                     .await;
                     let done = match done {
@@ -158,7 +162,7 @@ macro_rules! sql_tenants_store {
                 Box::pin(async move {
                     use sqlx::Row;
                     let rows = sqlx::query(
-                        "SELECT id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token FROM tenants WHERE ($1 = '' OR id = $1) ORDER BY id",
+                        "SELECT id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token, deprovision, reactivate FROM tenants WHERE ($1 = '' OR id = $1) ORDER BY id",
                     )
                     .bind(id.unwrap_or_default())
                     .fetch_all(&self.pool)
@@ -171,6 +175,8 @@ macro_rules! sql_tenants_store {
                         let lifetime: Option<i64> = row.try_get("max_token_lifetime_days")?;
                         let dialect: String = row.try_get("dialect")?;
                         let bare_token: i64 = row.try_get("bare_token")?;
+                        let deprovision: String = row.try_get("deprovision")?;
+                        let reactivate: i64 = row.try_get("reactivate")?;
                         out.push(super::TenantRecord {
                             id: row.try_get("id")?,
                             name: row.try_get("name")?,
@@ -187,6 +193,10 @@ macro_rules! sql_tenants_store {
                                 StoreError::Corrupt(format!("tenant dialect {dialect:?}"))
                             })?,
                             bare_token: bare_token != 0,
+                            deprovision: super::Deprovision::parse(&deprovision).ok_or_else(
+                                || StoreError::Corrupt(format!("tenant deprovisioning {deprovision:?}")),
+                            )?,
+                            reactivate: reactivate != 0,
                             created: sql::parse_time(&created)?,
                             updated: sql::parse_time(&updated)?,
                         });

@@ -11,7 +11,7 @@ macro_rules! sql_tokens_store {
                     // A revocation is for good: no write made from an older read brings a
                     // token back.
                     sqlx::query(
-                        "INSERT INTO tokens (id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued, kind, client) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO UPDATE SET name = $3, hash = $4, expires_at = $6, last_used_at = $7, revoked_at = COALESCE(tokens.revoked_at, $8), issued = $9",
+                        "INSERT INTO tokens (id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued, kind, client, parent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO UPDATE SET name = $3, hash = $4, expires_at = $6, last_used_at = $7, revoked_at = COALESCE(tokens.revoked_at, $8), issued = $9",
                     )
                     .bind(&token.id)
                     .bind(&token.tenant)
@@ -24,6 +24,7 @@ macro_rules! sql_tokens_store {
                     .bind(sql::timestamp(token.issued))
                     .bind(token.kind.as_str())
                     .bind(token.client.as_deref())
+                    .bind(token.parent.as_deref())
                     .execute(&self.pool)
                     .await
                     .map_err(|e| {
@@ -114,26 +115,6 @@ macro_rules! sql_tokens_store {
                 })
             }
 
-            fn revoke_client_tokens<'a>(
-                &'a self,
-                tenant: &'a str,
-                client: &'a str,
-                at: time::OffsetDateTime,
-            ) -> StoreFuture<'a, u64> {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant = $1 AND client = $2 AND revoked_at IS NULL",
-                    )
-                    .bind(tenant)
-                    .bind(client)
-                    .bind(sql::timestamp(at))
-                    .execute(&self.pool)
-                    .await?;
-                    self.forget_tokens();
-                    Ok(done.rows_affected())
-                })
-            }
-
             fn prune_access_tokens<'a>(
                 &'a self,
                 tenant: &'a str,
@@ -182,10 +163,13 @@ macro_rules! sql_tokens_store {
                 id: Option<&str>,
             ) -> Result<Vec<super::TokenRecord>, StoreError> {
                 use sqlx::Row;
-                const COLUMNS: &str = "SELECT id, tenant, name, hash, created, expires_at, last_used_at, revoked_at, issued, kind, client FROM tokens";
+                // A token of a revoked client, or issued for a revoked secret, is revoked: read
+                // in the same query as the token, so a revocation made while a token was being
+                // issued still holds for it.
+                const COLUMNS: &str = "SELECT t.id, t.tenant, t.name, t.hash, t.created, t.expires_at, t.last_used_at, COALESCE(t.revoked_at, c.revoked_at, p.revoked_at) AS revoked_at, t.issued, t.kind, t.client, t.parent FROM tokens t LEFT JOIN oauth_clients c ON c.id = t.client LEFT JOIN tokens p ON p.id = t.parent";
                 let rows = match id {
                     Some(id) => {
-                        sqlx::query(&format!("{COLUMNS} WHERE id = $1 AND tenant = $2"))
+                        sqlx::query(&format!("{COLUMNS} WHERE t.id = $1 AND t.tenant = $2"))
                             .bind(id)
                             .bind(tenant)
                             .fetch_all(&self.pool)
@@ -193,7 +177,7 @@ macro_rules! sql_tokens_store {
                     }
                     None => {
                         sqlx::query(&format!(
-                            "{COLUMNS} WHERE tenant = $1 ORDER BY created, id"
+                            "{COLUMNS} WHERE t.tenant = $1 ORDER BY t.created, t.id"
                         ))
                         .bind(tenant)
                         .fetch_all(&self.pool)
@@ -222,6 +206,7 @@ macro_rules! sql_tokens_store {
                         revoked_at: time(row.try_get("revoked_at")?)?,
                         kind,
                         client: row.try_get("client")?,
+                        parent: row.try_get("parent")?,
                     });
                 }
                 Ok(out)
