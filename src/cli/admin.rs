@@ -74,6 +74,14 @@ pub enum TenantAction {
         /// Accept `Authorization: <token>` without `Bearer` (Okta's "HTTP Header" mode).
         #[arg(long)]
         bare_token: bool,
+        /// What a DELETE of a user does to the platform account: delete (the default),
+        /// suspend (deactivate and keep it) or unlink (leave it as it is).
+        #[arg(long, value_parser = ["delete", "suspend", "unlink"])]
+        deprovision: Option<String>,
+        /// A POST of a deactivated user's userName reactivates and updates that user instead
+        /// of answering 409.
+        #[arg(long)]
+        reactivate: bool,
     },
     /// Change a tenant.
     Update {
@@ -105,6 +113,15 @@ pub enum TenantAction {
         /// Accept tokens only as `Authorization: Bearer <token>`.
         #[arg(long)]
         bearer_only: bool,
+        /// What a DELETE of a user does to the platform account: delete, suspend or unlink.
+        #[arg(long, value_parser = ["delete", "suspend", "unlink"])]
+        deprovision: Option<String>,
+        /// Reactivate deactivated users on POST instead of answering 409.
+        #[arg(long, conflicts_with = "no_reactivate")]
+        reactivate: bool,
+        /// Answer a POST of a deactivated user's userName with 409.
+        #[arg(long)]
+        no_reactivate: bool,
     },
     /// Delete a tenant and its tokens (refused while it has identity links).
     Delete { id: String },
@@ -255,8 +272,10 @@ pub async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Resul
             max_token_lifetime_days,
             dialect,
             bare_token,
+            deprovision,
+            reactivate,
         } => {
-            let mut body = json!({"id": id, "enabled": !disabled, "bareToken": bare_token});
+            let mut body = json!({"id": id, "enabled": !disabled, "bareToken": bare_token, "reactivate": reactivate});
             if let Some(map) = body.as_object_mut() {
                 if let Some(name) = name {
                     map.insert("name".to_owned(), Value::String(name));
@@ -269,6 +288,9 @@ pub async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Resul
                 }
                 if let Some(dialect) = dialect {
                     map.insert("dialect".to_owned(), Value::String(dialect));
+                }
+                if let Some(deprovision) = deprovision {
+                    map.insert("deprovision".to_owned(), Value::String(deprovision));
                 }
             }
             http.post(&base).json(&body)
@@ -284,6 +306,9 @@ pub async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Resul
             dialect,
             bare_token,
             bearer_only,
+            deprovision,
+            reactivate,
+            no_reactivate,
         } => {
             let mut body = Map::new();
             if let Some(name) = name {
@@ -305,6 +330,12 @@ pub async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Resul
             }
             if bare_token || bearer_only {
                 body.insert("bareToken".to_owned(), Value::Bool(bare_token));
+            }
+            if let Some(deprovision) = deprovision {
+                body.insert("deprovision".to_owned(), Value::String(deprovision));
+            }
+            if reactivate || no_reactivate {
+                body.insert("reactivate".to_owned(), Value::Bool(reactivate));
             }
             http.patch(format!("{base}/{id}")).json(&body)
         }

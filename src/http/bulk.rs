@@ -17,6 +17,7 @@ use super::write::{success_status, write, Origin, Write};
 use super::HttpState;
 use crate::scim::bulk::{parse_request, prepare, BulkIds};
 use crate::scim::{EntityTags, Projection, WriteMethod, BULK_RESPONSE_SCHEMA};
+use crate::service::Lifecycle;
 
 /// Answers `POST /Bulk`.
 pub(super) async fn post<B>(
@@ -43,6 +44,10 @@ where
         base_url: admitted.base_url.clone(),
         projection: Projection::default(),
         dialect: admitted.tenant.dialect,
+        lifecycle: Lifecycle {
+            deprovision: admitted.tenant.deprovision,
+            reactivate: admitted.tenant.reactivate,
+        },
     };
     let mut ids = BulkIds::new(&bulk);
     let mut results = Vec::with_capacity(bulk.operations.len());

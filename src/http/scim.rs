@@ -16,7 +16,7 @@ use super::write::{success_status, write, Origin, Write};
 use super::{bulk, HttpState};
 use crate::scim::list::{list_response, ListQuery};
 use crate::scim::{Projection, ResourceKind, ScimError, WriteMethod};
-use crate::service::{Gateway, RequestContext, Resource};
+use crate::service::{Gateway, Lifecycle, RequestContext, Resource};
 
 /// Answers a request to a tenant's SCIM endpoint (after the base path and the tenant).
 pub(super) async fn handle<B>(
@@ -123,6 +123,10 @@ where
                 base_url: admitted.base_url.clone(),
                 projection: projection.clone(),
                 dialect: admitted.tenant.dialect,
+                lifecycle: Lifecycle {
+                    deprovision: admitted.tenant.deprovision,
+                    reactivate: admitted.tenant.reactivate,
+                },
             };
             let written = write(
                 gateway,

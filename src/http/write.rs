@@ -13,7 +13,7 @@ use super::error::ErrorAnswer;
 use crate::audit::{Action, Audit, Operation, Outcome};
 use crate::scim::Dialect;
 use crate::scim::{EntityTags, Projection, ResourceKind, ScimOp, WriteMethod};
-use crate::service::{Gateway, RequestContext, Resource, ServiceError};
+use crate::service::{Gateway, Lifecycle, RequestContext, Resource, ServiceError};
 
 /// The status a successful write answers with.
 pub(super) fn success_status(method: WriteMethod) -> StatusCode {
@@ -37,6 +37,8 @@ pub(super) struct Origin {
     pub projection: Projection,
     /// How the tenant reads its IdP's bodies.
     pub dialect: Dialect,
+    /// What the tenant's creates and deletes do beyond the RFC.
+    pub lifecycle: Lifecycle,
 }
 
 /// One write as requested, not yet parsed.
@@ -115,7 +117,7 @@ async fn carry_out(
                 projection: &origin.projection,
             };
             resources
-                .execute(&op, write.if_match.as_ref(), &req)
+                .execute_in(&op, write.if_match.as_ref(), &req, origin.lifecycle)
                 .await
                 .map_err(|e| ErrorAnswer::from_service(&e))
         }

@@ -13,12 +13,17 @@
 //!   string.
 //! - **PATCH, one-element arrays for single-valued attributes** (Microsoft Entra ID):
 //!   `{"op": "Add", "path": "manager", "value": [{"value": "..."}]}` is read with the element as
-//!   the value ([`super::patch::lenient_single_values`]).
+//!   the value ([`super::lenient::lenient_single_values`]).
 //! - **Members of schemas the resource type does not have** (Microsoft Entra ID sends its own,
 //!   `urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User`): in POST, PUT and
 //!   PATCH they are left out and named in a warning
 //!   ([`super::schema::drop_undeclared_extensions`]); unknown attributes of a schema the type
 //!   has stay refused.
+//! - **Empty strings clear** (Microsoft Entra ID's "null update", sent for an attribute emptied
+//!   at the source): `"title": ""` in POST, PUT or a path-less PATCH value, and
+//!   `{"op": "Replace", "path": "title", "value": ""}`, clear the single-valued attribute as
+//!   `null` or `remove` do ([`super::lenient::clear_empty_strings`]). RFC 7643 makes `""` a value;
+//!   a required attribute sent as `""` is then missing (400).
 //!
 //! `Strict` refuses the filter forms with 400 `invalidFilter` naming the position, the arrays
 //! with 400 `invalidValue`, and the undeclared schemas' members with 400 `invalidSyntax`. It

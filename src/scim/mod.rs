@@ -9,6 +9,7 @@ pub mod dialect;
 pub mod error;
 pub mod etag;
 pub mod filter;
+pub mod lenient;
 pub mod list;
 pub mod op;
 pub mod patch;

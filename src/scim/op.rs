@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::dialect::Dialect;
 use super::error::{ScimError, ScimType};
-use super::patch::{lenient_operations, parse_patch_request, PatchOp};
+use super::lenient::{clear_empty_strings, lenient_operations};
+use super::patch::{parse_patch_request, PatchOp};
 use super::schema::{
     drop_undeclared_extensions, is_undeclared_urn, normalize_resource_parts, Registry, ResourceType,
 };
@@ -150,10 +151,16 @@ impl ScimOp {
         let has_undeclared = body
             .as_object()
             .is_some_and(|o| o.keys().any(|k| is_undeclared_urn(registry, rt, k)));
-        if let (Dialect::Lenient, WriteMethod::Post | WriteMethod::Put, true) =
-            (dialect, method, has_undeclared)
-        {
-            ignored = drop_undeclared_extensions(registry, rt, body.to_mut());
+        if let (Dialect::Lenient, WriteMethod::Post | WriteMethod::Put) = (dialect, method) {
+            if has_undeclared {
+                ignored = drop_undeclared_extensions(registry, rt, body.to_mut());
+            }
+            let has_empty = body
+                .as_object()
+                .is_some_and(|o| o.values().any(has_empty_string));
+            if has_empty {
+                clear_empty_strings(registry, rt, body.to_mut());
+            }
         }
         let body = &*body;
         let id = || {
@@ -212,6 +219,19 @@ impl ScimOp {
             ScimOp::Patch { .. } => WriteMethod::Patch,
             ScimOp::Delete { .. } => WriteMethod::Delete,
         }
+    }
+}
+
+/// Whether a member value is, or holds at its first level, an empty string (what the lenient
+/// dialect clears), so that bodies without any are not copied.
+fn has_empty_string(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.is_empty(),
+        Value::Object(inner) => inner.values().any(|v| {
+            matches!(v, Value::String(s) if s.is_empty())
+                || matches!(v, Value::Object(_)) && has_empty_string(v)
+        }),
+        _ => false,
     }
 }
 

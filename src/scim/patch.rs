@@ -13,11 +13,10 @@ use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimType};
 use super::filter::{matches_element, validate_element, Filter, Literal};
-use super::path::{parse_attr_path, parse_patch_path, AttrPath, PatchPath};
+use super::path::{parse_patch_path, PatchPath};
 use super::schema::{
-    body_members, check_required, check_single_primary, drop_undeclared_extensions,
-    is_undeclared_urn, normalize_single, normalize_value, refresh_schemas, AttrType, Attribute,
-    Mutability, Registry, ResourceType, Schema,
+    body_members, check_required, check_single_primary, normalize_single, normalize_value,
+    refresh_schemas, AttrType, Attribute, Mutability, Registry, ResourceType, Schema,
 };
 use super::value::{fold, get_ci, is_present, key_ci, remove_ci, set_ci};
 use super::PATCH_OP_SCHEMA;
@@ -151,90 +150,6 @@ fn parse_op(i: usize, op: &Value) -> Result<PatchOp, ScimError> {
             path,
             value,
         }),
-    }
-}
-
-/// PATCH operations as [`super::Dialect::Lenient`] reads them: operations on (and path-less
-/// values' members of) schemas the resource type does not have are left out, their names
-/// answered for a warning; then [`lenient_single_values`].
-pub fn lenient_operations(
-    registry: &Registry,
-    rt: &ResourceType,
-    ops: &mut Vec<PatchOp>,
-) -> Vec<String> {
-    let mut ignored = Vec::new();
-    ops.retain_mut(|op| match (&op.path, &mut op.value) {
-        (Some(path), _) => {
-            let target = path.attr.to_string();
-            let undeclared = is_undeclared_urn(registry, rt, &target);
-            if undeclared {
-                ignored.push(target);
-            }
-            !undeclared
-        }
-        (None, Some(value)) => {
-            ignored.extend(drop_undeclared_extensions(registry, rt, value));
-            true
-        }
-        (None, None) => true,
-    });
-    lenient_single_values(registry, rt, ops);
-    ignored
-}
-
-/// For [`super::Dialect::Lenient`]: a single-valued attribute sent as a one-element array, as
-/// Microsoft Entra ID sends the manager (`{"op": "Add", "path": "manager", "value":
-/// [{"value": "..."}]}`), is read as that element, by path or among the attributes of a
-/// path-less operation (extension objects included). Longer arrays stay for the schema check
-/// to refuse.
-pub fn lenient_single_values(registry: &Registry, rt: &ResourceType, ops: &mut [PatchOp]) {
-    let single_valued = |path: &AttrPath| {
-        registry
-            .resolve(rt, path)
-            .is_some_and(|r| !r.sub_attribute.unwrap_or(r.attribute).multi_valued)
-    };
-    for op in ops {
-        let Some(value) = &mut op.value else {
-            continue;
-        };
-        match &op.path {
-            Some(path) if path.filter.is_none() && single_valued(&path.attr) => unwrap_one(value),
-            Some(_) => {}
-            None => {
-                let Value::Object(attributes) = value else {
-                    continue;
-                };
-                for (name, v) in attributes.iter_mut() {
-                    match registry.extension_schema(rt, name) {
-                        Some(ext) => {
-                            if let Value::Object(inner) = v {
-                                for (name, v) in inner.iter_mut() {
-                                    if ext.attribute(name).is_some_and(|a| !a.multi_valued) {
-                                        unwrap_one(v);
-                                    }
-                                }
-                            }
-                        }
-                        None => {
-                            if parse_attr_path(name).is_ok_and(|p| single_valued(&p)) {
-                                unwrap_one(v);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `[x]` becomes `x`.
-fn unwrap_one(value: &mut Value) {
-    if let Value::Array(items) = value {
-        if items.len() == 1 {
-            if let Some(only) = items.pop() {
-                *value = only;
-            }
-        }
     }
 }
 
@@ -965,6 +880,7 @@ mod tests {
     /// (400 invalidValue) in strict; a longer array stays refused.
     #[test]
     fn lenient_reads_one_element_arrays_for_single_values() {
+        use crate::scim::lenient::lenient_single_values;
         let r = reg();
         let rt = r.resource_type("User").unwrap();
         let bare = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "a"});

@@ -151,17 +151,26 @@ impl Resources<'_> {
             .cache
             .forget_object(&self.gw.tenant, self.type_id(), &identity.backend_key)
             .await;
-        if let Some(name) = identity
-            .shadow
-            .get(self.name_attribute())
-            .and_then(Value::as_str)
-        {
+        self.forget_name(identity).await;
+        Ok(())
+    }
+
+    /// Forgets the name IdPs look this resource up by (it may not answer to it any more).
+    async fn forget_name(&self, identity: &Identity) {
+        if let Some(name) = self.name_of(identity) {
             self.gw
                 .cache
                 .forget_name(&self.gw.tenant, self.type_id(), name)
                 .await;
         }
-        Ok(())
+    }
+
+    /// The name (`userName`, `displayName`) the IdP last wrote for a resource.
+    pub(super) fn name_of<'i>(&self, identity: &'i Identity) -> Option<&'i str> {
+        identity
+            .shadow
+            .get(self.name_attribute())
+            .and_then(Value::as_str)
     }
 
     /// The links the cache holds for these platform keys, by key, and the keys it does not.
@@ -524,7 +533,16 @@ impl Resources<'_> {
     pub async fn unlink(&self, id: &str) -> Result<()> {
         let _lock = self.lock_for_write(id).await?;
         let identity = self.link(id).await?;
-        self.gw.links.delete(self.scope(), id).await?;
+        self.drop_link(&identity).await
+    }
+
+    /// Drops a link whose platform object stays (and may be linked again under a new SCIM id),
+    /// and everything cached of it.
+    pub(super) async fn drop_link(&self, identity: &Identity) -> Result<()> {
+        self.gw
+            .links
+            .delete(self.scope(), &identity.scim_id)
+            .await?;
         // Not marked deleted: the platform object is still there and may be linked again.
         self.gw
             .cache
@@ -536,6 +554,7 @@ impl Resources<'_> {
                 deleted: false,
             })
             .await;
+        self.forget_name(identity).await;
         Ok(())
     }
 }

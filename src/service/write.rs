@@ -454,9 +454,9 @@ impl Resources<'_> {
             Deprovision::Suspend => {
                 let identity = self.suspend(id, req, &lock).await?;
                 self.forget_groups_of_users();
-                return self.forget(&identity).await;
+                return self.drop_link(&identity).await;
             }
-            Deprovision::Unlink => return self.forget(&identity).await,
+            Deprovision::Unlink => return self.drop_link(&identity).await,
         }
         let mut vars = DeleteVars {
             key: &identity.backend_key,
@@ -628,11 +628,7 @@ impl Resources<'_> {
     /// Remembers the name IdPs look this resource up by, so the next `eq` filter on it is
     /// answered without listing the platform.
     async fn remember_name(&self, identity: &Identity) {
-        if let Some(name) = identity
-            .shadow
-            .get(self.name_attribute())
-            .and_then(Value::as_str)
-        {
+        if let Some(name) = self.name_of(identity) {
             self.gw
                 .cache
                 .put_name(&self.gw.tenant, self.type_id(), name, &identity.scim_id)

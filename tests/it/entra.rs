@@ -221,3 +221,34 @@ async fn email_changes_rejected_when_the_mapping_says_so() {
     h.put(&format!("/Users/{id}"), same).await.expect(200);
     h.demo.stop().await;
 }
+
+/// Entra ID's "null update": an attribute emptied at the source comes as `""`, by path and in
+/// a PUT; the lenient dialect clears it (the platform's and the gateway's copy alike).
+#[tokio::test]
+async fn entra_empty_strings_clear_attributes() {
+    let h = Harness::start().await;
+    let mut body = crate::support::user("nora", "nora@example.com");
+    body["title"] = json!("Engineer");
+    body["name"]["middleName"] = json!("Q");
+    let made = h.post("/Users", body.clone()).await.expect(201);
+    let url = format!("/Users/{}", made["id"].as_str().unwrap());
+    assert_eq!(made["title"], "Engineer");
+    let ops = patch_op(json!([
+        {"op": "Replace", "path": "title", "value": ""},
+        {"op": "Replace", "path": "name.middleName", "value": ""},
+    ]));
+    let patched = h.patch(&url, ops).await.expect(200);
+    assert!(patched.get("title").is_none(), "{patched}");
+    assert!(patched["name"].get("middleName").is_none(), "{patched}");
+    let read = h.get(&url).await.expect(200);
+    assert!(read.get("title").is_none(), "{read}");
+    // The display name, emptied in a PUT, is cleared on the platform too.
+    body["displayName"] = json!("Nora N");
+    let named = h.put(&url, body.clone()).await.expect(200);
+    assert_eq!(named["displayName"], "Nora N");
+    body["displayName"] = json!("");
+    let put = h.put(&url, body).await.expect(200);
+    assert!(put.get("displayName").is_none(), "{put}");
+    assert_eq!(put["title"], "Engineer");
+    h.demo.stop().await;
+}

@@ -19,6 +19,7 @@ mod gitlab;
 mod groups;
 mod jupyterhub;
 mod jupyterhub_scim;
+mod lifecycle;
 mod mappings;
 mod oauth;
 mod okta;
