@@ -190,6 +190,14 @@ impl ErrorAnswer {
         response
     }
 
+    /// The answer in SCIM 1.1's form: `{"Errors": [{"description", "code"}]}` (1.1 §3.9).
+    pub fn scim1_response(&self) -> HttpResponse {
+        let body = crate::scim::v1::answer_to_v1(self.status.as_u16(), &self.scim_body());
+        let mut response = json_response(self.status, &body);
+        self.add_challenge(&mut response, "Bearer realm=\"scimgate\"");
+        response
+    }
+
     /// The answer in the admin API's form: `{"status": 404, "error": "..."}`.
     pub fn admin_response(&self) -> HttpResponse {
         let mut response = json_response(

@@ -28,9 +28,9 @@ use http_body_util::Limited;
 use tower::{Layer, Service};
 
 use super::error::ErrorAnswer;
-use super::extract::{base_url, BodyLimit};
+use super::extract::{base_url, origin_url, BodyLimit};
 use super::response::HttpResponse;
-use super::routes::{area, landing, Area, Landing, ADMIN_PREFIX};
+use super::routes::{area, landing, v1_base_path, Area, Landing, ScimVersion, ADMIN_PREFIX};
 use super::{HttpState, Surface};
 use crate::auth::{bare_token, bearer_token, Caller};
 use crate::scim::bulk::MAX_PAYLOAD_SIZE;
@@ -316,14 +316,22 @@ where
         Box::pin(async move {
             let path = parts.uri.path().to_owned();
             match area(&parts.method, &path, &state.base_path, surface) {
-                Area::Scim { tenant, named, .. } => {
-                    match admit_scim(&state, tenant, named, &parts).await {
-                        Ok(admitted) => {
-                            parts.extensions.insert(admitted);
-                        }
-                        Err(answer) => return Ok(answer.scim_response()),
+                Area::Scim {
+                    tenant,
+                    named,
+                    version,
+                    ..
+                } => match admit_scim(&state, tenant, named, version, &parts).await {
+                    Ok(admitted) => {
+                        parts.extensions.insert(admitted);
                     }
-                }
+                    Err(answer) => {
+                        return Ok(match version {
+                            ScimVersion::V2 => answer.scim_response(),
+                            ScimVersion::V1 => answer.scim1_response(),
+                        })
+                    }
+                },
                 Area::Admin => match admit_admin(&state, &path, &parts) {
                     Ok(Some(caller)) => {
                         parts.extensions.insert(caller);
@@ -356,6 +364,7 @@ async fn admit_scim(
     state: &HttpState,
     tenant: &str,
     named: bool,
+    version: ScimVersion,
     request: &Parts,
 ) -> Result<TenantRequest, ErrorAnswer> {
     let caller = authenticate(state, tenant, request).await?;
@@ -384,7 +393,14 @@ async fn admit_scim(
             &record,
         )));
     };
-    let mut base_url = base_url(state, &request.headers, &request.uri);
+    let mut base_url = match version {
+        ScimVersion::V2 => base_url(state, &request.headers, &request.uri),
+        ScimVersion::V1 => format!(
+            "{}{}",
+            origin_url(state, &request.headers, &request.uri),
+            v1_base_path(&state.base_path).unwrap_or_default()
+        ),
+    };
     if named {
         base_url = format!("{base_url}/{tenant}");
     }

@@ -23,6 +23,7 @@ mod oauth;
 pub mod response;
 pub mod routes;
 mod scim;
+mod scim1;
 mod write;
 
 use std::collections::HashMap;
@@ -37,7 +38,7 @@ use self::discovery::Discovery;
 use self::error::ErrorAnswer;
 use self::layers::{AdminCaller, TenantRequest};
 use self::response::{empty, json_response, HttpResponse};
-use self::routes::Area;
+use self::routes::{Area, ScimVersion};
 use crate::admin::Admin;
 use crate::audit::Audit;
 use crate::auth::Authenticator;
@@ -95,7 +96,7 @@ where
             let caller = request.extensions().get::<AdminCaller>().cloned();
             admin::route(&state, surface, caller, request).await
         }
-        Area::Scim { rest, .. } => {
+        Area::Scim { rest, version, .. } => {
             let Some(admitted) = request.extensions().get::<TenantRequest>().cloned() else {
                 // The authentication layer lets no SCIM request through without one.
                 return ErrorAnswer::new(
@@ -104,7 +105,10 @@ where
                 )
                 .scim_response();
             };
-            scim::handle(&state, admitted, rest, request).await
+            match version {
+                ScimVersion::V2 => scim::handle(&state, admitted, rest, request).await,
+                ScimVersion::V1 => scim1::handle(&state, admitted, rest, request).await,
+            }
         }
         Area::OAuth { tenant, endpoint } => oauth::handle(&state, tenant, endpoint, request).await,
         Area::Nowhere => not_found_url(&path),

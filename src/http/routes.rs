@@ -33,6 +33,8 @@ pub enum Area<'a> {
     },
     /// A tenant's SCIM API.
     Scim {
+        /// The protocol version its URL names.
+        version: ScimVersion,
         /// The tenant's id (`default` at the bare base path).
         tenant: &'a str,
         /// Whether the path names the tenant (`/scim/v2/acme/...`).
@@ -42,6 +44,27 @@ pub enum Area<'a> {
     },
     /// Nothing here.
     Nowhere,
+}
+
+/// The SCIM version a URL names: 2.0 under the base path (`/scim/v2`), 1.1 under its `v1`
+/// sibling (`/scim/v1`, served when the base path ends in `/v2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimVersion {
+    /// RFC 7643/7644.
+    V2,
+    /// SCIM 1.1 (`crate::scim::v1`).
+    V1,
+}
+
+/// The path after the SCIM 1.1 base (`/scim/v1` beside a `/scim/v2` base path).
+fn strip_v1_base<'a>(path: &'a str, base: &str) -> Option<&'a str> {
+    let stem = base.strip_suffix("/v2")?;
+    strip_base(path.strip_prefix(stem)?, "/v1")
+}
+
+/// The SCIM 1.1 base path beside a 2.0 one, when it is served.
+pub fn v1_base_path(base: &str) -> Option<String> {
+    base.strip_suffix("/v2").map(|stem| format!("{stem}/v1"))
 }
 
 /// An endpoint of a tenant's OAuth authorization server (`crate::oauth`).
@@ -80,9 +103,9 @@ pub fn landing(method: &Method, path: &str, base_path: &str, surface: Surface) -
             admin: true,
             bulk: false,
         },
-        Area::Scim { rest, .. } => Landing {
+        Area::Scim { rest, version, .. } => Landing {
             admin: false,
-            bulk: ScimRoute::parse(rest) == ScimRoute::Bulk,
+            bulk: version == ScimVersion::V2 && ScimRoute::parse(rest) == ScimRoute::Bulk,
         },
         Area::Health | Area::Info | Area::OAuth { .. } | Area::Nowhere => Landing {
             admin: false,
@@ -111,11 +134,16 @@ pub fn area<'a>(method: &Method, path: &'a str, base_path: &str, surface: Surfac
     if let Some((tenant, endpoint)) = oauth_endpoint(path) {
         return Area::OAuth { tenant, endpoint };
     }
-    let Some(rest) = strip_base(path, base_path) else {
-        return Area::Nowhere;
+    let (version, rest) = match strip_base(path, base_path) {
+        Some(rest) => (ScimVersion::V2, rest),
+        None => match strip_v1_base(path, base_path) {
+            Some(rest) => (ScimVersion::V1, rest),
+            None => return Area::Nowhere,
+        },
     };
     let (tenant, named, rest) = split_tenant(rest);
     Area::Scim {
+        version,
         tenant,
         named,
         rest,
@@ -287,6 +315,7 @@ mod tests {
         assert_eq!(
             area(&get, "/scim/v2/acme/Users", "/scim/v2", both),
             Area::Scim {
+                version: ScimVersion::V2,
                 tenant: "acme",
                 named: true,
                 rest: "/Users"
@@ -296,6 +325,30 @@ mod tests {
             area(&get, "/scim/v2x/Users", "/scim/v2", both),
             Area::Nowhere
         );
+        assert_eq!(
+            area(&get, "/scim/v1/acme/Users", "/scim/v2", both),
+            Area::Scim {
+                version: ScimVersion::V1,
+                tenant: "acme",
+                named: true,
+                rest: "/Users"
+            }
+        );
+        assert_eq!(
+            area(&get, "/scim/v1x/Users", "/scim/v2", both),
+            Area::Nowhere
+        );
+        // A base path not ending in /v2 serves no 1.1: `v1` is a tenant there.
+        assert!(matches!(
+            area(&get, "/api/v1/Users", "/api", both),
+            Area::Scim {
+                version: ScimVersion::V2,
+                tenant: "v1",
+                ..
+            }
+        ));
+        assert_eq!(v1_base_path("/scim/v2").as_deref(), Some("/scim/v1"));
+        assert_eq!(v1_base_path("/api"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use super::error::ErrorAnswer;
 use crate::audit::{Action, Audit, Operation, Outcome};
+use crate::scim::v1::{self, is_v1_body};
 use crate::scim::Dialect;
 use crate::scim::{EntityTags, Projection, ResourceKind, ScimOp, WriteMethod};
 use crate::service::{Gateway, Lifecycle, RequestContext, Resource, ServiceError};
@@ -95,14 +96,27 @@ async fn carry_out(
         .map(str::to_owned);
     // A create has no id yet: the audit log names it by the name the IdP gave it.
     let target = write.id.clone().or(name).unwrap_or_else(|| "-".to_owned());
-    let parsed = ScimOp::parse_noting_ignored(
-        write.method,
-        write.id.as_deref(),
-        &write.body,
-        &gateway.registry,
-        resources.rt,
-        origin.dialect,
-    );
+    // Lenient: a SCIM 1.1 body sent to the 2.0 URL (admins paste whichever URL they have) is
+    // read as its 2.0 form.
+    let body = match (origin.dialect, write.method) {
+        (Dialect::Lenient, WriteMethod::Post | WriteMethod::Put) if is_v1_body(&write.body) => Ok(
+            std::borrow::Cow::Owned(v1::resource_to_v2(write.kind, &write.body)),
+        ),
+        (Dialect::Lenient, WriteMethod::Patch) if is_v1_body(&write.body) => {
+            v1::patch_to_v2(write.kind, &write.body).map(std::borrow::Cow::Owned)
+        }
+        _ => Ok(std::borrow::Cow::Borrowed(&write.body)),
+    };
+    let parsed = body.and_then(|body| {
+        ScimOp::parse_noting_ignored(
+            write.method,
+            write.id.as_deref(),
+            &body,
+            &gateway.registry,
+            resources.rt,
+            origin.dialect,
+        )
+    });
     let result = match parsed {
         Ok((op, ignored)) => {
             if !ignored.is_empty() {

@@ -19,6 +19,8 @@
 //!   PATCH they are left out and named in a warning
 //!   ([`super::schema::drop_undeclared_extensions`]); unknown attributes of a schema the type
 //!   has stay refused.
+//! - **SCIM 1.1 bodies at the 2.0 URL** (OneLogin, when the admin pasted the 2.0 URL): a POST,
+//!   PUT or PATCH body whose `schemas` names a 1.1 URN is read as 1.1 ([`super::v1`]).
 //! - **Empty strings clear** (Microsoft Entra ID's "null update", sent for an attribute emptied
 //!   at the source): `"title": ""` in POST, PUT or a path-less PATCH value, and
 //!   `{"op": "Replace", "path": "title", "value": ""}`, clear the single-valued attribute as

@@ -17,6 +17,7 @@ pub mod path;
 pub mod projection;
 pub mod schema;
 pub mod sort;
+pub mod v1;
 mod value;
 
 pub use dialect::Dialect;

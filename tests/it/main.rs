@@ -23,6 +23,7 @@ mod lifecycle;
 mod mappings;
 mod oauth;
 mod okta;
+mod onelogin;
 mod pipeline;
 mod processes;
 mod protocol;

@@ -143,6 +143,8 @@ fn tenant_json(record: &TenantRecord, scim_base: &str) -> Value {
 fn endpoint_json(ctx: &Ctx<'_>, record: &TenantRecord) -> Value {
     let url = tenant_scim_url(&ctx.scim_base, &record.id);
     let oauth = crate::oauth::Endpoints::new(&ctx.origin, &record.id);
+    let scim1_url = crate::http::routes::v1_base_path(&ctx.state.base_path)
+        .map(|v1| tenant_scim_url(&format!("{}{v1}", ctx.origin), &record.id));
     let resource_types: Vec<&str> = ctx
         .state
         .tenants
@@ -176,6 +178,12 @@ fn endpoint_json(ctx: &Ctx<'_>, record: &TenantRecord) -> Value {
             "Authentication Mode": "HTTP Header",
             "Authorization": if record.bare_token { "<token>" } else { "Bearer <token>" },
             "Supported provisioning actions": ["Push New Users", "Push Profile Updates", "Push User Deactivation", "Push Groups"],
+        },
+        "scim1BaseUrl": scim1_url,
+        "onelogin": {
+            "SCIM Base URL": scim1_url.as_deref().unwrap_or(&url),
+            "SCIM Bearer Token": "<token>",
+            "API Connection": if scim1_url.is_some() { "SCIM 1.1 (or SCIM 2.0 at scimBaseUrl)" } else { "SCIM 2.0" },
         },
         "entra": {
             "Tenant URL": url,
