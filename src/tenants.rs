@@ -41,6 +41,9 @@ pub struct Backend {
     pub settings: Value,
 }
 
+/// A tenant's gateway and what it was built for: a change of either rebuilds it.
+type Built = (String, Value, Arc<Gateway>);
+
 /// Every tenant's gateway, over the shared store, cache and platform clients.
 pub struct Tenants {
     backends: BTreeMap<String, Arc<Backend>>,
@@ -52,8 +55,8 @@ pub struct Tenants {
     records: moka::future::Cache<String, Option<Arc<TenantRecord>>>,
     /// Counts the changes forgotten, so a record read before a change is not cached after it.
     generation: AtomicU64,
-    /// One gateway per tenant, with the backend it was built for.
-    gateways: Mutex<HashMap<String, (String, Arc<Gateway>)>>,
+    /// One gateway per tenant, with what it was built for.
+    gateways: Mutex<HashMap<String, Built>>,
 }
 
 impl Tenants {
@@ -118,6 +121,7 @@ impl Tenants {
             bare_token: false,
             deprovision: crate::store::Deprovision::Delete,
             reactivate: false,
+            extensions: Value::Array(Vec::new()),
             created: now,
             updated: now,
         };
@@ -181,7 +185,7 @@ impl Tenants {
             let mut gateways = self.gateways();
             let moved = gateways
                 .get(id)
-                .is_some_and(|(built_for, _)| deleted || built_for != backend);
+                .is_some_and(|(built_for, _, _)| deleted || built_for != backend);
             if moved {
                 gateways.remove(id);
             }
@@ -194,7 +198,7 @@ impl Tenants {
 
     /// The gateways by tenant (a panic elsewhere while holding them leaves them usable: the
     /// map is never left half-changed).
-    fn gateways(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<Gateway>)>> {
+    fn gateways(&self) -> std::sync::MutexGuard<'_, HashMap<String, Built>> {
         match self.gateways.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -205,16 +209,25 @@ impl Tenants {
     pub fn gateway(&self, tenant: &TenantRecord) -> Option<Arc<Gateway>> {
         let backend = self.backends.get(&tenant.backend)?;
         let mut gateways = self.gateways();
-        if let Some((backend, gateway)) = gateways.get(&tenant.id) {
-            if *backend == tenant.backend {
-                return Some(gateway.clone());
+        if let Some((built_for, extensions, gateway)) = gateways.get(&tenant.id) {
+            match (
+                *built_for == tenant.backend,
+                *extensions == tenant.extensions,
+            ) {
+                (true, true) => return Some(gateway.clone()),
+                // Other extension schemas: the same platform, another registry.
+                (true, false) => {}
+                // Moved (a notice this replica missed): nothing of the old platform stays.
+                (false, _) => self.cache.forget_tenant(&tenant.id),
             }
-            // Moved (a notice this replica missed): nothing of the old platform stays.
-            self.cache.forget_tenant(&tenant.id);
         }
+        let registry = match declared(tenant, &backend.registry) {
+            Some(declared) => Arc::new(backend.registry.with_declared(&declared)),
+            None => backend.registry.clone(),
+        };
         let gateway = Arc::new(Gateway {
             tenant: tenant.id.clone(),
-            registry: backend.registry.clone(),
+            registry,
             mapping: backend.mapping.clone(),
             platform: backend.platform.clone(),
             links: self.store.clone(),
@@ -225,7 +238,14 @@ impl Tenants {
             clock: self.clock.clone(),
             locks: Default::default(),
         });
-        gateways.insert(tenant.id.clone(), (tenant.backend.clone(), gateway.clone()));
+        gateways.insert(
+            tenant.id.clone(),
+            (
+                tenant.backend.clone(),
+                tenant.extensions.clone(),
+                gateway.clone(),
+            ),
+        );
         Some(gateway)
     }
 
@@ -237,6 +257,25 @@ impl Tenants {
     /// Whether the config has a backend of this name.
     pub fn has_backend(&self, name: &str) -> bool {
         self.backends.contains_key(name)
+    }
+}
+
+/// The extension schemas a tenant declares, read against its backend's registry; `None`
+/// without any. Declarations were checked when an admin wrote them: one that no longer reads
+/// (the backend's schemas changed) is left out, with an error in the log.
+fn declared(
+    tenant: &TenantRecord,
+    registry: &Registry,
+) -> Option<Vec<crate::scim::declared::Declared>> {
+    if tenant.extensions.as_array().is_none_or(Vec::is_empty) {
+        return None;
+    }
+    match crate::scim::declared::parse_declared(&tenant.extensions, registry) {
+        Ok(declared) => Some(declared),
+        Err(e) => {
+            tracing::error!(tenant = %tenant.id, error = %e, "the tenant's extension schemas are left out");
+            None
+        }
     }
 }
 

@@ -34,6 +34,8 @@ pub struct NewTenant {
     pub deprovision: Option<Deprovision>,
     /// Whether a POST matching a deactivated user reactivates it.
     pub reactivate: bool,
+    /// Extension schemas it declares (`crate::scim::declared`); none when not given.
+    pub extensions: Option<serde_json::Value>,
 }
 
 /// What an admin changes of a tenant; `None` leaves a field as it is.
@@ -55,6 +57,8 @@ pub struct TenantChange {
     pub deprovision: Option<Deprovision>,
     /// Reactivate deactivated users on POST, or answer 409.
     pub reactivate: Option<bool>,
+    /// Other extension schemas (the whole list).
+    pub extensions: Option<serde_json::Value>,
 }
 
 impl Admin {
@@ -91,10 +95,11 @@ impl Admin {
             bare_token: new.bare_token,
             deprovision: new.deprovision.unwrap_or_default(),
             reactivate: new.reactivate,
+            extensions: new.extensions.unwrap_or_else(|| serde_json::json!([])),
             created: now,
             updated: now,
         };
-        self.check_lifecycle(&record)?;
+        self.check_settings(&record)?;
         match self.store.insert_tenant(&record).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
@@ -219,7 +224,13 @@ impl Admin {
             }
             record.reactivate = reactivate;
         }
-        self.check_lifecycle(&record)?;
+        if let Some(extensions) = change.extensions {
+            if extensions != record.extensions {
+                said.push("extension schemas".to_owned());
+            }
+            record.extensions = extensions;
+        }
+        self.check_settings(&record)?;
         let read_updated = record.updated;
         // Strictly later than the read, so that a second change within the millisecond still
         // tells the two apart.
@@ -329,9 +340,14 @@ impl Admin {
 }
 
 impl Admin {
-    /// Refuses a lifecycle policy the tenant cannot keep: a strict tenant's DELETE deletes
+    /// Refuses settings the tenant cannot keep: extension schemas that do not read, and a
+    /// lifecycle policy it cannot keep: a strict tenant's DELETE deletes
     /// (the interoperability profile), and suspending needs a mapping that maps `active`.
-    fn check_lifecycle(&self, record: &TenantRecord) -> Result<()> {
+    fn check_settings(&self, record: &TenantRecord) -> Result<()> {
+        if let Some(backend) = self.tenants.backends().find(|b| b.name == record.backend) {
+            crate::scim::declared::parse_declared(&record.extensions, &backend.registry)
+                .map_err(invalid)?;
+        }
         if record.dialect == Dialect::Strict && record.deprovision != Deprovision::Delete {
             return Err(invalid(format!(
                 "a strict tenant's DELETE deletes: deprovision `{}` needs the lenient dialect",

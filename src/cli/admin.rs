@@ -122,6 +122,13 @@ pub enum TenantAction {
         /// Answer a POST of a deactivated user's userName with 409.
         #[arg(long)]
         no_reactivate: bool,
+        /// A JSON file of the extension schemas the tenant declares:
+        /// [{"resourceType": "User", "schema": <RFC 7643 schema>}, ...] (replaces the list).
+        #[arg(long, conflicts_with = "no_extensions")]
+        extensions: Option<std::path::PathBuf>,
+        /// Declare no extension schemas.
+        #[arg(long)]
+        no_extensions: bool,
     },
     /// Delete a tenant and its tokens (refused while it has identity links).
     Delete { id: String },
@@ -309,6 +316,8 @@ pub async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Resul
             deprovision,
             reactivate,
             no_reactivate,
+            extensions,
+            no_extensions,
         } => {
             let mut body = Map::new();
             if let Some(name) = name {
@@ -336,6 +345,15 @@ pub async fn tenants(admin: &AdminServer, action: TenantAction) -> anyhow::Resul
             }
             if reactivate || no_reactivate {
                 body.insert("reactivate".to_owned(), Value::Bool(reactivate));
+            }
+            if let Some(file) = extensions {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let declared: Value = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not JSON", file.display()))?;
+                body.insert("extensions".to_owned(), declared);
+            } else if no_extensions {
+                body.insert("extensions".to_owned(), Value::Null);
             }
             http.patch(format!("{base}/{id}")).json(&body)
         }

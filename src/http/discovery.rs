@@ -29,6 +29,16 @@ impl Discovery {
         }
     }
 
+    /// The same documents over another registry (a tenant's, with the extension schemas it
+    /// declares).
+    pub fn with_registry(&self, registry: Arc<Registry>) -> Discovery {
+        Discovery {
+            registry,
+            published: self.published.clone(),
+            max_results: self.max_results,
+        }
+    }
+
     fn resource_types_published(&self) -> impl Iterator<Item = &ResourceType> {
         self.registry
             .resource_types()

@@ -404,11 +404,17 @@ async fn admit_scim(
     if named {
         base_url = format!("{base_url}/{tenant}");
     }
+    // A tenant's own extension schemas are in its gateway's registry, and its discovery.
+    let discovery = if record.extensions.as_array().is_some_and(|e| !e.is_empty()) {
+        Arc::new(discovery.with_registry(gateway.registry.clone()))
+    } else {
+        discovery.clone()
+    };
     Ok(TenantRequest {
         caller,
         tenant: record,
         gateway,
-        discovery: discovery.clone(),
+        discovery,
         base_url,
     })
 }

@@ -6,17 +6,20 @@
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
 
 use super::error::ErrorAnswer;
-use super::extract::{has_filter, json_body, query_pairs};
+use super::extract::{has_filter, json_body, query_pairs, BodyLimit};
 use super::layers::TenantRequest;
 use super::response::{json_response, HttpResponse};
 use super::routes::{method_not_allowed, ScimRoute};
 use super::{scim, HttpState};
 use crate::scim::v1::{self, is_v1_body};
 use crate::scim::{ResourceKind, ScimError, PATCH_OP_SCHEMA};
+
+/// How much larger than the body limit a translated 1.1 body may be.
+const TRANSLATED_GROWTH: usize = 8;
 
 fn error(e: &ScimError) -> HttpResponse {
     ErrorAnswer::from_scim(e).scim1_response()
@@ -136,6 +139,10 @@ where
         return method_not_allowed(allow);
     }
     let method = request.method().clone();
+    let request = match query_to_v2(kind, request) {
+        Ok(request) => request,
+        Err(e) => return error(&e),
+    };
     let response = if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
         let (mut parts, body) = request.into_parts();
         let body = match json_body(Request::from_parts(parts.clone(), body)).await {
@@ -156,17 +163,44 @@ where
             HeaderValue::from_static("application/scim+json"),
         );
         let bytes = Bytes::from(translated.to_string());
-        scim::handle(
-            state,
-            admitted,
-            rest,
-            Request::from_parts(parts, Full::new(bytes)),
-        )
-        .await
+        // The translation may be larger than what was sent (`meta.attributes` entries become
+        // operations): bounded still, at a multiple of the limit.
+        let limit = parts
+            .extensions
+            .get::<BodyLimit>()
+            .map_or(usize::MAX, |l| l.bytes.saturating_mul(TRANSLATED_GROWTH));
+        let body = Limited::new(Full::new(bytes), limit);
+        scim::handle(state, admitted, rest, Request::from_parts(parts, body)).await
     } else {
         scim::handle(state, admitted, rest, request).await
     };
     answer_v1(response, method == Method::DELETE).await
+}
+
+/// The request with the 1.1 names in its query parameters in 2.0 form.
+fn query_to_v2<B>(kind: ResourceKind, request: Request<B>) -> Result<Request<B>, ScimError> {
+    let Some(query) = request.uri().query() else {
+        return Ok(request);
+    };
+    if !query.contains("urn%3Ascim") && !query.contains("urn:scim") && !query.contains("managerId")
+    {
+        return Ok(request);
+    }
+    let translated: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query_pairs(Some(query)).into_iter().map(|(k, v)| {
+            let v = v1::query_value_to_v2(kind, &v);
+            (k, v)
+        }))
+        .finish();
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    parts.uri = format!("{path}?{translated}").parse().map_err(|_| {
+        ScimError::bad_request(
+            crate::scim::ScimType::InvalidSyntax,
+            "the query cannot be read",
+        )
+    })?;
+    Ok(Request::from_parts(parts, body))
 }
 
 /// Whether a PATCH body is already a 2.0 PatchOp request (sent to the 1.1 URL).

@@ -133,17 +133,23 @@ async fn carry_out(
             resources
                 .execute_in(&op, write.if_match.as_ref(), &req, origin.lifecycle)
                 .await
+                .map(|done| (done.resource, done.note))
                 .map_err(|e| ErrorAnswer::from_service(&e))
         }
         Err(e) => Err(ErrorAnswer::from_scim(&e)),
     };
     let target = match &result {
-        Ok(Some(resource)) => resource.id.clone(),
+        Ok((Some(resource), _)) => resource.id.clone(),
         _ => target,
     };
-    let outcome = result.as_ref().map(|_| success_status(write.method));
+    let outcome = result.as_ref().map(|(_, note)| {
+        (
+            success_status(write.method),
+            note.clone().unwrap_or_default(),
+        )
+    });
     record(audit, origin, write.kind, operation, &target, outcome).await;
-    result
+    result.map(|(resource, _)| resource)
 }
 
 async fn record(
@@ -152,10 +158,10 @@ async fn record(
     kind: ResourceKind,
     operation: Operation,
     target: &str,
-    outcome: Result<StatusCode, &ErrorAnswer>,
+    outcome: Result<(StatusCode, String), &ErrorAnswer>,
 ) {
     let outcome = match outcome {
-        Ok(status) => Outcome::success(status.as_u16(), String::new()),
+        Ok((status, detail)) => Outcome::success(status.as_u16(), detail),
         Err(answer) => Outcome::failure(answer.status.as_u16(), answer.detail.clone()),
     };
     let action = Action {

@@ -5,6 +5,7 @@
 //! module (and the HTTP layer) names them the same way (RFC 7644 §3.1, §8.2).
 
 pub mod bulk;
+pub mod declared;
 pub mod dialect;
 pub mod error;
 pub mod etag;

@@ -408,6 +408,23 @@ impl Registry {
             .find(|rt| rt.id.eq_ignore_ascii_case(id))
     }
 
+    /// Adds an extension schema to a resource type (no-op for an unknown type).
+    pub(crate) fn add_extension(
+        &mut self,
+        rt_id: &str,
+        schema: Schema,
+        extension: SchemaExtension,
+    ) {
+        if let Some(rt) = self
+            .resource_types
+            .iter_mut()
+            .find(|rt| rt.id.eq_ignore_ascii_case(rt_id))
+        {
+            rt.extensions.push(extension);
+            self.schemas.push(schema);
+        }
+    }
+
     /// id, externalId and meta (RFC 7643 §3.1).
     pub fn common_attributes(&self) -> &[Attribute] {
         &self.common

@@ -4,7 +4,8 @@
 //!
 //! - resources: the 1.1 URNs (`urn:scim:schemas:core:1.0`, the enterprise extension
 //!   `urn:scim:schemas:extension:enterprise:1.0`) for RFC 7643's; `meta.resourceType` and
-//!   `$ref`, which 1.1 does not have, left out of answers;
+//!   `$ref`, which 1.1 does not have, left out of answers; the enterprise `manager` is 1.1's
+//!   `{"managerId", "displayName"}` for 2.0's `{"value", "$ref", "displayName"}`;
 //! - PATCH (1.1 §3.3.2): a partial resource, read as 2.0 operations: `meta.attributes` names
 //!   attributes to remove; a multi-valued attribute's elements are added, except those marked
 //!   `"operation": "delete"`, which are removed (found by `value`); other attributes replace
@@ -21,6 +22,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{ScimError, ScimType};
 use super::op::ResourceKind;
+use super::path::parse_attr_path;
 use super::{ENTERPRISE_USER_SCHEMA, ERROR_SCHEMA, LIST_RESPONSE_SCHEMA, PATCH_OP_SCHEMA};
 use super::{GROUP_SCHEMA, USER_SCHEMA};
 
@@ -84,6 +86,18 @@ fn path_to_v2(kind: ResourceKind, path: &str) -> String {
     path.to_owned()
 }
 
+/// A 1.1 query parameter naming attributes (`filter`, `attributes`, `excludedAttributes`,
+/// `sortBy`) in 2.0 form: the 1.1 URN prefixes and `manager.managerId` translated.
+pub fn query_value_to_v2(kind: ResourceKind, value: &str) -> String {
+    let mut out = value.to_owned();
+    for v1 in [ENTERPRISE_V1, CORE_V1] {
+        if let Some(v2) = urn_to_v2(kind, v1) {
+            out = out.replace(&format!("{v1}:"), &format!("{v2}:"));
+        }
+    }
+    out.replace("manager.managerId", "manager.value")
+}
+
 /// A 1.1 resource (a POST or PUT body) in 2.0 form. The `operation` markers of multi-valued
 /// elements, which only PATCH gives meaning to, are dropped.
 pub fn resource_to_v2(kind: ResourceKind, body: &Value) -> Value {
@@ -104,7 +118,7 @@ pub fn resource_to_v2(kind: ResourceKind, body: &Value) -> Value {
                 .collect();
             out.insert(key.clone(), Value::Array(schemas));
         } else if let Some(v2) = urn_to_v2(kind, key) {
-            out.insert(v2.to_owned(), value.clone());
+            out.insert(v2.to_owned(), manager_to_v2(value));
         } else if let Value::Array(items) = value {
             let items = items.iter().map(without_operation).collect();
             out.insert(key.clone(), Value::Array(items));
@@ -113,6 +127,46 @@ pub fn resource_to_v2(kind: ResourceKind, body: &Value) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// An enterprise extension object with 1.1's `manager.managerId` as 2.0's `manager.value`.
+fn manager_to_v2(extension: &Value) -> Value {
+    let mut extension = extension.clone();
+    if let Some(Value::Object(manager)) = extension.get_mut("manager") {
+        if let Some(id) = manager.remove("managerId") {
+            manager.insert("value".to_owned(), id);
+        }
+    }
+    extension
+}
+
+/// An enterprise extension object with 2.0's `manager.value` as 1.1's `manager.managerId`
+/// (and no `$ref`).
+fn manager_to_v1(extension: &Value) -> Value {
+    let mut extension = extension.clone();
+    if let Some(Value::Object(manager)) = extension.get_mut("manager") {
+        manager.remove("$ref");
+        if let Some(id) = manager.remove("value") {
+            manager.insert("managerId".to_owned(), id);
+        }
+    }
+    extension
+}
+
+/// A 1.1 attribute name as a PATCH path: a name, a sub-attribute, or a URN-qualified one,
+/// never a value filter (a body key or `meta.attributes` entry is no place for one).
+fn checked_name(kind: ResourceKind, name: &str) -> Result<String, ScimError> {
+    let path = path_to_v2(kind, name);
+    let plain = parse_attr_path(&path).is_ok() && !path.contains(['[', ']', '"', ' ']);
+    if plain {
+        // 1.1's manager id is 2.0's manager value.
+        Ok(path.replace("manager.managerId", "manager.value"))
+    } else {
+        Err(ScimError::bad_request(
+            ScimType::InvalidPath,
+            format!("`{name}` is not an attribute name"),
+        ))
+    }
 }
 
 /// A multi-valued element without its 1.1 `operation` marker.
@@ -161,7 +215,7 @@ pub fn patch_to_v2(kind: ResourceKind, body: &Value) -> Result<Value, ScimError>
                     "meta.attributes lists attribute names",
                 ));
             };
-            ops.push(op("remove", &path_to_v2(kind, name), None));
+            ops.push(op("remove", &checked_name(kind, name)?, None));
         }
     }
     for (key, value) in members {
@@ -179,10 +233,19 @@ pub fn patch_to_v2(kind: ResourceKind, body: &Value) -> Result<Value, ScimError>
                 ));
             };
             for (name, value) in extension {
-                ops.push(op("replace", &format!("{v2}:{name}"), Some(value.clone())));
+                let path = checked_name(kind, &format!("{v2}:{name}"))?;
+                let value = match name.as_str() {
+                    "manager" => manager_to_v2(&json!({ "manager": value }))
+                        .get("manager")
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                    _ => value.clone(),
+                };
+                ops.push(op("replace", &path, Some(value)));
             }
             continue;
         }
+        let key = &checked_name(kind, key)?;
         let Value::Array(items) = value else {
             ops.push(op("replace", key, Some(value.clone())));
             continue;
@@ -237,7 +300,7 @@ pub fn resource_to_v1(resource: &Value) -> Value {
             }
             out.insert(key.clone(), Value::Array(schemas));
         } else if let Some(v1) = urn_to_v1(key) {
-            out.insert(v1.to_owned(), value.clone());
+            out.insert(v1.to_owned(), manager_to_v1(value));
         } else if key == "meta" {
             let mut meta = value.clone();
             if let Some(m) = meta.as_object_mut() {
@@ -480,6 +543,74 @@ mod tests {
             tricky["Operations"][0]["path"],
             "members[value eq \"a\\\" or true\"]"
         );
+    }
+
+    #[test]
+    fn the_manager_names_and_filter_like_names() {
+        let body = json!({"schemas": [CORE_V1, ENTERPRISE_V1], "userName": "a",
+                          ENTERPRISE_V1: {"manager": {"managerId": "26118915", "displayName": "John"}}});
+        let v2 = resource_to_v2(ResourceKind::User, &body);
+        assert_eq!(v2[ENTERPRISE_USER_SCHEMA]["manager"]["value"], "26118915");
+        let mut answered = v2.clone();
+        answered[ENTERPRISE_USER_SCHEMA]["manager"]["$ref"] = json!("https://x/Users/26118915");
+        let v1 = resource_to_v1(&answered);
+        assert_eq!(
+            v1[ENTERPRISE_V1]["manager"],
+            json!({"managerId": "26118915", "displayName": "John"})
+        );
+        let patch = patch_to_v2(
+            ResourceKind::User,
+            &json!({ENTERPRISE_V1: {"manager": {"managerId": "7"}}}),
+        )
+        .unwrap();
+        assert_eq!(patch["Operations"][0]["value"], json!({"value": "7"}));
+        let removed = patch_to_v2(
+            ResourceKind::User,
+            &json!({"meta": {"attributes": [
+            "urn:scim:schemas:extension:enterprise:1.0:manager.managerId"]}}),
+        )
+        .unwrap();
+        assert_eq!(
+            removed["Operations"][0]["path"],
+            format!("{ENTERPRISE_USER_SCHEMA}:manager.value")
+        );
+        // A body key or meta.attributes entry is a name, never a filter.
+        for body in [
+            json!({"meta": {"attributes": ["emails[type eq \"work\"]"]}}),
+            json!({"members[value pr]": [{"value": "x"}]}),
+        ] {
+            let e = patch_to_v2(ResourceKind::Group, &body).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "{body}");
+        }
+        assert_eq!(
+            query_value_to_v2(
+                ResourceKind::User,
+                "urn:scim:schemas:extension:enterprise:1.0:department eq \"Tours\""
+            ),
+            format!("{ENTERPRISE_USER_SCHEMA}:department eq \"Tours\"")
+        );
+    }
+
+    /// A value put into a generated path stays one string literal: the path reads back as a
+    /// single comparison with the value as sent.
+    #[test]
+    fn a_deleted_value_cannot_widen_the_filter() {
+        let tricky = patch_to_v2(
+            ResourceKind::Group,
+            &json!({"members": [{"value": "a\" or value pr or \"", "operation": "delete"}]}),
+        )
+        .unwrap();
+        let path = tricky["Operations"][0]["path"].as_str().unwrap();
+        let parsed = crate::scim::path::parse_patch_path(path).unwrap();
+        match parsed.filter {
+            Some(crate::scim::filter::Filter::Compare { value, .. }) => {
+                assert_eq!(
+                    value,
+                    crate::scim::filter::Literal::String("a\" or value pr or \"".into())
+                )
+            }
+            other => panic!("one comparison expected, not {other:?}"),
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use serde_json::Value;
 
+use super::links::Locked;
 use super::write::{Whole, WriteLock};
 use super::{RequestContext, Resource, Resources, Result, ServiceError};
 use crate::scim::filter::parse_filter;
@@ -42,10 +43,38 @@ impl ServiceError {
 }
 
 impl Resources<'_> {
-    /// Deactivates a user's platform account through the mapping (a DELETE under the
-    /// `suspend` policy); answers the user's link, for the caller to drop. A mapping that
-    /// cannot deactivate is an error, never a user left active and reported deleted.
-    pub(super) async fn suspend(
+    /// Carries out a DELETE of a user under a `suspend` or `unlink` policy (the caller holds
+    /// `lock`): the account deactivated through the mapping (suspend) or left alone (unlink),
+    /// then the link given a new SCIM id, so the deleted id answers 404 while the account,
+    /// still the same person, answers under the new one. Answers the new id. An account the
+    /// platform no longer has is gone already: its link is dropped.
+    pub(super) async fn deprovision(
+        &self,
+        identity: Identity,
+        deprovision: Deprovision,
+        req: &RequestContext<'_>,
+        lock: &WriteLock<'_>,
+    ) -> Result<Option<String>> {
+        let id = identity.scim_id.clone();
+        let identity = match deprovision {
+            Deprovision::Suspend => match self.suspend(&id, req, lock).await {
+                Ok(identity) => identity,
+                Err(ServiceError::Scim(e)) if e.kind == ErrorKind::NotFound => {
+                    self.forget(&identity).await?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            },
+            Deprovision::Unlink | Deprovision::Delete => identity,
+        };
+        self.retire_link(&identity).await.map(Some)
+    }
+
+    /// Deactivates a user's platform account through the mapping; answers its link. The
+    /// account is read again afterwards and judged by the platform's answer alone: a mapping
+    /// that cannot deactivate (no `active`, or one the platform does not change) is an error,
+    /// never an account left active and reported deleted.
+    async fn suspend(
         &self,
         id: &str,
         req: &RequestContext<'_>,
@@ -73,27 +102,33 @@ impl Resources<'_> {
         if let Some(map) = suspended.as_object_mut() {
             map.insert("active".to_owned(), Value::Bool(false));
         }
-        let written = self
-            .write(
-                identity,
-                &current,
-                &before.json,
-                suspended,
-                Whole::Patched,
-                req,
-            )
-            .await?;
-        if written.json.get("active") != Some(&Value::Bool(false)) {
+        self.write(
+            identity,
+            &current,
+            &before.json,
+            suspended,
+            Whole::Patched,
+            req,
+        )
+        .await?;
+        let mut identity = self.identity(id).await?;
+        let fresh = self.object_for(&mut identity, true, Locked::Yes).await?;
+        let platform_says = self
+            .section
+            .to_scim(&fresh, None, None, &self.gw.settings)?;
+        if platform_says.get("active") != Some(&Value::Bool(false)) {
             return Err(cannot(
-                "the platform account is still active after the write",
+                "the platform account is still active after the write (the mapping cannot deactivate it)",
             ));
         }
-        self.identity(id).await
+        Ok(identity)
     }
 
-    /// The POST of a user whose name is taken: when the user of that name is deactivated,
-    /// it is replaced by the POSTed one (active unless the body says otherwise) and answered;
-    /// otherwise the conflict stands.
+    /// The POST of a user whose name is taken: when a deactivated user answers to exactly
+    /// that `userName` (compared as RFC 7643 compares it, ignoring case, never in the
+    /// platform's form) and to the same `externalId` where both have one, it is replaced by
+    /// the POSTed one (active unless the body says otherwise) and answered; otherwise the
+    /// conflict stands. The account's own lock serializes it with other writes to it.
     pub(super) async fn reactivate(
         &self,
         resource: &Value,
@@ -107,14 +142,28 @@ impl Resources<'_> {
         let Some(user_name) = resource.get("userName").and_then(Value::as_str) else {
             return Err(conflict);
         };
+        let external_id = resource.get("externalId").and_then(Value::as_str);
         let filter = parse_filter(&format!("userName eq {}", Value::from(user_name)))?;
         let query = ListQuery {
             filter: Some(filter),
-            count: Some(2),
+            count: Some(10),
             ..ListQuery::default()
         };
         let page = self.list(&query, req).await?;
-        let [found] = page.resources.as_slice() else {
+        let same_person = |found: &&Value| {
+            let same_name = found
+                .get("userName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.to_lowercase() == user_name.to_lowercase());
+            let same_external = match (external_id, found.get("externalId").and_then(Value::as_str))
+            {
+                (Some(posted), Some(known)) => posted == known,
+                _ => true,
+            };
+            same_name && same_external
+        };
+        let matching: Vec<&Value> = page.resources.iter().filter(same_person).collect();
+        let [found] = matching.as_slice() else {
             return Err(conflict);
         };
         let (Some(id), Some(Value::Bool(false))) =

@@ -536,6 +536,33 @@ impl Resources<'_> {
         self.drop_link(&identity).await
     }
 
+    /// Gives a link a new SCIM id, keeping what the IdP wrote (the old id is gone for the IdP,
+    /// the platform object stays and answers as the same person under the new id); forgets
+    /// everything cached of the old id. Answers the new id.
+    pub(super) async fn retire_link(&self, identity: &Identity) -> Result<String> {
+        let new_id = uuid::Uuid::new_v4().to_string();
+        if !self
+            .gw
+            .links
+            .rekey(self.scope(), &identity.scim_id, &new_id)
+            .await?
+        {
+            return Err(not_found(self.type_id(), &identity.scim_id).into());
+        }
+        self.gw
+            .cache
+            .forget_change(&Change {
+                tenant: self.gw.tenant.clone(),
+                resource_type: self.type_id().to_owned(),
+                scim_id: identity.scim_id.clone(),
+                backend_key: identity.backend_key.clone(),
+                deleted: false,
+            })
+            .await;
+        self.forget_name(identity).await;
+        Ok(new_id)
+    }
+
     /// Drops a link whose platform object stays (and may be linked again under a new SCIM id),
     /// and everything cached of it.
     pub(super) async fn drop_link(&self, identity: &Identity) -> Result<()> {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use lifecycle::Lifecycle;
-pub use write::WriteLocks;
+pub use write::{Executed, WriteLocks};
 
 use crate::backend::{Platform, PlatformError};
 use crate::cache::LookupCache;

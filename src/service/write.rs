@@ -63,6 +63,16 @@ pub(super) struct WriteLock<'a> {
     replicas: Option<ReplicaLock>,
 }
 
+/// What a write did: the resource as written (`None` for a delete), and what the audit log
+/// should say beyond the operation (a reactivation instead of a create, an account kept).
+#[derive(Debug)]
+pub struct Executed {
+    /// The resource written.
+    pub resource: Option<Resource>,
+    /// What happened, when it is not what the operation says.
+    pub note: Option<String>,
+}
+
 /// Where a write's new resource came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Whole {
@@ -97,26 +107,38 @@ impl Resources<'_> {
     ) -> Result<Option<Resource>> {
         self.execute_in(op, if_match, req, Lifecycle::default())
             .await
+            .map(|done| done.resource)
     }
 
     /// Carries out one write under a tenant's lifecycle policy (reactivation on create,
-    /// deprovisioning on delete); the resource as written (`None` for a delete).
+    /// deprovisioning on delete): what it did.
     pub async fn execute_in(
         &self,
         op: &ScimOp,
         if_match: Option<&EntityTags>,
         req: &RequestContext<'_>,
         lifecycle: Lifecycle,
-    ) -> Result<Option<Resource>> {
+    ) -> Result<Executed> {
+        let written = |resource| Executed {
+            resource: Some(resource),
+            note: None,
+        };
         match op {
             ScimOp::Create {
                 resource,
                 read_only,
             } => match self.create(resource, read_only, req).await {
                 Err(e) if lifecycle.reactivate && e.is_uniqueness_conflict() => {
-                    self.reactivate(resource, read_only, req, e).await.map(Some)
+                    let revived = self.reactivate(resource, read_only, req, e).await?;
+                    Ok(Executed {
+                        note: Some(format!(
+                            "the deactivated user {} of this userName was reactivated and updated (tenant option), not created",
+                            revived.id
+                        )),
+                        resource: Some(revived),
+                    })
                 }
-                created => created.map(Some),
+                created => created.map(written),
             },
             ScimOp::Replace {
                 id,
@@ -125,7 +147,7 @@ impl Resources<'_> {
             } => self
                 .replace(id, resource, read_only, if_match, req)
                 .await
-                .map(Some),
+                .map(written),
             ScimOp::Patch { id, operations } => {
                 let lock = self.lock_for_write(id).await?;
                 let (identity, current, before) =
@@ -140,12 +162,15 @@ impl Resources<'_> {
                     req,
                 )
                 .await
-                .map(Some)
+                .map(written)
             }
             ScimOp::Delete { id } => self
                 .delete(id, if_match, req, lifecycle.deprovision)
                 .await
-                .map(|()| None),
+                .map(|note| Executed {
+                    resource: None,
+                    note,
+                }),
         }
     }
 
@@ -435,7 +460,7 @@ impl Resources<'_> {
         if_match: Option<&EntityTags>,
         req: &RequestContext<'_>,
         deprovision: Deprovision,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let lock = self.lock_for_write(id).await?;
         let mut identity = self.identity_for_write(id, &lock).await?;
         if if_match.is_some() {
@@ -449,14 +474,19 @@ impl Resources<'_> {
             ResourceKind::User => deprovision,
             ResourceKind::Group => Deprovision::Delete,
         };
-        match deprovision {
-            Deprovision::Delete => {}
-            Deprovision::Suspend => {
-                let identity = self.suspend(id, req, &lock).await?;
-                self.forget_groups_of_users();
-                return self.drop_link(&identity).await;
-            }
-            Deprovision::Unlink => return self.drop_link(&identity).await,
+        if deprovision != Deprovision::Delete {
+            let retired = self.deprovision(identity, deprovision, req, &lock).await?;
+            self.forget_groups_of_users();
+            let kept = match deprovision {
+                Deprovision::Suspend => "deactivated and kept",
+                _ => "kept as it is",
+            };
+            return Ok(retired.map(|new_id| {
+                format!(
+                    "deprovision {}: the platform account is {kept}, answering as {new_id}",
+                    deprovision.as_str()
+                )
+            }));
         }
         let mut vars = DeleteVars {
             key: &identity.backend_key,
@@ -473,7 +503,7 @@ impl Resources<'_> {
             Err(e) => return Err(e),
         }
         self.forget_groups_of_users();
-        self.forget(&identity).await
+        self.forget(&identity).await.map(|()| None)
     }
 
     /// Caches what a write left and answers with the resource.

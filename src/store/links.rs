@@ -91,6 +91,15 @@ pub trait LinkStore: Send + Sync + 'static {
     /// Removes a link; true when there was one.
     fn delete<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, bool>;
 
+    /// Gives a link another SCIM id, all else kept (a platform object the IdP deleted that the
+    /// platform keeps: the old id is gone, the object is not); true when there was one.
+    fn rekey<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        scim_id: &'a str,
+        new_scim_id: &'a str,
+    ) -> StoreFuture<'a, bool>;
+
     /// One page of links of a scope, oldest first, and how many there are in all.
     fn page<'a>(
         &'a self,

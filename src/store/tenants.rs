@@ -30,6 +30,9 @@ pub struct TenantRecord {
     /// Whether a POST of a user matching a deactivated one (same `userName`) reactivates and
     /// updates that user instead of answering 409.
     pub reactivate: bool,
+    /// The extension schemas it declares (`crate::scim::declared`), a JSON array as the
+    /// admin API took it.
+    pub extensions: serde_json::Value,
     /// When the tenant was made.
     pub created: OffsetDateTime,
     /// When it last changed; `update_tenant` writes only while this is as read.

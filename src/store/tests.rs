@@ -39,6 +39,7 @@ pub(crate) async fn tenants_for_tests(store: &dyn Store, ids: &[&str]) {
                 bare_token: false,
                 deprovision: Deprovision::Delete,
                 reactivate: false,
+                extensions: json!([]),
                 created: now,
                 updated: now,
             })
@@ -133,7 +134,19 @@ pub(crate) async fn contract(store: &dyn Store) {
         store.find_by_external_id(SCOPE, "ext-e").await.unwrap(),
         vec![e.clone()]
     );
-    assert!(store.delete(SCOPE, "e").await.unwrap());
+    // Another SCIM id, all else kept: found by its externalId under the new id only.
+    assert!(store.rekey(SCOPE, "e", "e2").await.unwrap());
+    assert!(!store.rekey(SCOPE, "e", "e3").await.unwrap());
+    assert!(store.get(SCOPE, "e").await.unwrap().is_none());
+    let rekeyed = Identity {
+        scim_id: "e2".into(),
+        ..e.clone()
+    };
+    assert_eq!(
+        store.find_by_external_id(SCOPE, "ext-e").await.unwrap(),
+        vec![rekeyed]
+    );
+    assert!(store.delete(SCOPE, "e2").await.unwrap());
     assert_eq!(
         store.find_by_external_id(SCOPE, "ext-e").await.unwrap(),
         vec![]
@@ -341,6 +354,7 @@ pub(crate) async fn contract(store: &dyn Store) {
         bare_token: true,
         deprovision: Deprovision::Suspend,
         reactivate: true,
+        extensions: json!([{"resourceType": "User", "schema": {"id": "urn:x"}}]),
         created: token.created,
         updated: token.created,
     };
@@ -360,6 +374,7 @@ pub(crate) async fn contract(store: &dyn Store) {
     acme.bare_token = false;
     acme.deprovision = Deprovision::Unlink;
     acme.reactivate = false;
+    acme.extensions = json!([]);
     acme.name = "Acme Corp".into();
     let read = acme.updated;
     acme.updated = read + time::Duration::seconds(1);

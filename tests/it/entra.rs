@@ -246,9 +246,122 @@ async fn entra_empty_strings_clear_attributes() {
     body["displayName"] = json!("Nora N");
     let named = h.put(&url, body.clone()).await.expect(200);
     assert_eq!(named["displayName"], "Nora N");
+    assert_eq!(h.coder_user("nora")["name"], "Nora N");
     body["displayName"] = json!("");
     let put = h.put(&url, body).await.expect(200);
     assert!(put.get("displayName").is_none(), "{put}");
+    // On Coder, a cleared display name falls back to the name parts (the mapping's rule).
+    assert_eq!(h.coder_user("nora")["name"], "Given Family");
     assert_eq!(put["title"], "Engineer");
+    h.demo.stop().await;
+}
+
+/// Entra ID's own extension attributes: a tenant that declares the schema keeps its values,
+/// answers them back, validates them, and lists the schema in discovery.
+#[tokio::test]
+async fn a_declared_extension_schema_is_kept_and_answered() {
+    const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+    let h = Harness::start().await;
+    let t = Some(h.demo.admin_token.as_str());
+    let declaration = json!([{"resourceType": "User", "schema": {
+        "id": CUSTOM, "name": "CustomExtension",
+        "attributes": [{
+            "name": "costCenter", "type": "string", "multiValued": false, "required": false,
+            "caseExact": false, "mutability": "readWrite", "returned": "default",
+            "uniqueness": "none", "description": "Entra's cost center"
+        }, {
+            "name": "badgeNumber", "type": "integer", "multiValued": false, "required": false,
+            "caseExact": false, "mutability": "readWrite", "returned": "default",
+            "uniqueness": "none", "description": ""
+        }]
+    }}]);
+    let (status, bad) = crate::admin::admin(
+        &h,
+        reqwest::Method::PATCH,
+        "/tenants/default",
+        Some(json!({"extensions": [{"resourceType": "Device", "schema": {}}]})),
+        t,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap()
+            .contains("extensions[0].resourceType"),
+        "{bad}"
+    );
+    let (status, tenant) = crate::admin::admin(
+        &h,
+        reqwest::Method::PATCH,
+        "/tenants/default",
+        Some(json!({"extensions": declaration})),
+        t,
+    )
+    .await;
+    assert_eq!(status, 200, "{tenant}");
+    assert_eq!(tenant["extensions"][0]["schema"]["id"], CUSTOM);
+
+    // Discovery names it.
+    let schemas = h.get("/Schemas").await.expect(200);
+    assert!(schemas["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["id"] == CUSTOM));
+    h.get(&format!("/Schemas/{CUSTOM}")).await.expect(200);
+    let user_type = h.get("/ResourceTypes/User").await.expect(200);
+    assert!(user_type["schemaExtensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["schema"] == CUSTOM && e["required"] == false));
+
+    // Its values are kept and answered; an undeclared extension is still left out.
+    let mut body = crate::support::user("ext", "ext@example.com");
+    body["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", CUSTOM]);
+    body[CUSTOM] = json!({"costCenter": "CC-1", "badgeNumber": 42});
+    body["urn:ietf:params:scim:schemas:extension:Other:2.0:User"] = json!({"x": "y"});
+    let made = h.post("/Users", body).await.expect(201);
+    assert_eq!(made[CUSTOM]["costCenter"], "CC-1");
+    assert!(made
+        .get("urn:ietf:params:scim:schemas:extension:Other:2.0:User")
+        .is_none());
+    let url = format!("/Users/{}", made["id"].as_str().unwrap());
+    let read = h.get(&url).await.expect(200);
+    assert_eq!(read[CUSTOM]["badgeNumber"], 42);
+    assert!(read["schemas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == CUSTOM));
+    // Changed by path, validated as declared.
+    let ops = patch_op(
+        json!([{"op": "Replace", "path": format!("{CUSTOM}:costCenter"), "value": "CC-2"}]),
+    );
+    let patched = h.patch(&url, ops).await.expect(200);
+    assert_eq!(patched[CUSTOM]["costCenter"], "CC-2");
+    let ops = patch_op(
+        json!([{"op": "Replace", "path": format!("{CUSTOM}:badgeNumber"), "value": "many"}]),
+    );
+    h.patch(&url, ops)
+        .await
+        .expect_error(400, Some("invalidValue"));
+    // Declared no more: gone from discovery.
+    let (status, _) = crate::admin::admin(
+        &h,
+        reqwest::Method::PATCH,
+        "/tenants/default",
+        Some(json!({"extensions": null})),
+        t,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let schemas = h.get("/Schemas").await.expect(200);
+    assert!(!schemas["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["id"] == CUSTOM));
     h.demo.stop().await;
 }

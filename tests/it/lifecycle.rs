@@ -100,13 +100,80 @@ async fn a_suspending_tenant_keeps_accounts_and_reactivates_them_on_post() {
     assert_eq!(revived["id"], kept[0]["id"]);
     assert_eq!(revived["name"]["givenName"], "Beatrice");
     assert_eq!(by_name(&h, &token, &base, "bea").await.len(), 1);
+    // The audit log says what happened, not just "create" and "delete".
+    let t = Some(h.demo.admin_token.as_str());
+    let (_, log) = admin(
+        &h,
+        Method::GET,
+        "/tenants/acme/audit?operation=create",
+        None,
+        t,
+    )
+    .await;
+    assert!(
+        log["entries"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("reactivated"),
+        "{log}"
+    );
+    let (_, log) = admin(
+        &h,
+        Method::GET,
+        "/tenants/acme/audit?operation=delete",
+        None,
+        t,
+    )
+    .await;
+    assert!(
+        log["entries"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("deprovision suspend"),
+        "{log}"
+    );
 
+    // Another person whose name the platform folds into the same account name is no match:
+    // only the exact userName (ignoring case) of a deactivated user is reactivated.
+    let revived_url = format!("{base}/Users/{}", revived["id"].as_str().unwrap());
+    let off = patch_op(json!([{"op": "replace", "path": "active", "value": false}]));
+    call(&h, &token, Method::PATCH, &revived_url, Some(off))
+        .await
+        .expect(200);
+    let stranger = crate::support::user("bea@elsewhere.example", "bea@elsewhere.example");
+    call(
+        &h,
+        &token,
+        Method::POST,
+        &format!("{base}/Users"),
+        Some(stranger),
+    )
+    .await
+    .expect_error(409, Some("uniqueness"));
+    let read = call(&h, &token, Method::GET, &revived_url, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        (read["userName"].as_str(), read["active"].as_bool()),
+        (Some("bea"), Some(false))
+    );
+    // In another letter case it is the same userName (RFC 7643: caseExact false).
+    let shouted = crate::support::user("BEA", "bea@example.com");
+    let again = call(
+        &h,
+        &token,
+        Method::POST,
+        &format!("{base}/Users"),
+        Some(shouted),
+    )
+    .await
+    .expect(201);
+    assert_eq!(again["id"], revived["id"]);
     // An active user of the name is a conflict all the same.
     create_user(&h, &base, &token, "bea")
         .await
         .expect_error(409, Some("uniqueness"));
 
-    // Without the option, a deactivated user's name is a 409 too.
     let (status, _) = admin(
         &h,
         Method::PATCH,
@@ -116,19 +183,22 @@ async fn a_suspending_tenant_keeps_accounts_and_reactivates_them_on_post() {
     )
     .await;
     assert_eq!(status, 200);
-    // Unlink leaves the account as it is: still active.
-    call(&h, &token, Method::DELETE, &ada_url, None)
+    // Unlink leaves the account as it is: an active user stays active, kept under a new id
+    // with what the IdP wrote.
+    let cy = create_user(&h, &base, &token, "cy").await.expect(201);
+    let cy_url = format!("{base}/Users/{}", cy["id"].as_str().unwrap());
+    call(&h, &token, Method::DELETE, &cy_url, None)
         .await
         .expect(204);
-    call(&h, &token, Method::GET, &ada_url, None)
+    call(&h, &token, Method::GET, &cy_url, None)
         .await
         .expect_error(404, None);
-    let left = by_name(&h, &token, &base, "ada").await;
-    assert_eq!(left.len(), 1);
-    assert_eq!(
-        left[0]["active"], false,
-        "ada was deactivated before the DELETE"
-    );
+    let left = by_name(&h, &token, &base, "cy").await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["active"], true);
+    assert_ne!(left[0]["id"], cy["id"]);
+    assert_eq!(left[0]["emails"][0]["value"], "cy@example.com");
+    // Without the option, a deactivated user's name is a 409 too.
     create_user(&h, &base, &token, "ada")
         .await
         .expect_error(409, Some("uniqueness"));

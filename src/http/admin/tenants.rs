@@ -26,6 +26,7 @@ const TENANT_FIELDS: &[&str] = &[
     "bareToken",
     "deprovision",
     "reactivate",
+    "extensions",
 ];
 
 pub(super) async fn route<B>(
@@ -133,6 +134,7 @@ fn tenant_json(record: &TenantRecord, scim_base: &str) -> Value {
         "bareToken": record.bare_token,
         "deprovision": record.deprovision.as_str(),
         "reactivate": record.reactivate,
+        "extensions": record.extensions,
         "scimBaseUrl": tenant_scim_url(scim_base, &record.id),
         "created": rfc3339(record.created),
         "updated": rfc3339(record.updated),
@@ -268,6 +270,16 @@ fn deprovision(body: &Value) -> Result<Option<Deprovision>, ErrorAnswer> {
     }
 }
 
+/// `extensions`: absent (no change), null (none) or the declarations (checked by the admin
+/// lifecycle against the tenant's backend).
+fn extensions(body: &Value) -> Option<Value> {
+    match body.get("extensions") {
+        None => None,
+        Some(Value::Null) => Some(Value::Array(Vec::new())),
+        Some(v) => Some(v.clone()),
+    }
+}
+
 fn new_tenant(body: &Value) -> Result<NewTenant, ErrorAnswer> {
     known_keys(body, TENANT_FIELDS).map_err(bad_request)?;
     let Some(id) = optional_text(body, "id")? else {
@@ -283,6 +295,7 @@ fn new_tenant(body: &Value) -> Result<NewTenant, ErrorAnswer> {
         bare_token: optional_bool(body, "bareToken")?.unwrap_or(false),
         deprovision: deprovision(body)?,
         reactivate: optional_bool(body, "reactivate")?.unwrap_or(false),
+        extensions: extensions(body),
     })
 }
 
@@ -297,5 +310,6 @@ fn tenant_change(body: &Value) -> Result<TenantChange, ErrorAnswer> {
         bare_token: optional_bool(body, "bareToken")?,
         deprovision: deprovision(body)?,
         reactivate: optional_bool(body, "reactivate")?,
+        extensions: extensions(body),
     })
 }

@@ -293,6 +293,36 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                 })
             }
 
+            fn rekey<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                scim_id: &'a str,
+                new_scim_id: &'a str,
+            ) -> StoreFuture<'a, bool> {
+                Box::pin(async move {
+                    use sqlx::Row;
+                    let row = sqlx::query(
+                        "UPDATE identities SET scim_id = $4 WHERE tenant = $1 AND resource_type = $2 AND scim_id = $3 RETURNING backend_key",
+                    )
+                    .bind(scope.tenant)
+                    .bind(scope.resource_type)
+                    .bind(scim_id)
+                    .bind(new_scim_id)
+                    .fetch_optional(&self.pool)
+                    .await;
+                    self.forget_external_ids();
+                    match row? {
+                        Some(row) => {
+                            let key: String = row.try_get("backend_key")?;
+                            // The old id is gone, the platform object is not.
+                            self.announce(scope, scim_id, &key, false).await?;
+                            Ok(true)
+                        }
+                        None => Ok(false),
+                    }
+                })
+            }
+
             fn page<'a>(
                 &'a self,
                 scope: Scope<'a>,

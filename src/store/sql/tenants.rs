@@ -8,7 +8,7 @@ macro_rules! sql_tenants_store {
                 Box::pin(async move {
                     // Any conflict: the id, or a backend another tenant fronts.
                     let done = sqlx::query(
-                        "INSERT INTO tenants (id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token, deprovision, reactivate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+                        "INSERT INTO tenants (id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token, deprovision, reactivate, extensions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
                     )
                     .bind(&tenant.id)
                     .bind(&tenant.name)
@@ -21,6 +21,7 @@ macro_rules! sql_tenants_store {
                     .bind(i64::from(tenant.bare_token))
                     .bind(tenant.deprovision.as_str())
                     .bind(i64::from(tenant.reactivate))
+                    .bind(tenant.extensions.to_string())
                     .execute(&self.pool)
                     .await?;
                     if done.rows_affected() == 0 {
@@ -57,7 +58,7 @@ macro_rules! sql_tenants_store {
                             .fetch_optional(&mut *tx)
                             .await?;
                     let done = sqlx::query(
-                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6, dialect = $8, bare_token = $9, deprovision = $10, reactivate = $11 WHERE id = $1 AND updated = $7 AND (backend = $4 OR NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1))",
+                        "UPDATE tenants SET name = $2, enabled = $3, backend = $4, max_token_lifetime_days = $5, updated = $6, dialect = $8, bare_token = $9, deprovision = $10, reactivate = $11, extensions = $12 WHERE id = $1 AND updated = $7 AND (backend = $4 OR NOT EXISTS (SELECT 1 FROM identities WHERE tenant = $1))",
                     )
                     .bind(&tenant.id)
                     .bind(&tenant.name)
@@ -70,6 +71,7 @@ macro_rules! sql_tenants_store {
                     .bind(i64::from(tenant.bare_token))
                     .bind(tenant.deprovision.as_str())
                     .bind(i64::from(tenant.reactivate))
+                    .bind(tenant.extensions.to_string())
                     .execute(&mut *tx)
                     .await;
                     let done = match done {
@@ -162,7 +164,7 @@ macro_rules! sql_tenants_store {
                 Box::pin(async move {
                     use sqlx::Row;
                     let rows = sqlx::query(
-                        "SELECT id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token, deprovision, reactivate FROM tenants WHERE ($1 = '' OR id = $1) ORDER BY id",
+                        "SELECT id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token, deprovision, reactivate, extensions FROM tenants WHERE ($1 = '' OR id = $1) ORDER BY id",
                     )
                     .bind(id.unwrap_or_default())
                     .fetch_all(&self.pool)
@@ -177,6 +179,7 @@ macro_rules! sql_tenants_store {
                         let bare_token: i64 = row.try_get("bare_token")?;
                         let deprovision: String = row.try_get("deprovision")?;
                         let reactivate: i64 = row.try_get("reactivate")?;
+                        let extensions: String = row.try_get("extensions")?;
                         out.push(super::TenantRecord {
                             id: row.try_get("id")?,
                             name: row.try_get("name")?,
@@ -197,6 +200,9 @@ macro_rules! sql_tenants_store {
                                 || StoreError::Corrupt(format!("tenant deprovisioning {deprovision:?}")),
                             )?,
                             reactivate: reactivate != 0,
+                            extensions: serde_json::from_str(&extensions).map_err(|e| {
+                                StoreError::Corrupt(format!("tenant extensions: {e}"))
+                            })?,
                             created: sql::parse_time(&created)?,
                             updated: sql::parse_time(&updated)?,
                         });
