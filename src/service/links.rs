@@ -549,6 +549,13 @@ impl Resources<'_> {
         {
             return Err(not_found(self.type_id(), &identity.scim_id).into());
         }
+        self.forget_kept(identity).await;
+        Ok(new_id)
+    }
+
+    /// Forgets what the cache holds of a link whose platform object stays: not marked
+    /// deleted, the object may be linked again.
+    async fn forget_kept(&self, identity: &Identity) {
         self.gw
             .cache
             .forget_change(&Change {
@@ -560,7 +567,6 @@ impl Resources<'_> {
             })
             .await;
         self.forget_name(identity).await;
-        Ok(new_id)
     }
 
     /// Drops a link whose platform object stays (and may be linked again under a new SCIM id),
@@ -570,18 +576,7 @@ impl Resources<'_> {
             .links
             .delete(self.scope(), &identity.scim_id)
             .await?;
-        // Not marked deleted: the platform object is still there and may be linked again.
-        self.gw
-            .cache
-            .forget_change(&Change {
-                tenant: self.gw.tenant.clone(),
-                resource_type: self.type_id().to_owned(),
-                scim_id: identity.scim_id.clone(),
-                backend_key: identity.backend_key.clone(),
-                deleted: false,
-            })
-            .await;
-        self.forget_name(identity).await;
+        self.forget_kept(identity).await;
         Ok(())
     }
 }
