@@ -153,9 +153,10 @@ where
                 Err(answer) => answer.scim_response(),
             }
         }
-        ScimRoute::ServiceProviderConfig => {
-            scim_json(StatusCode::OK, &discovery.service_provider_config(base_url))
-        }
+        ScimRoute::ServiceProviderConfig => scim_json(
+            StatusCode::OK,
+            &discovery.service_provider_config(base_url, admitted.tenant.dialect),
+        ),
         // RFC 7644 §4: discovery endpoints SHOULD answer a filter with 403.
         ScimRoute::ResourceTypes | ScimRoute::Schemas if has_filter(&query) => scim_error(
             &ScimError::forbidden("filtering is not supported on discovery endpoints"),

@@ -44,7 +44,9 @@ where
     match segments.as_slice() {
         ["ServiceProviderConfigs"] if get => json_response(
             StatusCode::OK,
-            &v1::service_provider_config_v1(&discovery.service_provider_config(base_url)),
+            &v1::service_provider_config_v1(
+                &discovery.service_provider_config(base_url, admitted.tenant.dialect),
+            ),
         ),
         ["ServiceProviderConfigs"] => method_not_allowed("GET"),
         ["Schemas", ..] if !get => method_not_allowed("GET"),

@@ -20,6 +20,9 @@ async fn discovery_tells_the_truth() {
     assert_eq!(spc["etag"]["supported"], true);
     assert_eq!(spc["changePassword"]["supported"], false);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    let dialect = &spc["urn:ietf:params:scim:schemas:extension:scimgate:2.0:Dialect"];
+    assert_eq!(dialect["dialect"], "lenient");
+    assert!(dialect["departures"].as_str().unwrap().contains("Entra"));
 
     let types = h.get("/ResourceTypes").await.expect(200);
     assert_eq!(types["totalResults"], 2);

@@ -784,6 +784,28 @@ async fn a_tenant_reads_strictly_or_leniently_and_may_take_bare_tokens() {
     assert_eq!(made["bareToken"], false);
     let (_, token) = make_token(&h, "acme", "entra").await;
     let base = tenant_url(&h, "acme");
+    // The configuration says how the tenant reads requests, truthfully.
+    let spc = h
+        .call_as(
+            &token,
+            Method::GET,
+            &format!("{base}/ServiceProviderConfig"),
+            None,
+            &[],
+        )
+        .await
+        .expect(200);
+    const DIALECT: &str = "urn:ietf:params:scim:schemas:extension:scimgate:2.0:Dialect";
+    assert!(spc["schemas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == DIALECT));
+    assert_eq!(spc[DIALECT]["dialect"], "strict");
+    assert_eq!(
+        spc[DIALECT]["profile"],
+        "draft-zollner-scim-interop-profile"
+    );
     create_user(&h, &base, &token, "ada").await.expect(201);
     let search = |filter: &'static str| {
         let url = format!("{base}/Users?{}", crate::support::filter_query(filter));
