@@ -9,10 +9,6 @@ use serde_json::{json, Value};
 use crate::scim::bulk::{MAX_OPERATIONS, MAX_PAYLOAD_SIZE};
 use crate::scim::list::list_response;
 use crate::scim::schema::{Registry, ResourceType, Schema};
-use crate::scim::Dialect;
-
-/// The gateway's extension of the ServiceProviderConfig saying how a tenant reads requests.
-pub const DIALECT_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:scimgate:2.0:Dialect";
 
 /// The discovery documents of one backend: only the resource types its mapping serves.
 pub struct Discovery {
@@ -63,30 +59,13 @@ impl Discovery {
             .collect()
     }
 
-    /// The ServiceProviderConfig document (RFC 7643 §5), its location under `base_url`. It
-    /// says how the tenant reads requests ([`DIALECT_SCHEMA`]): strict, following the SCIM
-    /// interoperability profile, or lenient, with the IdP dialects it accepts.
-    pub fn service_provider_config(&self, base_url: &str, dialect: Dialect) -> Value {
-        let (profile, departures) = match dialect {
-            Dialect::Strict => (
-                Some("draft-zollner-scim-interop-profile"),
-                "none: requests are read as RFC 7644 and the interoperability profile have them",
-            ),
-            Dialect::Lenient => (
-                None,
-                "IdP forms RFC 7644 refuses are read as the IdP means them: Entra ID's filter forms, unquoted filter values, one-element arrays, empty strings that clear, undeclared extension schemas left out, SCIM 1.1 bodies at the 2.0 URL",
-            ),
-        };
+    /// The ServiceProviderConfig document (RFC 7643 §5), its location under `base_url`; its
+    /// `documentationUri` says how the tenant reads requests (`documentation`: the dialect's
+    /// page the gateway serves).
+    pub fn service_provider_config(&self, base_url: &str, documentation: &str) -> Value {
         json!({
-            "schemas": [
-                "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig",
-                DIALECT_SCHEMA,
-            ],
-            DIALECT_SCHEMA: {
-                "dialect": dialect.as_str(),
-                "profile": profile,
-                "departures": departures,
-            },
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+            "documentationUri": documentation,
             "patch": {"supported": true},
             "bulk": {
                 "supported": true,

@@ -246,6 +246,8 @@ pub struct TenantRequest {
     pub discovery: Arc<Discovery>,
     /// The tenant's SCIM base URL as the IdP sees it.
     pub base_url: String,
+    /// The gateway's origin (`https://host`) as the IdP sees it.
+    pub origin: String,
 }
 
 impl TenantRequest {
@@ -340,7 +342,11 @@ where
                     Err(answer) => return Ok(answer.admin_response()),
                 },
                 // Public: OAuth clients authenticate in the token request.
-                Area::Health | Area::Info | Area::OAuth { .. } | Area::Nowhere => {}
+                Area::Health
+                | Area::Info
+                | Area::DialectDoc(_)
+                | Area::OAuth { .. }
+                | Area::Nowhere => {}
             }
             inner.call(Request::from_parts(parts, body)).await
         })
@@ -393,11 +399,11 @@ async fn admit_scim(
             &record,
         )));
     };
+    let origin = origin_url(state, &request.headers, &request.uri);
     let mut base_url = match version {
         ScimVersion::V2 => base_url(state, &request.headers, &request.uri),
         ScimVersion::V1 => format!(
-            "{}{}",
-            origin_url(state, &request.headers, &request.uri),
+            "{origin}{}",
             v1_base_path(&state.base_path).unwrap_or_default()
         ),
     };
@@ -416,6 +422,7 @@ async fn admit_scim(
         gateway,
         discovery,
         base_url,
+        origin,
     })
 }
 

@@ -92,6 +92,16 @@ where
     match routes::area(request.method(), &path, &state.base_path, surface) {
         Area::Health => empty(StatusCode::NO_CONTENT),
         Area::Info => build_info(),
+        Area::DialectDoc(dialect) => {
+            let mut response = empty(StatusCode::OK);
+            *response.body_mut() =
+                http_body_util::Full::new(Bytes::from_static(dialect.documentation().as_bytes()));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        }
         Area::Admin => {
             let caller = request.extensions().get::<AdminCaller>().cloned();
             admin::route(&state, surface, caller, request).await

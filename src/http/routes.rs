@@ -8,7 +8,7 @@ use http::{header, HeaderValue, Method, StatusCode};
 use super::error::ErrorAnswer;
 use super::response::HttpResponse;
 use super::Surface;
-use crate::scim::ResourceKind;
+use crate::scim::{Dialect, ResourceKind};
 use crate::tenants::DEFAULT_TENANT;
 
 /// The admin API's path prefix.
@@ -21,6 +21,9 @@ pub enum Area<'a> {
     Health,
     /// `GET /info`: version and commit (public).
     Info,
+    /// `GET /docs/dialect/<dialect>`: what a tenant of that dialect accepts (public; a
+    /// ServiceProviderConfig's `documentationUri`).
+    DialectDoc(Dialect),
     /// `/admin/v1...` on a listener that serves the admin API.
     Admin,
     /// A tenant's OAuth authorization server (public: its clients authenticate in the token
@@ -107,10 +110,12 @@ pub fn landing(method: &Method, path: &str, base_path: &str, surface: Surface) -
             admin: false,
             bulk: version == ScimVersion::V2 && ScimRoute::parse(rest) == ScimRoute::Bulk,
         },
-        Area::Health | Area::Info | Area::OAuth { .. } | Area::Nowhere => Landing {
-            admin: false,
-            bulk: false,
-        },
+        Area::Health | Area::Info | Area::DialectDoc(_) | Area::OAuth { .. } | Area::Nowhere => {
+            Landing {
+                admin: false,
+                bulk: false,
+            }
+        }
     }
 }
 
@@ -119,6 +124,11 @@ pub fn area<'a>(method: &Method, path: &'a str, base_path: &str, surface: Surfac
     match (path, method) {
         ("/healthz", &Method::GET) => return Area::Health,
         ("/info", &Method::GET) => return Area::Info,
+        (_, &Method::GET) => {
+            if let Some(dialect) = path.strip_prefix("/docs/dialect/").and_then(Dialect::parse) {
+                return Area::DialectDoc(dialect);
+            }
+        }
         _ => {}
     }
     let admin_path = path == ADMIN_PREFIX

@@ -155,7 +155,7 @@ where
         }
         ScimRoute::ServiceProviderConfig => scim_json(
             StatusCode::OK,
-            &discovery.service_provider_config(base_url, admitted.tenant.dialect),
+            &discovery.service_provider_config(base_url, &dialect_doc(&admitted)),
         ),
         // RFC 7644 §4: discovery endpoints SHOULD answer a filter with 403.
         ScimRoute::ResourceTypes | ScimRoute::Schemas if has_filter(&query) => scim_error(
@@ -210,6 +210,15 @@ fn single(
         }
     }
     response
+}
+
+/// Where the gateway documents how the tenant reads requests (its dialect).
+pub(super) fn dialect_doc(admitted: &TenantRequest) -> String {
+    format!(
+        "{}/docs/dialect/{}",
+        admitted.origin,
+        admitted.tenant.dialect.as_str()
+    )
 }
 
 fn not_modified(version: &str) -> HttpResponse {

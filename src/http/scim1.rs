@@ -45,7 +45,7 @@ where
         ["ServiceProviderConfigs"] if get => json_response(
             StatusCode::OK,
             &v1::service_provider_config_v1(
-                &discovery.service_provider_config(base_url, admitted.tenant.dialect),
+                &discovery.service_provider_config(base_url, &scim::dialect_doc(&admitted)),
             ),
         ),
         ["ServiceProviderConfigs"] => method_not_allowed("GET"),

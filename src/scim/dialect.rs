@@ -66,4 +66,44 @@ impl Dialect {
     pub fn is_lenient(self) -> bool {
         self == Dialect::Lenient
     }
+
+    /// What a tenant of this dialect accepts, for people: the document a ServiceProviderConfig's
+    /// `documentationUri` points to (the gateway serves it at `/docs/dialect/<name>`).
+    pub fn documentation(self) -> &'static str {
+        match self {
+            Dialect::Strict => STRICT_DOCUMENTATION,
+            Dialect::Lenient => LENIENT_DOCUMENTATION,
+        }
+    }
 }
+
+const STRICT_DOCUMENTATION: &str = "\
+scimgate: the strict dialect
+
+Requests are read as RFC 7644 has them, and as the SCIM interoperability profile
+(draft-zollner-scim-interop-profile) tightens it:
+- unknown attributes, and members of schemas the resource type does not have: 400 invalidSyntax;
+- a filter on an attribute no schema defines: 400 invalidFilter;
+- a PATCH operation without a path: 400 invalidPath;
+- DELETE deletes the platform account (no other deprovisioning policy is allowed);
+- the IdP forms the lenient dialect reads are answered with the RFC's error.
+";
+
+const LENIENT_DOCUMENTATION: &str = "\
+scimgate: the lenient dialect
+
+RFC 7644, and also these forms of real IdPs, read as the IdP means them (each is answered with
+the RFC's error in the strict dialect):
+- emails[type eq \"work\"].value eq \"x\" in a filter (Microsoft Entra ID): read as
+  emails[type eq \"work\" and value eq \"x\"];
+- unquoted filter values, externalId eq 5f1c-77 (Microsoft Entra ID): read as strings (numbers
+  where the attribute is an integer or decimal);
+- one-element arrays for single-valued attributes in PATCH (Microsoft Entra ID's manager): read
+  as the element;
+- members of extension schemas the tenant does not declare (Microsoft Entra ID's own): left out,
+  with a warning in the gateway's log;
+- an empty string for a single-valued attribute (Microsoft Entra ID's null update): clears it;
+- a SCIM 1.1 body at the 2.0 URL (OneLogin): read as SCIM 1.1, answered in 2.0 form;
+- a filter on an attribute no schema defines matches nothing, and a PATCH operation without a
+  path applies to the resource (RFC 7644; the interoperability profile refuses both).
+";

@@ -20,9 +20,11 @@ async fn discovery_tells_the_truth() {
     assert_eq!(spc["etag"]["supported"], true);
     assert_eq!(spc["changePassword"]["supported"], false);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
-    let dialect = &spc["urn:ietf:params:scim:schemas:extension:scimgate:2.0:Dialect"];
-    assert_eq!(dialect["dialect"], "lenient");
-    assert!(dialect["departures"].as_str().unwrap().contains("Entra"));
+    // How the tenant reads requests: the gateway's page for its dialect.
+    let doc = spc["documentationUri"].as_str().unwrap();
+    assert_eq!(doc, h.url("").replace("/scim/v2", "/docs/dialect/lenient"));
+    let text = h.http.get(doc).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("Microsoft Entra ID"), "{text}");
 
     let types = h.get("/ResourceTypes").await.expect(200);
     assert_eq!(types["totalResults"], 2);
