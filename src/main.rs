@@ -433,6 +433,16 @@ async fn demo(
     println!("  scimgate tokens --tenant acme create --name okta   # prints its token once");
     println!("  (its SCIM base URL: {}/acme)", demo.scim_url);
     println!();
+    println!(
+        "SCIM 1.1 (OneLogin): {} with the same token.",
+        demo.scim_url.replace("/scim/v2", "/scim/v1")
+    );
+    println!(
+        "OAuth client credentials (Entra's gallery): `scimgate oauth-clients create --name entra`, \
+         then POST {}/oauth/default/token",
+        demo.admin_url
+    );
+    println!();
     println!("Press Ctrl-C to stop.");
     shutdown_signal().await;
     demo.stop().await;
