@@ -141,6 +141,7 @@ pub async fn build_with(
         base_path: config.server.base_path.clone(),
         public_url: config.server.public_url.clone(),
         max_body_bytes: config.server.max_body_bytes,
+        max_header_bytes: config.server.max_header_bytes,
         request_timeout: config.server.request_timeout,
         discovery,
     }))
@@ -270,9 +271,16 @@ pub async fn serve(
     surface: Surface,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let max_header_bytes = state.max_header_bytes;
     let service = service(state, surface);
     let graceful = GracefulShutdown::new();
-    let builder = ConnectionBuilder::new(TokioExecutor::new());
+    let mut builder = ConnectionBuilder::new(TokioExecutor::new());
+    // Request heads within max_header_bytes: hyper answers a larger one (or more than its
+    // default 100 headers) with 431 and closes the connection, before any layer runs.
+    builder.http1().max_buf_size(max_header_bytes);
+    builder
+        .http2()
+        .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

@@ -357,6 +357,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             public_url: None,
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: crate::config::DEFAULT_MAX_HEADER_BYTES,
         },
         scim: ScimConfig {
             max_results: 200,

@@ -3,6 +3,8 @@
 //! once; `scimgate check` runs exactly this code.
 
 mod raw;
+
+pub use raw::DEFAULT_MAX_HEADER_BYTES;
 mod secret;
 
 use std::net::SocketAddr;
@@ -31,6 +33,9 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Largest request body accepted (`server.max_body_bytes`); larger ones are answered 413.
     pub max_body_bytes: usize,
+    /// Largest request head, request line and headers (`server.max_header_bytes`); a larger
+    /// one, or more than 100 headers, is answered 431 and the connection closed.
+    pub max_header_bytes: usize,
 }
 
 /// The `[scim]` section: how much one list or filter request may cost.
@@ -286,6 +291,13 @@ impl Config {
         if raw.server.max_body_bytes < 1024 {
             problems.add(path, "server.max_body_bytes", "must be at least 1024");
         }
+        if raw.server.max_header_bytes < raw::MIN_MAX_HEADER_BYTES {
+            problems.add(
+                path,
+                "server.max_header_bytes",
+                format!("must be at least {}", raw::MIN_MAX_HEADER_BYTES),
+            );
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -299,6 +311,7 @@ impl Config {
                 public_url,
                 request_timeout: Duration::from_secs(raw.server.request_timeout_secs.max(1)),
                 max_body_bytes: raw.server.max_body_bytes,
+                max_header_bytes: raw.server.max_header_bytes,
             },
             scim: ScimConfig {
                 max_results: raw.scim.max_results,

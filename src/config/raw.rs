@@ -52,7 +52,15 @@ pub struct RawServer {
     pub request_timeout_secs: u64,
     /// `server.max_body_bytes`: largest request body accepted.
     pub max_body_bytes: usize,
+    /// `server.max_header_bytes`: largest request head (request line and headers) accepted.
+    pub max_header_bytes: usize,
 }
+
+/// The default `server.max_header_bytes`: room for a JWT bearer token several times over.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The least `server.max_header_bytes` (hyper's smallest read buffer).
+pub const MIN_MAX_HEADER_BYTES: usize = 8 * 1024;
 
 impl Default for RawServer {
     fn default() -> Self {
@@ -62,6 +70,7 @@ impl Default for RawServer {
             public_url: None,
             request_timeout_secs: 30,
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
         }
     }
 }

@@ -97,7 +97,7 @@ where
         }
     }
     let bytes = body_bytes(request).await?;
-    serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+    crate::scim::json::parse_body(&bytes).map_err(|e| {
         ErrorAnswer::from_scim(&ScimError::bad_request(
             ScimType::InvalidSyntax,
             format!("the request body is not valid JSON: {e}"),

@@ -64,6 +64,8 @@ pub struct HttpState {
     pub public_url: Option<String>,
     /// The largest request body (other than `/Bulk`'s).
     pub max_body_bytes: usize,
+    /// The largest request head (request line and headers).
+    pub max_header_bytes: usize,
     /// The whole-request limit (other than `/Bulk`'s).
     pub request_timeout: Duration,
     /// What each backend serves, by backend name.

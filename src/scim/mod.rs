@@ -10,6 +10,7 @@ pub mod dialect;
 pub mod error;
 pub mod etag;
 pub mod filter;
+pub mod json;
 pub mod lenient;
 pub mod list;
 pub mod op;

@@ -788,9 +788,12 @@ pub(crate) fn normalize_value(
         }
         return normalize_single(attr, v, label);
     }
-    let items: Vec<&Value> = match v {
-        Value::Array(items) => items.iter().collect(),
-        other => vec![other],
+    // RFC 7643 §2.4: a multi-valued attribute is an array, even of one value; a lone object
+    // or string is refused rather than guessed at.
+    let Value::Array(items) = v else {
+        return Err(invalid_value(format!(
+            "\"{label}\" is multi-valued: send an array of values"
+        )));
     };
     let mut out = Vec::new();
     for item in items {
@@ -1273,7 +1276,7 @@ mod tests {
             "USERNAME": "bjensen",
             "Active": "False",
             "name": {"GIVENNAME": "Barbara"},
-            "emails": {"value": "b@example.com", "PRIMARY": "true"},
+            "emails": [{"value": "b@example.com", "PRIMARY": "true"}],
             "nickName": null,
             "phoneNumbers": [],
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "42",
@@ -1447,12 +1450,14 @@ mod tests {
         let out = normalize_resource(
             &r,
             rt,
-            &json!({"count": 3.0, "ratio": 1.5, "seen": "2011-05-13T04:42:34Z", "tags": "one"}),
+            &json!({"count": 3.0, "ratio": 1.5, "seen": "2011-05-13T04:42:34Z", "tags": ["one"]}),
         )
         .unwrap();
         assert_eq!(out["count"], json!(3));
         assert_eq!(out["tags"], json!(["one"]));
         for bad in [
+            // Multi-valued: an array, even of one value (RFC 7643 §2.4).
+            json!({"tags": "one"}),
             json!({"count": 1.5}),
             json!({"count": "3"}),
             json!({"ratio": "1.5"}),

@@ -17,6 +17,7 @@ mod entra;
 mod explain;
 mod gitlab;
 mod groups;
+mod hostile;
 mod jupyterhub;
 mod jupyterhub_scim;
 mod lifecycle;
