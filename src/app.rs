@@ -24,7 +24,7 @@ use tower_http::trace::TraceLayer;
 use crate::admin::Admin;
 use crate::audit::Audit;
 use crate::auth::{Authenticator, StaticTokens};
-use crate::backend::{HttpPlatform, Platform};
+use crate::backend::{HttpPlatform, Platform, Resilient};
 use crate::cache::LookupCache;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfiguredBackend};
@@ -62,7 +62,11 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
             &backend.mapping.platform,
         )
         .map_err(|e| StartError::Backend(format!("backend {name}: {e}")))?;
-        Ok(Arc::new(platform))
+        // Retries where safe, Retry-After honoured, a breaker per backend.
+        Ok(Arc::new(Resilient::new(
+            Arc::new(platform),
+            backend.config.resilience.clone(),
+        )))
     })
     .await
 }

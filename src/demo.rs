@@ -56,6 +56,10 @@ pub struct DemoOptions {
     /// Front the built-in GitLab emulator with `config/mappings/gitlab.toml` (unless `front`
     /// names another platform).
     pub gitlab: bool,
+    /// The emulated Coders' `timeout_secs` (tests of slow platforms shorten it).
+    pub platform_timeout: Duration,
+    /// The emulated Coders' retries and breaker.
+    pub resilience: crate::backend::Policy,
 }
 
 /// A platform the demo fronts in place of the emulated Coder.
@@ -94,6 +98,8 @@ impl Default for DemoOptions {
             extra_backends: Vec::new(),
             front: None,
             gitlab: false,
+            platform_timeout: Duration::from_secs(10),
+            resilience: crate::backend::Policy::default(),
         }
     }
 }
@@ -204,6 +210,8 @@ fn coder_backend(
     emulator: &CoderEmulator,
     url: &str,
     token: &str,
+    timeout: Duration,
+    resilience: &crate::backend::Policy,
 ) -> Result<ConfiguredBackend, DemoError> {
     let mut problems = Problems::default();
     let mapping = compile_mapping_str(
@@ -229,9 +237,10 @@ fn coder_backend(
     Ok(ConfiguredBackend {
         config: BackendConfig {
             base_url: url.to_owned(),
-            timeout: Duration::from_secs(10),
+            timeout,
             credential: Some(Secret::new(token.to_owned())),
             settings,
+            resilience: resilience.clone(),
         },
         mapping,
     })
@@ -256,6 +265,7 @@ fn fronted_backend(
                 timeout: Duration::from_secs(10),
                 credential: Some(Secret::new(front.credential.clone())),
                 settings: front.settings.clone(),
+                resilience: crate::backend::Policy::default(),
             },
             mapping,
         }),
@@ -333,6 +343,8 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             &emulator,
             &emulator_url,
             &emulator_token,
+            options.platform_timeout,
+            &options.resilience,
         )?,
     };
     backends.insert(DEFAULT_BACKEND.to_owned(), default_backend);
@@ -342,7 +354,15 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         let (extra, url, token, listener) = new_emulator().await?;
         backends.insert(
             name.clone(),
-            coder_backend(&registry, mapping_text, &extra, &url, &token)?,
+            coder_backend(
+                &registry,
+                mapping_text,
+                &extra,
+                &url,
+                &token,
+                options.platform_timeout,
+                &options.resilience,
+            )?,
         );
         extra_emulators.push((name.clone(), extra.clone()));
         emulator_listeners.push((extra, listener));

@@ -1,6 +1,6 @@
 //! Failed platform calls, classified once where they happen: who is at fault and whether a
-//! retry is safe. The HTTP layer turns them into SCIM answers and logs both; a retry policy can
-//! be built on [`Retry`] (none retries yet).
+//! retry is safe. The HTTP layer turns them into SCIM answers and logs both; `resilience.rs`
+//! retries on [`Retry`].
 
 use std::time::Duration;
 
@@ -42,6 +42,8 @@ pub enum Failure {
     Unreachable(String),
     /// The rendered request cannot be sent (a header value HTTP does not allow).
     InvalidRequest(String),
+    /// Calls to the platform are refused for a while: it kept failing (the circuit is open).
+    CircuitOpen,
     /// The platform answered with an error status.
     Refused {
         /// The platform's HTTP status.
@@ -64,6 +66,8 @@ pub struct PlatformError {
     pub fault: Fault,
     /// Whether the same call may be sent again.
     pub retry: Retry,
+    /// How long the platform (or the breaker) asks to wait before another try, when known.
+    pub retry_after: Option<Duration>,
 }
 
 impl std::fmt::Display for Failure {
@@ -72,6 +76,7 @@ impl std::fmt::Display for Failure {
             Failure::Timeout(after) => write!(f, "the platform did not answer within {after:?}"),
             Failure::Unreachable(cause) => write!(f, "cannot reach the platform: {cause}"),
             Failure::InvalidRequest(cause) => write!(f, "invalid request to the platform: {cause}"),
+            Failure::CircuitOpen => f.write_str("the platform keeps failing; its calls are paused"),
             Failure::Refused { message, .. } => f.write_str(message),
         }
     }
@@ -93,6 +98,7 @@ impl PlatformError {
             failure: Failure::Timeout(after),
             fault: Fault::Platform,
             retry: retry_by_method(method),
+            retry_after: None,
         }
     }
 
@@ -107,6 +113,7 @@ impl PlatformError {
             } else {
                 Retry::Safe
             },
+            retry_after: None,
         }
     }
 
@@ -116,6 +123,7 @@ impl PlatformError {
             failure: Failure::InvalidRequest(cause),
             fault: Fault::Gateway,
             retry: Retry::Pointless,
+            retry_after: None,
         }
     }
 
@@ -148,7 +156,26 @@ impl PlatformError {
             },
             fault,
             retry,
+            retry_after: None,
         }
+    }
+
+    /// Refused at once by the breaker, to be tried again after `wait`.
+    pub fn circuit_open(wait: Duration) -> PlatformError {
+        PlatformError {
+            failure: Failure::CircuitOpen,
+            fault: Fault::Platform,
+            retry: Retry::Safe,
+            retry_after: Some(wait),
+        }
+    }
+
+    /// This error with the wait the platform asked for (when it asked).
+    pub fn with_retry_after(mut self, wait: Option<Duration>) -> PlatformError {
+        if wait.is_some() {
+            self.retry_after = wait;
+        }
+        self
     }
 
     /// What the refusal means for the IdP's request, when the mapping says.

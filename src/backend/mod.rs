@@ -1,16 +1,19 @@
 //! The platform edge: the [`Platform`] trait the service calls, its HTTP implementation
 //! ([`HttpPlatform`]), and [`PlatformError`], which says of every failed call who is at fault
 //! (the IdP's request, the platform, or the gateway's own setup) and whether sending it again
-//! is safe. Answers are returned as they came, for the mapping to interpret.
+//! is safe; [`Resilient`] retries what is safe to retry and pauses calls to a platform that
+//! keeps failing. Answers are returned as they came, for the mapping to interpret.
 
 mod client;
 mod error;
+pub mod resilience;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use client::HttpPlatform;
 pub use error::{Failure, Fault, PlatformError, Retry};
+pub use resilience::{Policy, Resilient};
 
 use serde_json::{Map, Value};
 

@@ -88,6 +88,9 @@ pub struct BackendConfig {
     pub credential: Option<Secret>,
     /// Values the mapping reads as `settings.<name>`.
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// Retries and the circuit breaker (`retry_attempts`, `breaker_failures`,
+    /// `breaker_cooldown_secs`).
+    pub resilience: crate::backend::Policy,
 }
 
 /// A platform the gateway can front: where it is, how to call it, and its compiled mapping.
@@ -434,11 +437,30 @@ fn compile_backend(
             ),
         );
     }
+    for (name, value, least) in [
+        ("retry_attempts", u64::from(raw.retry_attempts), 1),
+        ("breaker_failures", u64::from(raw.breaker_failures), 1),
+        ("breaker_cooldown_secs", raw.breaker_cooldown_secs, 1),
+    ] {
+        if value < least {
+            problems.add(
+                path,
+                &format!("{key}.{name}"),
+                format!("must be at least {least}"),
+            );
+        }
+    }
     let config = BackendConfig {
         base_url,
         timeout: Duration::from_secs(raw.timeout_secs.max(1)),
         credential,
         settings: raw.settings.clone(),
+        resilience: crate::backend::Policy {
+            attempts: raw.retry_attempts.clamp(1, 10),
+            breaker_threshold: raw.breaker_failures.max(1),
+            breaker_cooldown: Duration::from_secs(raw.breaker_cooldown_secs.max(1)),
+            ..crate::backend::Policy::default()
+        },
     };
     // Build the platform client now, so a credential HTTP cannot carry is reported by `check`
     // rather than at `serve`.

@@ -192,9 +192,30 @@ pub struct RawBackend {
     /// `settings`: values the mapping reads as `settings.<name>`.
     #[serde(default)]
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// `retry_attempts`: attempts per platform call where a retry is safe (default 3; 1: none).
+    #[serde(default = "default_retry_attempts")]
+    pub retry_attempts: u32,
+    /// `breaker_failures`: platform failures in a row that pause its calls (default 5).
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// `breaker_cooldown_secs`: how long the calls are paused (default 10).
+    #[serde(default = "default_breaker_cooldown")]
+    pub breaker_cooldown_secs: u64,
 }
 
 fn default_backend_timeout() -> u64 {
+    10
+}
+
+fn default_retry_attempts() -> u32 {
+    3
+}
+
+fn default_breaker_failures() -> u32 {
+    5
+}
+
+fn default_breaker_cooldown() -> u64 {
     10
 }
 

@@ -22,6 +22,8 @@ pub struct ErrorAnswer {
     pub scim_type: Option<ScimType>,
     /// What went wrong, for the caller.
     pub detail: String,
+    /// How long the caller should wait before trying again (`Retry-After`), when known.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// The status of each kind of SCIM error (RFC 7644 §3.12, Table 8).
@@ -46,6 +48,7 @@ impl ErrorAnswer {
             status,
             scim_type: None,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -55,6 +58,7 @@ impl ErrorAnswer {
             status: status_of(err.kind),
             scim_type: err.scim_type,
             detail: err.detail.clone(),
+            retry_after: None,
         }
     }
 
@@ -119,6 +123,7 @@ impl ErrorAnswer {
                         "Membership changed only in part: {} failed; every other member's change was made.",
                         listed.join("; ")
                     ),
+                    retry_after: None,
                 }
             }
             ServiceError::MembersNotSet { created, cause } => {
@@ -187,7 +192,18 @@ impl ErrorAnswer {
     pub fn scim_response(&self) -> HttpResponse {
         let mut response = scim_json(self.status, &self.scim_body());
         self.add_challenge(&mut response, "Bearer realm=\"scimgate\"");
+        self.add_retry_after(&mut response);
         response
+    }
+
+    /// `Retry-After` in whole seconds (at least 1), when the wait is known (RFC 9110 §10.2.3).
+    fn add_retry_after(&self, response: &mut HttpResponse) {
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
     }
 
     /// The answer in SCIM 1.1's form: `{"Errors": [{"description", "code"}]}` (1.1 §3.9).
@@ -195,6 +211,7 @@ impl ErrorAnswer {
         let body = crate::scim::v1::answer_to_v1(self.status.as_u16(), &self.scim_body());
         let mut response = json_response(self.status, &body);
         self.add_challenge(&mut response, "Bearer realm=\"scimgate\"");
+        self.add_retry_after(&mut response);
         response
     }
 
@@ -230,7 +247,7 @@ fn internal() -> ErrorAnswer {
 /// 504 that names no internals (the platform's own words may hold stack traces or proxy pages:
 /// they are logged, not answered).
 fn platform_error(err: &PlatformError) -> ErrorAnswer {
-    match &err.failure {
+    let answer = match &err.failure {
         Failure::Refused {
             meaning: Some(meaning),
             ..
@@ -246,6 +263,10 @@ fn platform_error(err: &PlatformError) -> ErrorAnswer {
             tracing::warn!(%cause, retry = ?err.retry, "platform unreachable");
             ErrorAnswer::new(StatusCode::BAD_GATEWAY, "The platform cannot be reached.")
         }
+        Failure::CircuitOpen => ErrorAnswer::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The platform kept failing; the gateway pauses its calls for a moment. Try again later.",
+        ),
         Failure::InvalidRequest(cause) => {
             tracing::error!(%cause, "mapping rendered an invalid platform request");
             ErrorAnswer::new(
@@ -253,6 +274,17 @@ fn platform_error(err: &PlatformError) -> ErrorAnswer {
                 "The gateway could not build the platform request; see the gateway log.",
             )
         }
+        // The platform throttles the gateway: the IdP is asked to slow down, by as much as
+        // the platform asked.
+        Failure::Refused { status: 429, .. } => ErrorAnswer::from_scim(&ScimError::new(
+            ErrorKind::Throttled,
+            None,
+            "The platform is throttling requests; try again later.",
+        )),
+        Failure::Refused { status: 503, .. } => ErrorAnswer::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The platform is not available right now; try again later.",
+        ),
         Failure::Refused {
             status, message, ..
         } => {
@@ -262,6 +294,10 @@ fn platform_error(err: &PlatformError) -> ErrorAnswer {
                 format!("The platform failed (HTTP {status}); see the gateway log."),
             )
         }
+    };
+    ErrorAnswer {
+        retry_after: err.retry_after,
+        ..answer
     }
 }
 

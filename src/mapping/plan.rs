@@ -77,7 +77,19 @@ impl CallSpec {
         settings: &Value,
     ) -> Result<Value, MappingError> {
         let Some(expr) = &self.object else {
-            return Ok(Value::clone(response.body.value()));
+            // The answer is the object: anything else (a body that is not JSON, a list, an
+            // empty answer) is no object to read fields from.
+            return match response.body.value().as_ref() {
+                object @ Value::Object(_) => Ok(object.clone()),
+                other => Err(MappingError::Unusable(format!(
+                    "{}: the platform answered {} instead of the platform object",
+                    self.key,
+                    match other {
+                        Value::String(_) => "a body that is not JSON",
+                        other => json_kind(other),
+                    }
+                ))),
+            };
         };
         let headers = Value::Object(response.headers.clone());
         let vars = ResponseVars {

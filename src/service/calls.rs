@@ -48,6 +48,7 @@ impl Resources<'_> {
             self.gw.mapping.error_message(&response),
             self.gw.mapping.classify_error(&response),
         )
+        .with_retry_after(crate::backend::resilience::wait_asked(&response))
         .into())
     }
 

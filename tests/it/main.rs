@@ -15,6 +15,7 @@ mod check_cli;
 mod discovery;
 mod entra;
 mod explain;
+mod faults;
 mod gitlab;
 mod groups;
 mod hostile;
