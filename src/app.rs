@@ -260,8 +260,13 @@ where
             state.request_timeout,
             listener_of.clone(),
         ))
-        // Bodies within max_body_bytes (/Bulk: maxPayloadSize): 413 when read beyond.
-        .layer(BodyLimitLayer::new(state.max_body_bytes, listener_of))
+        // Heads within max_header_bytes (431); bodies within max_body_bytes (/Bulk:
+        // maxPayloadSize): 413 when read beyond.
+        .layer(BodyLimitLayer::new(
+            state.max_body_bytes,
+            state.max_header_bytes,
+            listener_of,
+        ))
         // The caller and its tenant (SCIM) or the admin (admin API), into the extensions.
         .layer(AuthenticateLayer::new(state.clone(), surface))
         .service(router)
@@ -279,9 +284,12 @@ pub async fn serve(
     let service = service(state, surface);
     let graceful = GracefulShutdown::new();
     let mut builder = ConnectionBuilder::new(TokioExecutor::new());
-    // Request heads within max_header_bytes: hyper answers a larger one (or more than its
-    // default 100 headers) with 431 and closes the connection, before any layer runs.
-    builder.http1().max_buf_size(max_header_bytes);
+    // Request heads bounded in memory: hyper answers a head much larger than max_header_bytes
+    // (its read buffer; or more than 100 headers) with 431 and closes the connection before
+    // any layer runs; the body-limit layer holds heads to max_header_bytes exactly.
+    builder
+        .http1()
+        .max_buf_size(max_header_bytes.saturating_mul(2));
     builder
         .http2()
         .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));

@@ -16,7 +16,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{Platform, PlatformError, PlatformFuture, Retry};
+use super::{Fault, Platform, PlatformError, PlatformFuture, Retry};
 use crate::mapping::{BackendRequest, BackendResponse};
 
 /// How hard to try.
@@ -35,6 +35,9 @@ pub struct Policy {
     pub breaker_threshold: u32,
     /// How long an open breaker refuses calls.
     pub breaker_cooldown: Duration,
+    /// The most time one call spends in retries: no retry starts past it (a request's own
+    /// time limit stays the bound of the whole).
+    pub budget: Duration,
 }
 
 impl Default for Policy {
@@ -46,6 +49,7 @@ impl Default for Policy {
             max_wait: Duration::from_secs(5),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(10),
+            budget: Duration::from_secs(15),
         }
     }
 }
@@ -58,8 +62,11 @@ enum Breaker {
     Open {
         until: Instant,
     },
-    /// One trial call is out; others are refused until it ends.
-    HalfOpen,
+    /// One trial call went out at `since`; others are refused until it ends, or until a
+    /// cooldown has passed (a trial whose request was cancelled never ends).
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 /// A platform whose calls are retried and guarded by a breaker.
@@ -67,15 +74,6 @@ pub struct Resilient {
     inner: Arc<dyn Platform>,
     policy: Policy,
     breaker: Mutex<Breaker>,
-}
-
-/// What one attempt came to.
-enum Outcome {
-    Done(Result<BackendResponse, PlatformError>),
-    Again {
-        result: Result<BackendResponse, PlatformError>,
-        wait: Option<Duration>,
-    },
 }
 
 impl Resilient {
@@ -95,21 +93,41 @@ impl Resilient {
         }
     }
 
-    /// Whether a call may go out now; the wait left when not.
-    fn admit(&self) -> Result<(), Duration> {
+    /// Whether a call may go out now (`Ok(true)`: as the breaker's trial); the wait left
+    /// when not.
+    fn admit(&self) -> Result<bool, Duration> {
         let mut breaker = self.breaker();
+        let now = Instant::now();
         match *breaker {
-            Breaker::Closed { .. } => Ok(()),
-            Breaker::Open { until } => {
-                let now = Instant::now();
-                if now >= until {
-                    *breaker = Breaker::HalfOpen;
-                    Ok(())
-                } else {
-                    Err(until - now)
-                }
+            Breaker::Closed { .. } => Ok(false),
+            Breaker::Open { until } if now < until => Err(until - now),
+            Breaker::Open { .. } => {
+                *breaker = Breaker::HalfOpen { since: now };
+                Ok(true)
             }
-            Breaker::HalfOpen => Err(Duration::from_secs(1)),
+            // A trial still out; one lost without a word (never expected: see `Trial`) is
+            // replaced after a cooldown.
+            Breaker::HalfOpen { since } if since.elapsed() < self.policy.breaker_cooldown => {
+                Err(Duration::from_secs(1))
+            }
+            Breaker::HalfOpen { .. } => {
+                *breaker = Breaker::HalfOpen { since: now };
+                Ok(true)
+            }
+        }
+    }
+
+    /// A call's final result, noted once: the platform's own failures count (no answer, a
+    /// 5xx), never the IdP's or the gateway's (a refused request, a header HTTP cannot carry).
+    fn note(&self, result: &Result<BackendResponse, PlatformError>) {
+        let failed = match result {
+            Ok(response) => (500..=599).contains(&response.status),
+            Err(e) => e.fault == Fault::Platform,
+        };
+        if failed {
+            self.failed();
+        } else {
+            self.succeeded();
         }
     }
 
@@ -122,7 +140,7 @@ impl Resilient {
         let failures = match *breaker {
             Breaker::Closed { failures } => failures + 1,
             // The trial failed: open again at once.
-            Breaker::HalfOpen | Breaker::Open { .. } => self.policy.breaker_threshold,
+            Breaker::HalfOpen { .. } | Breaker::Open { .. } => self.policy.breaker_threshold,
         };
         *breaker = if failures >= self.policy.breaker_threshold {
             tracing::warn!(
@@ -137,58 +155,62 @@ impl Resilient {
         };
     }
 
-    /// Classifies one attempt's result, noting it for the breaker.
-    fn judge(
-        &self,
+    /// Whether an attempt's result may be tried again, and the wait the platform asked for.
+    fn again(
         request: &BackendRequest,
-        result: Result<BackendResponse, PlatformError>,
-    ) -> Outcome {
-        match &result {
+        result: &Result<BackendResponse, PlatformError>,
+    ) -> (bool, Option<Duration>) {
+        match result {
             Ok(response) => {
-                let status = response.status;
                 let idempotent = request.method.is_idempotent();
-                // The platform did not act (429, 503), or an idempotent call failed upstream.
-                let again =
-                    matches!(status, 429 | 503) || (idempotent && matches!(status, 502 | 504));
-                if (500..=599).contains(&status) {
-                    self.failed();
-                } else {
-                    self.succeeded();
-                }
-                if again {
-                    let wait = wait_asked(response);
-                    Outcome::Again { result, wait }
-                } else {
-                    Outcome::Done(result)
-                }
+                let asked = wait_asked(response);
+                // 429: the platform did not act. A 503 says so only with a Retry-After (a
+                // proxy answers 503 too when the platform dropped a request it got): other
+                // 503s, 502s and 504s are tried again for idempotent calls only.
+                let again = match response.status {
+                    429 => true,
+                    503 => idempotent || asked.is_some(),
+                    502 | 504 => idempotent,
+                    _ => false,
+                };
+                (again, asked)
             }
-            Err(e) => {
-                self.failed();
-                if e.retry == Retry::Safe {
-                    Outcome::Again { result, wait: None }
-                } else {
-                    Outcome::Done(result)
-                }
-            }
+            Err(e) => (e.retry == Retry::Safe, None),
         }
     }
 
     async fn call(&self, request: &BackendRequest) -> Result<BackendResponse, PlatformError> {
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Err(wait) = self.admit() {
-                return Err(PlatformError::circuit_open(wait));
-            }
-            let result = self.inner.send(request).await;
-            let (result, asked) = match self.judge(request, result) {
-                Outcome::Done(result) => return result,
-                Outcome::Again { result, wait } => (result, wait),
+            let trial = match self.admit() {
+                Ok(trial) => trial.then(|| Trial::new(self)),
+                Err(wait) => return Err(PlatformError::circuit_open(wait)),
             };
+            let result = self.inner.send(request).await;
+            let (again, asked) = Self::again(request, &result);
             let wait = asked.unwrap_or_else(|| self.backoff(attempt));
-            if attempt >= self.policy.attempts || wait > self.policy.max_wait {
-                // Given up: the wait the platform asked for goes with the answer.
+            let out_of_budget = started.elapsed() + wait > self.policy.budget;
+            if !again
+                || attempt >= self.policy.attempts
+                || wait > self.policy.max_wait
+                || out_of_budget
+            {
+                self.note(&result);
+                if let Some(trial) = trial {
+                    trial.ended();
+                }
+                // Given up (or done): the wait the platform asked for goes with the answer.
                 return result.map_err(|e| e.with_retry_after(asked));
+            }
+            if let Some(trial) = trial {
+                // A trial that will be tried again has not ended: its end decides.
+                trial.ended();
+                self.note(&result);
+                if matches!(*self.breaker(), Breaker::Open { .. }) {
+                    return result.map_err(|e| e.with_retry_after(asked));
+                }
             }
             tracing::debug!(
                 method = %request.method,
@@ -214,6 +236,34 @@ impl Resilient {
             Err(_) => 0.5,
         };
         ceiling.mul_f64(fraction)
+    }
+}
+
+/// The breaker's trial call in flight: if its request is dropped before it ends (a request
+/// timeout, a client gone), the breaker opens again rather than staying half-open.
+struct Trial<'a> {
+    resilient: &'a Resilient,
+    ended: bool,
+}
+
+impl<'a> Trial<'a> {
+    fn new(resilient: &'a Resilient) -> Self {
+        Trial {
+            resilient,
+            ended: false,
+        }
+    }
+
+    fn ended(mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for Trial<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.resilient.failed();
+        }
     }
 }
 
@@ -248,25 +298,34 @@ pub fn wait_asked(response: &BackendResponse) -> Option<Duration> {
             .map(str::trim)
     };
     let now = SystemTime::now();
-    if let Some(value) = header("retry-after") {
+    let until = |at: SystemTime| at.duration_since(now).unwrap_or_default();
+    let from_retry_after = header("retry-after").and_then(|value| {
         if let Ok(seconds) = value.parse::<u64>() {
             return Some(Duration::from_secs(seconds));
         }
         let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822)
             .ok()?;
-        let at =
-            SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(at.unix_timestamp()).ok()?);
-        return Some(at.duration_since(now).unwrap_or_default());
-    }
-    let value = header("ratelimit-reset")?.parse::<u64>().ok()?;
-    // A value past 2001 in seconds is a time, not a wait.
-    if value > 1_000_000_000 {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(value);
-        Some(at.duration_since(now).unwrap_or_default())
-    } else {
-        Some(Duration::from_secs(value))
-    }
+        let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(
+            u64::try_from(at.unix_timestamp()).ok()?,
+        ))?;
+        Some(until(at))
+    });
+    let wait = from_retry_after.or_else(|| {
+        let value = header("ratelimit-reset")?.parse::<u64>().ok()?;
+        // A value past 2001 in seconds is a time, not a wait.
+        if value > 1_000_000_000 {
+            Some(until(
+                SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(value))?,
+            ))
+        } else {
+            Some(Duration::from_secs(value))
+        }
+    })?;
+    Some(wait.min(LONGEST_WAIT))
 }
+
+/// The longest wait read from a platform (and passed on to an IdP).
+pub const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 
 #[cfg(test)]
 mod tests {
@@ -361,6 +420,11 @@ mod tests {
         let r = Resilient::new(p.clone(), fast());
         assert_eq!(r.send(&request(Method::Post)).await.unwrap().status, 502);
         assert_eq!(p.calls.load(Ordering::SeqCst), 1);
+        // A bare 503 on a POST may come from a proxy after the platform got it: not again.
+        let p = platform(vec![answer(503, json!({}))]);
+        let r = Resilient::new(p.clone(), fast());
+        assert_eq!(r.send(&request(Method::Post)).await.unwrap().status, 503);
+        assert_eq!(p.calls.load(Ordering::SeqCst), 1);
         let p = platform(vec![
             answer(429, json!({"retry-after": "0"})),
             answer(201, json!({})),
@@ -410,6 +474,55 @@ mod tests {
         assert!(waited > Duration::from_secs(25), "{waited:?}");
         assert_eq!(with(json!({})), None);
         assert_eq!(with(json!({"retry-after": "soon"})), None);
+        // Waits are bounded; a reset far in the future cannot overflow.
+        assert_eq!(
+            with(json!({"retry-after": "99999999999"})),
+            Some(LONGEST_WAIT)
+        );
+        let far = with(json!({"ratelimit-reset": u64::MAX.to_string()}));
+        assert!(far.is_none_or(|w| w <= LONGEST_WAIT), "{far:?}");
+        // A Retry-After that does not read leaves RateLimit-Reset to say.
+        assert_eq!(
+            with(json!({"retry-after": "soon", "ratelimit-reset": "4"})),
+            Some(Duration::from_secs(4))
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_platforms_failures_open_the_breaker_and_a_lost_trial_reopens_it() {
+        // The gateway's own bad requests are no sign of a platform down.
+        let bad = || {
+            Err(PlatformError::invalid_request(
+                "a header HTTP cannot carry".into(),
+            ))
+        };
+        let p = platform((0..10).map(|_| bad()).collect());
+        let r = Resilient::new(
+            p.clone(),
+            Policy {
+                attempts: 1,
+                ..fast()
+            },
+        );
+        for _ in 0..10 {
+            assert!(r.send(&request(Method::Get)).await.is_err());
+        }
+        assert!(matches!(*r.breaker(), Breaker::Closed { failures: 0 }));
+        // A trial whose request is dropped (a timeout, a client gone) opens the breaker again.
+        struct Never;
+        impl Platform for Never {
+            fn send<'a>(&'a self, _request: &'a BackendRequest) -> PlatformFuture<'a> {
+                Box::pin(std::future::pending())
+            }
+        }
+        let stuck = Resilient::new(Arc::new(Never), fast());
+        *stuck.breaker() = Breaker::Open {
+            until: Instant::now(),
+        };
+        let get = request(Method::Get);
+        let cancelled = tokio::time::timeout(Duration::from_millis(20), stuck.send(&get)).await;
+        assert!(cancelled.is_err());
+        assert!(matches!(*stuck.breaker(), Breaker::Open { .. }));
     }
 
     #[tokio::test]
@@ -436,6 +549,16 @@ mod tests {
             .retry_after
             .is_some_and(|w| w <= Duration::from_millis(200)));
         assert_eq!(p.calls.load(Ordering::SeqCst), 5);
+        // A trial that never ends (its request cancelled) does not keep the breaker half-open:
+        // after another cooldown, another trial goes out.
+        *r.breaker() = Breaker::HalfOpen {
+            since: Instant::now() - Duration::from_millis(300),
+        };
+        assert!(r.admit().is_ok());
+        assert!(r.admit().is_err(), "one trial at a time");
+        *r.breaker() = Breaker::Open {
+            until: Instant::now(),
+        };
         // After the cooldown one trial goes out; its success closes the breaker.
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert_eq!(r.send(&request(Method::Get)).await.unwrap().status, 200);

@@ -34,7 +34,7 @@ pub struct ServerConfig {
     /// Largest request body accepted (`server.max_body_bytes`); larger ones are answered 413.
     pub max_body_bytes: usize,
     /// Largest request head, request line and headers (`server.max_header_bytes`); a larger
-    /// one, or more than 100 headers, is answered 431 and the connection closed.
+    /// one is answered 431 (twice as large, or more than 100 headers, is cut off by hyper).
     pub max_header_bytes: usize,
 }
 
@@ -450,6 +450,16 @@ fn compile_backend(
             );
         }
     }
+    if raw.retry_attempts > 10 {
+        problems.add(path, &format!("{key}.retry_attempts"), "must be at most 10");
+    }
+    if raw.breaker_cooldown_secs > 3600 {
+        problems.add(
+            path,
+            &format!("{key}.breaker_cooldown_secs"),
+            "must be at most 3600",
+        );
+    }
     let config = BackendConfig {
         base_url,
         timeout: Duration::from_secs(raw.timeout_secs.max(1)),
@@ -458,7 +468,7 @@ fn compile_backend(
         resilience: crate::backend::Policy {
             attempts: raw.retry_attempts.clamp(1, 10),
             breaker_threshold: raw.breaker_failures.max(1),
-            breaker_cooldown: Duration::from_secs(raw.breaker_cooldown_secs.max(1)),
+            breaker_cooldown: Duration::from_secs(raw.breaker_cooldown_secs.clamp(1, 3600)),
             ..crate::backend::Policy::default()
         },
     };

@@ -5,7 +5,9 @@
 //!   `/Bulk`, whose operations are each bounded by the platform timeouts (cutting the whole
 //!   off would lose every result); a slower request is answered 503. Writes run on tasks of
 //!   their own, so a timeout stops the waiting, never a write halfway.
-//! - [`BodyLimitLayer`]: bodies within `server.max_body_bytes`, or `/Bulk`'s `maxPayloadSize`
+//! - [`BodyLimitLayer`]: request heads within `server.max_header_bytes` (431; hyper's read
+//!   buffer bounds them too, but only roughly), bodies within `server.max_body_bytes`, or
+//!   `/Bulk`'s `maxPayloadSize`
 //!   (RFC 7644 §3.7.4). A handler that reads a body answers 413 for a larger one (declared or
 //!   sent), after authentication, routing and the media type: a caller without a token learns
 //!   nothing of the limits.
@@ -152,18 +154,22 @@ where
 
 // ---- body limit ------------------------------------------------------------------------
 
-/// Limits request bodies: `max_body_bytes`, or `maxPayloadSize` for `/Bulk`.
+/// Limits requests: heads to `max_header_bytes` (431), bodies to `max_body_bytes`, or
+/// `maxPayloadSize` for `/Bulk`.
 #[derive(Debug, Clone)]
 pub struct BodyLimitLayer {
     max_body_bytes: usize,
+    max_header_bytes: usize,
     listener: Listener,
 }
 
 impl BodyLimitLayer {
-    /// Bodies of at most `max_body_bytes` (other than `/Bulk`'s) on a listener.
-    pub fn new(max_body_bytes: usize, listener: Listener) -> Self {
+    /// Heads of at most `max_header_bytes`, bodies of at most `max_body_bytes` (other than
+    /// `/Bulk`'s) on a listener.
+    pub fn new(max_body_bytes: usize, max_header_bytes: usize, listener: Listener) -> Self {
         BodyLimitLayer {
             max_body_bytes,
+            max_header_bytes,
             listener,
         }
     }
@@ -176,6 +182,7 @@ impl<S> Layer<S> for BodyLimitLayer {
         BodyLimited {
             inner,
             max_body_bytes: self.max_body_bytes,
+            max_header_bytes: self.max_header_bytes,
             listener: self.listener.clone(),
         }
     }
@@ -186,6 +193,7 @@ impl<S> Layer<S> for BodyLimitLayer {
 pub struct BodyLimited<S> {
     inner: S,
     max_body_bytes: usize,
+    max_header_bytes: usize,
     listener: Listener,
 }
 
@@ -207,6 +215,24 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        // The head as sent: the request line and each `name: value\r\n`.
+        let head = request.uri().to_string().len()
+            + request
+                .headers()
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len() + 4)
+                .sum::<usize>();
+        if head > self.max_header_bytes {
+            let landing = self.listener.landing(&request);
+            let answer = ErrorAnswer::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!(
+                    "the request's headers are larger than {} bytes",
+                    self.max_header_bytes
+                ),
+            );
+            return Box::pin(std::future::ready(Ok(refusal(landing, answer))));
+        }
         let limit = if self.listener.landing(&request).bulk {
             // RFC 7644 §3.7.4: a larger body is answered 413 naming the limit.
             BodyLimit {

@@ -14,6 +14,10 @@
 //! - **PATCH, one-element arrays for single-valued attributes** (Microsoft Entra ID):
 //!   `{"op": "Add", "path": "manager", "value": [{"value": "..."}]}` is read with the element as
 //!   the value ([`super::lenient::lenient_single_values`]).
+//! - **PATCH add, one object for a multi-valued attribute**: `{"op": "add", "path": "emails",
+//!   "value": {...}}` is read with the object as a one-element array
+//!   ([`super::lenient::lenient_multi_values`]); a `replace`'s, or a resource body's, lone
+//!   object stays refused.
 //! - **Members of schemas the resource type does not have** (Microsoft Entra ID sends its own,
 //!   `urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User`): in POST, PUT and
 //!   PATCH they are left out and named in a warning
@@ -99,7 +103,8 @@ the RFC's error in the strict dialect):
 - unquoted filter values, externalId eq 5f1c-77 (Microsoft Entra ID): read as strings (numbers
   where the attribute is an integer or decimal);
 - one-element arrays for single-valued attributes in PATCH (Microsoft Entra ID's manager): read
-  as the element;
+  as the element, and one object for a multi-valued attribute in a PATCH add with a path: read
+  as a one-element array (a replace's lone object stays refused);
 - members of extension schemas the tenant does not declare (Microsoft Entra ID's own): left out,
   with a warning in the gateway's log;
 - an empty string for a single-valued attribute (Microsoft Entra ID's null update): clears it;

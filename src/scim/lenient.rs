@@ -40,6 +40,7 @@ pub fn lenient_operations(
         (None, None) => true,
     });
     lenient_single_values(registry, rt, ops);
+    lenient_multi_values(registry, rt, ops);
     lenient_empty_strings(registry, rt, ops);
     ignored
 }
@@ -96,6 +97,28 @@ fn unwrap_one(value: &mut Value) {
             if let Some(only) = items.pop() {
                 *value = only;
             }
+        }
+    }
+}
+
+/// For [`super::Dialect::Lenient`]: an `add` whose path names a multi-valued attribute and
+/// whose value is one object (`{"op": "add", "path": "members", "value": {"value": "..."}}`,
+/// which RFC 7644 §3.5.2.1's "adds a new value" lets some IdPs read as allowed) is read with
+/// that object as a one-element array. A `replace` with one object stays refused (it would
+/// silently drop every other value), as strict refuses both (400 `invalidValue`, RFC 7643
+/// §2.4) and both dialects refuse a lone object in a resource body.
+pub fn lenient_multi_values(registry: &Registry, rt: &ResourceType, ops: &mut [PatchOp]) {
+    for op in ops {
+        let (Some(path), Some(value @ Value::Object(_))) = (&op.path, &mut op.value) else {
+            continue;
+        };
+        let multi = path.filter.is_none()
+            && path.attr.sub.is_none()
+            && registry
+                .resolve(rt, &path.attr)
+                .is_some_and(|r| r.sub_attribute.is_none() && r.attribute.multi_valued);
+        if multi && op.op == PatchOpKind::Add {
+            *value = Value::Array(vec![value.take()]);
         }
     }
 }
@@ -285,6 +308,22 @@ mod tests {
                 .is_none(),
             "{u}"
         );
+    }
+
+    #[test]
+    fn one_object_for_a_multi_valued_path_is_one_element() {
+        let u = patched(
+            json!([{"op": "add", "path": "emails", "value": {"value": "b@x", "type": "home"}}]),
+        );
+        assert_eq!(u["emails"][0]["value"], "b@x", "{u}");
+        // Strict: refused.
+        let registry = Registry::standard().unwrap();
+        let rt = registry.resource_type("User").unwrap();
+        let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [
+            {"op": "add", "path": "emails", "value": {"value": "b@x"}}]});
+        let ops = parse_patch_request(&body).unwrap();
+        let e = apply_patch(&registry, rt, &user(), &ops).unwrap_err();
+        assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidValue));
     }
 
     #[test]

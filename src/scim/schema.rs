@@ -768,8 +768,8 @@ fn invalid_value(detail: String) -> ScimError {
 }
 
 /// Normalizes one attribute's value: names to the schema's spelling, types
-/// checked, booleans given as "True"/"false" coerced, one value for a
-/// multi-valued attribute wrapped in an array, readOnly sub-attributes
+/// checked, booleans given as "True"/"false" coerced, a multi-valued
+/// attribute given as anything but an array refused, readOnly sub-attributes
 /// dropped (RFC 7644 §3.3 says they are ignored). `None` means unassigned
 /// (RFC 7643 §2.5).
 pub(crate) fn normalize_value(

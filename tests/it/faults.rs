@@ -262,7 +262,7 @@ async fn lasting_faults_get_scim_errors_with_the_wait() {
         attempts: 2,
         ..quick()
     };
-    let (h, proxy) = faulty(policy, Duration::from_secs(1)).await;
+    let (h, proxy) = faulty(policy, Duration::from_secs(2)).await;
     let made = h
         .post("/Users", crate::support::user("hal", "hal@example.com"))
         .await
@@ -298,13 +298,13 @@ async fn lasting_faults_get_scim_errors_with_the_wait() {
     // Slower than the platform timeout: 504, the GET tried twice, a POST once.
     let before = proxy.hits();
     proxy.inject(&[
-        Fault::Slow(Duration::from_millis(1500)),
-        Fault::Slow(Duration::from_millis(1500)),
+        Fault::Slow(Duration::from_millis(2500)),
+        Fault::Slow(Duration::from_millis(2500)),
     ]);
     h.get(&path).await.expect_error(504, None);
     assert_eq!(proxy.hits() - before, 2);
     let before = proxy.hits();
-    proxy.inject(&[Fault::Slow(Duration::from_millis(1500))]);
+    proxy.inject(&[Fault::Slow(Duration::from_millis(2500))]);
     h.post("/Users", crate::support::user("ida", "ida@example.com"))
         .await
         .expect_error(504, None);
@@ -320,7 +320,7 @@ async fn a_platform_that_keeps_failing_is_paused_and_comes_back() {
     let policy = Policy {
         attempts: 1,
         breaker_threshold: 3,
-        breaker_cooldown: Duration::from_secs(1),
+        breaker_cooldown: Duration::from_secs(3),
         ..quick()
     };
     let (h, proxy) = faulty(policy, Duration::from_secs(2)).await;
@@ -337,11 +337,16 @@ async fn a_platform_that_keeps_failing_is_paused_and_comes_back() {
     let before = proxy.hits();
     let paused = h.get(&path).await;
     assert_eq!(paused.status, 503, "{}", paused.body);
-    assert_eq!(paused.headers["retry-after"], "1");
+    let wait: u64 = paused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&wait), "{wait}");
     assert_eq!(proxy.hits(), before);
     // Back up, and the cooldown over: one trial goes through and closes the breaker.
     proxy.down.store(false, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     h.get(&path).await.expect(200);
     h.get(&path).await.expect(200);
     h.demo.stop().await;

@@ -181,17 +181,24 @@ async fn hostile_requests_get_4xx_scim_errors_and_the_server_lives_on() {
         .await
         .expect(200);
     assert_eq!(bulk["Operations"][0]["status"], "400", "{bulk}");
-    // Heads too large: hyper's 431 before any layer runs.
-    let huge = "x".repeat(100 * 1024);
+    // Heads too large: 431 in SCIM form (the layer), or hyper's own 431 for far too many
+    // headers, before any handler runs.
+    let huge = "x".repeat(33 * 1024);
     let answer = h
-        .http
-        .get(h.url("/Users"))
-        .bearer_auth(&h.demo.token)
-        .header("x-padding", &huge)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status().as_u16(), 431, "a 100 KB header");
+        .call_with(
+            reqwest::Method::GET,
+            "/Users",
+            None,
+            &[("x-padding", huge.as_str())],
+        )
+        .await;
+    assert_eq!(
+        answer.status.as_u16(),
+        431,
+        "a 33 KB header: {}",
+        answer.body
+    );
+    assert_eq!(answer.body["status"], "431");
     let mut many = h.http.get(h.url("/Users")).bearer_auth(&h.demo.token);
     for i in 0..150 {
         many = many.header(format!("x-h{i}"), "v");

@@ -29,5 +29,6 @@ mod onelogin;
 mod pipeline;
 mod processes;
 mod protocol;
+mod secrets;
 mod support;
 mod tenants;

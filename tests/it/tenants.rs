@@ -938,3 +938,152 @@ async fn a_tenant_reads_strictly_or_leniently_and_may_take_bare_tokens() {
     assert_eq!(status, 400, "{refused}");
     h.demo.stop().await;
 }
+
+/// Every endpoint, every method, with another tenant's tokens (a managed token, an OAuth access
+/// token): 401 each, in the form of the URL's protocol, and nothing of the other tenant changed.
+#[tokio::test]
+async fn every_endpoint_refuses_another_tenants_tokens() {
+    let h = with_two_platforms().await;
+    make_tenant(&h, "acme", json!({"backend": "coder-a"})).await;
+    make_tenant(&h, "beta", json!({"backend": "coder-b"})).await;
+    let (_, acme_token) = make_token(&h, "acme", "okta").await;
+    let (_, beta_token) = make_token(&h, "beta", "okta").await;
+    let (status, client) = admin(
+        &h,
+        Method::POST,
+        "/tenants/acme/oauth/clients",
+        Some(json!({"name": "entra"})),
+        Some(&h.demo.admin_token),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let origin = h.url("").replace("/scim/v2", "");
+    let issued: Value = h
+        .http
+        .post(format!("{origin}/oauth/acme/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client["clientId"].as_str().unwrap()),
+            ("client_secret", client["clientSecret"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let acme_access = issued["access_token"].as_str().unwrap().to_owned();
+    // The access token is no better at beta's token endpoint.
+    let beta = tenant_url(&h, "beta");
+    let beta_v1 = beta.replace("/scim/v2", "/scim/v1");
+    let victim = create_user(&h, &beta, &beta_token, "beta-user")
+        .await
+        .expect(201);
+    let id = victim["id"].as_str().unwrap();
+    let user = crate::support::user("intruder", "intruder@example.com");
+    let patch =
+        crate::support::patch_op(json!([{"op": "replace", "path": "active", "value": false}]));
+    let endpoints: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("{beta}/Users"), None),
+        (Method::POST, format!("{beta}/Users"), Some(user.clone())),
+        (Method::GET, format!("{beta}/Users/{id}"), None),
+        (
+            Method::PUT,
+            format!("{beta}/Users/{id}"),
+            Some(user.clone()),
+        ),
+        (
+            Method::PATCH,
+            format!("{beta}/Users/{id}"),
+            Some(patch.clone()),
+        ),
+        (Method::DELETE, format!("{beta}/Users/{id}"), None),
+        (
+            Method::POST,
+            format!("{beta}/Users/.search"),
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
+        ),
+        (
+            Method::POST,
+            format!("{beta}/.search"),
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
+        ),
+        (Method::GET, format!("{beta}/Groups"), None),
+        (
+            Method::POST,
+            format!("{beta}/Groups"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "x"}),
+            ),
+        ),
+        (
+            Method::POST,
+            format!("{beta}/Bulk"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [{"method": "DELETE", "path": format!("/Users/{id}")}]}),
+            ),
+        ),
+        (Method::GET, format!("{beta}/ServiceProviderConfig"), None),
+        (Method::GET, format!("{beta}/ResourceTypes"), None),
+        (Method::GET, format!("{beta}/Schemas"), None),
+        (Method::GET, format!("{beta}/Me"), None),
+        (Method::GET, format!("{beta_v1}/Users"), None),
+        (Method::DELETE, format!("{beta_v1}/Users/{id}"), None),
+        (
+            Method::GET,
+            format!("{beta_v1}/ServiceProviderConfigs"),
+            None,
+        ),
+    ];
+    for token in [acme_token.as_str(), acme_access.as_str()] {
+        for (method, url, body) in &endpoints {
+            let answer = h
+                .call_as(token, method.clone(), url, body.clone(), &[])
+                .await;
+            assert_eq!(
+                answer.status.as_u16(),
+                401,
+                "{method} {url}: {}",
+                answer.body
+            );
+            if url.contains("/scim/v1") {
+                assert_eq!(answer.body["Errors"][0]["code"], "401", "{url}");
+            } else {
+                assert_eq!(answer.body["status"], "401", "{url}");
+            }
+        }
+    }
+    // Beta's user is as it was.
+    let read = h
+        .call_as(
+            &beta_token,
+            Method::GET,
+            &format!("{beta}/Users/{id}"),
+            None,
+            &[],
+        )
+        .await
+        .expect(200);
+    assert_eq!(read["active"], true);
+    let listed = h
+        .call_as(
+            &beta_token,
+            Method::GET,
+            &format!("{beta}/Users"),
+            None,
+            &[],
+        )
+        .await
+        .expect(200);
+    let names: Vec<&str> = listed["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["userName"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"beta-user") && !names.contains(&"intruder"),
+        "{names:?}"
+    );
+    h.demo.stop().await;
+}
