@@ -176,6 +176,9 @@ placeholder_email_domain = "no-email.bench.invalid"
                 f.write(f"""
 [server]
 listen = "127.0.0.1:{port}"
+# The benchmark measures throughput: no inbound rate limits.
+requests_per_second_per_tenant = 0
+requests_per_second_per_token = 0
 [[auth.tokens]]
 name = "bench"
 env = "BENCH_SCIM_TOKEN"

@@ -146,6 +146,7 @@ pub async fn build_with(
         public_url: config.server.public_url.clone(),
         max_body_bytes: config.server.max_body_bytes,
         max_header_bytes: config.server.max_header_bytes,
+        rate_limits: crate::http::ratelimit::RateLimiters::new(config.server.rate_limits),
         request_timeout: config.server.request_timeout,
         discovery,
     }))
@@ -269,6 +270,8 @@ where
         ))
         // The caller and its tenant (SCIM) or the admin (admin API), into the extensions.
         .layer(AuthenticateLayer::new(state.clone(), surface))
+        // Each tenant's and each token's request rate: 429 with Retry-After beyond it.
+        .layer(crate::http::ratelimit::RateLimitLayer::new(state.clone()))
         .service(router)
 }
 

@@ -60,6 +60,8 @@ pub struct DemoOptions {
     pub platform_timeout: Duration,
     /// The emulated Coders' retries and breaker.
     pub resilience: crate::backend::Policy,
+    /// Inbound request rates (the config's defaults).
+    pub rate_limits: crate::config::RateLimits,
 }
 
 /// A platform the demo fronts in place of the emulated Coder.
@@ -100,6 +102,10 @@ impl Default for DemoOptions {
             gitlab: false,
             platform_timeout: Duration::from_secs(10),
             resilience: crate::backend::Policy::default(),
+            rate_limits: crate::config::RateLimits {
+                per_tenant: std::num::NonZeroU32::new(200),
+                per_token: std::num::NonZeroU32::new(100),
+            },
         }
     }
 }
@@ -378,6 +384,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 1024 * 1024,
             max_header_bytes: crate::config::DEFAULT_MAX_HEADER_BYTES,
+            rate_limits: options.rate_limits,
         },
         scim: ScimConfig {
             max_results: 200,

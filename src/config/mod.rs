@@ -36,6 +36,18 @@ pub struct ServerConfig {
     /// Largest request head, request line and headers (`server.max_header_bytes`); a larger
     /// one is answered 431 (twice as large, or more than 100 headers, is cut off by hyper).
     pub max_header_bytes: usize,
+    /// Inbound SCIM requests per second a tenant, and one token, may make (a burst of twice
+    /// that); more are answered 429 with `Retry-After`. `None`: no limit.
+    pub rate_limits: RateLimits,
+}
+
+/// Inbound request rates (`server.requests_per_second_per_tenant`, `..._per_token`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RateLimits {
+    /// Per tenant; `None`: no limit.
+    pub per_tenant: Option<std::num::NonZeroU32>,
+    /// Per token; `None`: no limit.
+    pub per_token: Option<std::num::NonZeroU32>,
 }
 
 /// The `[scim]` section: how much one list or filter request may cost.
@@ -315,6 +327,12 @@ impl Config {
                 request_timeout: Duration::from_secs(raw.server.request_timeout_secs.max(1)),
                 max_body_bytes: raw.server.max_body_bytes,
                 max_header_bytes: raw.server.max_header_bytes,
+                rate_limits: RateLimits {
+                    per_tenant: std::num::NonZeroU32::new(
+                        raw.server.requests_per_second_per_tenant,
+                    ),
+                    per_token: std::num::NonZeroU32::new(raw.server.requests_per_second_per_token),
+                },
             },
             scim: ScimConfig {
                 max_results: raw.scim.max_results,

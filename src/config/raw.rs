@@ -54,6 +54,10 @@ pub struct RawServer {
     pub max_body_bytes: usize,
     /// `server.max_header_bytes`: largest request head (request line and headers) accepted.
     pub max_header_bytes: usize,
+    /// `server.requests_per_second_per_tenant`: SCIM requests a tenant may make (0: no limit).
+    pub requests_per_second_per_tenant: u32,
+    /// `server.requests_per_second_per_token`: SCIM requests one token may make (0: no limit).
+    pub requests_per_second_per_token: u32,
 }
 
 /// The default `server.max_header_bytes`: room for a JWT bearer token several times over.
@@ -71,6 +75,8 @@ impl Default for RawServer {
             request_timeout_secs: 30,
             max_body_bytes: 1024 * 1024,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            requests_per_second_per_tenant: 200,
+            requests_per_second_per_token: 100,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod extract;
 pub mod layers;
 mod oauth;
+pub mod ratelimit;
 pub mod response;
 pub mod routes;
 mod scim;
@@ -66,6 +67,8 @@ pub struct HttpState {
     pub max_body_bytes: usize,
     /// The largest request head (request line and headers).
     pub max_header_bytes: usize,
+    /// Inbound SCIM request rates per tenant and per token.
+    pub rate_limits: ratelimit::RateLimiters,
     /// The whole-request limit (other than `/Bulk`'s).
     pub request_timeout: Duration,
     /// What each backend serves, by backend name.

@@ -22,6 +22,7 @@ mod hostile;
 mod jupyterhub;
 mod jupyterhub_scim;
 mod lifecycle;
+mod load;
 mod mappings;
 mod oauth;
 mod okta;
