@@ -60,7 +60,7 @@ pub struct DemoOptions {
     pub platform_timeout: Duration,
     /// The emulated Coders' retries and breaker.
     pub resilience: crate::backend::Policy,
-    /// Inbound request rates (the config's defaults).
+    /// Inbound request rates; none by default (`serve` has the config's).
     pub rate_limits: crate::config::RateLimits,
 }
 
@@ -102,10 +102,9 @@ impl Default for DemoOptions {
             gitlab: false,
             platform_timeout: Duration::from_secs(10),
             resilience: crate::backend::Policy::default(),
-            rate_limits: crate::config::RateLimits {
-                per_tenant: std::num::NonZeroU32::new(200),
-                per_token: std::num::NonZeroU32::new(100),
-            },
+            // A sandbox, and what conformance suites (which do not honour 429) run against:
+            // no inbound limits unless asked for.
+            rate_limits: crate::config::RateLimits::default(),
         }
     }
 }
