@@ -44,6 +44,8 @@ pub enum Failure {
     InvalidRequest(String),
     /// Calls to the platform are refused for a while: it kept failing (the circuit is open).
     CircuitOpen,
+    /// Every place for a call to the platform stayed taken: this one was shed.
+    Overloaded,
     /// The platform answered with an error status.
     Refused {
         /// The platform's HTTP status.
@@ -77,6 +79,7 @@ impl std::fmt::Display for Failure {
             Failure::Unreachable(cause) => write!(f, "cannot reach the platform: {cause}"),
             Failure::InvalidRequest(cause) => write!(f, "invalid request to the platform: {cause}"),
             Failure::CircuitOpen => f.write_str("the platform keeps failing; its calls are paused"),
+            Failure::Overloaded => f.write_str("too many calls to the platform in flight; shed"),
             Failure::Refused { message, .. } => f.write_str(message),
         }
     }
@@ -164,6 +167,16 @@ impl PlatformError {
     pub fn circuit_open(wait: Duration) -> PlatformError {
         PlatformError {
             failure: Failure::CircuitOpen,
+            fault: Fault::Platform,
+            retry: Retry::Safe,
+            retry_after: Some(wait),
+        }
+    }
+
+    /// Shed: every place for a call stayed taken; try again after `wait`.
+    pub fn overloaded(wait: Duration) -> PlatformError {
+        PlatformError {
+            failure: Failure::Overloaded,
             fault: Fault::Platform,
             retry: Retry::Safe,
             retry_after: Some(wait),

@@ -12,6 +12,9 @@
 //!   (no answer, or a 5xx) calls fail at once for [`Policy::breaker_cooldown`], answered 503 with
 //!   `Retry-After`, instead of piling up on a platform that is down; then one call is let
 //!   through, and its success closes the breaker again. Throttling (429) is not a failure.
+//! - **A cap on calls in flight** per backend ([`Policy::max_in_flight`]): a call waits for a
+//!   free place at most [`Policy::queue_wait`], then is shed (503 with `Retry-After`) rather
+//!   than queued without bound behind a platform that slowed down.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -38,6 +41,10 @@ pub struct Policy {
     /// The most time one call spends in retries: no retry starts past it (a request's own
     /// time limit stays the bound of the whole).
     pub budget: Duration,
+    /// Calls to the platform in flight at once.
+    pub max_in_flight: usize,
+    /// How long a call waits for a place before it is shed.
+    pub queue_wait: Duration,
 }
 
 impl Default for Policy {
@@ -50,6 +57,8 @@ impl Default for Policy {
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(10),
             budget: Duration::from_secs(15),
+            max_in_flight: 64,
+            queue_wait: Duration::from_secs(2),
         }
     }
 }
@@ -74,6 +83,7 @@ pub struct Resilient {
     inner: Arc<dyn Platform>,
     policy: Policy,
     breaker: Mutex<Breaker>,
+    places: tokio::sync::Semaphore,
 }
 
 impl Resilient {
@@ -81,6 +91,7 @@ impl Resilient {
     pub fn new(inner: Arc<dyn Platform>, policy: Policy) -> Self {
         Resilient {
             inner,
+            places: tokio::sync::Semaphore::new(policy.max_in_flight.max(1)),
             policy,
             breaker: Mutex::new(Breaker::Closed { failures: 0 }),
         }
@@ -188,7 +199,22 @@ impl Resilient {
                 Ok(trial) => trial.then(|| Trial::new(self)),
                 Err(wait) => return Err(PlatformError::circuit_open(wait)),
             };
+            let place =
+                match tokio::time::timeout(self.policy.queue_wait, self.places.acquire()).await {
+                    Ok(Ok(place)) => place,
+                    _ => {
+                        if let Some(trial) = trial {
+                            trial.ended();
+                        }
+                        tracing::warn!(
+                            in_flight = self.policy.max_in_flight,
+                            "the platform's calls are all in flight: one is shed"
+                        );
+                        return Err(PlatformError::overloaded(Duration::from_secs(1)));
+                    }
+                };
             let result = self.inner.send(request).await;
+            drop(place);
             let (again, asked) = Self::again(request, &result);
             let wait = asked.unwrap_or_else(|| self.backoff(attempt));
             let out_of_budget = started.elapsed() + wait > self.policy.budget;
@@ -523,6 +549,34 @@ mod tests {
         let cancelled = tokio::time::timeout(Duration::from_millis(20), stuck.send(&get)).await;
         assert!(cancelled.is_err());
         assert!(matches!(*stuck.breaker(), Breaker::Open { .. }));
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_places_in_flight_are_shed() {
+        struct Never;
+        impl Platform for Never {
+            fn send<'a>(&'a self, _request: &'a BackendRequest) -> PlatformFuture<'a> {
+                Box::pin(std::future::pending())
+            }
+        }
+        let r = Arc::new(Resilient::new(
+            Arc::new(Never),
+            Policy {
+                max_in_flight: 1,
+                queue_wait: Duration::from_millis(20),
+                ..fast()
+            },
+        ));
+        let holder = r.clone();
+        let first = tokio::spawn(async move { holder.send(&request(Method::Get)).await.is_ok() });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let shed = r.send(&request(Method::Get)).await.unwrap_err();
+        assert!(matches!(shed.failure, super::super::Failure::Overloaded));
+        assert_eq!(shed.retry_after, Some(Duration::from_secs(1)));
+        first.abort();
+        // The place is given back when the call ends, even cancelled.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.places.available_permits(), 1);
     }
 
     #[tokio::test]

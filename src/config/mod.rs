@@ -468,6 +468,13 @@ fn compile_backend(
             );
         }
     }
+    if !(1..=4096).contains(&raw.max_concurrent_calls) {
+        problems.add(
+            path,
+            &format!("{key}.max_concurrent_calls"),
+            "must be 1 to 4096",
+        );
+    }
     if raw.retry_attempts > 10 {
         problems.add(path, &format!("{key}.retry_attempts"), "must be at most 10");
     }
@@ -487,6 +494,7 @@ fn compile_backend(
             attempts: raw.retry_attempts.clamp(1, 10),
             breaker_threshold: raw.breaker_failures.max(1),
             breaker_cooldown: Duration::from_secs(raw.breaker_cooldown_secs.clamp(1, 3600)),
+            max_in_flight: raw.max_concurrent_calls.clamp(1, 4096),
             ..crate::backend::Policy::default()
         },
     };

@@ -207,6 +207,14 @@ pub struct RawBackend {
     /// `breaker_cooldown_secs`: how long the calls are paused (default 10).
     #[serde(default = "default_breaker_cooldown")]
     pub breaker_cooldown_secs: u64,
+    /// `max_concurrent_calls`: platform calls in flight at once (default 64); a call that
+    /// finds none free within 2 s is shed (503).
+    #[serde(default = "default_max_concurrent_calls")]
+    pub max_concurrent_calls: usize,
+}
+
+fn default_max_concurrent_calls() -> usize {
+    64
 }
 
 fn default_backend_timeout() -> u64 {

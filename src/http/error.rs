@@ -263,6 +263,10 @@ fn platform_error(err: &PlatformError) -> ErrorAnswer {
             tracing::warn!(%cause, retry = ?err.retry, "platform unreachable");
             ErrorAnswer::new(StatusCode::BAD_GATEWAY, "The platform cannot be reached.")
         }
+        Failure::Overloaded => ErrorAnswer::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The gateway has too many calls waiting on the platform; try again shortly.",
+        ),
         Failure::CircuitOpen => ErrorAnswer::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "The platform kept failing; the gateway pauses its calls for a moment. Try again later.",
