@@ -20,7 +20,7 @@ use crate::support::Harness;
 
 /// What the proxy does to one request.
 #[derive(Debug, Clone)]
-enum Fault {
+pub(crate) enum Fault {
     /// Answers after this long (forwarding the request).
     Slow(Duration),
     /// Answers this status with these headers and a JSON error body, not forwarding.
@@ -37,7 +37,7 @@ enum Fault {
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
-struct Proxy {
+pub(crate) struct Proxy {
     upstream: String,
     http: reqwest::Client,
     faults: Mutex<VecDeque<Fault>>,
@@ -47,11 +47,11 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn inject(&self, faults: &[Fault]) {
+    pub(crate) fn inject(&self, faults: &[Fault]) {
         self.faults.lock().unwrap().extend(faults.iter().cloned());
     }
 
-    fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 
@@ -155,17 +155,8 @@ impl Proxy {
     }
 }
 
-/// An emulated Coder behind a fault-injecting proxy, and a gateway in front of the proxy.
-async fn faulty(policy: Policy, platform_timeout: Duration) -> (Harness, Arc<Proxy>) {
-    let token = "abcdefghij-0123456789012345678901".to_owned();
-    let emulator = CoderEmulator::new(token.clone());
-    let emulator_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = format!("http://{}", emulator_listener.local_addr().unwrap());
-    tokio::spawn(
-        emulator
-            .clone()
-            .serve(emulator_listener, std::future::pending()),
-    );
+/// A fault-injecting proxy in front of `upstream`; answers it and its URL.
+pub(crate) async fn proxy_to(upstream: String) -> (Arc<Proxy>, String) {
     let proxy = Arc::new(Proxy {
         upstream,
         http: reqwest::Client::new(),
@@ -187,6 +178,21 @@ async fn faulty(policy: Policy, platform_timeout: Duration) -> (Harness, Arc<Pro
             });
         }
     });
+    (proxy, proxy_url)
+}
+
+/// An emulated Coder behind a fault-injecting proxy, and a gateway in front of the proxy.
+async fn faulty(policy: Policy, platform_timeout: Duration) -> (Harness, Arc<Proxy>) {
+    let token = "abcdefghij-0123456789012345678901".to_owned();
+    let emulator = CoderEmulator::new(token.clone());
+    let emulator_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", emulator_listener.local_addr().unwrap());
+    tokio::spawn(
+        emulator
+            .clone()
+            .serve(emulator_listener, std::future::pending()),
+    );
+    let (proxy, proxy_url) = proxy_to(upstream).await;
     let h = Harness::with(DemoOptions {
         platform: Some((emulator, proxy_url, token)),
         cache_ttl: Duration::ZERO,

@@ -332,3 +332,101 @@ placeholder_email_domain = "no-email.scimgate.invalid"
     }
     db.drop_now().await;
 }
+
+/// SIGTERM: a `scimgate serve` finishes the request in flight (a read the platform answers
+/// slowly), answers it, refuses new connections, and exits in good order within its bound.
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_and_exits() {
+    use crate::faults::{proxy_to, Fault};
+    let coder = scimgate::sandbox::coder::CoderEmulator::new(CODER_TOKEN);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(coder.clone().serve(listener, std::future::pending()));
+    let (proxy, proxy_url) = proxy_to(upstream).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mappings")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/mappings/coder.toml"),
+        dir.path().join("mappings/coder.toml"),
+    )
+    .unwrap();
+    let config = dir.path().join("scimgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[auth.tokens]]
+name = "okta"
+env = "IT_SCIM_TOKEN"
+
+[store]
+url = "sqlite://{store}"
+
+[cache]
+ttl_secs = 0
+
+[backend]
+mapping = "mappings/coder.toml"
+base_url = "{proxy_url}"
+credential = {{ env = "IT_CODER_TOKEN" }}
+
+[backend.settings]
+organization_id = "{org}"
+placeholder_email_domain = "no-email.scimgate.invalid"
+"#,
+            store = dir.path().join("scimgate.sqlite").display(),
+            org = coder.organization_id(),
+        ),
+    )
+    .unwrap();
+    let mut replica = Replica::start(&config);
+    let http = reqwest::Client::new();
+    let users = format!("{}/scim/v2/Users", replica.url);
+    let (status, made) = call(
+        &http,
+        Method::POST,
+        users.clone(),
+        SCIM_TOKEN,
+        Some(user("term", "term@example.com")),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let url = format!("{users}/{}", made["id"].as_str().unwrap());
+    // The next platform call takes 1.5 s; the read is in flight when SIGTERM comes.
+    proxy.inject(&[Fault::Slow(Duration::from_millis(1500))]);
+    let before = proxy.hits();
+    let in_flight = {
+        let (http, url) = (http.clone(), url.clone());
+        tokio::spawn(async move { call(&http, Method::GET, url, SCIM_TOKEN, None).await })
+    };
+    while proxy.hits() == before {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let terminated = Command::new("kill")
+        .args(["-TERM", &replica.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let (status, read) = in_flight.await.unwrap();
+    assert_eq!(status, 200, "the request in flight is answered: {read}");
+    assert_eq!(read["userName"], "term");
+    // It exits on its own, in good order, within the 10 s bound.
+    let started = std::time::Instant::now();
+    let exited = loop {
+        if let Some(status) = replica.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(12),
+            "still running after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exited.success(), "{exited:?}");
+    // Nothing listens any more.
+    assert!(http
+        .get(format!("{}/healthz", replica.url))
+        .send()
+        .await
+        .is_err());
+}
