@@ -30,7 +30,7 @@ use http_body_util::Limited;
 use tower::{Layer, Service};
 
 use super::error::ErrorAnswer;
-use super::extract::{base_url, origin_url, BodyLimit};
+use super::extract::{origin_url, BodyLimit};
 use super::response::HttpResponse;
 use super::routes::{area, landing, v1_base_path, Area, Landing, ScimVersion, ADMIN_PREFIX};
 use super::{HttpState, Surface};
@@ -75,7 +75,7 @@ fn refusal(landing: Landing, answer: ErrorAnswer) -> HttpResponse {
 }
 
 /// The inner service, ready: the clone that was polled ready is the one called.
-fn take<S: Clone>(inner: &mut S) -> S {
+pub(super) fn take<S: Clone>(inner: &mut S) -> S {
     let clone = inner.clone();
     std::mem::replace(inner, clone)
 }
@@ -216,7 +216,11 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         // The head as sent: the request line and each `name: value\r\n`.
-        let head = request.uri().to_string().len()
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or(0, |p| p.as_str().len());
+        let head = target
             + request
                 .headers()
                 .iter()
@@ -427,7 +431,7 @@ async fn admit_scim(
     };
     let origin = origin_url(state, &request.headers, &request.uri);
     let mut base_url = match version {
-        ScimVersion::V2 => base_url(state, &request.headers, &request.uri),
+        ScimVersion::V2 => format!("{origin}{}", state.base_path),
         ScimVersion::V1 => format!(
             "{origin}{}",
             v1_base_path(&state.base_path).unwrap_or_default()

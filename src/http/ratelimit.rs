@@ -20,7 +20,7 @@ use http::{Request, StatusCode};
 use tower::{Layer, Service};
 
 use super::error::ErrorAnswer;
-use super::layers::TenantRequest;
+use super::layers::{take, TenantRequest};
 use super::response::HttpResponse;
 use super::HttpState;
 use crate::config::RateLimits;
@@ -143,10 +143,7 @@ where
             debug_assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
             return Box::pin(std::future::ready(Ok(answer.scim_response())));
         }
-        // The ready clone is the one called (see `layers::take`).
-        let clone = self.inner.clone();
-        let mut ready = std::mem::replace(&mut self.inner, clone);
-        Box::pin(ready.call(request))
+        Box::pin(take(&mut self.inner).call(request))
     }
 }
 
