@@ -231,12 +231,14 @@ impl Tenants {
             mapping: backend.mapping.clone(),
             platform: backend.platform.clone(),
             links: self.store.clone(),
+            intents: self.store.clone(),
             replicas: self.store.clone(),
             cache: self.cache.clone(),
             settings: backend.settings.clone(),
             limits: self.limits.clone(),
             clock: self.clock.clone(),
             locks: Default::default(),
+            create_locks: Default::default(),
         });
         gateways.insert(
             tenant.id.clone(),

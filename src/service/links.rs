@@ -555,7 +555,7 @@ impl Resources<'_> {
 
     /// Forgets what the cache holds of a link whose platform object stays: not marked
     /// deleted, the object may be linked again.
-    async fn forget_kept(&self, identity: &Identity) {
+    pub(super) async fn forget_kept(&self, identity: &Identity) {
         self.gw
             .cache
             .forget_change(&Change {

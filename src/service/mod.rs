@@ -4,6 +4,8 @@
 //!
 //! - `query.rs`: reads: one resource, lists and filters, paged on the platform or here.
 //! - `write.rs`: writes (create, replace, patch, delete) and the locks that serialize them.
+//! - `retry.rs`: creates safe to retry: a create's intent, recorded before the platform is
+//!   asked, recognises the IdP's retry after a crash or a lost answer.
 //! - `lifecycle.rs`: a tenant's policy: reactivation on create, deprovisioning on delete.
 //! - `links.rs`: identity links: which platform object a SCIM id is, and what the IdP wrote.
 //! - `present.rs`: a platform object and its link as a SCIM resource: members, groups, ETag.
@@ -17,6 +19,7 @@ mod lifecycle;
 mod links;
 mod present;
 mod query;
+mod retry;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -35,7 +38,7 @@ use crate::config::ScimConfig;
 use crate::mapping::{Mapping, MappingError, ResourceMapping};
 use crate::scim::schema::{Registry, ResourceType};
 use crate::scim::{Projection, ResourceKind, ScimError};
-use crate::store::{LinkStore, ReplicaSync, Scope, StoreError};
+use crate::store::{IntentStore, LinkStore, ReplicaSync, Scope, StoreError};
 
 /// Everything that can go wrong in an operation, by layer.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +165,8 @@ pub struct Gateway {
     pub platform: Arc<dyn Platform>,
     /// Identity links.
     pub links: Arc<dyn LinkStore>,
+    /// Creates begun, so that their retries are recognised.
+    pub intents: Arc<dyn IntentStore>,
     /// Locks across replicas sharing the store.
     pub replicas: Arc<dyn ReplicaSync>,
     /// Lookups shared by every tenant (keys carry the tenant).
@@ -172,6 +177,8 @@ pub struct Gateway {
     pub limits: ScimConfig,
     /// Serialize writes to one resource within this process.
     pub locks: WriteLocks,
+    /// Serialize creates of one name within this process.
+    pub create_locks: WriteLocks,
     /// Time.
     pub clock: SharedClock,
 }

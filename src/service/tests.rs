@@ -78,6 +78,7 @@ async fn gateway(platform: Arc<ScriptedPlatform>) -> (Gateway, Arc<SqliteStore>)
         mapping: Arc::new(mapping),
         platform,
         links: store.clone(),
+        intents: store.clone(),
         replicas: store.clone(),
         cache: LookupCache::new(&CacheConfig {
             ttl: Duration::from_secs(30),
@@ -89,6 +90,7 @@ async fn gateway(platform: Arc<ScriptedPlatform>) -> (Gateway, Arc<SqliteStore>)
             max_scan: 1000,
         },
         locks: WriteLocks::default(),
+        create_locks: WriteLocks::default(),
         clock: Arc::new(ManualClock::new(AT)),
     };
     (gateway, store)
@@ -177,6 +179,47 @@ async fn a_create_that_timed_out_says_a_retry_is_unsafe_and_links_nothing() {
     };
     assert_eq!((e.fault, e.retry), (Fault::Platform, Retry::Unsafe));
     assert_eq!(link_count(&store).await, 0);
+    // The platform may have made the account: the create's intent stays, for the retry.
+    let intent = crate::store::IntentStore::create_intent(
+        store.as_ref(),
+        users.scope(),
+        "bjensen@example.com",
+    )
+    .await
+    .unwrap()
+    .expect("the intent is kept");
+    assert_eq!(intent.request.len(), 64, "a SHA-256 digest");
+}
+
+#[tokio::test]
+async fn a_create_refused_or_answered_leaves_no_intent() {
+    let platform = Arc::new(ScriptedPlatform::default());
+    platform.answer(409, json!({"message": "user already exists"}));
+    platform.answer(201, coder_user("u-1"));
+    platform.answer(200, json!([]));
+    let (gateway, store) = gateway(platform.clone()).await;
+    let projection = Projection::default();
+    let req = RequestContext {
+        base_url: "https://scim.example/scim/v2",
+        projection: &projection,
+    };
+    let users = gateway.resources(ResourceKind::User).unwrap();
+    let intent = || async {
+        crate::store::IntentStore::create_intent(
+            store.as_ref(),
+            users.scope(),
+            "bjensen@example.com",
+        )
+        .await
+        .unwrap()
+    };
+    let refused = create(&gateway, json!({"userName": "BJensen@example.com"}));
+    let e = users.execute(&refused, None, &req).await.unwrap_err();
+    assert!(e.is_uniqueness_conflict(), "{e}");
+    assert_eq!(intent().await, None);
+    let made = create(&gateway, json!({"userName": "bjensen@example.com"}));
+    users.execute(&made, None, &req).await.unwrap().unwrap();
+    assert_eq!(intent().await, None);
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ use crate::mapping::vars::{
 /// How many one-member calls run at once.
 const MEMBER_CONCURRENCY: usize = 8;
 use super::lifecycle::Lifecycle;
+use super::retry::{Attempt, PendingCreate};
 use crate::scim::patch::apply_patch;
 use crate::scim::{EntityTags, ResourceKind, ScimError, ScimOp};
 use crate::store::{Deprovision, Identity, ReplicaLock, StoreError};
@@ -44,7 +45,7 @@ impl Default for WriteLocks {
 }
 
 impl WriteLocks {
-    async fn lock(&self, id: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(super) async fn lock(&self, id: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         id.hash(&mut hasher);
@@ -61,6 +62,18 @@ pub(super) struct WriteLock<'a> {
     _local: Option<tokio::sync::MutexGuard<'a, ()>>,
     /// Held when other replicas share the store (then the store is read, not the cache).
     replicas: Option<ReplicaLock>,
+}
+
+impl<'a> WriteLock<'a> {
+    pub(super) fn held(
+        local: Option<tokio::sync::MutexGuard<'a, ()>>,
+        replicas: Option<ReplicaLock>,
+    ) -> WriteLock<'a> {
+        WriteLock {
+            _local: local,
+            replicas,
+        }
+    }
 }
 
 /// What a write did: the resource as written (`None` for a delete), and what the audit log
@@ -127,7 +140,7 @@ impl Resources<'_> {
             ScimOp::Create {
                 resource,
                 read_only,
-            } => match self.create(resource, read_only, req).await {
+            } => match self.create_once(resource, read_only, req).await {
                 Err(e) if lifecycle.reactivate && e.is_uniqueness_conflict() => {
                     let revived = self.reactivate(resource, read_only, req, e).await?;
                     Ok(Executed {
@@ -138,7 +151,7 @@ impl Resources<'_> {
                         resource: Some(revived),
                     })
                 }
-                created => created.map(written),
+                created => created,
             },
             ScimOp::Replace {
                 id,
@@ -201,11 +214,39 @@ impl Resources<'_> {
     /// Creates a resource: the first create call makes the platform object and the link is
     /// stored at once, before any further call (a state change, members), so a failing later
     /// call never leaves a platform account the gateway does not know.
+    /// A create, or the retry of one begun before (`retry.rs`), under the lock of its name.
+    async fn create_once(
+        &self,
+        resource: &Value,
+        read_only: &Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Executed> {
+        let _lock = self.lock_for_create(resource).await?;
+        match self.attempt(resource, read_only, req).await? {
+            Attempt::Repeated(resource, how) => Ok(Executed {
+                resource: Some(resource),
+                note: Some(how),
+            }),
+            Attempt::Create(pending) => {
+                let resource = self
+                    .create(resource, read_only, req, pending.as_ref())
+                    .await?;
+                Ok(Executed {
+                    resource: Some(resource),
+                    note: None,
+                })
+            }
+        }
+    }
+
+    /// Creates a resource on the platform and links it; with `pending`, under the intent's
+    /// SCIM id, recorded before the platform is asked and ended when the outcome is known.
     async fn create(
         &self,
         resource: &Value,
         read_only: &Value,
         req: &RequestContext<'_>,
+        pending: Option<&PendingCreate>,
     ) -> Result<Resource> {
         let desired = self.section.desired(resource, &self.gw.settings)?;
         // What the platform will hold, as far as the create decides it.
@@ -236,7 +277,10 @@ impl Resources<'_> {
         };
         let now = self.gw.clock.now();
         let mut identity = Identity {
-            scim_id: uuid::Uuid::new_v4().to_string(),
+            scim_id: match pending {
+                Some(pending) => pending.intent.scim_id.clone(),
+                None => uuid::Uuid::new_v4().to_string(),
+            },
             backend_key: String::new(),
             external_id: external_id_of(resource),
             shadow: shadow_of(resource),
@@ -252,7 +296,19 @@ impl Resources<'_> {
             ));
         };
         let request = first.render(&vars, &[])?;
-        let response = self.send(&request).await?;
+        if let Some(pending) = pending {
+            self.begin(pending).await?;
+        }
+        let response = match self.send(&request).await {
+            Ok(response) => response,
+            Err(ServiceError::Platform(e)) if !e.may_have_acted() => {
+                if let Some(pending) = pending {
+                    self.end(pending).await?;
+                }
+                return Err(e.into());
+            }
+            Err(e) => return Err(e),
+        };
         let created = first.object_of(&response, &self.gw.settings)?;
         identity.backend_key = self.section.key_of(&created, &self.gw.settings)?;
         identity.proof = self.section.proof_of(&created, &self.gw.settings)?;
@@ -300,7 +356,11 @@ impl Resources<'_> {
             identity.shadow = shadow;
             self.save(&identity).await?;
         }
-        self.answer_written(&identity, object, req).await
+        let answer = self.answer_written(&identity, object, req).await?;
+        if let Some(pending) = pending {
+            self.end(pending).await?;
+        }
+        Ok(answer)
     }
 
     /// What a write to an existing resource starts from (the caller holds `lock`): the link,

@@ -1,11 +1,13 @@
 //! The store: what the gateway remembers that the platform cannot, shared by every replica.
 //!
 //! One trait per concern: [`LinkStore`] (identity links and what the IdP last wrote),
+//! [`IntentStore`] (creates begun, so that a retry after a crash is recognised),
 //! [`AuditStore`], [`TokenStore`], [`OAuthStore`], [`TenantStore`] and [`ReplicaSync`] (locks and the change
 //! feed between replicas); [`Store`] is all of them. Two stores run the same SQL behind them:
 //! SQLite (embedded, the default) and PostgreSQL (several replicas on one database).
 
 mod audit;
+mod intents;
 mod links;
 mod memo;
 mod oauth;
@@ -24,6 +26,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
+pub use intents::{CreateIntent, IntentStore};
 pub use links::{Identity, LinkStore, Scope};
 pub use oauth::{ClientRecord, JwtTrust, OAuthStore};
 pub use postgres::PostgresStore;
@@ -61,11 +64,15 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// Every concern of the store at once: what `open` returns and `app` hands out, each part of
 /// the gateway keeping only the trait it needs.
 pub trait Store:
-    LinkStore + AuditStore + TokenStore + OAuthStore + TenantStore + ReplicaSync
+    LinkStore + IntentStore + AuditStore + TokenStore + OAuthStore + TenantStore + ReplicaSync
 {
 }
 
-impl<T: LinkStore + AuditStore + TokenStore + OAuthStore + TenantStore + ReplicaSync> Store for T {}
+impl<
+        T: LinkStore + IntentStore + AuditStore + TokenStore + OAuthStore + TenantStore + ReplicaSync,
+    > Store for T
+{
+}
 
 /// Opens the store a URL names, running migrations: `sqlite://path` or `sqlite::memory:`
 /// (embedded), `postgres://...` (shared by several replicas).

@@ -50,6 +50,7 @@ pub(crate) async fn tenants_for_tests(store: &dyn Store, ids: &[&str]) {
 
 pub(crate) async fn contract(store: &dyn Store) {
     tenants_for_tests(store, &["default", "other"]).await;
+    intents_contract(store).await;
     // Nothing is linked to a tenant that does not exist.
     assert!(matches!(
         store
@@ -603,4 +604,69 @@ async fn postgres_store_keeps_the_contract() {
         .execute(&mut admin)
         .await
         .unwrap();
+}
+
+/// Create intents: one per name, replaced by a newer create of the name, dropped only under
+/// the SCIM id they name, stale ones pruned, none for a tenant that is gone.
+async fn intents_contract(store: &dyn Store) {
+    use crate::store::CreateIntent;
+    let t0 = time::macros::datetime!(2026-01-02 03:04:05.123 UTC);
+    let intent = |id: &str, started| CreateIntent {
+        name: "alice".to_owned(),
+        request: "digest-1".to_owned(),
+        scim_id: id.to_owned(),
+        started,
+    };
+    let long_ago = t0 - time::Duration::days(1);
+    assert_eq!(store.create_intent(SCOPE, "alice").await.unwrap(), None);
+    store
+        .begin_create(SCOPE, &intent("s1", t0), long_ago)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.create_intent(SCOPE, "alice").await.unwrap(),
+        Some(intent("s1", t0))
+    );
+    // Another resource type's and another tenant's names are their own.
+    let groups = Scope {
+        tenant: "default",
+        resource_type: "Group",
+    };
+    assert_eq!(store.create_intent(groups, "alice").await.unwrap(), None);
+    // Dropping under another id leaves it alone.
+    store.drop_create(SCOPE, "alice", "s0").await.unwrap();
+    assert_eq!(
+        store.create_intent(SCOPE, "alice").await.unwrap(),
+        Some(intent("s1", t0))
+    );
+    // A newer create of the name replaces it.
+    let later = t0 + time::Duration::minutes(1);
+    store
+        .begin_create(SCOPE, &intent("s2", later), long_ago)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.create_intent(SCOPE, "alice").await.unwrap(),
+        Some(intent("s2", later))
+    );
+    // Beginning one prunes those begun before `stale`.
+    let bob = CreateIntent {
+        name: "bob".to_owned(),
+        ..intent("s3", later + time::Duration::minutes(1))
+    };
+    store
+        .begin_create(SCOPE, &bob, later + time::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(store.create_intent(SCOPE, "alice").await.unwrap(), None);
+    store.drop_create(SCOPE, "bob", "s3").await.unwrap();
+    assert_eq!(store.create_intent(SCOPE, "bob").await.unwrap(), None);
+    let nowhere = Scope {
+        tenant: "nowhere",
+        resource_type: "User",
+    };
+    assert!(matches!(
+        store.begin_create(nowhere, &bob, long_ago).await,
+        Err(StoreError::TenantGone(_))
+    ));
 }

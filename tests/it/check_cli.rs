@@ -88,12 +88,7 @@ fn check_accepts_the_shipped_example() {
 #[test]
 fn check_names_missing_settings_the_mapping_needs() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("mappings")).unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/config/mappings/coder.toml"),
-        dir.path().join("mappings/coder.toml"),
-    )
-    .unwrap();
+    crate::processes::with_coder_mapping(dir.path());
     let config = dir.path().join("scimgate.toml");
     std::fs::write(
         &config,
@@ -126,12 +121,7 @@ fn check_names_missing_settings_the_mapping_needs() {
 #[test]
 fn check_names_problems_of_named_backends() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("mappings")).unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/config/mappings/coder.toml"),
-        dir.path().join("mappings/coder.toml"),
-    )
-    .unwrap();
+    crate::processes::with_coder_mapping(dir.path());
     let backend = |name: &str, settings: &str| {
         format!(
             "[backends.{name}]\nmapping = \"mappings/coder.toml\"\nbase_url = \"http://127.0.0.1:1\"\ncredential = {{ env = \"SCIMGATE_IT_CREDENTIAL\" }}\n{settings}\n"

@@ -37,10 +37,20 @@ pub(crate) enum Fault {
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
+/// A request the proxy stops at: it tells the test, then never answers (the test kills the
+/// gateway meanwhile). With `forward`, the platform gets the request first.
+struct Hold {
+    method: &'static str,
+    path: String,
+    forward: bool,
+    reached: Arc<tokio::sync::Notify>,
+}
+
 pub(crate) struct Proxy {
     upstream: String,
     http: reqwest::Client,
     faults: Mutex<VecDeque<Fault>>,
+    holds: Mutex<Vec<Hold>>,
     /// Every request fails (Reset) while set: the platform is down.
     down: AtomicBool,
     hits: AtomicUsize,
@@ -55,11 +65,72 @@ impl Proxy {
         self.hits.load(Ordering::SeqCst)
     }
 
+    /// Stops at the next `method` request whose path contains `path` (after forwarding it to
+    /// the platform, with `forward`); the notice comes when it is reached.
+    pub(crate) fn hold(
+        &self,
+        method: &'static str,
+        path: &str,
+        forward: bool,
+    ) -> Arc<tokio::sync::Notify> {
+        let reached = Arc::new(tokio::sync::Notify::new());
+        self.holds.lock().unwrap().push(Hold {
+            method,
+            path: path.to_owned(),
+            forward,
+            reached: reached.clone(),
+        });
+        reached
+    }
+
+    /// Sends a request on to the platform.
+    async fn send_upstream(
+        &self,
+        request: hyper::Request<hyper::body::Incoming>,
+    ) -> Result<reqwest::Response, std::io::Error> {
+        let (parts, body) = request.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let url = format!(
+            "{}{}",
+            self.upstream,
+            parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+        );
+        let mut forward = self.http.request(parts.method.clone(), &url).body(body);
+        for (name, value) in &parts.headers {
+            if name != "host" {
+                forward = forward.header(name, value);
+            }
+        }
+        forward.send().await.map_err(std::io::Error::other)
+    }
+
     async fn handle(
         self: Arc<Self>,
         request: hyper::Request<hyper::body::Incoming>,
     ) -> Result<hyper::Response<Body>, std::io::Error> {
         self.hits.fetch_add(1, Ordering::SeqCst);
+        let hold = {
+            let mut holds = self.holds.lock().unwrap();
+            let at = holds.iter().position(|h| {
+                request.method().as_str() == h.method && request.uri().path().contains(&h.path)
+            });
+            at.map(|at| holds.remove(at))
+        };
+        if let Some(hold) = hold {
+            if hold.forward {
+                let _ = self.send_upstream(request).await;
+            }
+            hold.reached.notify_one();
+            return std::future::pending().await;
+        }
         let fault = if self.down.load(Ordering::SeqCst) {
             Some(Fault::Reset)
         } else {
@@ -101,28 +172,7 @@ impl Proxy {
             Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
             Some(Fault::ResetMidBody) | None => {}
         }
-        let (parts, body) = request.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let url = format!(
-            "{}{}",
-            self.upstream,
-            parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/")
-        );
-        let mut forward = self.http.request(parts.method.clone(), &url).body(body);
-        for (name, value) in &parts.headers {
-            if name != "host" {
-                forward = forward.header(name, value);
-            }
-        }
-        let answer = forward.send().await.map_err(std::io::Error::other)?;
+        let answer = self.send_upstream(request).await?;
         let status = answer.status().as_u16();
         let headers: Vec<(String, String)> = answer
             .headers()
@@ -161,6 +211,7 @@ pub(crate) async fn proxy_to(upstream: String) -> (Arc<Proxy>, String) {
         upstream,
         http: reqwest::Client::new(),
         faults: Mutex::new(VecDeque::new()),
+        holds: Mutex::new(Vec::new()),
         down: AtomicBool::new(false),
         hits: AtomicUsize::new(0),
     });

@@ -12,6 +12,7 @@
 mod admin;
 mod bulk;
 mod check_cli;
+mod crashes;
 mod discovery;
 mod entra;
 mod explain;

@@ -13,14 +13,14 @@ use tokio::net::TcpListener;
 
 use crate::support::{user, TestDatabase};
 
-const SCIM_TOKEN: &str = "config-token-of-the-default-tenant";
+pub(crate) const SCIM_TOKEN: &str = "config-token-of-the-default-tenant";
 const ADMIN_TOKEN: &str = "admin-token-shared-by-the-replicas";
-const CODER_TOKEN: &str = "abcdefghij-0123456789abcdefghijkl";
+pub(crate) const CODER_TOKEN: &str = "abcdefghij-0123456789abcdefghijkl";
 
 /// A running `scimgate serve`, killed on drop.
-struct Replica {
+pub(crate) struct Replica {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Replica {
@@ -32,7 +32,7 @@ impl Drop for Replica {
 
 impl Replica {
     /// Starts `scimgate serve` on a free port and waits for the address it logs.
-    fn start(config: &std::path::Path) -> Replica {
+    pub(crate) fn start(config: &std::path::Path) -> Replica {
         let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
             .args(["serve", "--config"])
             .arg(config)
@@ -73,7 +73,44 @@ impl Replica {
     }
 }
 
-async fn call(
+/// Copies the shipped Coder mapping into `dir/mappings/`.
+pub(crate) fn with_coder_mapping(dir: &std::path::Path) {
+    std::fs::create_dir(dir.join("mappings")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/mappings/coder.toml"),
+        dir.join("mappings/coder.toml"),
+    )
+    .unwrap();
+}
+
+/// Writes a config for `scimgate serve` into `dir` and answers its path: the test tokens, the
+/// store at `store`, and one backend on the shipped Coder mapping per `(name, URL,
+/// organization)` (`default` is `[backend]`).
+pub(crate) fn serve_config(
+    dir: &std::path::Path,
+    store: &str,
+    backends: &[(&str, &str, &str)],
+) -> std::path::PathBuf {
+    with_coder_mapping(dir);
+    let mut text = format!(
+        "[[auth.tokens]]\nname = \"okta\"\nenv = \"IT_SCIM_TOKEN\"\n\n[[admin.tokens]]\nname = \"ops\"\nenv = \"IT_ADMIN_TOKEN\"\n\n[store]\nurl = \"{store}\"\n"
+    );
+    for (name, url, organization) in backends {
+        let table = if *name == "default" {
+            "backend".to_owned()
+        } else {
+            format!("backends.{name}")
+        };
+        text.push_str(&format!(
+            "\n[{table}]\nmapping = \"mappings/coder.toml\"\nbase_url = \"{url}\"\ncredential = {{ env = \"IT_CODER_TOKEN\" }}\n\n[{table}.settings]\norganization_id = \"{organization}\"\nplaceholder_email_domain = \"no-email.scimgate.invalid\"\n"
+        ));
+    }
+    let config = dir.join("scimgate.toml");
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+pub(crate) async fn call(
     http: &reqwest::Client,
     method: Method,
     url: String,
@@ -122,54 +159,22 @@ async fn two_serve_processes_on_one_postgres_behave_as_one() {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("mappings")).unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/config/mappings/coder.toml"),
-        dir.path().join("mappings/coder.toml"),
-    )
-    .unwrap();
-    let config = dir.path().join("scimgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[[auth.tokens]]
-name = "okta"
-env = "IT_SCIM_TOKEN"
-
-[[admin.tokens]]
-name = "ops"
-env = "IT_ADMIN_TOKEN"
-
-[store]
-url = "{store}"
-
-[backend]
-mapping = "mappings/coder.toml"
-base_url = "{default_url}"
-credential = {{ env = "IT_CODER_TOKEN" }}
-
-[backend.settings]
-organization_id = "{default_org}"
-placeholder_email_domain = "no-email.scimgate.invalid"
-
-[backends.coder-acme]
-mapping = "mappings/coder.toml"
-base_url = "{acme_url}"
-credential = {{ env = "IT_CODER_TOKEN" }}
-
-[backends.coder-acme.settings]
-organization_id = "{acme_org}"
-placeholder_email_domain = "no-email.scimgate.invalid"
-"#,
-            store = db.url,
-            default_url = platforms[0].1,
-            default_org = platforms[0].0.organization_id(),
-            acme_url = platforms[1].1,
-            acme_org = platforms[1].0.organization_id(),
-        ),
-    )
-    .unwrap();
+    let config = serve_config(
+        dir.path(),
+        &db.url,
+        &[
+            (
+                "default",
+                &platforms[0].1,
+                &platforms[0].0.organization_id(),
+            ),
+            (
+                "coder-acme",
+                &platforms[1].1,
+                &platforms[1].0.organization_id(),
+            ),
+        ],
+    );
     let a = Replica::start(&config);
     let b = Replica::start(&config);
     let http = reqwest::Client::new();
@@ -344,41 +349,16 @@ async fn sigterm_finishes_the_request_in_flight_and_exits() {
     tokio::spawn(coder.clone().serve(listener, std::future::pending()));
     let (proxy, proxy_url) = proxy_to(upstream).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("mappings")).unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/config/mappings/coder.toml"),
-        dir.path().join("mappings/coder.toml"),
-    )
-    .unwrap();
-    let config = dir.path().join("scimgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[[auth.tokens]]
-name = "okta"
-env = "IT_SCIM_TOKEN"
-
-[store]
-url = "sqlite://{store}"
-
-[cache]
-ttl_secs = 0
-
-[backend]
-mapping = "mappings/coder.toml"
-base_url = "{proxy_url}"
-credential = {{ env = "IT_CODER_TOKEN" }}
-
-[backend.settings]
-organization_id = "{org}"
-placeholder_email_domain = "no-email.scimgate.invalid"
-"#,
-            store = dir.path().join("scimgate.sqlite").display(),
-            org = coder.organization_id(),
-        ),
-    )
-    .unwrap();
+    let store = format!("sqlite://{}", dir.path().join("scimgate.sqlite").display());
+    let config = serve_config(
+        dir.path(),
+        &store,
+        &[("default", &proxy_url, &coder.organization_id())],
+    );
+    // Reads go to the platform (through the slow proxy), never to the cache.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[cache]\nttl_secs = 0\n");
+    std::fs::write(&config, text).unwrap();
     let mut replica = Replica::start(&config);
     let http = reqwest::Client::new();
     let users = format!("{}/scim/v2/Users", replica.url);

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use super::StoreError;
 
 pub(super) mod audit;
+pub(super) mod intents;
 pub(super) mod links;
 pub(super) mod oauth;
 pub(super) mod tenants;
@@ -43,6 +44,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "tenant lifecycle",
         include_str!("../migrations/0008_tenant_lifecycle.sql"),
+    ),
+    (
+        9,
+        "create intents",
+        include_str!("../migrations/0009_create_intents.sql"),
     ),
 ];
 
@@ -122,6 +128,7 @@ macro_rules! sql_store {
         $crate::store::sql::audit::sql_audit_store!($store, $row);
         $crate::store::sql::tokens::sql_tokens_store!($store, $row);
         $crate::store::sql::oauth::sql_oauth_store!($store);
+        $crate::store::sql::intents::sql_intents_store!($store);
         $crate::store::sql::tenants::sql_tenants_store!($store, $row);
 
         impl super::ReplicaSync for $store {

@@ -118,7 +118,7 @@ macro_rules! sql_tenants_store {
 
             fn delete_tenant<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
                 Box::pin(async move {
-                    // Tokens and OAuth clients first (they refer to the tenant), then the tenant, only without
+                    // Tokens, OAuth clients and create intents first (they refer to the tenant), then the tenant, only without
                     // identity links: a link made meanwhile makes the reference fail, and the
                     // whole is undone.
                     let mut tx = self.pool.begin().await?;
@@ -127,6 +127,10 @@ macro_rules! sql_tenants_store {
                         .execute(&mut *tx)
                         .await?;
                     sqlx::query("DELETE FROM oauth_clients WHERE tenant = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM create_intents WHERE tenant = $1")
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
