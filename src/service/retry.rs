@@ -25,7 +25,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use super::links::Locked;
-use super::write::WriteLock;
+use super::write::{Whole, WriteLock};
 use super::{RequestContext, Resource, Resources, Result};
 use crate::backend::Failure;
 use crate::scim::filter::parse_filter;
@@ -38,6 +38,10 @@ use crate::store::CreateIntent;
 const INTENT_LIFETIME: Duration = Duration::hours(24);
 /// How much earlier than the gateway's clock a platform may date an account it has just made.
 const CLOCK_SKEW: Duration = Duration::minutes(5);
+/// How much later than the create began the platform may date the account it made (the
+/// platform's time to answer, retries and clock skew): an account made later was made by
+/// something else (a sign-in, an admin).
+const CREATE_WINDOW: Duration = Duration::minutes(10);
 
 /// A create about to run, under the SCIM id it gives the resource.
 pub(super) struct PendingCreate {
@@ -52,7 +56,8 @@ pub(super) enum Attempt {
     Create(Option<PendingCreate>),
 }
 
-/// A digest of a request body that does not depend on the order of its members.
+/// A digest of a request body that does not depend on the order of its members, without the
+/// password (the store never holds one, not even as a fast hash).
 fn request_digest(resource: &Value) -> String {
     fn canonical(value: &Value, out: &mut String) {
         match value {
@@ -82,7 +87,17 @@ fn request_digest(resource: &Value) -> String {
         }
     }
     let mut text = String::new();
-    canonical(resource, &mut text);
+    match resource {
+        Value::Object(map) => {
+            let kept: serde_json::Map<String, Value> = map
+                .iter()
+                .filter(|(name, _)| !name.eq_ignore_ascii_case("password"))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect();
+            canonical(&Value::Object(kept), &mut text);
+        }
+        other => canonical(other, &mut text),
+    }
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -170,14 +185,18 @@ impl Resources<'_> {
         Ok(())
     }
 
-    /// Drops a create's intent: the create was answered, or the platform made nothing.
-    pub(super) async fn end(&self, pending: &PendingCreate) -> Result<()> {
+    /// Drops a create's intent: the IdP got an answer. A store that fails here leaves it to
+    /// expire, logged; the answer stands.
+    pub(super) async fn end(&self, pending: &PendingCreate) {
         let intent = &pending.intent;
-        self.gw
+        let dropped = self
+            .gw
             .intents
             .drop_create(self.scope(), &intent.name, &intent.scim_id)
-            .await?;
-        Ok(())
+            .await;
+        if let Err(e) = dropped {
+            tracing::warn!(error = %e, scim_id = %intent.scim_id, "a create's intent stays until it expires");
+        }
     }
 
     /// Answers the retry of `earlier`, when there is something to answer with: the resource
@@ -189,30 +208,57 @@ impl Resources<'_> {
         read_only: &Value,
         req: &RequestContext<'_>,
     ) -> Result<Option<(Resource, String)>> {
-        let id = &earlier.scim_id;
-        let linked = self.gw.links.get(self.scope(), id).await?.is_some();
-        if !linked && !self.adopt(earlier, req).await? {
-            return Ok(None);
-        }
-        let answer = self.replace(id, resource, read_only, None, req).await?;
+        let linked = self
+            .gw
+            .links
+            .get(self.scope(), &earlier.scim_id)
+            .await?
+            .is_some();
+        let (id, how) = if linked {
+            (
+                earlier.scim_id.clone(),
+                "which was cut short after the link was stored: finished",
+            )
+        } else {
+            match self.adopt(earlier, resource, req).await? {
+                Some(id) => (
+                    id,
+                    "whose link was never stored: the account it made was linked and updated",
+                ),
+                None => return Ok(None),
+            }
+        };
+        let answer = self
+            .replace_as(&id, resource, read_only, None, req, Whole::Repeat)
+            .await?;
         self.gw
             .intents
-            .drop_create(self.scope(), &earlier.name, id)
+            .drop_create(self.scope(), &earlier.name, &earlier.scim_id)
             .await?;
-        let how = if linked {
-            format!("a retry of the create of {id}, which was cut short: finished")
-        } else {
-            format!(
-                "a retry of the create of {id}, whose link was never stored: the account it made was linked and updated"
-            )
-        };
-        Ok(Some((answer, how)))
+        Ok(Some((
+            answer,
+            format!("a retry of the create of {id}, {how}"),
+        )))
     }
 
-    /// Links the account an interrupted create made, under the id that create chose: the one
-    /// platform object of the create's name that the gateway never wrote and (where the
-    /// mapping proves accounts by a creation time) that was not made before the create began.
-    async fn adopt(&self, earlier: &CreateIntent, req: &RequestContext<'_>) -> Result<bool> {
+    /// The account an interrupted create made, found by the create's name: the one platform
+    /// object of that name that the gateway never wrote, made (by the creation time the
+    /// mapping's `identity` proves it by) while the create ran, holding what the create asked
+    /// for. Answers its SCIM id (the link the list made, or had made: an id a list may have
+    /// shown already stays the account's). A mapping without such a proof cannot tell the
+    /// account from one made otherwise: none.
+    async fn adopt(
+        &self,
+        earlier: &CreateIntent,
+        resource: &Value,
+        req: &RequestContext<'_>,
+    ) -> Result<Option<String>> {
+        // What the platform holds after the create's first call, as SCIM (its later calls,
+        // such as a suspension, may not have run).
+        let desired = self.section.desired(resource, &self.gw.settings)?;
+        let asked = self
+            .section
+            .to_scim(&Value::Object(desired), None, None, &self.gw.settings)?;
         let attribute = self.name_attribute();
         let filter = parse_filter(&format!("{attribute} eq {}", Value::from(&*earlier.name)))?;
         let query = ListQuery {
@@ -220,7 +266,7 @@ impl Resources<'_> {
             count: Some(10),
             ..ListQuery::default()
         };
-        // Whatever the IdP asked to see, the names and ids are needed; members are not.
+        // Whatever the IdP asked to see, the ids are needed; members are not.
         let projection = Projection {
             attributes: Vec::new(),
             excluded: vec![AttrPath::new("members"), AttrPath::new("groups")],
@@ -229,52 +275,61 @@ impl Resources<'_> {
             base_url: req.base_url,
             projection: &projection,
         };
+        // The filter matches as the gateway does (an account it never wrote by its name in
+        // the platform's form too: `bjensen` for `bjensen@example.com`).
         let page = self.list(&query, &context).await?;
-        let named: Vec<&str> = page
-            .resources
-            .iter()
-            .filter(|found| {
-                found
-                    .get(attribute)
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.to_lowercase() == earlier.name)
-            })
-            .filter_map(|found| found.get("id").and_then(Value::as_str))
-            .collect();
-        let [found] = named.as_slice() else {
-            return Ok(false);
+        let [only] = page.resources.as_slice() else {
+            return Ok(None);
         };
-        let lock = self.lock_for_write(found).await?;
-        let mut identity = self.identity_from_store(found).await?;
+        if !holds_what_was_asked(only, &asked) {
+            // Another account of the name (an older one, made on the platform directly).
+            return Ok(None);
+        }
+        let Some(found) = only.get("id").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let _lock = self.lock_for_write(found).await?;
+        let mut identity = match self.identity_from_store(found).await {
+            Ok(identity) => identity,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
         // Read fresh: the account must still be there, and its proof current.
-        self.object_for(&mut identity, true, Locked::Yes).await?;
+        match self.object_for(&mut identity, true, Locked::Yes).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        }
         if !identity.platform.is_null() {
             // Written through the gateway: another create's account, not this one's.
-            return Ok(false);
+            return Ok(None);
         }
-        if let Some(made) = creation_time(identity.proof.as_deref()) {
-            if made < earlier.started - CLOCK_SKEW {
-                return Ok(false);
-            }
+        let Some(made) = creation_time(identity.proof.as_deref()) else {
+            return Ok(None);
+        };
+        if made < earlier.started - CLOCK_SKEW || made > earlier.started + CREATE_WINDOW {
+            return Ok(None);
         }
-        if !self
-            .gw
-            .links
-            .rekey(self.scope(), found, &earlier.scim_id)
-            .await?
-        {
-            return Ok(false);
-        }
-        drop(lock);
-        self.forget_kept(&identity).await;
         tracing::warn!(
             tenant = %self.gw.tenant,
             resource_type = self.type_id(),
-            scim_id = %earlier.scim_id,
+            scim_id = %identity.scim_id,
             "a create was cut short after the platform made the account: linked on the IdP's retry"
         );
-        Ok(true)
+        Ok(Some(identity.scim_id))
     }
+}
+
+/// Whether a platform account, as SCIM, holds every value a create asked for (its state
+/// aside: a later call sets it).
+fn holds_what_was_asked(found: &Value, asked: &Value) -> bool {
+    let Some(asked) = asked.as_object() else {
+        return false;
+    };
+    asked
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "active" | "id" | "meta" | "schemas"))
+        .all(|(name, value)| found.get(name) == Some(value))
 }
 
 /// The time a mapping's `identity` proof names, when it is one (a JSON string in RFC 3339).
@@ -295,11 +350,26 @@ mod tests {
         let c = json!({"userName": "a", "name": {"givenName": "A", "familyName": "C"}});
         assert_eq!(request_digest(&a), request_digest(&b));
         assert_ne!(request_digest(&a), request_digest(&c));
+        // The password is no part of it.
+        let with_password = json!({"userName": "a", "name": {"givenName": "A", "familyName": "B"}, "Password": "s3cret-Pa55"});
+        assert_eq!(request_digest(&a), request_digest(&with_password));
         // Array order is the IdP's meaning.
         assert_ne!(
             request_digest(&json!({"emails": [{"value": "x"}, {"value": "y"}]})),
             request_digest(&json!({"emails": [{"value": "y"}, {"value": "x"}]}))
         );
+    }
+
+    #[test]
+    fn an_account_holds_what_was_asked_whatever_its_state() {
+        let asked =
+            json!({"userName": "bjensen", "emails": [{"value": "b@example.com"}], "active": true});
+        let same = json!({"id": "1", "userName": "bjensen", "emails": [{"value": "b@example.com"}], "active": false, "title": "x"});
+        let other =
+            json!({"id": "2", "userName": "bjensen", "emails": [{"value": "someone@example.com"}]});
+        assert!(holds_what_was_asked(&same, &asked));
+        assert!(!holds_what_was_asked(&other, &asked));
+        assert!(!holds_what_was_asked(&same, &json!(null)));
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub(super) enum Whole {
     Resource,
     /// A PATCH applied to the resource as the IdP saw it: what it removed stays removed.
     Patched,
+    /// A create's retry (`retry.rs`), sent whole: the create may have stopped before its later
+    /// calls, so what the IdP saw before is not trusted; each attribute is compared with the
+    /// platform's.
+    Repeat,
 }
 
 /// Refuses a write whose `If-Match` does not name the resource's current version.
@@ -140,19 +144,10 @@ impl Resources<'_> {
             ScimOp::Create {
                 resource,
                 read_only,
-            } => match self.create_once(resource, read_only, req).await {
-                Err(e) if lifecycle.reactivate && e.is_uniqueness_conflict() => {
-                    let revived = self.reactivate(resource, read_only, req, e).await?;
-                    Ok(Executed {
-                        note: Some(format!(
-                            "the deactivated user {} of this userName was reactivated and updated (tenant option), not created",
-                            revived.id
-                        )),
-                        resource: Some(revived),
-                    })
-                }
-                created => created,
-            },
+            } => {
+                self.create_once(resource, read_only, req, lifecycle.reactivate)
+                    .await
+            }
             ScimOp::Replace {
                 id,
                 resource,
@@ -196,6 +191,20 @@ impl Resources<'_> {
         if_match: Option<&EntityTags>,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
+        self.replace_as(id, resource, read_only, if_match, req, Whole::Resource)
+            .await
+    }
+
+    /// Replaces a resource by one sent whole (a PUT, or a create's retry).
+    pub(super) async fn replace_as(
+        &self,
+        id: &str,
+        resource: &Value,
+        read_only: &Value,
+        if_match: Option<&EntityTags>,
+        req: &RequestContext<'_>,
+        whole: Whole,
+    ) -> Result<Resource> {
         let lock = self.lock_for_write(id).await?;
         let (identity, current, before) = self.current_for_write(id, if_match, req, &lock).await?;
         self.section
@@ -205,42 +214,58 @@ impl Resources<'_> {
             &current,
             &before.json,
             resource.clone(),
-            Whole::Resource,
+            whole,
             req,
         )
         .await
     }
 
-    /// Creates a resource: the first create call makes the platform object and the link is
-    /// stored at once, before any further call (a state change, members), so a failing later
-    /// call never leaves a platform account the gateway does not know.
-    /// A create, or the retry of one begun before (`retry.rs`), under the lock of its name.
+    /// A create, or the retry of one begun before (`retry.rs`), under the lock of its name;
+    /// a name taken by a deactivated user reactivates it where the tenant says so.
     async fn create_once(
         &self,
         resource: &Value,
         read_only: &Value,
         req: &RequestContext<'_>,
+        reactivate: bool,
     ) -> Result<Executed> {
         let _lock = self.lock_for_create(resource).await?;
-        match self.attempt(resource, read_only, req).await? {
-            Attempt::Repeated(resource, how) => Ok(Executed {
-                resource: Some(resource),
-                note: Some(how),
-            }),
-            Attempt::Create(pending) => {
-                let resource = self
-                    .create(resource, read_only, req, pending.as_ref())
-                    .await?;
-                Ok(Executed {
+        let pending = match self.attempt(resource, read_only, req).await? {
+            Attempt::Repeated(resource, how) => {
+                return Ok(Executed {
                     resource: Some(resource),
-                    note: None,
+                    note: Some(how),
                 })
             }
+            Attempt::Create(pending) => pending,
+        };
+        match self
+            .create(resource, read_only, req, pending.as_ref())
+            .await
+        {
+            Ok(created) => Ok(Executed {
+                resource: Some(created),
+                note: None,
+            }),
+            Err(e) if reactivate && e.is_uniqueness_conflict() => {
+                let revived = self.reactivate(resource, read_only, req, e).await?;
+                Ok(Executed {
+                    note: Some(format!(
+                        "the deactivated user {} of this userName was reactivated and updated (tenant option), not created",
+                        revived.id
+                    )),
+                    resource: Some(revived),
+                })
+            }
+            Err(e) => Err(e),
         }
     }
 
-    /// Creates a resource on the platform and links it; with `pending`, under the intent's
-    /// SCIM id, recorded before the platform is asked and ended when the outcome is known.
+    /// Creates a resource: the first create call makes the platform object and the link is
+    /// stored at once, before any further call (a state change, members), so a failing later
+    /// call never leaves a platform account the gateway does not know. With `pending`, under
+    /// the intent's SCIM id, recorded before the platform is asked and dropped once the IdP
+    /// gets an answer.
     async fn create(
         &self,
         resource: &Value,
@@ -299,68 +324,73 @@ impl Resources<'_> {
         if let Some(pending) = pending {
             self.begin(pending).await?;
         }
-        let response = match self.send(&request).await {
-            Ok(response) => response,
-            Err(ServiceError::Platform(e)) if !e.may_have_acted() => {
-                if let Some(pending) = pending {
-                    self.end(pending).await?;
+        // Whether the platform may have made the object without the gateway knowing it: the
+        // first call got no clear answer. Only then does the intent stay, for the retry.
+        let mut unknown = false;
+        let made = async {
+            let response = match self.send(&request).await {
+                Ok(response) => response,
+                Err(ServiceError::Platform(e)) => {
+                    unknown = e.may_have_acted();
+                    return Err(e.into());
                 }
-                return Err(e.into());
+                Err(e) => return Err(e),
+            };
+            let created = first.object_of(&response, &self.gw.settings)?;
+            identity.backend_key = self.section.key_of(&created, &self.gw.settings)?;
+            identity.proof = self.section.proof_of(&created, &self.gw.settings)?;
+            identity.platform = self.section.snapshot_of(&created);
+            match self.gw.links.insert(self.scope(), &identity).await {
+                Ok(()) => {
+                    self.gw
+                        .cache
+                        .clear_deleted(&self.gw.tenant, self.type_id(), &identity.backend_key)
+                        .await
+                }
+                Err(StoreError::Conflict(key)) => {
+                    return Err(ScimError::conflict_uniqueness(format!(
+                        "the platform object {key} is already provisioned"
+                    ))
+                    .into())
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e),
-        };
-        let created = first.object_of(&response, &self.gw.settings)?;
-        identity.backend_key = self.section.key_of(&created, &self.gw.settings)?;
-        identity.proof = self.section.proof_of(&created, &self.gw.settings)?;
-        identity.platform = self.section.snapshot_of(&created);
-        match self.gw.links.insert(self.scope(), &identity).await {
-            Ok(()) => {
-                self.gw
-                    .cache
-                    .clear_deleted(&self.gw.tenant, self.type_id(), &identity.backend_key)
-                    .await
+            vars.object_returned(identity.backend_key.clone(), created.clone());
+            let mut outcome = self
+                .run_calls(rest, &mut vars, &mut Sends::default())
+                .await?;
+            if let Some(spec) = &self.section.members {
+                if !members.is_empty() {
+                    let added = self
+                        .change_members(spec, &mut vars, &members, &[], &mut Sends::default())
+                        .await
+                        .map_err(|e| ServiceError::MembersNotSet {
+                            created: format!("{} {}", self.type_id(), identity.scim_id),
+                            cause: Box::new(e),
+                        })?;
+                    outcome = outcome.then(added);
+                }
             }
-            Err(StoreError::Conflict(key)) => {
-                return Err(ScimError::conflict_uniqueness(format!(
-                    "the platform object {key} is already provisioned"
-                ))
-                .into())
+            let object = self
+                .object_after(outcome, created, &identity.backend_key)
+                .await?;
+            let snapshot = self.section.snapshot_of(&object);
+            let mut shadow = identity.shadow.clone();
+            self.section
+                .complete_unwritten(&mut shadow, &object, &self.gw.settings)?;
+            if snapshot != identity.platform || shadow != identity.shadow {
+                identity.platform = snapshot;
+                identity.shadow = shadow;
+                self.save(&identity).await?;
             }
-            Err(e) => return Err(e.into()),
+            self.answer_written(&identity, object, req).await
         }
-        vars.object_returned(identity.backend_key.clone(), created.clone());
-        let mut outcome = self
-            .run_calls(rest, &mut vars, &mut Sends::default())
-            .await?;
-        if let Some(spec) = &self.section.members {
-            if !members.is_empty() {
-                let added = self
-                    .change_members(spec, &mut vars, &members, &[], &mut Sends::default())
-                    .await
-                    .map_err(|e| ServiceError::MembersNotSet {
-                        created: format!("{} {}", self.type_id(), identity.scim_id),
-                        cause: Box::new(e),
-                    })?;
-                outcome = outcome.then(added);
-            }
+        .await;
+        // Answered (a resource, or an error the IdP sees): its retry is a new POST.
+        if let (Some(pending), false) = (pending, unknown) {
+            self.end(pending).await;
         }
-        let object = self
-            .object_after(outcome, created, &identity.backend_key)
-            .await?;
-        let snapshot = self.section.snapshot_of(&object);
-        let mut shadow = identity.shadow.clone();
-        self.section
-            .complete_unwritten(&mut shadow, &object, &self.gw.settings)?;
-        if snapshot != identity.platform || shadow != identity.shadow {
-            identity.platform = snapshot;
-            identity.shadow = shadow;
-            self.save(&identity).await?;
-        }
-        let answer = self.answer_written(&identity, object, req).await?;
-        if let Some(pending) = pending {
-            self.end(pending).await?;
-        }
-        Ok(answer)
+        made
     }
 
     /// What a write to an existing resource starts from (the caller holds `lock`): the link,
@@ -396,7 +426,12 @@ impl Resources<'_> {
         let resource = strip_common(resource);
         let desired = self.section.desired(&resource, &self.gw.settings)?;
         // What the resource as the IdP last saw it asked for; unknown when it cannot be computed.
-        let desired_before = self.section.desired(before, &self.gw.settings).ok();
+        let desired_before = match whole {
+            Whole::Repeat => None,
+            Whole::Resource | Whole::Patched => {
+                self.section.desired(before, &self.gw.settings).ok()
+            }
+        };
         let changed = self
             .section
             .changes(&desired, desired_before.as_ref(), current)?;
@@ -483,7 +518,7 @@ impl Resources<'_> {
             .object_after(outcome, current.clone(), &identity.backend_key)
             .await?;
         let mut shadow = shadow_of(&resource);
-        if whole == Whole::Resource {
+        if whole != Whole::Patched {
             self.section
                 .complete_unwritten(&mut shadow, &object, &self.gw.settings)?;
         }
@@ -530,6 +565,12 @@ impl Resources<'_> {
                 .await?;
             check_precondition(if_match, &before)?;
         }
+        // A create of this resource cut short no longer stands: its retry must not bring the
+        // id back (RFC 7644 §3.6).
+        self.gw
+            .intents
+            .drop_creates_of(self.scope(), &identity.scim_id)
+            .await?;
         let deprovision = match self.kind {
             ResourceKind::User => deprovision,
             ResourceKind::Group => Deprovision::Delete,

@@ -39,6 +39,9 @@ pub trait IntentStore: Send + Sync + 'static {
         stale: OffsetDateTime,
     ) -> StoreFuture<'a, ()>;
 
+    /// Drops the creates that give this SCIM id (its resource is being deleted).
+    fn drop_creates_of<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, ()>;
+
     /// Drops the create of this name and SCIM id: answered, or refused by the platform.
     fn drop_create<'a>(
         &'a self,

@@ -659,7 +659,9 @@ async fn intents_contract(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(store.create_intent(SCOPE, "alice").await.unwrap(), None);
-    store.drop_create(SCOPE, "bob", "s3").await.unwrap();
+    store.drop_creates_of(groups, "s3").await.unwrap();
+    assert!(store.create_intent(SCOPE, "bob").await.unwrap().is_some());
+    store.drop_creates_of(SCOPE, "s3").await.unwrap();
     assert_eq!(store.create_intent(SCOPE, "bob").await.unwrap(), None);
     let nowhere = Scope {
         tenant: "nowhere",

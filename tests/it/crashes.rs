@@ -196,8 +196,11 @@ async fn a_create_killed_at_each_step_is_finished_by_the_retry_with_one_account(
         ),
     ];
     for (n, (step, method, held_method, held_path, forward)) in steps.into_iter().enumerate() {
+        // The platform's username is the userName's local part: the IdP's name and the
+        // platform's differ, as with Entra ID's email-form names.
         let name = format!("crash{n}");
-        let mut body = user(&name, &format!("{name}@example.com"));
+        let user_name = format!("{name}@example.com");
+        let mut body = user(&user_name, &user_name);
         // An inactive user needs a second call after the create (suspend).
         body["active"] = json!(false);
         let reached = rig.proxy.hold(held_method, held_path, forward);
@@ -209,13 +212,13 @@ async fn a_create_killed_at_each_step_is_finished_by_the_retry_with_one_account(
             .scim(&gateway, Method::POST, "/Users", Some(body.clone()))
             .await;
         assert_eq!(status, 201, "{step}: the retry is the create: {made}");
-        assert_eq!(made["userName"], name.as_str(), "{step}");
+        assert_eq!(made["userName"], user_name.as_str(), "{step}");
         assert_eq!(made["active"], false, "{step}: the retry's request applied");
         let accounts = rig.platform_users(&name).await;
         assert_eq!(accounts.len(), 1, "{step}: one account: {accounts:?}");
         assert_eq!(accounts[0]["status"], "suspended", "{step}");
         let found = rig
-            .found(&gateway, "/Users", &format!("userName eq \"{name}\""))
+            .found(&gateway, "/Users", &format!("userName eq \"{user_name}\""))
             .await;
         assert_eq!(found.len(), 1, "{step}: one SCIM user");
         assert_eq!(found[0]["id"], made["id"], "{step}: under the id answered");
@@ -234,7 +237,42 @@ async fn a_create_killed_at_each_step_is_finished_by_the_retry_with_one_account(
     }
 }
 
-/// An account made on the platform directly is not the IdP's to claim by POSTing its name.
+/// A create cut short after its link was stored, whose user the IdP then found and deleted:
+/// the same POST again makes a new user under a new id (a deleted id never comes back).
+#[tokio::test]
+async fn a_create_cut_short_then_deleted_is_not_brought_back_by_its_retry() {
+    let rig = Rig::new().await;
+    let body = user("eve@example.com", "eve@example.com");
+    let reached = rig.proxy.hold("GET", "/api/v2/groups", false);
+    rig.kill_amid(
+        rig.start(),
+        reached,
+        Method::POST,
+        "/Users",
+        Some(body.clone()),
+    )
+    .await;
+    let gateway = rig.start();
+    let found = rig
+        .found(&gateway, "/Users", "userName eq \"eve@example.com\"")
+        .await;
+    assert_eq!(found.len(), 1);
+    let old = found[0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = rig
+        .scim(&gateway, Method::DELETE, &format!("/Users/{old}"), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, made) = rig.scim(&gateway, Method::POST, "/Users", Some(body)).await;
+    assert_eq!(status, 201, "{made}");
+    assert_ne!(made["id"], old.as_str());
+    let (status, _) = rig
+        .scim(&gateway, Method::GET, &format!("/Users/{old}"), None)
+        .await;
+    assert_eq!(status, 404);
+}
+
+/// An account made on the platform directly is not the IdP's to claim by POSTing its name,
+/// not even when a create of that name was cut short while the platform refused it.
 #[tokio::test]
 async fn a_post_for_an_account_the_gateway_did_not_create_stays_a_conflict() {
     let rig = Rig::new().await;
@@ -253,8 +291,18 @@ async fn a_post_for_an_account_the_gateway_did_not_create_stays_a_conflict() {
         .await
         .unwrap();
     assert_eq!(made.status().as_u16(), 201, "{:?}", made.text().await);
+    // The IdP's person of that name has another address.
+    let body = user("outsider", "someone.else@example.com");
+    let reached = rig.proxy.hold("POST", "/api/v2/users", true);
+    rig.kill_amid(
+        rig.start(),
+        reached,
+        Method::POST,
+        "/Users",
+        Some(body.clone()),
+    )
+    .await;
     let gateway = rig.start();
-    let body = user("outsider", "outsider@example.com");
     for _ in 0..2 {
         let (status, refused) = rig
             .scim(&gateway, Method::POST, "/Users", Some(body.clone()))

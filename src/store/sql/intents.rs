@@ -66,6 +66,24 @@ macro_rules! sql_intents_store {
                 })
             }
 
+            fn drop_creates_of<'a>(
+                &'a self,
+                scope: Scope<'a>,
+                scim_id: &'a str,
+            ) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "DELETE FROM create_intents WHERE tenant = $1 AND resource_type = $2 AND scim_id = $3",
+                    )
+                    .bind(scope.tenant)
+                    .bind(scope.resource_type)
+                    .bind(scim_id)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                })
+            }
+
             fn drop_create<'a>(
                 &'a self,
                 scope: Scope<'a>,
