@@ -48,6 +48,9 @@ pub enum StartError {
     /// A platform client could not be built.
     #[error("backend client: {0}")]
     Backend(String),
+    /// The TLS certificate and key did not load (they changed since the config was checked).
+    #[error("server.tls: {0}")]
+    Tls(String),
 }
 
 /// Builds everything a running gateway needs: store (migrated), cache, platform clients, the
@@ -85,6 +88,15 @@ pub async fn build_with(
     registry: Arc<Registry>,
     make_platform: PlatformMaker<'_>,
 ) -> Result<Arc<HttpState>, StartError> {
+    let tls = match config.server.tls.clone() {
+        Some(files) => {
+            let tls = Arc::new(crate::tls::Tls::load(files).map_err(StartError::Tls)?);
+            // Renewed certificates are picked up while the state lives.
+            tls.watch();
+            Some(tls)
+        }
+        None => None,
+    };
     let store = store::open(&config.store_url).await?;
     let cache = LookupCache::new(&config.cache);
     let clock: SharedClock = Arc::new(SystemClock);
@@ -148,6 +160,7 @@ pub async fn build_with(
         max_header_bytes: config.server.max_header_bytes,
         rate_limits: crate::http::ratelimit::RateLimiters::new(config.server.rate_limits),
         request_timeout: config.server.request_timeout,
+        tls,
         discovery,
     }))
 }
@@ -284,6 +297,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let max_header_bytes = state.max_header_bytes;
+    let tls = state.tls.clone();
     let service = service(state, surface);
     let graceful = GracefulShutdown::new();
     let mut builder = ConnectionBuilder::new(TokioExecutor::new());
@@ -310,15 +324,49 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
-                    .into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                let service = TowerToHyperService::new(service.clone());
+                match &tls {
+                    None => {
+                        let connection = builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .into_owned();
+                        let connection = graceful.watch(connection);
+                        tokio::spawn(async move {
+                            if let Err(e) = connection.await {
+                                tracing::debug!(error = %e, "connection ended with an error");
+                            }
+                        });
                     }
-                });
+                    Some(tls) => {
+                        // The handshake runs on the connection's own task, bounded in time,
+                        // so a slow client never holds up the accept loop.
+                        let acceptor = tls.acceptor().clone();
+                        let builder = builder.clone();
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let handshake = tokio::time::timeout(
+                                crate::tls::HANDSHAKE_TIMEOUT,
+                                acceptor.accept(stream),
+                            );
+                            let stream = match handshake.await {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let connection = builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            if let Err(e) = watcher.watch(connection).await {
+                                tracing::debug!(error = %e, "connection ended with an error");
+                            }
+                        });
+                    }
+                }
             }
             () = &mut shutdown => break,
         }

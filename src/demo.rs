@@ -384,6 +384,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             max_body_bytes: 1024 * 1024,
             max_header_bytes: crate::config::DEFAULT_MAX_HEADER_BYTES,
             rate_limits: options.rate_limits,
+            tls: None,
         },
         scim: ScimConfig {
             max_results: 200,

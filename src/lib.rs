@@ -16,6 +16,7 @@
 //! - [`tenants`]: SCIM configurations at run time, each fronting a backend. [`admin`]: their
 //!   lifecycles and their tokens'. [`tokens`]: managed tokens. [`auth`]: bearer tokens.
 //!   [`audit`]: the audit log's entries.
+//! - [`tls`]: TLS termination with rustls, certificates reloaded when their files change.
 //! - [`config`]: the config file, compiled and validated at start-up; [`problems`]: what is
 //!   wrong in it, with file and key.
 //! - [`sandbox`]: faithful emulators of platform APIs for `demo` and tests. [`demo`]: the demo.
@@ -39,4 +40,5 @@ pub mod scim;
 pub mod service;
 pub mod store;
 pub mod tenants;
+pub mod tls;
 pub mod tokens;

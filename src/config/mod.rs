@@ -39,6 +39,8 @@ pub struct ServerConfig {
     /// Inbound SCIM requests per second a tenant, and one token, may make (a burst of twice
     /// that); more are answered 429 with `Retry-After`. `None`: no limit.
     pub rate_limits: RateLimits,
+    /// TLS on the listeners (`[server.tls]`), its files checked to load; `None`: plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// Inbound request rates (`server.requests_per_second_per_tenant`, `..._per_token`).
@@ -306,6 +308,11 @@ impl Config {
         if raw.server.max_body_bytes < 1024 {
             problems.add(path, "server.max_body_bytes", "must be at least 1024");
         }
+        let tls = raw
+            .server
+            .tls
+            .as_ref()
+            .and_then(|tls| tls_files(path, base_dir, tls, &mut problems));
         if raw.server.max_header_bytes < raw::MIN_MAX_HEADER_BYTES {
             problems.add(
                 path,
@@ -333,6 +340,7 @@ impl Config {
                     ),
                     per_token: std::num::NonZeroU32::new(raw.server.requests_per_second_per_token),
                 },
+                tls,
             },
             scim: ScimConfig {
                 max_results: raw.scim.max_results,
@@ -514,6 +522,40 @@ fn compile_backend(
 
 /// A `postgres://` URL, or a `sqlite:` URL with a relative file path taken from the config
 /// file's folder (like every other path in the config), checked for the database's URL syntax.
+/// `[server.tls]`: its files, relative to the config file, read and checked now (a pair that
+/// does not load is a problem of the key that names the faulty file).
+fn tls_files(
+    path: &Path,
+    base_dir: &Path,
+    raw: &raw::RawTls,
+    problems: &mut Problems,
+) -> Option<crate::tls::TlsFiles> {
+    if raw.reload_secs == 0 || raw.reload_secs > 86_400 {
+        problems.add(
+            path,
+            "server.tls.reload_secs",
+            "must be between 1 and 86400",
+        );
+        return None;
+    }
+    let files = crate::tls::TlsFiles {
+        cert: base_dir.join(&raw.cert_file),
+        key: base_dir.join(&raw.key_file),
+        reload_every: Duration::from_secs(raw.reload_secs),
+    };
+    match crate::tls::load_pair(&files.cert, &files.key) {
+        Ok(_) => Some(files),
+        Err(crate::tls::PairError::Certificate(e)) => {
+            problems.add(path, "server.tls.cert_file", e);
+            None
+        }
+        Err(crate::tls::PairError::Key(e)) => {
+            problems.add(path, "server.tls.key_file", e);
+            None
+        }
+    }
+}
+
 fn store_url(url: &str, base_dir: &Path) -> Result<String, String> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)

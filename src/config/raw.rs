@@ -58,6 +58,25 @@ pub struct RawServer {
     pub requests_per_second_per_tenant: u32,
     /// `server.requests_per_second_per_token`: SCIM requests one token may make (0: no limit).
     pub requests_per_second_per_token: u32,
+    /// `[server.tls]`: TLS on the listeners; `None`: plain HTTP.
+    pub tls: Option<RawTls>,
+}
+
+/// `[server.tls]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// `server.tls.cert_file`: the certificate chain, PEM, relative to the config file.
+    pub cert_file: String,
+    /// `server.tls.key_file`: the private key, PEM, relative to the config file.
+    pub key_file: String,
+    /// `server.tls.reload_secs`: how often the files are checked for a change.
+    #[serde(default = "default_tls_reload_secs")]
+    pub reload_secs: u64,
+}
+
+fn default_tls_reload_secs() -> u64 {
+    10
 }
 
 /// The default `server.max_header_bytes`: room for a JWT bearer token several times over.
@@ -77,6 +96,7 @@ impl Default for RawServer {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             requests_per_second_per_tenant: 200,
             requests_per_second_per_token: 100,
+            tls: None,
         }
     }
 }

@@ -58,7 +58,7 @@ pub fn base_url(state: &HttpState, headers: &HeaderMap, uri: &Uri) -> String {
 }
 
 /// `https://host` as the IdP sees it: the configured public URL, else the request's `Host`
-/// (and `X-Forwarded-Proto`).
+/// (and `X-Forwarded-Proto`, unless TLS ends here: then `https`).
 pub fn origin_url(state: &HttpState, headers: &HeaderMap, uri: &Uri) -> String {
     if let Some(public) = &state.public_url {
         return public.clone();
@@ -68,11 +68,16 @@ pub fn origin_url(state: &HttpState, headers: &HeaderMap, uri: &Uri) -> String {
         .and_then(|v| v.to_str().ok())
         .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .filter(|p| *p == "https" || *p == "http")
-        .unwrap_or("http");
+    // TLS ends here: the IdP speaks HTTPS to this very process, whatever a header says.
+    let scheme = if state.tls.is_some() {
+        "https"
+    } else {
+        headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .filter(|p| *p == "https" || *p == "http")
+            .unwrap_or("http")
+    };
     format!("{scheme}://{host}")
 }
 

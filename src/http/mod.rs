@@ -71,6 +71,8 @@ pub struct HttpState {
     pub rate_limits: ratelimit::RateLimiters,
     /// The whole-request limit (other than `/Bulk`'s).
     pub request_timeout: Duration,
+    /// TLS on the listeners (`[server.tls]`); `None`: plain HTTP (TLS ends in front).
+    pub tls: Option<Arc<crate::tls::Tls>>,
     /// What each backend serves, by backend name.
     pub discovery: HashMap<String, Arc<Discovery>>,
 }

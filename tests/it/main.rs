@@ -34,3 +34,4 @@ mod protocol;
 mod secrets;
 mod support;
 mod tenants;
+mod tls;
