@@ -13,7 +13,7 @@ use super::error::ErrorAnswer;
 use super::extract::{has_filter, json_body, query_pairs, BodyLimit};
 use super::layers::TenantRequest;
 use super::response::{json_response, HttpResponse};
-use super::routes::{method_not_allowed, ScimRoute};
+use super::routes::ScimRoute;
 use super::{scim, HttpState};
 use crate::scim::v1::{self, is_v1_body};
 use crate::scim::{ResourceKind, ScimError, PATCH_OP_SCHEMA};
@@ -23,6 +23,19 @@ const TRANSLATED_GROWTH: usize = 8;
 
 fn error(e: &ScimError) -> HttpResponse {
     ErrorAnswer::from_scim(e).scim1_response()
+}
+
+/// 405 in SCIM 1.1's form (`{"Errors": [...]}`, as every 1.1 error), naming what is allowed.
+fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut response = ErrorAnswer::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method not allowed here; allowed: {allow}"),
+    )
+    .scim1_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
 /// Answers a request to a tenant's SCIM 1.1 endpoint (after the base path and the tenant).
@@ -237,4 +250,22 @@ async fn answer_v1(response: HttpResponse, delete: bool) -> HttpResponse {
         HeaderValue::from_static("application/json"),
     );
     HttpResponse::from_parts(parts, Full::new(Bytes::from(translated.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by `cargo fuzz` (target `request`): `iGET /scim/v1/Users` was answered 405 in
+    /// SCIM 2.0's error form.
+    #[tokio::test]
+    async fn a_405_is_a_scim_1_1_error() {
+        let response = method_not_allowed("GET, POST");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "GET, POST");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["Errors"][0]["code"], "405", "{body}");
+        assert!(body.get("schemas").is_none(), "{body}");
+    }
 }

@@ -146,6 +146,37 @@ pub struct Expr {
     pluck: Option<Box<(Vec<String>, String)>>,
 }
 
+/// Where `}}` stands outside a string literal in an expression, if anywhere.
+fn closing_braces_outside_strings(source: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut previous_brace = false;
+    for (at, c) in source.char_indices() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                previous_brace = false;
+            }
+            None => {
+                if c == '}' && previous_brace {
+                    return Some(at - 1);
+                }
+                previous_brace = c == '}';
+                if c == '\'' || c == '"' {
+                    quote = Some(c);
+                }
+            }
+        }
+    }
+    None
+}
+
 impl std::fmt::Debug for Expr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Expr({:?})", self.source)
@@ -155,9 +186,20 @@ impl std::fmt::Debug for Expr {
 impl Expr {
     /// Parses an expression; the error message quotes the source and says what is wrong.
     pub fn compile(source: &str) -> Result<Expr, String> {
-        let compiled = environment()
-            .compile_expression_owned(source.to_owned())
-            .map_err(|e| format!("invalid expression `{source}`: {}", describe(&e)))?;
+        if let Some(at) = closing_braces_outside_strings(source) {
+            // MiniJinja's lexer reads `}}` as the end of a `{{ }}` tag, which an expression has
+            // none of, and panics (found by `cargo fuzz`, target `expr`).
+            return Err(format!(
+                "invalid expression `{source}`: `}}}}` at byte {at} (write `}} }}` to close two braces)"
+            ));
+        }
+        // A panic inside the template engine is a mapping error here, never a crash of
+        // `scimgate check` or of start-up.
+        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            environment().compile_expression_owned(source.to_owned())
+        }))
+        .map_err(|_| format!("invalid expression `{source}`: the template engine cannot read it"))?
+        .map_err(|e| format!("invalid expression `{source}`: {}", describe(&e)))?;
         let reads = Reads::of_paths(&compiled.undeclared_variables(true));
         Ok(Expr {
             source: source.to_owned(),
@@ -655,6 +697,20 @@ fn require(value: JinjaValue, what: String) -> Result<JinjaValue, JinjaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `cargo fuzz` (target `expr`): MiniJinja's lexer panicked on `}}` in an
+    /// expression. It is a mapping error now, naming where and what to write instead.
+    #[test]
+    fn closing_braces_in_an_expression_are_an_error_not_a_panic() {
+        let e = Expr::compile("r}}esourb").unwrap_err();
+        assert!(e.contains("`}}` at byte 1"), "{e}");
+        let e = Expr::compile("{'a': {'b': 1}}").unwrap_err();
+        assert!(e.contains("write `} }`"), "{e}");
+        assert!(Expr::compile("{'a': {'b': 1} }").is_ok());
+        // Inside a string literal they are text.
+        assert!(Expr::compile("'}}' ~ scim.userName").is_ok());
+        assert!(Expr::compile("\"a\\\"}}\" ~ x").is_ok());
+    }
     use serde_json::json;
 
     #[test]

@@ -553,9 +553,8 @@ impl Parser {
                     end += 1;
                 }
                 let text = self.text(start, end);
-                let n: serde_json::Number = text
-                    .parse()
-                    .map_err(|_| self.err(start, format!("\"{text}\" is not a valid number")))?;
+                let n = parse_number(&text)
+                    .ok_or_else(|| self.err(start, format!("\"{text}\" is not a valid number")))?;
                 self.pos = end;
                 Ok(Literal::Number(n))
             }
@@ -818,6 +817,20 @@ fn compare_one(v: &Value, op: CompareOp, lit: &Literal, attr: Option<&Attribute>
     }
 }
 
+/// A JSON number literal with its value correctly rounded: serde_json's own float parsing
+/// (without its `float_roundtrip` feature) may be an ulp off, and a printed filter would then
+/// not parse back to the same tree.
+fn parse_number(text: &str) -> Option<serde_json::Number> {
+    let n: serde_json::Number = text.parse().ok()?;
+    if n.is_f64() {
+        return text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64);
+    }
+    Some(n)
+}
+
 pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     if s.eq_ignore_ascii_case("true") {
         Some(true)
@@ -871,7 +884,7 @@ fn settle_in(f: &mut Filter, parent: Option<&Attribute>, registry: &Registry, rt
             if let (AttrType::Integer | AttrType::Decimal, Literal::String(text)) =
                 (attr.attr_type, &*value)
             {
-                if let Ok(n) = text.parse::<serde_json::Number>() {
+                if let Some(n) = parse_number(text) {
                     *value = Literal::Number(n);
                 }
             }
@@ -1329,5 +1342,24 @@ mod tests {
             assert_eq!(CompareOp::parse(&op.as_str().to_uppercase()), Some(op));
         }
         assert_eq!(CompareOp::parse("pr"), None);
+    }
+
+    /// Found by `cargo fuzz` (target `filter`, and `paths` for the second): number literals
+    /// whose nearest f64 serde_json's float parsing missed by an ulp printed as text that parsed
+    /// to another number.
+    #[test]
+    fn number_literals_print_back_to_the_same_tree() {
+        for source in [
+            "meta.vers6e lt 12345678.910536427890",
+            "emails[type eq 500000000000000000001448019128]",
+        ] {
+            let parsed = parse_filter(source).unwrap();
+            let printed = parsed.to_string();
+            assert_eq!(
+                parse_filter(&printed).unwrap(),
+                parsed,
+                "{source} printed as {printed}"
+            );
+        }
     }
 }
