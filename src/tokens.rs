@@ -35,10 +35,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 pub(crate) fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// A new bearer token's record and its full secret (to be shown once).

@@ -58,7 +58,7 @@ pub fn weak_etag(attrs: &Value, member_keys: Option<&[String]>) -> String {
         }
     }
     let digest = Sha256::digest(&text);
-    let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(digest.get(..10).unwrap_or_default());
     format!("W/\"{hex}\"")
 }
 

@@ -99,7 +99,7 @@ fn request_digest(resource: &Value) -> String {
         other => canonical(other, &mut text),
     }
     let digest = Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 impl crate::backend::PlatformError {

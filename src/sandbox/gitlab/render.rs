@@ -10,7 +10,7 @@ use super::state::{fmt_date, fmt_time, Email, Group, Member, State, User, PROFIL
 /// Gravatar URL of an email (GitLab's default avatar when none is uploaded).
 fn avatar_url(email: &str) -> String {
     let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(digest);
     format!("https://www.gravatar.com/avatar/{hex}?s=80&d=identicon")
 }
 
