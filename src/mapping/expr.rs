@@ -399,6 +399,13 @@ fn to_json(value: JinjaValue) -> Result<Option<Value>, EvalError> {
     if value.is_undefined() {
         return Ok(None);
     }
+    // A function named without a call (`dict`, `range`) is no value to send to a platform;
+    // serialized it would be its Rust name (found by `cargo fuzz`, target `expr`).
+    if value.kind() == minijinja::value::ValueKind::Plain {
+        return Err(EvalError(format!(
+            "expression result is a function, not a value (call it): {value}"
+        )));
+    }
     super::lazy::to_json(&value)
         .map(Some)
         .map_err(|e| EvalError(format!("expression result is not JSON: {e}")))
@@ -697,6 +704,17 @@ fn require(value: JinjaValue, what: String) -> Result<JinjaValue, JinjaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `cargo fuzz` (target `expr`): a builtin function named without a call
+    /// evaluated to its Rust name as a string.
+    #[test]
+    fn a_function_is_not_a_value() {
+        let ctx = json!({});
+        let scope = Scope::new(&ctx);
+        let e = Expr::compile("(dict)").unwrap().eval(&scope).unwrap_err();
+        assert!(e.0.contains("function"), "{}", e.0);
+        assert!(Expr::compile("dict(a=1)").unwrap().eval(&scope).is_ok());
+    }
 
     /// Found by `cargo fuzz` (target `expr`): MiniJinja's lexer panicked on `}}` in an
     /// expression. It is a mapping error now, naming where and what to write instead.
