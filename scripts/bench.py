@@ -322,14 +322,20 @@ ttl_secs = {ttl}
         for name, proc in [("bare proxy", proxy)] + [(g.name, g.proc) for g in gateways.values()]:
             print(f"peak RSS {name:<22} {peak_rss_mb(proc.pid):7.1f} MB")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        stop(procs, work)
+
+
+def stop(procs, work, timeout=10):
+    """Ends the processes a run started (SIGTERM, then SIGKILL after `timeout` seconds) and
+    removes its work directory."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def link_all(g, args, work, info):

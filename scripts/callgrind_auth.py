@@ -19,14 +19,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import free_port, http  # noqa: E402
+from bench import free_port, http, stop  # noqa: E402
 
 
 def counts(dump):
@@ -119,14 +118,8 @@ def main():
         for value, name in diff[-8:][::-1]:
             print(f"  {value:>8,.0f}  {name[:110]}")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        # valgrind takes a while to write its last dump.
+        stop(procs, work, timeout=60)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import free_port, http, peak_rss_mb, wait_ready  # noqa: E402
+from bench import free_port, http, peak_rss_mb, stop, wait_ready  # noqa: E402
 
 LUA = r"""
 local token = "TOKEN"
@@ -191,14 +190,7 @@ placeholder_email_domain = "no-email.soak.invalid"
             sys.exit("soak: FAILED")
         print("soak: memory flat, no error")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        stop(procs, work)
 
 
 if __name__ == "__main__":

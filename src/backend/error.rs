@@ -163,6 +163,18 @@ impl PlatformError {
         }
     }
 
+    /// Whether the platform may have carried out the call despite the error (whatever its
+    /// method): no answer after the request left, or a server error; a refusal (4xx, and 503,
+    /// which says it did not act, as `refused` reads it) or a call never sent did nothing.
+    pub fn may_have_acted(&self) -> bool {
+        match &self.failure {
+            Failure::Timeout(_) => true,
+            Failure::Unreachable(_) => self.retry != Retry::Safe,
+            Failure::Refused { status, .. } => *status >= 500 && *status != 503,
+            Failure::InvalidRequest(_) | Failure::CircuitOpen | Failure::Overloaded => false,
+        }
+    }
+
     /// Refused at once by the breaker, to be tried again after `wait`.
     pub fn circuit_open(wait: Duration) -> PlatformError {
         PlatformError {

@@ -27,7 +27,6 @@ use time::{Duration, OffsetDateTime};
 use super::links::Locked;
 use super::write::{Whole, WriteLock};
 use super::{RequestContext, Resource, Resources, Result};
-use crate::backend::Failure;
 use crate::scim::filter::parse_filter;
 use crate::scim::list::ListQuery;
 use crate::scim::path::AttrPath;
@@ -43,17 +42,13 @@ const CLOCK_SKEW: Duration = Duration::minutes(5);
 /// something else (a sign-in, an admin).
 const CREATE_WINDOW: Duration = Duration::minutes(10);
 
-/// A create about to run, under the SCIM id it gives the resource.
-pub(super) struct PendingCreate {
-    pub(super) intent: CreateIntent,
-}
-
 /// How a POST relates to the creates begun before it.
 pub(super) enum Attempt {
     /// The retry of a create begun before, answered with the resource.
     Repeated(Resource, String),
-    /// A create to run (anew, or again under the id its first attempt chose).
-    Create(Option<PendingCreate>),
+    /// A create to run (anew, or again under the id its first attempt chose), with the
+    /// intent to record before the platform is asked.
+    Create(Option<CreateIntent>),
 }
 
 /// A digest of a request body that does not depend on the order of its members, without the
@@ -102,19 +97,6 @@ fn request_digest(resource: &Value) -> String {
     hex::encode(digest)
 }
 
-impl crate::backend::PlatformError {
-    /// Whether the platform may have carried out the call despite the error: no answer after
-    /// the request left, or a server error; a refusal (4xx) or a call never sent did nothing.
-    pub fn may_have_acted(&self) -> bool {
-        match &self.failure {
-            Failure::Timeout(_) => true,
-            Failure::Unreachable(_) => self.retry != crate::backend::Retry::Safe,
-            Failure::Refused { status, .. } => *status >= 500,
-            Failure::InvalidRequest(_) | Failure::CircuitOpen | Failure::Overloaded => false,
-        }
-    }
-}
-
 impl Resources<'_> {
     /// The name a create is known by (`userName`, `displayName`), as RFC 7643 compares it.
     fn create_name(&self, resource: &Value) -> Option<String> {
@@ -127,14 +109,8 @@ impl Resources<'_> {
     /// Serializes creates of one name (in this process, and across replicas).
     pub(super) async fn lock_for_create(&self, resource: &Value) -> Result<WriteLock<'_>> {
         let name = self.create_name(resource).unwrap_or_default();
-        let key = format!(
-            "{}\u{1f}{}\u{1f}create\u{1f}{name}",
-            self.gw.tenant,
-            self.type_id()
-        );
-        let local = self.gw.create_locks.lock(&key).await;
-        let replicas = self.gw.replicas.lock_resource(&key).await?;
-        Ok(WriteLock::held(local, replicas))
+        self.lock_in(&self.gw.create_locks, &format!("create\u{1f}{name}"))
+            .await
     }
 
     /// Tells a retry from a new create (the caller holds the create lock): a retry is
@@ -165,30 +141,27 @@ impl Resources<'_> {
             // It left nothing on the platform: the create runs again under its id.
             scim_id = Some(earlier.scim_id);
         }
-        Ok(Attempt::Create(Some(PendingCreate {
-            intent: CreateIntent {
-                name,
-                request,
-                scim_id: scim_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-                started: now,
-            },
+        Ok(Attempt::Create(Some(CreateIntent {
+            name,
+            request,
+            scim_id: scim_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            started: now,
         })))
     }
 
     /// Records the intent, just before the platform is asked to create.
-    pub(super) async fn begin(&self, pending: &PendingCreate) -> Result<()> {
-        let stale = pending.intent.started - INTENT_LIFETIME;
+    pub(super) async fn begin(&self, intent: &CreateIntent) -> Result<()> {
+        let stale = intent.started - INTENT_LIFETIME;
         self.gw
             .intents
-            .begin_create(self.scope(), &pending.intent, stale)
+            .begin_create(self.scope(), intent, stale)
             .await?;
         Ok(())
     }
 
     /// Drops a create's intent: the IdP got an answer. A store that fails here leaves it to
     /// expire, logged; the answer stands.
-    pub(super) async fn end(&self, pending: &PendingCreate) {
-        let intent = &pending.intent;
+    pub(super) async fn end(&self, intent: &CreateIntent) {
         let dropped = self
             .gw
             .intents
@@ -231,10 +204,7 @@ impl Resources<'_> {
         let answer = self
             .replace_as(&id, resource, read_only, None, req, Whole::Repeat)
             .await?;
-        self.gw
-            .intents
-            .drop_create(self.scope(), &earlier.name, &earlier.scim_id)
-            .await?;
+        self.end(earlier).await;
         Ok(Some((
             answer,
             format!("a retry of the create of {id}, {how}"),

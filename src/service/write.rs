@@ -24,9 +24,10 @@ use crate::mapping::vars::{
 /// How many one-member calls run at once.
 const MEMBER_CONCURRENCY: usize = 8;
 use super::lifecycle::Lifecycle;
-use super::retry::{Attempt, PendingCreate};
+use super::retry::Attempt;
 use crate::scim::patch::apply_patch;
 use crate::scim::{EntityTags, ResourceKind, ScimError, ScimOp};
+use crate::store::CreateIntent;
 use crate::store::{Deprovision, Identity, ReplicaLock, StoreError};
 
 /// Serializes writes to one resource within this process, so that two concurrent PATCHes of
@@ -62,18 +63,6 @@ pub(super) struct WriteLock<'a> {
     _local: Option<tokio::sync::MutexGuard<'a, ()>>,
     /// Held when other replicas share the store (then the store is read, not the cache).
     replicas: Option<ReplicaLock>,
-}
-
-impl<'a> WriteLock<'a> {
-    pub(super) fn held(
-        local: Option<tokio::sync::MutexGuard<'a, ()>>,
-        replicas: Option<ReplicaLock>,
-    ) -> WriteLock<'a> {
-        WriteLock {
-            _local: local,
-            replicas,
-        }
-    }
 }
 
 /// What a write did: the resource as written (`None` for a delete), and what the audit log
@@ -271,7 +260,7 @@ impl Resources<'_> {
         resource: &Value,
         read_only: &Value,
         req: &RequestContext<'_>,
-        pending: Option<&PendingCreate>,
+        pending: Option<&CreateIntent>,
     ) -> Result<Resource> {
         let desired = self.section.desired(resource, &self.gw.settings)?;
         // What the platform will hold, as far as the create decides it.
@@ -303,7 +292,7 @@ impl Resources<'_> {
         let now = self.gw.clock.now();
         let mut identity = Identity {
             scim_id: match pending {
-                Some(pending) => pending.intent.scim_id.clone(),
+                Some(pending) => pending.scim_id.clone(),
                 None => uuid::Uuid::new_v4().to_string(),
             },
             backend_key: String::new(),
@@ -770,8 +759,18 @@ impl Resources<'_> {
     /// Serializes writes to one resource: within this process (striped locks), then across
     /// every replica sharing the store (the store's lock, when it has one). Held until dropped.
     pub(super) async fn lock_for_write(&self, id: &str) -> Result<WriteLock<'_>> {
-        let local = self.gw.locks.lock(id).await;
-        let key = format!("{}\u{1f}{}\u{1f}{id}", self.gw.tenant, self.type_id());
+        self.lock_in(&self.gw.locks, id).await
+    }
+
+    /// The lock of `name` in this tenant's resource type: a stripe of `locks` in this process,
+    /// and the advisory lock of the same key across replicas.
+    pub(super) async fn lock_in<'l>(
+        &'l self,
+        locks: &'l WriteLocks,
+        name: &str,
+    ) -> Result<WriteLock<'l>> {
+        let key = format!("{}\u{1f}{}\u{1f}{name}", self.gw.tenant, self.type_id());
+        let local = locks.lock(&key).await;
         let replicas = self.gw.replicas.lock_resource(&key).await?;
         Ok(WriteLock {
             _local: local,
