@@ -95,6 +95,15 @@ end
 """
 
 
+def huge_pages_mb(pid):
+    """Anonymous memory backed by transparent huge pages (2 MiB each)."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("AnonHugePages:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=720, help="seconds of load in all")
@@ -142,8 +151,10 @@ placeholder_email_domain = "no-email.soak.invalid"
         env = dict(os.environ, SOAK_SCIM_TOKEN=token, SOAK_CODER_TOKEN=info["token"], SCIMGATE_LOG="warn")
         # SOAK_WRAPPER (e.g. `heaptrack -o /tmp/soak`) runs the gateway under a profiler.
         wrapper = os.environ.get("SOAK_WRAPPER", "").split()
+        # SOAK_STDERR names a file for the gateway's stderr (with MIMALLOC_SHOW_STATS=1, say).
+        stderr = open(os.environ["SOAK_STDERR"], "w") if os.environ.get("SOAK_STDERR") else subprocess.DEVNULL
         gateway = subprocess.Popen(wrapper + [os.path.join(release, "scimgate"), "serve", "--config", config], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
         procs.append(gateway)
         base = f"http://127.0.0.1:{port}"
         headers = {"Authorization": f"Bearer {token}"}
@@ -155,7 +166,7 @@ placeholder_email_domain = "no-email.soak.invalid"
         print(f"scimgate soak: loopback, {os.cpu_count()} cores, {args.connections} IdPs, "
               f"{args.segments} segments of {seconds}s, the lifecycle of one user per 8 requests")
         print(f"{'segment':>7} {'requests':>9} {'req/s':>8} {'unexpected':>10} {'socket errs':>11} {'RSS MB':>8} "
-              f"{'anon MB':>8} {'file MB':>8} {'store MB':>9}")
+              f"{'anon MB':>8} {'huge MB':>8} {'file MB':>8} {'store MB':>9} {'threads':>7}")
         samples, failures = [], 0
         for segment in range(1, args.segments + 1):
             script = os.path.join(work, f"soak-{segment}.lua")
@@ -178,8 +189,9 @@ placeholder_email_domain = "no-email.soak.invalid"
             store = sum(os.path.getsize(os.path.join(work, n)) for n in os.listdir(work)
                         if n.startswith("soak.sqlite")) / 2**20
             print(f"{segment:>7} {requests:>9} {rps:>8.0f} {bad:>10} {socket_errors:>11} {rss:>8.1f} "
-                  f"{peak_rss_mb(gateway.pid, 'RssAnon'):>8.1f} {peak_rss_mb(gateway.pid, 'RssFile'):>8.1f} "
-                  f"{store:>9.1f}")
+                  f"{peak_rss_mb(gateway.pid, 'RssAnon'):>8.1f} {huge_pages_mb(gateway.pid):>8.1f} "
+                  f"{peak_rss_mb(gateway.pid, 'RssFile'):>8.1f} "
+                  f"{store:>9.1f} {int(peak_rss_mb(gateway.pid, 'Threads') * 1024):>7}")
         warm = samples[max(0, len(samples) // 2 - 1)]
         growth = (max(samples[len(samples) // 2:]) - warm) / warm * 100 if warm else 0.0
         print(f"RSS at the end of the warm-up (segment {max(1, len(samples) // 2)}) {warm:.1f} MB, "

@@ -31,6 +31,7 @@ use crate::config::{Config, ConfiguredBackend};
 use crate::http::discovery::Discovery;
 use crate::http::error::ErrorAnswer;
 use crate::http::layers::{AuthenticateLayer, BodyLimitLayer, Listener, RequestTimeoutLayer};
+use crate::http::metered::MeteredLayer;
 use crate::http::response::HttpResponse;
 use crate::http::{HttpState, Surface};
 use crate::oauth::Issuer;
@@ -64,12 +65,12 @@ pub async fn build(config: Config, registry: Arc<Registry>) -> Result<Arc<HttpSt
             settings,
             &backend.mapping.platform,
         )
-        .map_err(|e| StartError::Backend(format!("backend {name}: {e}")))?;
+        .map_err(|e| StartError::Backend(format!("backend {name}: {e}")))?
+        .named(name);
         // Retries where safe, Retry-After honoured, a breaker per backend.
-        Ok(Arc::new(Resilient::new(
-            Arc::new(platform),
-            backend.config.resilience.clone(),
-        )))
+        Ok(Arc::new(
+            Resilient::new(Arc::new(platform), backend.config.resilience.clone()).named(name),
+        ))
     })
     .await
 }
@@ -162,6 +163,7 @@ pub async fn build_with(
         request_timeout: config.server.request_timeout,
         tls,
         discovery,
+        management_apart: config.server.management_listen.is_some(),
     }))
 }
 
@@ -269,6 +271,9 @@ where
         .layer(PropagateRequestIdLayer::x_request_id())
         // A panic answered 500 instead of a dropped connection.
         .layer(CatchPanicLayer::custom(panic_answer))
+        // SCIM requests counted and timed by tenant, resource, operation and status, refusals
+        // and timeouts included (GET /metrics).
+        .layer(MeteredLayer::new(listener_of.clone()))
         // The whole request within request_timeout_secs (not /Bulk): 503 after it.
         .layer(RequestTimeoutLayer::new(
             state.request_timeout,
@@ -297,7 +302,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let max_header_bytes = state.max_header_bytes;
-    let tls = state.tls.clone();
+    // The management address is for probes and scrapers inside the deployment: plain HTTP.
+    let tls = state.tls.clone().filter(|_| surface != Surface::Management);
     let service = service(state, surface);
     let graceful = GracefulShutdown::new();
     let mut builder = ConnectionBuilder::new(TokioExecutor::new());

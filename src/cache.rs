@@ -100,7 +100,10 @@ impl LookupCache {
 
     /// The cached platform object of type `rt` with platform key `key`, while fresh.
     pub async fn object(&self, tenant: &str, rt: &str, key: &str) -> Option<Arc<Value>> {
-        self.objects.get(&object_key(tenant, rt, key)).await
+        counted(
+            "object",
+            self.objects.get(&object_key(tenant, rt, key)).await,
+        )
     }
 
     /// Caches a platform object under its platform key.
@@ -117,7 +120,10 @@ impl LookupCache {
 
     /// The cached identity link of a SCIM id, while fresh.
     pub async fn identity(&self, tenant: &str, rt: &str, scim_id: &str) -> Option<Arc<Identity>> {
-        self.identities.get(&object_key(tenant, rt, scim_id)).await
+        counted(
+            "identity",
+            self.identities.get(&object_key(tenant, rt, scim_id)).await,
+        )
     }
 
     /// Caches an identity link under its SCIM id (and its platform key).
@@ -139,7 +145,10 @@ impl LookupCache {
         rt: &str,
         backend_key: &str,
     ) -> Option<Arc<Identity>> {
-        let scim_id = self.keys.get(&object_key(tenant, rt, backend_key)).await?;
+        let scim_id = counted(
+            "key",
+            self.keys.get(&object_key(tenant, rt, backend_key)).await,
+        )?;
         let identity = self.identity(tenant, rt, &scim_id).await?;
         // The link may have moved to another key since (a rename on key-by-name platforms).
         (identity.backend_key == backend_key).then_some(identity)
@@ -187,9 +196,12 @@ impl LookupCache {
 
     /// The platform group objects a user (by platform key) belongs to.
     pub async fn groups_of(&self, tenant: &str, user_key: &str) -> Option<Arc<Vec<Value>>> {
-        self.groups_of
-            .get(&object_key(tenant, "User", user_key))
-            .await
+        counted(
+            "groups_of",
+            self.groups_of
+                .get(&object_key(tenant, "User", user_key))
+                .await,
+        )
     }
 
     /// Caches the platform group objects a user (by platform key) belongs to.
@@ -297,7 +309,7 @@ impl LookupCache {
     /// The SCIM id last seen with this name (`userName`, or a group's `displayName`),
     /// compared case-insensitively.
     pub async fn id_for_name(&self, tenant: &str, rt: &str, name: &str) -> Option<String> {
-        self.names.get(&name_key(tenant, rt, name)).await
+        counted("name", self.names.get(&name_key(tenant, rt, name)).await)
     }
 
     /// Remembers the SCIM id a name belongs to, so an `eq` filter on it skips listing.
@@ -344,6 +356,12 @@ impl MemberIndex {
     pub fn groups_of(&self, user_key: &str) -> &[Arc<Value>] {
         self.by_member.get(user_key).map_or(&[], Vec::as_slice)
     }
+}
+
+/// A lookup's result, counted as a hit or a miss of `cache` in the metrics.
+fn counted<T>(cache: &'static str, found: Option<T>) -> Option<T> {
+    crate::metrics::metrics().cache_lookup(cache, found.is_some());
+    found
 }
 
 #[cfg(test)]

@@ -385,6 +385,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             max_header_bytes: crate::config::DEFAULT_MAX_HEADER_BYTES,
             rate_limits: options.rate_limits,
             tls: None,
+            management_listen: None,
         },
         scim: ScimConfig {
             max_results: 200,
@@ -402,6 +403,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             listen: options.admin_listen,
         },
         audit_retention: Some(Duration::from_secs(365 * 86_400)),
+        log_format: crate::config::LogFormat::Human,
         store_url: options
             .store_url
             .clone()

@@ -16,6 +16,7 @@
 //! - [`tenants`]: SCIM configurations at run time, each fronting a backend. [`admin`]: their
 //!   lifecycles and their tokens'. [`tokens`]: managed tokens. [`auth`]: bearer tokens.
 //!   [`audit`]: the audit log's entries.
+//! - [`metrics`]: the Prometheus metrics every part records into.
 //! - [`tls`]: TLS termination with rustls, certificates reloaded when their files change.
 //! - [`config`]: the config file, compiled and validated at start-up; [`problems`]: what is
 //!   wrong in it, with file and key.
@@ -33,6 +34,7 @@ pub mod demo;
 pub mod explain;
 pub mod http;
 pub mod mapping;
+pub mod metrics;
 pub mod oauth;
 pub mod problems;
 pub mod sandbox;

@@ -10,7 +10,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use scimgate::config::Config;
+use scimgate::config::{Config, LogFormat};
+use scimgate::http::Surface;
 
 mod cli;
 
@@ -167,19 +168,30 @@ enum DemoPlatform {
     Gitlab,
 }
 
-fn init_tracing(default_level: &str) {
+/// The log on stderr: `SCIMGATE_LOG` filters it (`info` by default); `format` is the config's
+/// `log.format`, or `SCIMGATE_LOG_FORMAT` (`human`, `json`) for the commands without a config.
+fn init_tracing(default_level: &str, format: Option<LogFormat>) {
     let filter =
         EnvFilter::try_from_env("SCIMGATE_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
+    let format = format.unwrap_or_else(|| match std::env::var("SCIMGATE_LOG_FORMAT").as_deref() {
+        Ok("json") => LogFormat::Json,
+        _ => LogFormat::Human,
+    });
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        // One object per line, the span's fields (request id, caller) with each event.
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 /// mimalloc instead of glibc's allocator: a list page's profile spent about 40% of its CPU in
 /// glibc malloc and free (see the Cargo.toml comment and the closing note of issue 10).
+/// `--features system-allocator` keeps glibc's (to compare memory use; see scripts/soak).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -187,10 +199,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // explain prints what the gateway would do; its log (the platform "failing" on a read it
     // has no answer for) is noise there unless asked for.
-    init_tracing(match cli.command {
-        Command::Explain { .. } => "off",
-        _ => "info",
-    });
+    match cli.command {
+        // serve starts its log once its config says in which format.
+        Command::Serve { .. } => {}
+        Command::Explain { .. } => init_tracing("off", None),
+        _ => init_tracing("info", None),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -294,6 +308,7 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
     let config = match Config::load(&path, &registry) {
         Ok(c) => c,
         Err(problems) => {
+            init_tracing("info", None);
             for p in &problems.0 {
                 eprintln!("{p}");
             }
@@ -303,8 +318,10 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
             );
         }
     };
+    init_tracing("info", Some(config.log_format));
     let listen = config.server.listen;
     let admin_listen = config.admin.listen;
+    let management_listen = config.server.management_listen;
     let base_path = config.server.base_path.clone();
     let backends = config
         .backends
@@ -319,44 +336,65 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
     let listen = listener.local_addr().unwrap_or(listen);
     let state = scimgate::app::build(config, registry).await?;
     tracing::info!(%listen, %base_path, %backends, "scimgate serving");
-    match admin_listen {
-        None => scimgate::app::run(listener, state, shutdown_signal()).await?,
-        Some(admin_addr) => {
-            let admin_listener = tokio::net::TcpListener::bind(admin_addr)
+    // Every listener: SCIM (with the admin API unless it has its own address), the admin
+    // API's own, the management address's (health, readiness, metrics).
+    let mut listeners = vec![(
+        "SCIM",
+        listener,
+        if admin_listen.is_some() {
+            Surface::ScimOnly
+        } else {
+            Surface::ScimAndAdmin
+        },
+    )];
+    for (which, addr, key, surface) in [
+        ("admin", admin_listen, "admin.listen", Surface::AdminOnly),
+        (
+            "management",
+            management_listen,
+            "server.management_listen",
+            Surface::Management,
+        ),
+    ] {
+        if let Some(addr) = addr {
+            let bound = tokio::net::TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("cannot listen on {admin_addr} (admin.listen)"))?;
-            tracing::info!(%admin_addr, "admin API serving on its own address");
-            // One shutdown signal stops both listeners.
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            };
-            let scim = tokio::spawn(scimgate::app::serve(
-                listener,
-                state.clone(),
-                scimgate::http::Surface::ScimOnly,
-                wait(stopped.clone()),
-            ));
-            let admin = tokio::spawn(scimgate::app::serve(
-                admin_listener,
-                state,
-                scimgate::http::Surface::AdminOnly,
-                wait(stopped),
-            ));
-            let (mut scim, mut admin) = (scim, admin);
-            // Either server ending on its own (an accept loop failing) ends the process too.
-            let early = tokio::select! {
-                () = shutdown_signal() => None,
-                r = &mut scim => Some(("SCIM", r)),
-                r = &mut admin => Some(("admin", r)),
-            };
-            let _ = stop.send(true);
-            if let Some((which, result)) = early {
-                anyhow::bail!("the {which} listener stopped: {result:?}");
-            }
-            scim.await??;
-            admin.await??;
+                .with_context(|| format!("cannot listen on {addr} ({key})"))?;
+            let addr = bound.local_addr().unwrap_or(addr);
+            tracing::info!(%addr, "{which} address serving");
+            listeners.push((which, bound, surface));
         }
+    }
+    // One shutdown signal stops every listener; each finishes its requests in flight.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    let mut names = Vec::new();
+    for (which, bound, surface) in listeners {
+        let mut stopped = stopped.clone();
+        names.push(which);
+        servers.push(tokio::spawn(scimgate::app::serve(
+            bound,
+            state.clone(),
+            surface,
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        )));
+    }
+    drop(state);
+    // A server ending on its own (an accept loop failing) ends the process too.
+    let early = tokio::select! {
+        () = shutdown_signal() => None,
+        (result, index, _) = futures_util::future::select_all(servers.iter_mut()) => {
+            Some((names.get(index).copied().unwrap_or("a"), result))
+        }
+    };
+    let _ = stop.send(true);
+    if let Some((which, result)) = early {
+        anyhow::bail!("the {which} listener stopped: {result:?}");
+    }
+    for server in servers {
+        server.await??;
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

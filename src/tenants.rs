@@ -152,7 +152,9 @@ impl Tenants {
 
     /// A tenant's record, from the cache when it holds it.
     pub async fn record(&self, id: &str) -> Result<Option<Arc<TenantRecord>>, StoreError> {
-        if let Some(cached) = self.records.get(id).await {
+        let cached = self.records.get(id).await;
+        crate::metrics::metrics().cache_lookup("tenant", cached.is_some());
+        if let Some(cached) = cached {
             return Ok(cached);
         }
         let generation = self.generation.load(Ordering::Acquire);

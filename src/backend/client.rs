@@ -8,7 +8,10 @@ use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
 use serde_json::{Map, Value};
 
-use super::{Platform, PlatformError, PlatformFuture};
+use std::future::Future;
+use std::pin::Pin;
+
+use super::{Failure, Platform, PlatformError, PlatformFuture, Reach};
 use crate::mapping::lazy::JsonBody;
 use crate::mapping::model::AuthScheme;
 use crate::mapping::vars::{SettingsVars, TemplateVars};
@@ -18,6 +21,8 @@ use crate::mapping::{BackendRequest, BackendResponse, Method, PlatformSpec};
 #[derive(Clone)]
 pub struct HttpPlatform {
     http: reqwest::Client,
+    /// The backend's name in the config, for the metrics.
+    backend: String,
     base_url: String,
     timeout: Duration,
     headers: HeaderMap,
@@ -85,13 +90,45 @@ impl HttpPlatform {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(HttpPlatform {
             http,
+            backend: "default".to_owned(),
             base_url: base_url.to_owned(),
             timeout,
             headers,
         })
     }
 
+    /// The same client, its metrics labelled with the backend's name in the config.
+    pub fn named(mut self, backend: &str) -> HttpPlatform {
+        backend.clone_into(&mut self.backend);
+        self
+    }
+
+    /// One call, timed and counted in the metrics by its outcome.
     async fn call(&self, request: &BackendRequest) -> Result<BackendResponse, PlatformError> {
+        let started = Instant::now();
+        let result = self.exchange(request).await;
+        let metrics = crate::metrics::metrics();
+        metrics.platform_call(&self.backend, request.method.as_str(), started.elapsed());
+        let class = match &result {
+            Ok(response) => match response.status {
+                429 => Some("rate_limited"),
+                400..=499 => Some("client_error"),
+                500..=599 => Some("server_error"),
+                _ => None,
+            },
+            Err(e) => Some(match e.failure {
+                Failure::Timeout(_) => "timeout",
+                Failure::InvalidRequest(_) => "invalid_request",
+                _ => "unreachable",
+            }),
+        };
+        if let Some(class) = class {
+            metrics.platform_error(&self.backend, class);
+        }
+        result
+    }
+
+    async fn exchange(&self, request: &BackendRequest) -> Result<BackendResponse, PlatformError> {
         let url = format!("{}{}", self.base_url, request.path);
         let mut builder = self
             .http
@@ -161,6 +198,22 @@ impl HttpPlatform {
 impl Platform for HttpPlatform {
     fn send<'a>(&'a self, request: &'a BackendRequest) -> PlatformFuture<'a> {
         Box::pin(self.call(request))
+    }
+
+    fn reach(&self) -> Pin<Box<dyn Future<Output = Reach> + Send + '_>> {
+        Box::pin(async move {
+            // No credential: only whether something answers HTTP there (TLS included).
+            let probe = self
+                .http
+                .get(&self.base_url)
+                .timeout(self.timeout.min(Duration::from_secs(2)))
+                .send()
+                .await;
+            match probe {
+                Ok(_) => Reach::Reachable,
+                Err(e) => Reach::Unreachable(e.without_url().to_string()),
+            }
+        })
     }
 }
 

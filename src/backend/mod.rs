@@ -19,6 +19,17 @@ use serde_json::{Map, Value};
 
 use crate::mapping::{BackendRequest, BackendResponse};
 
+/// Whether a platform can be called now, as `/readyz` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// It answered.
+    Reachable,
+    /// It did not answer: why.
+    Unreachable(String),
+    /// Its circuit breaker is open (it kept failing): calls are refused for this long.
+    CircuitOpen(std::time::Duration),
+}
+
 /// A platform call in flight.
 pub type PlatformFuture<'a> =
     Pin<Box<dyn Future<Output = Result<BackendResponse, PlatformError>> + Send + 'a>>;
@@ -29,6 +40,12 @@ pub type PlatformFuture<'a> =
 pub trait Platform: Send + Sync + 'static {
     /// Sends one request and reads the whole answer.
     fn send<'a>(&'a self, request: &'a BackendRequest) -> PlatformFuture<'a>;
+
+    /// Whether the platform can be reached now (`/readyz`): any HTTP answer at its base URL
+    /// counts; `None` for a platform that is not called over the network.
+    fn reach(&self) -> Pin<Box<dyn Future<Output = Reach> + Send + '_>> {
+        Box::pin(async { Reach::Reachable })
+    }
 
     /// True for a platform that records calls instead of sending them (`scimgate explain`):
     /// the service then reports each call's condition to [`Platform::considered`], and

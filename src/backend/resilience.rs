@@ -19,7 +19,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{Fault, Platform, PlatformError, PlatformFuture, Retry};
+use super::{Fault, Platform, PlatformError, PlatformFuture, Reach, Retry};
 use crate::mapping::{BackendRequest, BackendResponse};
 
 /// How hard to try.
@@ -84,6 +84,8 @@ pub struct Resilient {
     policy: Policy,
     breaker: Mutex<Breaker>,
     places: tokio::sync::Semaphore,
+    /// The backend's name in the config, for the metrics.
+    backend: String,
 }
 
 impl Resilient {
@@ -94,7 +96,14 @@ impl Resilient {
             places: tokio::sync::Semaphore::new(policy.max_in_flight.max(1)),
             policy,
             breaker: Mutex::new(Breaker::Closed { failures: 0 }),
+            backend: "default".to_owned(),
         }
+    }
+
+    /// The same platform, its metrics labelled with the backend's name in the config.
+    pub fn named(mut self, backend: &str) -> Resilient {
+        backend.clone_into(&mut self.backend);
+        self
     }
 
     fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
@@ -197,7 +206,10 @@ impl Resilient {
             attempt += 1;
             let trial = match self.admit() {
                 Ok(trial) => trial.then(|| Trial::new(self)),
-                Err(wait) => return Err(PlatformError::circuit_open(wait)),
+                Err(wait) => {
+                    crate::metrics::metrics().platform_error(&self.backend, "circuit_open");
+                    return Err(PlatformError::circuit_open(wait));
+                }
             };
             let place =
                 match tokio::time::timeout(self.policy.queue_wait, self.places.acquire()).await {
@@ -206,6 +218,7 @@ impl Resilient {
                         if let Some(trial) = trial {
                             trial.ended();
                         }
+                        crate::metrics::metrics().platform_error(&self.backend, "overloaded");
                         tracing::warn!(
                             in_flight = self.policy.max_in_flight,
                             "the platform's calls are all in flight: one is shed"
@@ -300,6 +313,17 @@ impl Platform for Resilient {
 
     fn explains(&self) -> bool {
         self.inner.explains()
+    }
+
+    fn reach(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Reach> + Send + '_>> {
+        let open_for = match *self.breaker() {
+            Breaker::Open { until } => until.checked_duration_since(Instant::now()),
+            _ => None,
+        };
+        match open_for {
+            Some(wait) => Box::pin(async move { Reach::CircuitOpen(wait) }),
+            None => self.inner.reach(),
+        }
     }
 
     fn considered(

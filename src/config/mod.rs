@@ -41,6 +41,19 @@ pub struct ServerConfig {
     pub rate_limits: RateLimits,
     /// TLS on the listeners (`[server.tls]`), its files checked to load; `None`: plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served on their own
+    /// (`server.management_listen`, plain HTTP); `None`: on `listen`, beside SCIM.
+    pub management_listen: Option<SocketAddr>,
+}
+
+/// How log lines are written (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per line, for a log pipeline.
+    Json,
 }
 
 /// Inbound request rates (`server.requests_per_second_per_tenant`, `..._per_token`).
@@ -136,6 +149,8 @@ pub struct Config {
     pub store_url: String,
     /// Lifetime and size of the lookup cache (`[cache]`).
     pub cache: CacheConfig,
+    /// How log lines are written (`log.format`).
+    pub log_format: LogFormat,
     /// Every backend by name; `[backend]` is `default`.
     pub backends: std::collections::BTreeMap<String, ConfiguredBackend>,
 }
@@ -217,19 +232,29 @@ impl Config {
             &mut problems,
             secrets,
         );
-        let admin_listen = match &raw.admin.listen {
-            None => None,
-            Some(addr) => match addr.parse::<SocketAddr>() {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    problems.add(
-                        path,
-                        "admin.listen",
-                        format!("`{addr}` is not an address:port: {e}"),
-                    );
-                    None
-                }
-            },
+        let admin_listen = optional_address(
+            path,
+            "admin.listen",
+            raw.admin.listen.as_deref(),
+            &mut problems,
+        );
+        let management_listen = optional_address(
+            path,
+            "server.management_listen",
+            raw.server.management_listen.as_deref(),
+            &mut problems,
+        );
+        let log_format = match raw.log.format.as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => {
+                problems.add(
+                    path,
+                    "log.format",
+                    format!("`{other}` is not a log format: `human` or `json`"),
+                );
+                LogFormat::Human
+            }
         };
         if admin_listen.is_some() && admin_tokens.is_empty() {
             problems.add(
@@ -341,7 +366,9 @@ impl Config {
                     per_token: std::num::NonZeroU32::new(raw.server.requests_per_second_per_token),
                 },
                 tls,
+                management_listen,
             },
+            log_format,
             scim: ScimConfig {
                 max_results: raw.scim.max_results,
                 max_scan: raw.scim.max_scan,
@@ -608,4 +635,21 @@ fn resolve_tokens(
 fn normalize_base_path(p: &str) -> String {
     let trimmed = p.trim().trim_end_matches('/');
     trimmed.to_owned()
+}
+
+/// An optional `address:port` key; a problem under `key` when it is not one.
+fn optional_address(
+    path: &Path,
+    key: &str,
+    value: Option<&str>,
+    problems: &mut Problems,
+) -> Option<SocketAddr> {
+    let addr = value?;
+    match addr.parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(e) => {
+            problems.add(path, key, format!("`{addr}` is not an address:port: {e}"));
+            None
+        }
+    }
 }

@@ -31,6 +31,9 @@ pub struct RawConfig {
     /// `[cache]`: lifetime and size of the lookup cache.
     #[serde(default)]
     pub cache: RawCache,
+    /// `[log]`: the log's format.
+    #[serde(default)]
+    pub log: RawLog,
     /// The default tenant's backend (named `default`).
     pub backend: Option<RawBackend>,
     /// More backends by name, for tenants made through the admin API.
@@ -60,6 +63,9 @@ pub struct RawServer {
     pub requests_per_second_per_token: u32,
     /// `[server.tls]`: TLS on the listeners; `None`: plain HTTP.
     pub tls: Option<RawTls>,
+    /// `server.management_listen`: `/healthz`, `/readyz` and `/metrics` on an address of
+    /// their own (then not on `server.listen`); `None`: beside SCIM.
+    pub management_listen: Option<String>,
 }
 
 /// `[server.tls]` as written.
@@ -97,6 +103,7 @@ impl Default for RawServer {
             requests_per_second_per_tenant: 200,
             requests_per_second_per_token: 100,
             tls: None,
+            management_listen: None,
         }
     }
 }
@@ -127,6 +134,22 @@ pub struct RawAuth {
     /// `[[auth.tokens]]`: the `default` tenant's bearer tokens, by reference.
     #[serde(default)]
     pub tokens: Vec<RawToken>,
+}
+
+/// `[log]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    /// `log.format`: `human` (one readable line per event) or `json` (one object per line).
+    pub format: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            format: "human".to_owned(),
+        }
+    }
 }
 
 /// The audit log.

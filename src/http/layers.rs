@@ -42,6 +42,7 @@ use crate::store::TenantRecord;
 use crate::tenants::DEFAULT_TENANT;
 
 use super::discovery::Discovery;
+use super::metered::AdmittedTenant;
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>>;
 
@@ -374,11 +375,22 @@ where
                 // Public: OAuth clients authenticate in the token request.
                 Area::Health
                 | Area::Info
+                | Area::Ready
+                | Area::Metrics
                 | Area::DialectDoc(_)
                 | Area::OAuth { .. }
                 | Area::Nowhere => {}
             }
-            inner.call(Request::from_parts(parts, body)).await
+            // The tenant that let the request in, for the metrics (metered.rs).
+            let admitted = parts
+                .extensions
+                .get::<TenantRequest>()
+                .map(|t| AdmittedTenant(t.tenant.clone()));
+            let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            if let Some(admitted) = admitted {
+                response.extensions_mut().insert(admitted);
+            }
+            Ok(response)
         })
     }
 }

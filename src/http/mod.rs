@@ -3,7 +3,8 @@
 //! ```text
 //! layers.rs   timeout (not /Bulk) ─ body limit ─ authentication: caller + tenant + gateway
 //!    │                                             into the request's extensions
-//! mod.rs      route(): which area (routes.rs) ─ public /healthz, /info │ admin/ │ scim.rs
+//! mod.rs      route(): which area (routes.rs) ─ public /healthz, /info, /readyz and
+//!    │        /metrics (health.rs; or on the management address) │ admin/ │ scim.rs
 //! scim.rs     endpoint + method (routes.rs) ─ typed pieces (extract.rs): query, projection,
 //!    │        preconditions, body → ScimOp ─ the tenant's gateway (service) ─ the answer
 //! write.rs    every write: ScimOp → its own task → service → audit log → answer
@@ -18,7 +19,9 @@ mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod extract;
+mod health;
 pub mod layers;
+pub mod metered;
 mod oauth;
 pub mod ratelimit;
 pub mod response;
@@ -75,6 +78,8 @@ pub struct HttpState {
     pub tls: Option<Arc<crate::tls::Tls>>,
     /// What each backend serves, by backend name.
     pub discovery: HashMap<String, Arc<Discovery>>,
+    /// `/readyz` and `/metrics` are served on the management address only.
+    pub management_apart: bool,
 }
 
 /// What a listener serves: SCIM and the admin API together, or the admin API on its own
@@ -87,6 +92,8 @@ pub enum Surface {
     ScimOnly,
     /// The admin API only.
     AdminOnly,
+    /// `/healthz`, `/readyz` and `/metrics` only (`server.management_listen`).
+    Management,
 }
 
 /// Answers one request that passed the layers; never fails (every error is an answer).
@@ -99,6 +106,11 @@ where
     match routes::area(request.method(), &path, &state.base_path, surface) {
         Area::Health => empty(StatusCode::NO_CONTENT),
         Area::Info => build_info(),
+        Area::Ready | Area::Metrics if state.management_apart && surface != Surface::Management => {
+            not_found_url(&path)
+        }
+        Area::Ready => health::readiness(&state).await,
+        Area::Metrics => health::metrics_answer(),
         Area::DialectDoc(dialect) => {
             let mut response = empty(StatusCode::OK);
             *response.body_mut() =

@@ -55,8 +55,9 @@ impl RateLimiters {
         }
     }
 
-    /// `Ok` when a request of `tenant` with `token` may go on now; else how long to wait.
-    pub fn check(&self, tenant: &str, token: &str) -> Result<(), Duration> {
+    /// `Ok` when a request of `tenant` with `token` may go on now; else which limit refused
+    /// it (`token` or `tenant`) and how long to wait.
+    pub fn check(&self, tenant: &str, token: &str) -> Result<(), (&'static str, Duration)> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             for limiter in [&self.per_tenant, &self.per_token].into_iter().flatten() {
                 limiter.retain_recent();
@@ -67,12 +68,12 @@ impl RateLimiters {
         if let Some(limiter) = &self.per_token {
             limiter
                 .check_key(&format!("{tenant}\u{0}{token}"))
-                .map_err(|not_until| not_until.wait_time_from(now))?;
+                .map_err(|not_until| ("token", not_until.wait_time_from(now)))?;
         }
         if let Some(limiter) = &self.per_tenant {
             limiter
                 .check_key(&tenant.to_owned())
-                .map_err(|not_until| not_until.wait_time_from(now))?;
+                .map_err(|not_until| ("tenant", not_until.wait_time_from(now)))?;
         }
         Ok(())
     }
@@ -132,6 +133,10 @@ where
                     .rate_limits
                     .check(&admitted.tenant.id, &admitted.caller.token_name)
                     .err()
+                    .map(|(limit, wait)| {
+                        crate::metrics::metrics().rate_limited(&admitted.tenant.id, limit);
+                        wait
+                    })
             });
         if let Some(wait) = refused {
             let mut answer = ErrorAnswer::from_scim(&ScimError::new(
@@ -161,7 +166,8 @@ mod tests {
         for _ in 0..10 {
             assert!(limits.check("acme", "okta").is_ok());
         }
-        let wait = limits.check("acme", "okta").unwrap_err();
+        let (limit, wait) = limits.check("acme", "okta").unwrap_err();
+        assert_eq!(limit, "token");
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_millis(200),
             "{wait:?}"
@@ -170,8 +176,9 @@ mod tests {
         for _ in 0..10 {
             assert!(limits.check("acme", "entra").is_ok());
         }
-        assert!(
-            limits.check("acme", "third").is_err(),
+        assert_eq!(
+            limits.check("acme", "third").map_err(|(limit, _)| limit),
+            Err("tenant"),
             "the tenant's burst is spent"
         );
         // Another tenant is not slowed.

@@ -21,6 +21,11 @@ pub enum Area<'a> {
     Health,
     /// `GET /info`: version and commit (public).
     Info,
+    /// `GET /readyz`: whether the store and each backend can be reached (public, or on the
+    /// management address).
+    Ready,
+    /// `GET /metrics`: the Prometheus exposition (public, or on the management address).
+    Metrics,
     /// `GET /docs/dialect/<dialect>`: what a tenant of that dialect accepts (public; a
     /// ServiceProviderConfig's `documentationUri`).
     DialectDoc(Dialect),
@@ -110,12 +115,16 @@ pub fn landing(method: &Method, path: &str, base_path: &str, surface: Surface) -
             admin: false,
             bulk: version == ScimVersion::V2 && ScimRoute::parse(rest) == ScimRoute::Bulk,
         },
-        Area::Health | Area::Info | Area::DialectDoc(_) | Area::OAuth { .. } | Area::Nowhere => {
-            Landing {
-                admin: false,
-                bulk: false,
-            }
-        }
+        Area::Health
+        | Area::Info
+        | Area::Ready
+        | Area::Metrics
+        | Area::DialectDoc(_)
+        | Area::OAuth { .. }
+        | Area::Nowhere => Landing {
+            admin: false,
+            bulk: false,
+        },
     }
 }
 
@@ -124,6 +133,8 @@ pub fn area<'a>(method: &Method, path: &'a str, base_path: &str, surface: Surfac
     match (path, method) {
         ("/healthz", &Method::GET) => return Area::Health,
         ("/info", &Method::GET) => return Area::Info,
+        ("/readyz", &Method::GET) => return Area::Ready,
+        ("/metrics", &Method::GET) => return Area::Metrics,
         (_, &Method::GET) => {
             if let Some(dialect) = path.strip_prefix("/docs/dialect/").and_then(Dialect::parse) {
                 return Area::DialectDoc(dialect);
@@ -135,6 +146,9 @@ pub fn area<'a>(method: &Method, path: &'a str, base_path: &str, surface: Surfac
         || path
             .strip_prefix(ADMIN_PREFIX)
             .is_some_and(|rest| rest.starts_with('/'));
+    if surface == Surface::Management {
+        return Area::Nowhere;
+    }
     if admin_path && surface != Surface::ScimOnly {
         return Area::Admin;
     }

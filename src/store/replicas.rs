@@ -42,9 +42,12 @@ impl Change {
     }
 }
 
-/// Coordination between replicas sharing the store; a store one process owns answers
-/// `None` to both.
+/// Coordination between replicas sharing the store (a store one process owns answers `None`
+/// to both), and whether the store answers at all.
 pub trait ReplicaSync: Send + Sync + 'static {
+    /// One trivial query: `Ok` when the store answers (`/readyz`).
+    fn ping(&self) -> StoreFuture<'_, ()>;
+
     /// Waits until no other replica sharing the store writes the resource `key` names, and
     /// keeps it so until the lock is dropped; `None` for a store only this process uses
     /// (its own locks are enough).

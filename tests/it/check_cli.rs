@@ -29,6 +29,10 @@ fn check_reports_every_problem_with_file_and_key() {
         r#"
 [server]
 listen = "not an address"
+management_listen = "localhost"
+
+[log]
+format = "xml"
 
 [[auth.tokens]]
 name = "okta"
@@ -52,6 +56,8 @@ credential = { env = "SCIMGATE_TEST_CREDENTIAL_THAT_IS_NOT_SET" }
     let mapping_name = dir.path().join("mappings/coder.toml").display().to_string();
     for expected in [
         format!("{config_name}: server.listen:"),
+        format!("{config_name}: server.management_listen: `localhost` is not an address:port"),
+        format!("{config_name}: log.format: `xml` is not a log format"),
         format!("{config_name}: auth.tokens[0]: environment variable SCIMGATE_TEST_TOKEN_THAT_IS_NOT_SET is not set"),
         format!("{config_name}: backend.base_url:"),
         format!("{config_name}: backend.credential:"),

@@ -16,7 +16,7 @@ use scimgate::backend::Policy;
 use scimgate::demo::DemoOptions;
 use scimgate::sandbox::coder::CoderEmulator;
 
-use crate::support::Harness;
+use crate::support::{sample, Harness};
 
 /// What the proxy does to one request.
 #[derive(Debug, Clone)]
@@ -386,7 +386,21 @@ async fn a_platform_that_keeps_failing_is_paused_and_comes_back() {
         .await
         .expect(201);
     let path = format!("/Users/{}", made["id"].as_str().unwrap());
+    let (status, ready) = h.ready().await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["backends"]["default"]["circuit"], "closed");
+    assert_eq!(ready["store"]["ready"], true);
     proxy.down.store(true, Ordering::SeqCst);
+    // Down: not ready, the backend named with why.
+    let (status, ready) = h.ready().await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["status"], "not ready");
+    assert_eq!(ready["backends"]["default"]["ready"], false);
+    assert!(
+        ready["backends"]["default"]["error"].as_str().is_some(),
+        "{ready}"
+    );
+    assert_eq!(ready["store"]["ready"], true, "{ready}");
     for _ in 0..3 {
         h.get(&path).await.expect_error(502, None);
     }
@@ -401,9 +415,28 @@ async fn a_platform_that_keeps_failing_is_paused_and_comes_back() {
         .unwrap();
     assert!((1..=3).contains(&wait), "{wait}");
     assert_eq!(proxy.hits(), before);
+    // Open: readiness says so, without probing the platform.
+    let (status, ready) = h.ready().await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["backends"]["default"]["circuit"], "open", "{ready}");
+    assert!(ready["backends"]["default"]["retryAfterSecs"]
+        .as_u64()
+        .is_some());
+    assert_eq!(proxy.hits(), before);
+    let metrics = h.metrics().await;
+    let errors = |class: &str| {
+        sample(
+            &metrics,
+            &format!("scimgate_platform_errors_total{{backend=\"default\",class=\"{class}\"}}"),
+        )
+    };
+    assert_eq!(errors("unreachable"), 3.0, "{metrics}");
+    assert_eq!(errors("circuit_open"), 1.0, "{metrics}");
     // Back up, and the cooldown over: one trial goes through and closes the breaker.
     proxy.down.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(3100)).await;
+    let (status, ready) = h.ready().await;
+    assert_eq!(status, 200, "ready again on its own: {ready}");
     h.get(&path).await.expect(200);
     h.get(&path).await.expect(200);
     h.demo.stop().await;

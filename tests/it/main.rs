@@ -28,6 +28,7 @@ mod mappings;
 mod oauth;
 mod okta;
 mod onelogin;
+mod operations;
 mod pipeline;
 mod processes;
 mod protocol;

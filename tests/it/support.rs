@@ -70,6 +70,39 @@ impl Harness {
         format!("{}{}", self.demo.scim_url, path)
     }
 
+    /// The gateway's origin (`http://127.0.0.1:port`), where `/readyz` and `/metrics` are.
+    pub fn origin(&self) -> String {
+        self.demo.scim_url.trim_end_matches("/scim/v2").to_owned()
+    }
+
+    /// `GET /readyz`: its status and body.
+    pub async fn ready(&self) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}/readyz", self.origin()))
+            .send()
+            .await
+            .expect("gateway answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("readyz answers JSON"))
+    }
+
+    /// `GET /metrics`: the exposition text.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .http
+            .get(format!("{}/metrics", self.origin()))
+            .send()
+            .await
+            .expect("gateway answers");
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"));
+        response.text().await.unwrap()
+    }
+
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
         self.call_with(method, path, body, &[]).await
     }
@@ -146,6 +179,16 @@ impl Harness {
             .user_json(username)
             .unwrap_or_else(|| panic!("Coder has no user {username}"))
     }
+}
+
+/// The value of the sample `series` (name and labels as exposed) in a metrics text; 0 when
+/// the series is not there (a counter never incremented).
+pub fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |value| {
+            value.split_whitespace().next().unwrap().parse().unwrap()
+        })
 }
 
 pub fn patch_op(ops: Value) -> Value {

@@ -5,7 +5,7 @@ macro_rules! sql_audit_store {
     ($store:ty, $row:ty) => {
         impl super::AuditStore for $store {
             fn record<'a>(&'a self, entry: &'a super::AuditEntry) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("audit.record", async move {
                     sqlx::query(
                         "INSERT INTO audit (id, at, tenant, actor, operation, resource_type, target, outcome, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
@@ -29,7 +29,7 @@ macro_rules! sql_audit_store {
                 &'a self,
                 query: &'a super::AuditQuery,
             ) -> StoreFuture<'a, (Vec<super::AuditEntry>, u64)> {
-                Box::pin(async move {
+                sql::timed("audit.audit", async move {
                     use sqlx::Row;
                     // Every filter is a bound parameter; absent ones match everything.
                     let filters = "tenant = $1 AND ($2 = '' OR actor = $2) AND ($3 = '' OR operation = $3) AND ($4 = '' OR target = $4) AND ($5 = '' OR outcome = $5) AND ($6 = '' OR at >= $6) AND ($7 = '' OR at < $7)";
@@ -84,7 +84,7 @@ macro_rules! sql_audit_store {
             }
 
             fn prune_audit<'a>(&'a self, before: time::OffsetDateTime) -> StoreFuture<'a, u64> {
-                Box::pin(async move {
+                sql::timed("audit.prune_audit", async move {
                     let done = sqlx::query("DELETE FROM audit WHERE at < $1")
                         .bind(sql::timestamp(before))
                         .execute(&self.pool)

@@ -9,7 +9,7 @@ macro_rules! sql_intents_store {
                 scope: Scope<'a>,
                 name: &'a str,
             ) -> StoreFuture<'a, Option<super::CreateIntent>> {
-                Box::pin(async move {
+                sql::timed("intents.create_intent", async move {
                     use sqlx::Row;
                     let row = sqlx::query(
                         "SELECT name, request, scim_id, started FROM create_intents WHERE tenant = $1 AND resource_type = $2 AND name = $3",
@@ -38,7 +38,7 @@ macro_rules! sql_intents_store {
                 intent: &'a super::CreateIntent,
                 stale: time::OffsetDateTime,
             ) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("intents.begin_create", async move {
                     sqlx::query("DELETE FROM create_intents WHERE tenant = $1 AND started < $2")
                         .bind(scope.tenant)
                         .bind(sql::timestamp(stale))
@@ -71,7 +71,7 @@ macro_rules! sql_intents_store {
                 scope: Scope<'a>,
                 scim_id: &'a str,
             ) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("intents.drop_creates_of", async move {
                     sqlx::query(
                         "DELETE FROM create_intents WHERE tenant = $1 AND resource_type = $2 AND scim_id = $3",
                     )
@@ -90,7 +90,7 @@ macro_rules! sql_intents_store {
                 name: &'a str,
                 scim_id: &'a str,
             ) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("intents.drop_create", async move {
                     sqlx::query(
                         "DELETE FROM create_intents WHERE tenant = $1 AND resource_type = $2 AND name = $3 AND scim_id = $4",
                     )

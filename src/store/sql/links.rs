@@ -124,7 +124,7 @@ macro_rules! sql_links_store {
                 scope: Scope<'a>,
                 scim_id: &'a str,
             ) -> StoreFuture<'a, Option<Identity>> {
-                Box::pin(async move {
+                sql::timed("links.get", async move {
                     Ok(self
                         .identities_where(scope, "scim_id", scim_id)
                         .await?
@@ -138,7 +138,7 @@ macro_rules! sql_links_store {
                 scope: Scope<'a>,
                 scim_ids: &'a [String],
             ) -> StoreFuture<'a, Vec<Identity>> {
-                Box::pin(async move { self.identities_where_in(scope, "scim_id", scim_ids).await })
+                sql::timed("links.get_many", async move { self.identities_where_in(scope, "scim_id", scim_ids).await })
             }
 
             fn ids_by_backend_keys<'a>(
@@ -146,7 +146,7 @@ macro_rules! sql_links_store {
                 scope: Scope<'a>,
                 keys: &'a [String],
             ) -> StoreFuture<'a, Vec<(String, String)>> {
-                Box::pin(async move {
+                sql::timed("links.ids_by_backend_keys", async move {
                     use sqlx::Row;
                     let rows = self
                         .rows_where_in(scope, "backend_key, scim_id", "backend_key", keys)
@@ -164,7 +164,7 @@ macro_rules! sql_links_store {
                 scope: Scope<'a>,
                 keys: &'a [String],
             ) -> StoreFuture<'a, Vec<Identity>> {
-                Box::pin(async move { self.identities_where_in(scope, "backend_key", keys).await })
+                sql::timed("links.get_by_backend_keys", async move { self.identities_where_in(scope, "backend_key", keys).await })
             }
 
             fn find_by_external_id<'a>(
@@ -172,7 +172,7 @@ macro_rules! sql_links_store {
                 scope: Scope<'a>,
                 external_id: &'a str,
             ) -> StoreFuture<'a, Vec<Identity>> {
-                Box::pin(async move {
+                sql::timed("links.find_by_external_id", async move {
                     super::memo::read_through(
                         self.external_id_memo(),
                         (
@@ -191,7 +191,7 @@ macro_rules! sql_links_store {
                 scope: Scope<'a>,
                 identity: &'a Identity,
             ) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("links.insert", async move {
                     let inserted = self.insert_row(scope, identity, "").await;
                     self.forget_external_ids();
                     match inserted {
@@ -215,7 +215,7 @@ macro_rules! sql_links_store {
                 scope: Scope<'a>,
                 identity: &'a Identity,
             ) -> StoreFuture<'a, Identity> {
-                Box::pin(async move {
+                sql::timed("links.link_or_get", async move {
                     let inserted = self
                         .insert_row(scope, identity, " ON CONFLICT DO NOTHING")
                         .await;
@@ -240,7 +240,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                 scope: Scope<'a>,
                 identity: &'a Identity,
             ) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("links.update", async move {
                     let result = sqlx::query(
                         "UPDATE identities SET backend_key = $1, external_id = $2, shadow = $3, platform = $4, last_modified = $5, proof = $9 WHERE tenant = $6 AND resource_type = $7 AND scim_id = $8",
                     )
@@ -271,7 +271,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
             }
 
             fn delete<'a>(&'a self, scope: Scope<'a>, scim_id: &'a str) -> StoreFuture<'a, bool> {
-                Box::pin(async move {
+                sql::timed("links.delete", async move {
                     use sqlx::Row;
                     let row = sqlx::query(
                         "DELETE FROM identities WHERE tenant = $1 AND resource_type = $2 AND scim_id = $3 RETURNING backend_key",
@@ -299,7 +299,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                 scim_id: &'a str,
                 new_scim_id: &'a str,
             ) -> StoreFuture<'a, bool> {
-                Box::pin(async move {
+                sql::timed("links.rekey", async move {
                     use sqlx::Row;
                     let row = sqlx::query(
                         "UPDATE identities SET scim_id = $4 WHERE tenant = $1 AND resource_type = $2 AND scim_id = $3 RETURNING backend_key",
@@ -329,7 +329,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                 offset: u64,
                 limit: u64,
             ) -> StoreFuture<'a, (Vec<Identity>, u64)> {
-                Box::pin(async move {
+                sql::timed("links.page", async move {
                     use sqlx::Row;
                     let rows = sqlx::query(&format!(
                         "SELECT {} FROM identities WHERE tenant = $1 AND resource_type = $2 ORDER BY created, scim_id LIMIT $3 OFFSET $4",

@@ -120,6 +120,19 @@ pub(super) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
 
+/// `work`, timed in the metrics as the store operation `operation`.
+pub(super) fn timed<'a, T>(
+    operation: &'static str,
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'a,
+) -> super::StoreFuture<'a, T> {
+    Box::pin(async move {
+        let started = std::time::Instant::now();
+        let result = work.await;
+        crate::metrics::metrics().store_operation(operation, started.elapsed());
+        result
+    })
+}
+
 /// Implements every store trait for `$store` (a struct with a `pool` field, and `announce`,
 /// `listen` and `lock_resource` methods of its own) whose rows are `$row`.
 macro_rules! sql_store {
@@ -132,6 +145,13 @@ macro_rules! sql_store {
         $crate::store::sql::tenants::sql_tenants_store!($store, $row);
 
         impl super::ReplicaSync for $store {
+            fn ping(&self) -> StoreFuture<'_, ()> {
+                Box::pin(async move {
+                    sqlx::query("SELECT 1").execute(&self.pool).await?;
+                    Ok(())
+                })
+            }
+
             fn lock_resource<'a>(
                 &'a self,
                 key: &'a str,

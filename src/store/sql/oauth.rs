@@ -6,7 +6,7 @@ macro_rules! sql_oauth_store {
     ($store:ty) => {
         impl super::OAuthStore for $store {
             fn put_client<'a>(&'a self, client: &'a super::ClientRecord) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("oauth.put_client", async move {
                     let jwt = client.jwt.as_ref();
                     sqlx::query(
                         "INSERT INTO oauth_clients (id, tenant, name, created, access_token_minutes, jwks_url, jwt_issuer, jwt_subject, jwt_audience, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO UPDATE SET name = $3, access_token_minutes = $5, jwks_url = $6, jwt_issuer = $7, jwt_subject = $8, jwt_audience = $9, revoked_at = COALESCE(oauth_clients.revoked_at, $10)",
@@ -39,7 +39,7 @@ macro_rules! sql_oauth_store {
                 tenant: &'a str,
                 id: Option<&'a str>,
             ) -> StoreFuture<'a, Vec<super::ClientRecord>> {
-                Box::pin(async move {
+                sql::timed("oauth.clients", async move {
                     use sqlx::Row;
                     const COLUMNS: &str = "SELECT id, tenant, name, created, access_token_minutes, jwks_url, jwt_issuer, jwt_subject, jwt_audience, revoked_at FROM oauth_clients";
                     let rows = match id {
@@ -97,7 +97,7 @@ macro_rules! sql_oauth_store {
                 expires_at: time::OffsetDateTime,
                 now: time::OffsetDateTime,
             ) -> StoreFuture<'a, bool> {
-                Box::pin(async move {
+                sql::timed("oauth.use_assertion", async move {
                     sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
                         .bind(sql::timestamp(now))
                         .execute(&self.pool)
@@ -121,7 +121,7 @@ macro_rules! sql_oauth_store {
                 id: &'a str,
                 at: time::OffsetDateTime,
             ) -> StoreFuture<'a, bool> {
-                Box::pin(async move {
+                sql::timed("oauth.revoke_client", async move {
                     // The client and everything it holds, together: no secret outlives it.
                     let at = sql::timestamp(at);
                     let mut tx = self.pool.begin().await?;

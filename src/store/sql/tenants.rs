@@ -5,7 +5,7 @@ macro_rules! sql_tenants_store {
     ($store:ty, $row:ty) => {
         impl super::TenantStore for $store {
             fn insert_tenant<'a>(&'a self, tenant: &'a super::TenantRecord) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("tenants.insert_tenant", async move {
                     // Any conflict: the id, or a backend another tenant fronts.
                     let done = sqlx::query(
                         "INSERT INTO tenants (id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token, deprovision, reactivate, extensions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
@@ -45,7 +45,7 @@ macro_rules! sql_tenants_store {
                 tenant: &'a super::TenantRecord,
                 read_updated: time::OffsetDateTime,
             ) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("tenants.update_tenant", async move {
                     // Only the tenant as read (no admin's change undone), and the backend
                     // changes only while the tenant has no identity links (they name the old
                     // platform's accounts): both checked in the same statement, and the links
@@ -117,7 +117,7 @@ macro_rules! sql_tenants_store {
             }
 
             fn delete_tenant<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
-                Box::pin(async move {
+                sql::timed("tenants.delete_tenant", async move {
                     // Tokens, OAuth clients and create intents first (they refer to the tenant), then the tenant, only without
                     // identity links: a link made meanwhile makes the reference fail, and the
                     // whole is undone.
@@ -165,7 +165,7 @@ macro_rules! sql_tenants_store {
                 &'a self,
                 id: Option<&'a str>,
             ) -> StoreFuture<'a, Vec<super::TenantRecord>> {
-                Box::pin(async move {
+                sql::timed("tenants.tenants", async move {
                     use sqlx::Row;
                     let rows = sqlx::query(
                         "SELECT id, name, enabled, backend, max_token_lifetime_days, created, updated, dialect, bare_token, deprovision, reactivate, extensions FROM tenants WHERE ($1 = '' OR id = $1) ORDER BY id",

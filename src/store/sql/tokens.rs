@@ -7,7 +7,7 @@ macro_rules! sql_tokens_store {
     ($store:ty, $row:ty) => {
         impl super::TokenStore for $store {
             fn put_token<'a>(&'a self, token: &'a super::TokenRecord) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("tokens.put_token", async move {
                     // A revocation is for good: no write made from an older read brings a
                     // token back.
                     sqlx::query(
@@ -45,7 +45,7 @@ macro_rules! sql_tokens_store {
                 id: &'a str,
                 write: &'a super::TokenWrite,
             ) -> StoreFuture<'a, bool> {
-                Box::pin(async move {
+                sql::timed("tokens.write_token", async move {
                     use super::TokenWrite;
                     let statement = match write {
                         TokenWrite::Name(_) => {
@@ -85,7 +85,7 @@ macro_rules! sql_tokens_store {
                 id: &'a str,
                 at: time::OffsetDateTime,
             ) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
+                sql::timed("tokens.touch_token", async move {
                     sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
                         .bind(sql::timestamp(at))
                         .bind(id)
@@ -101,7 +101,7 @@ macro_rules! sql_tokens_store {
                 tenant: &'a str,
                 latest: time::OffsetDateTime,
             ) -> StoreFuture<'a, u64> {
-                Box::pin(async move {
+                sql::timed("tokens.shorten_tokens", async move {
                     let latest = sql::timestamp(latest);
                     let done = sqlx::query(
                         "UPDATE tokens SET expires_at = $1 WHERE tenant = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
@@ -120,7 +120,7 @@ macro_rules! sql_tokens_store {
                 tenant: &'a str,
                 before: time::OffsetDateTime,
             ) -> StoreFuture<'a, u64> {
-                Box::pin(async move {
+                sql::timed("tokens.prune_access_tokens", async move {
                     let done = sqlx::query(
                         "DELETE FROM tokens WHERE tenant = $1 AND kind = 'access' AND expires_at < $2",
                     )
@@ -138,7 +138,7 @@ macro_rules! sql_tokens_store {
                 tenant: &'a str,
                 id: Option<&'a str>,
             ) -> StoreFuture<'a, Vec<super::TokenRecord>> {
-                Box::pin(async move {
+                sql::timed("tokens.tokens", async move {
                     // One token by its key (every authenticated request asks), or a tenant's.
                     match id {
                         Some(id) => {
