@@ -164,6 +164,7 @@ pub async fn build_with(
         tls,
         discovery,
         management_apart: config.server.management_listen.is_some(),
+        config_options: config.options,
     }))
 }
 

@@ -404,6 +404,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         },
         audit_retention: Some(Duration::from_secs(365 * 86_400)),
         log_format: crate::config::LogFormat::Human,
+        options: Vec::new(),
         store_url: options
             .store_url
             .clone()

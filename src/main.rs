@@ -56,6 +56,22 @@ enum Command {
         )]
         config: PathBuf,
     },
+    /// The effective configuration: every option with its value, its default, the
+    /// environment variable that overrides it and where the value came from (default, file,
+    /// env), secrets redacted. Reads the file and the environment as `serve` does.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// GET a URL and exit 0 on a 2xx answer, 1 otherwise: a container HEALTHCHECK without
+    /// curl in the image (`scimgate probe http://127.0.0.1:9090/healthz`).
+    Probe {
+        /// The URL to ask (plain HTTP).
+        url: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
     /// Show what one SCIM request would do, without calling the platform: the platform calls
     /// the gateway would make, in order, each with the condition that chose or skipped it (and
     /// the values it read), the rendered request, and the SCIM answer. Reads are answered from
@@ -219,6 +235,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { config } => serve(config).await,
             Command::Check { config } => check(config),
+            Command::Config {
+                action: ConfigAction::Show { config, json },
+            } => show_config(&config, json),
+            Command::Probe { url, timeout } => probe(&url, timeout).await,
             Command::Links {
                 admin,
                 resource_type,
@@ -276,6 +296,54 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What `scimgate config` does.
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Every option: key, value, default, environment variable, source.
+    Show {
+        #[arg(
+            short,
+            long,
+            env = "SCIMGATE_CONFIG",
+            default_value = "config/scimgate.toml"
+        )]
+        config: PathBuf,
+        /// JSON (a list of options) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn show_config(path: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    let options = scimgate::config::show::options(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&options)?);
+    } else {
+        print!("{}", scimgate::config::show::table(&options));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn probe(url: &str, timeout: u64) -> anyhow::Result<ExitCode> {
+    let answer = reqwest::Client::new()
+        .get(url)
+        .timeout(std::time::Duration::from_secs(timeout))
+        .send()
+        .await;
+    Ok(match answer {
+        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("{url}: {}", r.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{url}: {}", e.without_url());
+            ExitCode::FAILURE
+        }
+    })
 }
 
 fn check(path: PathBuf) -> anyhow::Result<ExitCode> {

@@ -6,6 +6,7 @@ mod raw;
 
 pub use raw::DEFAULT_MAX_HEADER_BYTES;
 mod secret;
+pub mod show;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -151,6 +152,9 @@ pub struct Config {
     pub cache: CacheConfig,
     /// How log lines are written (`log.format`).
     pub log_format: LogFormat,
+    /// Every option as in force, for `GET /admin/v1/config` (empty for a config not read
+    /// from a file, such as the demo's).
+    pub options: Vec<show::ConfigOption>,
     /// Every backend by name; `[backend]` is `default`.
     pub backends: std::collections::BTreeMap<String, ConfiguredBackend>,
 }
@@ -173,7 +177,10 @@ impl Config {
             }
         };
         let base_dir = path.parent().unwrap_or(Path::new("."));
-        Self::compile(path, base_dir, raw, registry, problems, secrets)
+        let mut config = Self::compile(path, base_dir, raw, registry, problems, secrets)?;
+        // What `GET /admin/v1/config` shows: the file and the environment as read now.
+        config.options = show::options(path).unwrap_or_default();
+        Ok(config)
     }
 
     /// Compiles an already-read raw config; relative paths are taken from `base_dir`.
@@ -369,6 +376,7 @@ impl Config {
                 management_listen,
             },
             log_format,
+            options: Vec::new(),
             scim: ScimConfig {
                 max_results: raw.scim.max_results,
                 max_scan: raw.scim.max_scan,

@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::SecretRef;
 
 /// The whole config file as read, before validation ([`Config::compile`](super::Config::compile)).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     /// `[server]`: listen address, base path, public URL and request limits.
@@ -42,7 +42,7 @@ pub struct RawConfig {
 }
 
 /// `[server]` as written; missing keys take the defaults below.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawServer {
     /// `server.listen`: address:port to listen on.
@@ -69,7 +69,7 @@ pub struct RawServer {
 }
 
 /// `[server.tls]` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTls {
     /// `server.tls.cert_file`: the certificate chain, PEM, relative to the config file.
@@ -109,7 +109,7 @@ impl Default for RawServer {
 }
 
 /// `[scim]` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawScim {
     /// `scim.max_results`: largest page served.
@@ -128,7 +128,7 @@ impl Default for RawScim {
 }
 
 /// `[auth]` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
     /// `[[auth.tokens]]`: the `default` tenant's bearer tokens, by reference.
@@ -137,7 +137,7 @@ pub struct RawAuth {
 }
 
 /// `[log]` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawLog {
     /// `log.format`: `human` (one readable line per event) or `json` (one object per line).
@@ -153,7 +153,7 @@ impl Default for RawLog {
 }
 
 /// The audit log.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAudit {
     /// Entries older than this many days are removed (0: kept forever).
@@ -169,7 +169,7 @@ impl Default for RawAudit {
 }
 
 /// The admin API (`/admin/v1`): off without tokens.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     /// Admin bearer tokens (by reference, like `auth.tokens`); none: the admin API is off.
@@ -180,7 +180,7 @@ pub struct RawAdmin {
 }
 
 /// One `[[auth.tokens]]` or `[[admin.tokens]]` entry: a name and where its secret is.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawToken {
     /// Names the token in logs and the audit log.
@@ -191,7 +191,7 @@ pub struct RawToken {
 }
 
 /// `[store]` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawStore {
     /// `store.url`: an `sqlite:` URL or a `postgres://` one.
@@ -207,7 +207,7 @@ impl Default for RawStore {
 }
 
 /// `[cache]` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawCache {
     /// `cache.ttl_secs`: how long a cached entry is reused.
@@ -226,7 +226,7 @@ impl Default for RawCache {
 }
 
 /// A `[backend]` or `[backends.<name>]` section as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBackend {
     /// The mapping file, relative to the config file.
@@ -256,6 +256,30 @@ pub struct RawBackend {
     pub max_concurrent_calls: usize,
 }
 
+impl RawBackend {
+    /// The defaults of a backend's keys (`mapping` and `base_url` have none: left out).
+    pub fn defaults() -> serde_json::Map<String, serde_json::Value> {
+        let backend = RawBackend {
+            mapping: String::new(),
+            base_url: String::new(),
+            timeout_secs: default_backend_timeout(),
+            credential: None,
+            settings: serde_json::Map::new(),
+            retry_attempts: default_retry_attempts(),
+            breaker_failures: default_breaker_failures(),
+            breaker_cooldown_secs: default_breaker_cooldown(),
+            max_concurrent_calls: default_max_concurrent_calls(),
+        };
+        let mut map = match serde_json::to_value(backend) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        map.remove("mapping");
+        map.remove("base_url");
+        map
+    }
+}
+
 fn default_max_concurrent_calls() -> usize {
     64
 }
@@ -277,6 +301,22 @@ fn default_breaker_cooldown() -> u64 {
 }
 
 impl RawConfig {
+    /// A config with nothing written: every section's defaults, no backend.
+    pub fn defaults() -> RawConfig {
+        RawConfig {
+            server: RawServer::default(),
+            scim: RawScim::default(),
+            auth: RawAuth::default(),
+            admin: RawAdmin::default(),
+            audit: RawAudit::default(),
+            store: RawStore::default(),
+            cache: RawCache::default(),
+            log: RawLog::default(),
+            backend: None,
+            backends: std::collections::BTreeMap::new(),
+        }
+    }
+
     /// Reads the file with the `config` crate, layering `SCIMGATE_*` environment overrides.
     pub fn read(path: &Path) -> Result<RawConfig, String> {
         if !path.exists() {

@@ -4,15 +4,17 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a secret comes from: `{ env = "NAME" }` or `{ file = "path" }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
     /// The environment variable holding the secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
     /// The file holding the secret, relative to the config file's folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
 }
 

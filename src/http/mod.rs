@@ -80,6 +80,8 @@ pub struct HttpState {
     pub discovery: HashMap<String, Arc<Discovery>>,
     /// `/readyz` and `/metrics` are served on the management address only.
     pub management_apart: bool,
+    /// Every config option as in force (`GET /admin/v1/config`).
+    pub config_options: Vec<crate::config::show::ConfigOption>,
 }
 
 /// What a listener serves: SCIM and the admin API together, or the admin API on its own

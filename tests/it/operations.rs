@@ -179,7 +179,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test]
+// Two workers: the emulator this test serves keeps answering while a probe process runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_management_address_serves_probes_and_metrics_apart_and_logs_are_json() {
     let emulator = scimgate::sandbox::coder::CoderEmulator::new(CODER_TOKEN.to_owned());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -301,6 +302,104 @@ async fn the_management_address_serves_probes_and_metrics_apart_and_logs_are_jso
         1.0,
         "{metrics}"
     );
+    // `scimgate probe`, the image's HEALTHCHECK: 0 on a 2xx, 1 otherwise.
+    let probe = |url: String| {
+        Command::new(env!("CARGO_BIN_EXE_scimgate"))
+            .args(["probe", &url])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(probe(at(management_port, "/readyz")), Some(0));
+    assert_eq!(probe(at(management_port, "/nothing-here")), Some(1));
+    assert_eq!(
+        probe(format!("http://127.0.0.1:{}/healthz", free_port())),
+        Some(1)
+    );
+    // The admin API shows the configuration in force, where each value came from.
+    let shown: Value = http
+        .get(at(scim_port, "/admin/v1/config"))
+        .bearer_auth("admin-token-of-the-management-test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let option = |key: &str| {
+        shown["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {key} in {shown}"))
+    };
+    assert_eq!(
+        option("server.management_listen"),
+        json!({"key": "server.management_listen", "value": format!("127.0.0.1:{management_port}"),
+               "default": null, "env": "SCIMGATE__SERVER__MANAGEMENT_LISTEN", "source": "file"})
+    );
+    assert_eq!(option("cache.ttl_secs")["source"], "default");
+    assert_eq!(option("backend.credential.env")["value"], "IT_CODER_TOKEN");
+    assert!(!shown.to_string().contains(CODER_TOKEN), "{shown}");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn config_show_lists_every_option_with_its_source_and_redacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = serve_config(
+        dir.path(),
+        "postgres://scim:pa55word@db.internal/scimgate",
+        &[("default", "https://coder.example.com", "org-1")],
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+            .args(["config", "show", "--config"])
+            .arg(&config)
+            .args(args)
+            .env("SCIMGATE__SERVER__REQUEST_TIMEOUT_SECS", "12")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let options: Vec<Value> = serde_json::from_str(&run(&["--json"])).unwrap();
+    let option = |key: &str| {
+        options
+            .iter()
+            .find(|o| o["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {key}"))
+    };
+    assert_eq!(
+        option("server.request_timeout_secs"),
+        json!({"key": "server.request_timeout_secs", "value": 12, "default": 30,
+               "env": "SCIMGATE__SERVER__REQUEST_TIMEOUT_SECS", "source": "env"})
+    );
+    assert_eq!(
+        option("store.url")["value"],
+        "postgres://scim:***@db.internal/scimgate"
+    );
+    assert_eq!(option("store.url")["source"], "file");
+    assert_eq!(option("server.listen")["source"], "default");
+    assert_eq!(option("backend.timeout_secs")["default"], 10);
+    let table = run(&[]);
+    assert!(table.starts_with("KEY"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("server.request_timeout_secs")
+                && l.contains("SCIMGATE__SERVER__REQUEST_TIMEOUT_SECS")
+                && l.trim_end().ends_with("env")),
+        "{table}"
+    );
+    assert!(!table.contains("pa55word") && !run(&["--json"]).contains("pa55word"));
 }

@@ -145,6 +145,11 @@ where
             oauth::route(&ctx, tenant, rest, method, request).await
         }
         ["tenants", tenant, "audit"] => links::audit_log(&ctx, tenant, method).await,
+        ["config"] => match method {
+            // The file and environment as read at start-up (a change takes a restart).
+            Method::GET => json_response(StatusCode::OK, &json!({"options": state.config_options})),
+            _ => error(StatusCode::METHOD_NOT_ALLOWED, "GET only"),
+        },
         ["tenants", tenant, "links", rest @ ..] => {
             links::route(&ctx, tenant, rest, method, request).await
         }
