@@ -111,6 +111,20 @@ enum Command {
         #[command(subcommand)]
         action: LinkAction,
     },
+    /// How a tenant's platform differs from its identity links, through a running gateway's
+    /// admin API: accounts no IdP manages, links whose account is gone or was replaced,
+    /// attributes changed on the platform since the gateway wrote them, and group membership
+    /// changed since. Reads only; links nothing.
+    Drift {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// User or Group (default: every type the mapping serves).
+        #[arg(long = "type")]
+        resource_type: Option<String>,
+        /// The API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage SCIM bearer tokens through a running gateway's admin API.
     #[command(alias = "token")]
     Tokens {
@@ -245,6 +259,11 @@ fn main() -> ExitCode {
                 action,
             } => links(&admin, &resource_type, action).await,
             Command::Tokens { admin, action } => tokens(&admin, action).await,
+            Command::Drift {
+                admin,
+                resource_type,
+                json,
+            } => cli::drift::drift(&admin, resource_type, json).await,
             Command::OAuthClients { admin, action } => oauth_clients(&admin, action).await,
             Command::Tenants { admin, action } => tenants(&admin, action).await,
             Command::Audit {

@@ -25,6 +25,11 @@ impl AdminServer {
     fn url(&self, path: &str) -> String {
         format!("{}/admin/v1{path}", self.admin_url.trim_end_matches('/'))
     }
+
+    /// `request` with the admin token.
+    pub fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.bearer_auth(&self.admin_token)
+    }
 }
 
 /// The admin API and the tenant a command is about.

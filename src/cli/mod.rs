@@ -2,6 +2,7 @@
 //! `explain`.
 
 pub mod admin;
+pub mod drift;
 pub mod explain;
 pub mod oauth;
 

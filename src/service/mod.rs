@@ -10,11 +10,13 @@
 //! - `links.rs`: identity links: which platform object a SCIM id is, and what the IdP wrote.
 //! - `present.rs`: a platform object and its link as a SCIM resource: members, groups, ETag.
 //! - `calls.rs`: running the mapping's calls on the platform, paging its lists.
+//! - `drift.rs`: how the platform differs from the links and from what the IdP last wrote.
 //!
 //! Errors stay typed here ([`ServiceError`]); `http::error` is the one place they become
 //! answers. Nothing here knows HTTP.
 
 mod calls;
+pub mod drift;
 mod lifecycle;
 mod links;
 mod present;

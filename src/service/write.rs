@@ -328,7 +328,7 @@ impl Resources<'_> {
             let created = first.object_of(&response, &self.gw.settings)?;
             identity.backend_key = self.section.key_of(&created, &self.gw.settings)?;
             identity.proof = self.section.proof_of(&created, &self.gw.settings)?;
-            identity.platform = self.section.snapshot_of(&created);
+            identity.platform = self.snapshot(&created);
             match self.gw.links.insert(self.scope(), &identity).await {
                 Ok(()) => {
                     self.gw
@@ -363,7 +363,7 @@ impl Resources<'_> {
             let object = self
                 .object_after(outcome, created, &identity.backend_key)
                 .await?;
-            let snapshot = self.section.snapshot_of(&object);
+            let snapshot = self.snapshot(&object);
             let mut shadow = identity.shadow.clone();
             self.section
                 .complete_unwritten(&mut shadow, &object, &self.gw.settings)?;
@@ -529,7 +529,7 @@ impl Resources<'_> {
         }
         identity.external_id = external_id_of(&resource);
         identity.shadow = shadow;
-        identity.platform = self.section.snapshot_of(&object);
+        identity.platform = self.snapshot(&object);
         identity.last_modified = self.gw.clock.now();
         self.save(&identity).await?;
         self.answer_written(&identity, object, req).await

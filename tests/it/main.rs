@@ -14,6 +14,7 @@ mod bulk;
 mod check_cli;
 mod crashes;
 mod discovery;
+mod drift;
 mod entra;
 mod explain;
 mod faults;

@@ -1,6 +1,7 @@
 //! `/admin/v1/tenants/{tenant}/links[...]`: a tenant's identity links (SCIM id ⇄ platform
 //! account): list, find by `externalId`, read, re-link to another IdP identity, drop; and
-//! `/admin/v1/tenants/{tenant}/audit`: its audit log, newest first.
+//! `/admin/v1/tenants/{tenant}/audit`: its audit log, newest first; and
+//! `/admin/v1/tenants/{tenant}/drift`: how its platform differs from its links.
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -183,4 +184,43 @@ pub(super) async fn audit_log(ctx: &Ctx<'_>, tenant: &str, method: Method) -> Ht
         ),
         Err(e) => ErrorAnswer::from_store(&e).admin_response(),
     }
+}
+
+/// `GET /admin/v1/tenants/{tenant}/drift[?type=User|Group]`: every type the tenant's mapping
+/// serves, or the one asked (`crate::service::drift`).
+pub(super) async fn drift(ctx: &Ctx<'_>, tenant: &str, method: Method) -> HttpResponse {
+    if method != Method::GET {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "GET only");
+    }
+    let gateway = match ctx.state.admin.gateway(tenant).await {
+        Ok(gateway) => gateway,
+        Err(e) => return ErrorAnswer::from_admin(&e).admin_response(),
+    };
+    let kinds = match ctx.param("type").as_deref() {
+        None => gateway.kinds(),
+        Some("User") => vec![ResourceKind::User],
+        Some("Group") => vec![ResourceKind::Group],
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("type must be User or Group, not {other}"),
+            )
+        }
+    };
+    let mut reports = Vec::new();
+    for kind in kinds {
+        let report = match gateway.resources(kind) {
+            Ok(resources) => resources.drift().await,
+            Err(e) => Err(e),
+        };
+        match report {
+            Ok(report) => reports.push(report),
+            Err(e) => return ErrorAnswer::from_service(&e).admin_response(),
+        }
+    }
+    let drifted = reports.iter().any(|r| !r.is_empty());
+    answer(
+        Ok(json!({"tenant": tenant, "drift": drifted, "resourceTypes": reports})),
+        StatusCode::OK,
+    )
 }

@@ -145,6 +145,7 @@ where
             oauth::route(&ctx, tenant, rest, method, request).await
         }
         ["tenants", tenant, "audit"] => links::audit_log(&ctx, tenant, method).await,
+        ["tenants", tenant, "drift"] => links::drift(&ctx, tenant, method).await,
         ["config"] => match method {
             // The file and environment as read at start-up (a change takes a restart).
             Method::GET => json_response(StatusCode::OK, &json!({"options": state.config_options})),

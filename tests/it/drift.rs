@@ -1,0 +1,203 @@
+//! The drift report: each kind of drift made on the emulated Coder behind the gateway's back,
+//! found by `GET /admin/v1/tenants/{t}/drift` and `scimgate drift`, without linking anything.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::support::{user, Harness};
+
+/// A call on the emulated Coder's own API, as an administrator would make it.
+async fn coder(h: &Harness, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = h
+        .http
+        .request(method, format!("{}{}", h.demo.emulator_url, path))
+        .header("Coder-Session-Token", &h.demo.emulator_token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn admin(h: &Harness, path: &str) -> Value {
+    let response = h
+        .http
+        .get(format!(
+            "{}/admin/v1/tenants/default{path}",
+            h.demo.admin_url
+        ))
+        .bearer_auth(&h.demo.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn of_type<'a>(report: &'a Value, resource_type: &str) -> &'a Value {
+    report["resourceTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resourceType"] == resource_type)
+        .unwrap_or_else(|| panic!("no {resource_type} in {report}"))
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap())
+        .collect()
+}
+
+// Two workers: the CLI process runs while this test's gateway answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_drift_is_reported_and_nothing_is_linked() {
+    let h = Harness::start().await;
+    let mut made = std::collections::HashMap::new();
+    for name in ["ann", "ben", "cat"] {
+        let body = h
+            .post("/Users", user(name, &format!("{name}@example.com")))
+            .await
+            .expect(201);
+        made.insert(name, body["id"].as_str().unwrap().to_owned());
+    }
+    let team = h
+        .post(
+            "/Groups",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                   "displayName": "team",
+                   "members": [{"value": made["ann"]}, {"value": made["ben"]}]}),
+        )
+        .await
+        .expect(201);
+    let team_id = team["id"].as_str().unwrap().to_owned();
+
+    // A membership change through SCIM is the gateway's own write: no drift either.
+    let changed = h
+        .patch(
+            &format!("/Groups/{team_id}"),
+            crate::support::patch_op(json!([{"op": "add", "path": "members",
+                                         "value": [{"value": made["cat"]}]}])),
+        )
+        .await;
+    assert!(changed.status.is_success(), "{}", changed.body);
+    let changed = h.patch(
+        &format!("/Groups/{team_id}"),
+        crate::support::patch_op(json!([{"op": "remove",
+                                         "path": format!("members[value eq \"{}\"]", made["cat"])}])),
+    )
+    .await;
+    assert!(changed.status.is_success(), "{}", changed.body);
+    // Written through the gateway, nothing has drifted.
+    let report = admin(&h, "/drift").await;
+    for rt in ["User", "Group"] {
+        let drift = of_type(&report, rt);
+        for kind in ["gone", "replaced", "changed", "membership"] {
+            assert_eq!(drift[kind], json!([]), "{rt} {kind}: {report}");
+        }
+    }
+    assert_eq!(of_type(&report, "Group")["membershipCompared"], true);
+
+    // Behind the gateway's back: ben suspended, cat deleted, ann taken out of the team, and
+    // an account made on the platform directly.
+    let coder_id = |name: &str| h.coder_user(name)["id"].as_str().unwrap().to_owned();
+    let (ann_key, cat_key) = (coder_id("ann"), coder_id("cat"));
+    assert!(h.demo.emulator.set_user_status("ben", "suspended"));
+    let (status, _) = coder(
+        &h,
+        Method::DELETE,
+        &format!("/api/v2/users/{cat_key}"),
+        None,
+    )
+    .await;
+    assert!(status < 300, "{status}");
+    let team_link = admin(&h, &format!("/links/{team_id}?type=Group")).await;
+    let team_key = team_link["platformKey"].as_str().unwrap().to_owned();
+    let (status, body) = coder(
+        &h,
+        Method::PATCH,
+        &format!("/api/v2/groups/{team_key}"),
+        Some(json!({"remove_users": [ann_key]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = coder(
+        &h,
+        Method::POST,
+        "/api/v2/users",
+        Some(
+            json!({"username": "outsider", "email": "outsider@example.com",
+                    "organization_ids": [h.demo.emulator.organization_id()],
+                    "login_type": "password", "password": "a-long-enough-password-1"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let outsider_key = body["id"].as_str().unwrap().to_owned();
+    let links_before = admin(&h, "/links").await["totalResults"].clone();
+
+    let report = admin(&h, "/drift").await;
+    assert_eq!(report["drift"], true);
+    let users = of_type(&report, "User");
+    assert_eq!(ids(&users["gone"]), vec![made["cat"].as_str()], "{report}");
+    assert_eq!(users["gone"][0]["key"], cat_key.as_str());
+    assert_eq!(users["replaced"], json!([]));
+    assert_eq!(
+        users["changed"],
+        json!([{"id": made["ben"], "key": coder_id("ben"),
+                "attributes": [{"name": "active", "written": true, "now": false}]}]),
+        "{report}"
+    );
+    let outsider = users["unmanaged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["key"] == outsider_key.as_str())
+        .unwrap_or_else(|| panic!("the outsider is unmanaged: {report}"));
+    assert_eq!(outsider["name"], "outsider");
+    assert!(outsider.get("id").is_none(), "not linked: {outsider}");
+    let groups = of_type(&report, "Group");
+    assert_eq!(
+        groups["membership"],
+        json!([{"id": team_id, "key": team_key, "membersNow": 1, "membersWritten": 2}]),
+        "{report}"
+    );
+    // The report linked nothing: the outsider is still no one's.
+    assert_eq!(admin(&h, "/links").await["totalResults"], links_before);
+
+    // The CLI prints the same as lines.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args([
+            "drift",
+            "--admin-url",
+            &h.demo.admin_url,
+            "--tenant",
+            "default",
+        ])
+        .env("SCIMGATE_ADMIN_TOKEN", &h.demo.admin_token)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        format!("gone        id {} key {cat_key} cat", made["cat"]),
+        format!(
+            "changed     id {} key {} active: true → false",
+            made["ben"],
+            coder_id("ben")
+        ),
+        format!("membership  id {team_id} key {team_key}: 1 members now, 2 after the gateway's last write"),
+        format!("unmanaged   key {outsider_key:<24} outsider"),
+    ] {
+        assert!(text.contains(&expected), "missing `{expected}` in:\n{text}");
+    }
+    h.demo.stop().await;
+}
