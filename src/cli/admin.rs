@@ -178,6 +178,25 @@ pub enum TokenAction {
 
 #[derive(Subcommand)]
 pub enum LinkAction {
+    /// Link accounts the platform had before SCIM to the IdP's identities, matched by email
+    /// or userName (from the IdP's CSV export with --csv; without it, every platform account
+    /// not yet linked gets a SCIM id). Prints matched, ambiguous and unmatched; running it
+    /// again links nothing twice, so an interrupted import is run again as it was.
+    Import {
+        /// The IdP's export: a header row with userName (or login, userPrincipalName), email
+        /// (or mail) and externalId (or id, objectId) columns.
+        #[arg(long)]
+        csv: Option<std::path::PathBuf>,
+        /// What identities are matched on: email or userName.
+        #[arg(long = "match", default_value = "email", value_parser = ["email", "userName"])]
+        match_by: String,
+        /// Link nothing; say what would be linked.
+        #[arg(long)]
+        dry_run: bool,
+        /// Identities per request (at most 1000).
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
+    },
     /// One page of links.
     List {
         #[arg(long, default_value_t = 1)]
@@ -215,6 +234,23 @@ pub async fn links(
     let http = reqwest::Client::new();
     let typed = [("type", resource_type.to_owned())];
     let request = match action {
+        LinkAction::Import {
+            csv,
+            match_by,
+            dry_run,
+            batch,
+        } => {
+            return super::import::import(
+                admin,
+                super::import::ImportArgs {
+                    csv,
+                    match_by,
+                    dry_run,
+                    batch,
+                },
+            )
+            .await
+        }
         LinkAction::List { start_index, count } => http.get(&base).query(&typed).query(&[
             ("startIndex", start_index.to_string()),
             ("count", count.to_string()),

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod drift;
 pub mod explain;
+pub mod import;
 pub mod oauth;
 
 use std::sync::Arc;

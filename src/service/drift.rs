@@ -317,7 +317,7 @@ impl Resources<'_> {
 
 /// What the comparison presents: attributes only (no groups, no member values: those would
 /// cost calls and link what they see).
-const COMPARED: super::present::Detail = super::present::Detail {
+pub(super) const COMPARED: super::present::Detail = super::present::Detail {
     groups: false,
     members: false,
     partial: false,

@@ -11,12 +11,14 @@
 //! - `present.rs`: a platform object and its link as a SCIM resource: members, groups, ETag.
 //! - `calls.rs`: running the mapping's calls on the platform, paging its lists.
 //! - `drift.rs`: how the platform differs from the links and from what the IdP last wrote.
+//! - `import.rs`: bulk linking of accounts that existed before SCIM to the IdP's identities.
 //!
 //! Errors stay typed here ([`ServiceError`]); `http::error` is the one place they become
 //! answers. Nothing here knows HTTP.
 
 mod calls;
 pub mod drift;
+pub mod import;
 mod lifecycle;
 mod links;
 mod present;

@@ -21,6 +21,7 @@ mod faults;
 mod gitlab;
 mod groups;
 mod hostile;
+mod import;
 mod jupyterhub;
 mod jupyterhub_scim;
 mod lifecycle;

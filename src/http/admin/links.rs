@@ -13,6 +13,7 @@ use crate::audit::Operation;
 use crate::http::error::ErrorAnswer;
 use crate::http::response::HttpResponse;
 use crate::scim::ResourceKind;
+use crate::service::import::{IdpIdentity, MatchBy, Outcome};
 use crate::store::{AuditQuery, Identity};
 
 pub(super) async fn route<B>(
@@ -105,6 +106,14 @@ where
             .await;
             no_content(unlinked)
         }
+        (["import"], Method::POST) => {
+            let body = match read_body(request).await {
+                Ok(body) => body,
+                Err(e) => return e.admin_response(),
+            };
+            import(ctx, &gateway.tenant, kind, &resources, &body).await
+        }
+        (["import"], _) => error(StatusCode::METHOD_NOT_ALLOWED, "POST only"),
         ([], _) => error(StatusCode::METHOD_NOT_ALLOWED, "GET only"),
         ([_], _) => error(StatusCode::METHOD_NOT_ALLOWED, "GET, PATCH or DELETE"),
         _ => error(
@@ -221,6 +230,91 @@ pub(super) async fn drift(ctx: &Ctx<'_>, tenant: &str, method: Method) -> HttpRe
     let drifted = reports.iter().any(|r| !r.is_empty());
     answer(
         Ok(json!({"tenant": tenant, "drift": drifted, "resourceTypes": reports})),
+        StatusCode::OK,
+    )
+}
+
+/// What `POST .../links/import` asks: the IdP's identities and how to match them, or the
+/// platform's list alone.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ImportRequest {
+    #[serde(rename = "match")]
+    match_by: Option<MatchBy>,
+    #[serde(default)]
+    identities: Option<Vec<IdpIdentity>>,
+    #[serde(default)]
+    from_platform: bool,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// The most identities one request may carry (the CLI sends an export in batches).
+const IMPORT_BATCH: usize = 1000;
+
+/// `POST /admin/v1/tenants/{tenant}/links/import` (`crate::service::import`): each link made
+/// is in the audit log as a relink of its id.
+async fn import(
+    ctx: &Ctx<'_>,
+    tenant: &str,
+    kind: ResourceKind,
+    resources: &crate::service::Resources<'_>,
+    body: &Value,
+) -> HttpResponse {
+    let asked: ImportRequest = match serde_json::from_value(body.clone()) {
+        Ok(asked) => asked,
+        Err(e) => {
+            return bad_request(format!(
+                "send {{\"match\": \"email\" or \"userName\", \"identities\": [{{\"userName\", \"email\", \"externalId\"}}], \"dryRun\": false}} or {{\"fromPlatform\": true}}: {e}"
+            ))
+            .admin_response()
+        }
+    };
+    let results = match (asked.identities, asked.from_platform, asked.match_by) {
+        (Some(identities), false, Some(by)) => {
+            if identities.len() > IMPORT_BATCH {
+                return bad_request(format!(
+                    "at most {IMPORT_BATCH} identities a request; send the rest in another"
+                ))
+                .admin_response();
+            }
+            resources.import(&identities, by, asked.dry_run).await
+        }
+        (None, true, None) => resources.import_platform(asked.dry_run).await,
+        _ => {
+            return bad_request(
+                "either identities with match (email or userName), or fromPlatform: true",
+            )
+            .admin_response()
+        }
+    };
+    let results = match results {
+        Ok(results) => results,
+        Err(e) => return ErrorAnswer::from_service(&e).admin_response(),
+    };
+    let mut summary = serde_json::Map::new();
+    for result in &results {
+        let name = serde_json::to_value(result.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let count = summary.entry(name).or_insert(json!(0));
+        *count = json!(count.as_u64().unwrap_or_default() + 1);
+        if let (Outcome::Linked, Some(id)) = (result.outcome, &result.id) {
+            let done: Result<(), ErrorAnswer> = Ok(());
+            ctx.audit(
+                tenant,
+                Operation::Relink,
+                kind.name(),
+                id,
+                &done,
+                (StatusCode::OK, format!("imported: {}", result.matched_on)),
+            )
+            .await;
+        }
+    }
+    answer(
+        Ok(json!({"dryRun": asked.dry_run, "summary": summary, "results": results})),
         StatusCode::OK,
     )
 }
