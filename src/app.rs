@@ -165,6 +165,7 @@ pub async fn build_with(
         discovery,
         management_apart: config.server.management_listen.is_some(),
         config_options: config.options,
+        readiness: Default::default(),
     }))
 }
 
@@ -270,11 +271,11 @@ where
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         // The id echoed in the answer.
         .layer(PropagateRequestIdLayer::x_request_id())
+        // SCIM requests counted and timed by tenant, resource, operation and status: panics,
+        // timeouts, refusals and clients gone included (GET /metrics).
+        .layer(MeteredLayer::new(listener_of.clone()))
         // A panic answered 500 instead of a dropped connection.
         .layer(CatchPanicLayer::custom(panic_answer))
-        // SCIM requests counted and timed by tenant, resource, operation and status, refusals
-        // and timeouts included (GET /metrics).
-        .layer(MeteredLayer::new(listener_of.clone()))
         // The whole request within request_timeout_secs (not /Bulk): 503 after it.
         .layer(RequestTimeoutLayer::new(
             state.request_timeout,

@@ -42,7 +42,7 @@ use crate::store::TenantRecord;
 use crate::tenants::DEFAULT_TENANT;
 
 use super::discovery::Discovery;
-use super::metered::AdmittedTenant;
+use super::metered::TenantSlot;
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>>;
 
@@ -373,6 +373,20 @@ where
                     Err(answer) => return Ok(answer.admin_response()),
                 },
                 // Public: OAuth clients authenticate in the token request.
+                // Beside SCIM, an admin token opens the details (health.rs); they are public
+                // only on the management address.
+                Area::Ready | Area::Metrics
+                    if surface != Surface::Management
+                        && parts.headers.contains_key(header::AUTHORIZATION) =>
+                {
+                    match admit_admin(&state, "", &parts) {
+                        Ok(Some(caller)) => {
+                            parts.extensions.insert(caller);
+                        }
+                        Ok(None) => {}
+                        Err(answer) => return Ok(answer.admin_response()),
+                    }
+                }
                 Area::Health
                 | Area::Info
                 | Area::Ready
@@ -382,15 +396,13 @@ where
                 | Area::Nowhere => {}
             }
             // The tenant that let the request in, for the metrics (metered.rs).
-            let admitted = parts
-                .extensions
-                .get::<TenantRequest>()
-                .map(|t| AdmittedTenant(t.tenant.clone()));
-            let mut response = inner.call(Request::from_parts(parts, body)).await?;
-            if let Some(admitted) = admitted {
-                response.extensions_mut().insert(admitted);
+            if let (Some(admitted), Some(slot)) = (
+                parts.extensions.get::<TenantRequest>(),
+                parts.extensions.get::<TenantSlot>(),
+            ) {
+                slot.admit(&admitted.tenant);
             }
-            Ok(response)
+            inner.call(Request::from_parts(parts, body)).await
         })
     }
 }

@@ -1,13 +1,14 @@
 //! The SCIM requests' metrics, as a tower layer: each SCIM request counted by tenant,
 //! resource, operation and status, timed, and counted while in flight ([`crate::metrics`]).
-//! It stands outside authentication, so refusals (401, 429) are counted too; the tenant label
-//! is the tenant that admitted the request ([`AdmittedTenant`], set by authentication), never
-//! a tenant named in an unauthenticated URL, so a scanner cannot grow the label set.
+//! It stands outermost but for the request id (panics answered 500, timeouts, refusals and
+//! requests whose client left are all counted); the tenant label is the tenant that admitted
+//! the request, set by authentication into the request's [`TenantSlot`], never a tenant named
+//! in an unauthenticated URL, so a scanner cannot grow the label set.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -15,14 +16,51 @@ use http::{Method, Request};
 use tower::{Layer, Service};
 
 use super::layers::{take, Listener};
-use super::response::HttpResponse;
 use super::routes::{area, Area, ScimRoute};
 use crate::metrics::{metrics, ScimTimingLabels};
 use crate::scim::ResourceKind;
 
-/// The tenant that admitted a request, in its answer's extensions.
-#[derive(Debug, Clone)]
-pub struct AdmittedTenant(pub Arc<crate::store::TenantRecord>);
+/// Where authentication leaves the tenant that admitted a request, for the metrics: shared
+/// with this layer, so an answer made outside authentication (a timeout, a panic) still
+/// carries it.
+#[derive(Debug, Clone, Default)]
+pub struct TenantSlot(Arc<OnceLock<Arc<crate::store::TenantRecord>>>);
+
+impl TenantSlot {
+    /// Notes the tenant that admitted the request.
+    pub fn admit(&self, tenant: &Arc<crate::store::TenantRecord>) {
+        let _ = self.0.set(tenant.clone());
+    }
+
+    fn tenant(&self) -> String {
+        self.0.get().map(|t| t.id.clone()).unwrap_or_default()
+    }
+}
+
+/// A request's measurement: recorded when it ends, answered or dropped (the client gone).
+struct Measured {
+    slot: TenantSlot,
+    resource: &'static str,
+    operation: &'static str,
+    started: Instant,
+    status: Option<u16>,
+    _in_flight: crate::metrics::InFlight,
+}
+
+impl Drop for Measured {
+    fn drop(&mut self) {
+        metrics().scim_request(
+            ScimTimingLabels {
+                tenant: self.slot.tenant(),
+                resource: self.resource,
+                operation: self.operation,
+            },
+            // 499: the client closed the connection before the answer (nginx's convention).
+            self.status.unwrap_or(499),
+            self.started.elapsed(),
+        );
+    }
+}
 
 /// See the module docs.
 #[derive(Debug, Clone)]
@@ -55,23 +93,27 @@ pub struct Metered<S> {
     listener: Listener,
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>>;
+type BoxFuture<R> = Pin<Box<dyn Future<Output = Result<http::Response<R>, Infallible>> + Send>>;
 
-impl<S, B> Service<Request<B>> for Metered<S>
+impl<S, B, R> Service<Request<B>> for Metered<S>
 where
-    S: Service<Request<B>, Response = HttpResponse, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = http::Response<R>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
+    R: Send + 'static,
 {
-    type Response = HttpResponse;
+    type Response = http::Response<R>;
     type Error = Infallible;
-    type Future = BoxFuture;
+    type Future = BoxFuture<R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let mut inner = take(&mut self.inner);
         let endpoint = match area(
             request.method(),
@@ -85,25 +127,22 @@ where
         let Some((resource, operation)) = endpoint else {
             return Box::pin(inner.call(request));
         };
-        let in_flight = metrics().scim_started();
-        let started = Instant::now();
+        let slot = TenantSlot::default();
+        request.extensions_mut().insert(slot.clone());
+        let measured = Measured {
+            slot,
+            resource,
+            operation,
+            started: Instant::now(),
+            status: None,
+            _in_flight: metrics().scim_started(),
+        };
         Box::pin(async move {
+            // The whole measurement moves in (not just the field written), so it is recorded
+            // when this future ends or is dropped, not when `call` returns.
+            let mut measured = measured;
             let response = inner.call(request).await?;
-            let tenant = response
-                .extensions()
-                .get::<AdmittedTenant>()
-                .map(|t| t.0.id.clone())
-                .unwrap_or_default();
-            metrics().scim_request(
-                ScimTimingLabels {
-                    tenant,
-                    resource,
-                    operation,
-                },
-                response.status().as_u16(),
-                started.elapsed(),
-            );
-            drop(in_flight);
+            measured.status = Some(response.status().as_u16());
             Ok(response)
         })
     }

@@ -19,7 +19,7 @@ mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod extract;
-mod health;
+pub mod health;
 pub mod layers;
 pub mod metered;
 mod oauth;
@@ -80,6 +80,8 @@ pub struct HttpState {
     pub discovery: HashMap<String, Arc<Discovery>>,
     /// `/readyz` and `/metrics` are served on the management address only.
     pub management_apart: bool,
+    /// The last readiness check, answered again for a second.
+    pub readiness: health::ReadinessMemo,
     /// Every config option as in force (`GET /admin/v1/config`).
     pub config_options: Vec<crate::config::show::ConfigOption>,
 }
@@ -111,8 +113,27 @@ where
         Area::Ready | Area::Metrics if state.management_apart && surface != Surface::Management => {
             not_found_url(&path)
         }
-        Area::Ready => health::readiness(&state).await,
-        Area::Metrics => health::metrics_answer(),
+        Area::Ready => {
+            // Beside SCIM, anyone learns whether the replica is ready; only an admin what is
+            // not (backend names, error texts).
+            let detailed = surface == Surface::Management
+                || request.extensions().get::<AdminCaller>().is_some();
+            health::readiness(&state, detailed).await
+        }
+        Area::Metrics => {
+            if surface == Surface::Management || request.extensions().get::<AdminCaller>().is_some()
+            {
+                health::metrics_answer()
+            } else {
+                // The label values name every tenant: not for anyone who reaches the SCIM URL.
+                ErrorAnswer::new(
+                    StatusCode::UNAUTHORIZED,
+                    "GET /metrics beside SCIM needs an admin token (Authorization: Bearer); \
+                     server.management_listen serves it without one on its own address",
+                )
+                .admin_response()
+            }
+        }
         Area::DialectDoc(dialect) => {
             let mut response = empty(StatusCode::OK);
             *response.body_mut() =

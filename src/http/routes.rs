@@ -132,9 +132,11 @@ pub fn landing(method: &Method, path: &str, base_path: &str, surface: Surface) -
 pub fn area<'a>(method: &Method, path: &'a str, base_path: &str, surface: Surface) -> Area<'a> {
     match (path, method) {
         ("/healthz", &Method::GET) => return Area::Health,
-        ("/info", &Method::GET) => return Area::Info,
         ("/readyz", &Method::GET) => return Area::Ready,
         ("/metrics", &Method::GET) => return Area::Metrics,
+        // The management address serves those three and nothing else.
+        _ if surface == Surface::Management => return Area::Nowhere,
+        ("/info", &Method::GET) => return Area::Info,
         (_, &Method::GET) => {
             if let Some(dialect) = path.strip_prefix("/docs/dialect/").and_then(Dialect::parse) {
                 return Area::DialectDoc(dialect);
@@ -146,9 +148,6 @@ pub fn area<'a>(method: &Method, path: &'a str, base_path: &str, surface: Surfac
         || path
             .strip_prefix(ADMIN_PREFIX)
             .is_some_and(|rest| rest.starts_with('/'));
-    if surface == Surface::Management {
-        return Area::Nowhere;
-    }
     if admin_path && surface != Surface::ScimOnly {
         return Area::Admin;
     }

@@ -391,7 +391,8 @@ async fn a_platform_that_keeps_failing_is_paused_and_comes_back() {
     assert_eq!(ready["backends"]["default"]["circuit"], "closed");
     assert_eq!(ready["store"]["ready"], true);
     proxy.down.store(true, Ordering::SeqCst);
-    // Down: not ready, the backend named with why.
+    // Down (once the last check, kept a second, is past): not ready, the backend named.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, ready) = h.ready().await;
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["status"], "not ready");
@@ -416,6 +417,7 @@ async fn a_platform_that_keeps_failing_is_paused_and_comes_back() {
     assert!((1..=3).contains(&wait), "{wait}");
     assert_eq!(proxy.hits(), before);
     // Open: readiness says so, without probing the platform.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, ready) = h.ready().await;
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["backends"]["default"]["circuit"], "open", "{ready}");

@@ -80,6 +80,7 @@ impl Harness {
         let response = self
             .http
             .get(format!("{}/readyz", self.origin()))
+            .bearer_auth(&self.demo.admin_token)
             .send()
             .await
             .expect("gateway answers");
@@ -92,6 +93,7 @@ impl Harness {
         let response = self
             .http
             .get(format!("{}/metrics", self.origin()))
+            .bearer_auth(&self.demo.admin_token)
             .send()
             .await
             .expect("gateway answers");
