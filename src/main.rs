@@ -347,7 +347,13 @@ fn show_config(path: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 async fn probe(url: &str, timeout: u64) -> anyhow::Result<ExitCode> {
-    let answer = reqwest::Client::new()
+    // The probe asks this container's own address: never through a proxy from the
+    // environment, and a redirect is not an answer.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let answer = client
         .get(url)
         .timeout(std::time::Duration::from_secs(timeout))
         .send()

@@ -119,7 +119,8 @@ fn table(report: &Value) -> String {
         if *at(rt, "membershipCompared") == Value::Bool(false) {
             let _ = writeln!(
                 out,
-                "  (membership not compared: the mapping lists members by a call of their own)"
+                "  (membership of some groups not compared: the mapping lists members by a call \
+                 of their own, or they were last written before membership marks)"
             );
         }
         if clean {

@@ -171,16 +171,10 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
     }
 }
 
-/// A store URL without its password; a setting whose name says it is secret, hidden.
-fn redact(key: &str, value: Value) -> Value {
-    let Value::String(text) = &value else {
-        return value;
-    };
-    if key == "store.url" {
-        return Value::String(without_password(text));
-    }
-    let name = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
-    let secret_like = [
+/// Whether a key's name says its value is a secret.
+fn secret_like(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
         "secret",
         "token",
         "password",
@@ -188,29 +182,54 @@ fn redact(key: &str, value: Value) -> Value {
         "credential",
         "apikey",
         "api_key",
+        "private",
     ]
     .iter()
-    .any(|word| name.contains(word));
-    if key.contains(".settings.") && secret_like {
-        return Value::String(REDACTED.to_owned());
-    }
-    value
+    .any(|word| name.contains(word))
 }
 
-/// `postgres://user:pw@host/db` → `postgres://user:***@host/db`.
-fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:{REDACTED}@{host}{path}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+/// A value as shown: any URL without its password (or its secret-looking query parameters);
+/// under a backend's settings, a key whose name says it is secret hidden whole, whatever its
+/// type and wherever it sits in the key.
+fn redact(key: &str, value: Value) -> Value {
+    if let Some((_, setting)) = key.split_once(".settings.") {
+        if setting.split(['.', '[']).any(secret_like) {
+            return Value::String(REDACTED.to_owned());
+        }
     }
+    match &value {
+        Value::String(text) if text.contains("://") => Value::String(without_password(text)),
+        _ => value,
+    }
+}
+
+/// `postgres://user:pw@host/db?password=pw` → `postgres://user:***@host/db?password=***`; a
+/// URL that does not parse shows only its scheme.
+fn without_password(text: &str) -> String {
+    let Ok(mut url) = reqwest::Url::parse(text) else {
+        let scheme = text.split("://").next().unwrap_or_default();
+        return format!("{scheme}://{REDACTED}");
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some(REDACTED));
+    }
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs.iter().any(|(k, _)| secret_like(k)) {
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(pairs.into_iter().map(|(k, v)| {
+                let shown = if secret_like(&k) {
+                    REDACTED.to_owned()
+                } else {
+                    v
+                };
+                (k, shown)
+            }));
+    }
+    url.to_string()
 }
 
 /// The options as a table for a terminal: key, value, default, environment variable, source.
@@ -255,6 +274,7 @@ pub fn table(options: &[ConfigOption]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn raw_of(text: &str) -> (RawConfig, toml::Table) {
         (toml::from_str(text).unwrap(), toml::from_str(text).unwrap())
@@ -355,8 +375,32 @@ api_token = "written-here-by-mistake"
             ("postgres://u@h/db", "postgres://u@h/db"),
             ("sqlite://scimgate.sqlite", "sqlite://scimgate.sqlite"),
             ("postgres://u:p%40ss@h:5432", "postgres://u:***@h:5432"),
+            (
+                "postgres://u@h/db?password=hunter2&sslmode=require",
+                "postgres://u@h/db?password=***&sslmode=require",
+            ),
+            (
+                "https://user:pw@coder.example.com",
+                "https://user:***@coder.example.com/",
+            ),
+            // An unencoded `/` in the password: not a URL that parses the way it was meant.
+            ("postgres://u:pa/ss@h/db", "postgres://***"),
         ] {
-            assert_eq!(without_password(url), shown);
+            let out = without_password(url);
+            assert_eq!(out, shown, "{url}");
+            assert!(!out.contains("hunter2") && !out.contains("pa/ss"));
         }
+        for (key, value) in [
+            ("backend.settings.api_token", json!("t")),
+            ("backend.settings.api_token.value", json!("t")),
+            ("backends.x.settings.oauth.client_secret", json!({"a": 1})),
+            ("backend.settings.private_key", json!(42)),
+        ] {
+            assert_eq!(redact(key, value), json!(REDACTED), "{key}");
+        }
+        assert_eq!(
+            redact("backend.settings.organization_id", json!("o")),
+            json!("o")
+        );
     }
 }

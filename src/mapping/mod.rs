@@ -40,5 +40,5 @@ pub fn registry_for(
     }
     registry
 }
-pub use plan::{is_core_urn, read_user_groups, MappingError};
+pub use plan::{is_core_urn, read_user_groups, MappingError, SNAPSHOT_MARK};
 pub use request::{BackendRequest, BackendResponse, Method};

@@ -5,6 +5,7 @@
 mod convert;
 mod lists;
 
+pub use convert::SNAPSHOT_MARK;
 pub use lists::read_user_groups;
 
 use serde_json::{Map, Value};

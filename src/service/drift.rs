@@ -13,7 +13,7 @@
 //! - **membership**: a group's members on the platform now, against its members right after
 //!   the gateway's last write. The store keeps no member list (membership is the platform's),
 //!   only a mark of it in the link's platform snapshot: how many members and a SHA-256 of their
-//!   sorted keys ([`mark_members`]), so drift says that and how the count changed, not who. A
+//!   sorted keys (`mark_members`), so drift says that and how the count changed, not who. A
 //!   mapping that lists members by a call of their own leaves no mark (reading every member
 //!   after each write would cost a scan), and the report says membership was not compared.
 
@@ -160,6 +160,7 @@ impl Resources<'_> {
     /// This type's drift; see the module docs.
     pub async fn drift(&self) -> Result<Drift> {
         let settings = &self.gw.settings;
+        let listed_from = self.gw.clock.now();
         let mut objects: HashMap<String, (Value, Option<String>)> = HashMap::new();
         for object in self.scan(&[]).await? {
             if self.section.excludes(&object, settings)? {
@@ -193,8 +194,13 @@ impl Resources<'_> {
         for identity in &links {
             linked_keys.insert(identity.backend_key.clone());
             let written_by_idp = written_by_idp(identity);
-            let Some((object, proof)) = objects.get(&identity.backend_key) else {
-                drift.gone.push(self.link_drift(identity));
+            let Some((listed, proof)) = objects.get(&identity.backend_key) else {
+                // Not in the list: gone, unless linked after the list began (a create that
+                // ran meanwhile). Not asked on its own: platforms answer a deleted account's
+                // id (Coder keeps it as a tombstone), and the list is what they show.
+                if identity.created < listed_from {
+                    drift.gone.push(self.link_drift(identity));
+                }
                 continue;
             };
             if let (Some(known), Some(seen)) = (&identity.proof, proof) {
@@ -206,7 +212,7 @@ impl Resources<'_> {
             if !written_by_idp {
                 drift.unmanaged.push(Unmanaged {
                     key: identity.backend_key.clone(),
-                    name: self.name_in(identity, object, &req).await?,
+                    name: self.name_in(identity, listed, &req).await?,
                     id: Some(identity.scim_id.clone()),
                 });
                 continue;
@@ -214,6 +220,14 @@ impl Resources<'_> {
             if identity.platform.is_null() {
                 continue;
             }
+            // A list item that lacks fields is not the object: compared, it is read whole.
+            let whole;
+            let object = if self.section.list.lacks.is_empty() {
+                listed
+            } else {
+                whole = self.fetch_object(&identity.backend_key, true).await?;
+                whole.as_ref()
+            };
             let then = self
                 .present(identity, &identity.platform, COMPARED, &req)
                 .await?;
@@ -321,6 +335,7 @@ pub(super) const COMPARED: super::present::Detail = super::present::Detail {
     groups: false,
     members: false,
     partial: false,
+    member_keys: false,
 };
 
 /// Whether an IdP ever wrote through this link (a link made on sight holds nothing written).
@@ -364,6 +379,20 @@ fn differences(then: &Value, now: &Value) -> Vec<AttributeChange> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_membership_mark_is_a_note_presentation_ignores() {
+        assert!(MEMBERS_MARK.starts_with(crate::mapping::SNAPSHOT_MARK));
+        let mut snapshot = json!({"display_name": "Eng"});
+        mark_members(
+            &mut snapshot,
+            &["b".to_owned(), "a".to_owned(), "a".to_owned()],
+        );
+        let mut same = json!({"display_name": "Eng"});
+        mark_members(&mut same, &["a".to_owned(), "b".to_owned()]);
+        assert_eq!(snapshot, same, "order and repeats do not change the mark");
+        assert_eq!(snapshot[MEMBERS_MARK]["count"], 2);
+    }
 
     #[test]
     fn only_account_attributes_count_as_changes() {

@@ -29,6 +29,9 @@ pub(super) struct Detail {
     pub(super) members: bool,
     /// The object is a list item that lacks the fields the list declares (`lacks`).
     pub(super) partial: bool,
+    /// A group's member keys are read at all (off only where attributes alone are compared:
+    /// a mapping that lists members by a call of their own would scan them).
+    pub(super) member_keys: bool,
 }
 
 impl Detail {
@@ -39,6 +42,7 @@ impl Detail {
             groups: true,
             members: req.projection.keeps("members"),
             partial: false,
+            member_keys: true,
         }
     }
 
@@ -47,6 +51,7 @@ impl Detail {
         groups: false,
         members: true,
         partial: false,
+        member_keys: true,
     };
 }
 
@@ -59,8 +64,8 @@ impl Resources<'_> {
         detail: Detail,
         req: &RequestContext<'_>,
     ) -> Result<Resource> {
-        let members = match &self.section.members {
-            Some(spec) => {
+        let members = match (&self.section.members, detail.member_keys) {
+            (Some(spec), true) => {
                 let keys = self.group_member_keys(spec, object).await?;
                 let values = match detail.members {
                     true => Some(self.member_values(&keys, req).await?),
@@ -68,7 +73,7 @@ impl Resources<'_> {
                 };
                 Some((keys, values))
             }
-            None => None,
+            _ => None,
         };
         let mut resource = self.render(identity, object, members, detail.partial, req)?;
         if let (true, Some(spec)) = (detail.groups, &self.section.groups_of) {

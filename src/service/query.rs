@@ -44,6 +44,7 @@ impl Resources<'_> {
         let rt = self.rt;
         let detail = Detail {
             partial: false,
+            member_keys: true,
             // A user's groups cost a platform call each: in lists only when asked for.
             groups: query.projection.asks_for("groups"),
             // Members are resolved only when the filter or the answer needs them.

@@ -216,3 +216,32 @@ async fn each_kind_of_drift_is_reported_and_nothing_is_linked() {
     }
     h.demo.stop().await;
 }
+
+/// GitLab lists a group's members by a call of their own: nothing to compare membership with,
+/// and the report says so instead of failing or scanning every group's members.
+#[tokio::test]
+async fn a_mapping_that_lists_members_apart_reports_them_not_compared() {
+    let h = Harness::with(scimgate::demo::DemoOptions {
+        gitlab: true,
+        ..Default::default()
+    })
+    .await;
+    let ann = h
+        .post("/Users", user("ann", "ann@example.com"))
+        .await
+        .expect(201);
+    h.post(
+        "/Groups",
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+               "displayName": "team", "members": [{"value": ann["id"]}]}),
+    )
+    .await
+    .expect(201);
+    let report = admin(&h, "/drift").await;
+    let groups = of_type(&report, "Group");
+    assert_eq!(groups["membershipCompared"], false, "{report}");
+    assert_eq!(groups["membership"], json!([]));
+    assert_eq!(groups["changed"], json!([]), "{report}");
+    assert_eq!(of_type(&report, "User")["changed"], json!([]), "{report}");
+    h.demo.stop().await;
+}

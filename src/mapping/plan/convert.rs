@@ -116,7 +116,7 @@ impl ResourceMapping {
         // every attribute stands as the IdP wrote it (the rule below, without evaluating it).
         if lacking.is_empty()
             && shadow.is_some()
-            && snapshot.is_some_and(|snap| *snap == self.snapshot_of(backend))
+            && snapshot.is_some_and(|snap| same_snapshot(snap, &self.snapshot_of(backend)))
         {
             return Ok(resource);
         }
@@ -251,6 +251,8 @@ impl ResourceMapping {
     /// What the gateway remembers of a platform object as "last written": the fields the
     /// attributes read (so a platform-side change elsewhere, such as a login time, does not
     /// count as a change, and a group's member list is not stored again with every write).
+    /// Keys of a stored snapshot that start with [`SNAPSHOT_MARK`] are the gateway's own notes
+    /// (a group's membership mark), never platform fields.
     pub fn snapshot_of(&self, backend: &Value) -> Value {
         let mut out = Map::new();
         for path in &self.snapshot_fields {
@@ -407,5 +409,43 @@ fn is_empty_value(v: &Value) -> bool {
         Value::Array(a) => a.is_empty(),
         Value::Object(o) => o.is_empty(),
         _ => false,
+    }
+}
+
+/// What starts the keys of the gateway's own notes in a stored snapshot (no platform field
+/// name starts with a control character).
+pub const SNAPSHOT_MARK: char = '\u{1f}';
+
+/// Whether a stored snapshot holds exactly the fields of a fresh one (the gateway's notes
+/// aside).
+fn same_snapshot(stored: &Value, fresh: &Value) -> bool {
+    match (stored.as_object(), fresh.as_object()) {
+        (Some(stored), Some(fresh)) => {
+            stored
+                .keys()
+                .filter(|k| !k.starts_with(SNAPSHOT_MARK))
+                .count()
+                == fresh.len()
+                && fresh.iter().all(|(k, v)| stored.get(k) == Some(v))
+        }
+        _ => stored == fresh,
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::same_snapshot;
+    use serde_json::json;
+
+    #[test]
+    fn the_gateways_notes_do_not_make_a_snapshot_differ() {
+        let fresh = json!({"display_name": "Eng", "name": "eng"});
+        let noted = json!({"display_name": "Eng", "name": "eng", "\u{1f}members": {"count": 2}});
+        assert!(same_snapshot(&noted, &fresh));
+        assert!(!same_snapshot(
+            &json!({"display_name": "Ops", "name": "eng", "\u{1f}members": {}}),
+            &fresh
+        ));
+        assert!(!same_snapshot(&json!({"display_name": "Eng"}), &fresh));
     }
 }
