@@ -210,6 +210,10 @@ impl Platform for HttpPlatform {
                 .send()
                 .await;
             match probe {
+                // A proxy or load balancer in front of a platform that is down answers too.
+                Ok(r) if matches!(r.status().as_u16(), 502..=504) => {
+                    Reach::Unreachable(format!("{} answered {}", self.base_url, r.status()))
+                }
                 Ok(_) => Reach::Reachable,
                 Err(e) => Reach::Unreachable(e.without_url().to_string()),
             }

@@ -177,9 +177,16 @@ impl Config {
             }
         };
         let base_dir = path.parent().unwrap_or(Path::new("."));
+        // What `GET /admin/v1/config` shows: the options compiled below.
+        let options = show::options_of(&raw, path);
         let mut config = Self::compile(path, base_dir, raw, registry, problems, secrets)?;
-        // What `GET /admin/v1/config` shows: the file and the environment as read now.
-        config.options = show::options(path).unwrap_or_default();
+        config.options = match options {
+            Ok(options) => options,
+            Err(e) => {
+                warn_options_unlisted(path, &e);
+                Vec::new()
+            }
+        };
         Ok(config)
     }
 
@@ -643,6 +650,12 @@ fn resolve_tokens(
 fn normalize_base_path(p: &str) -> String {
     let trimmed = p.trim().trim_end_matches('/');
     trimmed.to_owned()
+}
+
+/// The options could not be listed for the admin API (the file changed under us): the
+/// gateway runs all the same, and says so.
+fn warn_options_unlisted(path: &Path, error: &str) {
+    tracing::warn!(file = %path.display(), error, "cannot list the configuration for GET /admin/v1/config");
 }
 
 /// An optional `address:port` key; a problem under `key` when it is not one.

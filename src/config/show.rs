@@ -45,11 +45,16 @@ pub const REDACTED: &str = "***";
 
 /// Every option of the config at `path` (with the environment), in key order.
 pub fn options(path: &Path) -> Result<Vec<ConfigOption>, String> {
-    let raw = RawConfig::read(path)?;
+    options_of(&RawConfig::read(path)?, path)
+}
+
+/// Every option of `raw`, the config at `path` as read (with the environment): what a
+/// running gateway shows is what it compiled.
+pub fn options_of(raw: &RawConfig, path: &Path) -> Result<Vec<ConfigOption>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let written: toml::Table = toml::from_str(&text).map_err(|e| e.to_string())?;
     let from_env = env_overrides(std::env::vars());
-    Ok(listing(&raw, &written, &from_env))
+    Ok(listing(raw, &written, &from_env))
 }
 
 /// The keys the environment sets (`SCIMGATE__SERVER__LISTEN` → `server.listen`), with the

@@ -390,6 +390,17 @@ async fn a_platform_that_keeps_failing_is_paused_and_comes_back() {
     assert_eq!(status, 200, "{ready}");
     assert_eq!(ready["backends"]["default"]["circuit"], "closed");
     assert_eq!(ready["store"]["ready"], true);
+    // A proxy in front of the platform answering 502 is no platform answering.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    proxy.inject(&[Fault::Status(502, vec![])]);
+    let (status, ready) = h.ready().await;
+    assert_eq!(status, 503, "{ready}");
+    assert!(
+        ready["backends"]["default"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("502")),
+        "{ready}"
+    );
     proxy.down.store(true, Ordering::SeqCst);
     // Down (once the last check, kept a second, is past): not ready, the backend named.
     tokio::time::sleep(Duration::from_millis(1100)).await;
