@@ -270,6 +270,22 @@ impl Config {
                 LogFormat::Human
             }
         };
+        // Two listeners on one address: the second would fail to bind at start-up.
+        for (key, other) in [
+            ("admin.listen", admin_listen),
+            ("server.management_listen", management_listen),
+        ] {
+            if other.is_some() && other == listen {
+                problems.add(path, key, "is the same address as server.listen");
+            }
+        }
+        if management_listen.is_some() && management_listen == admin_listen {
+            problems.add(
+                path,
+                "server.management_listen",
+                "is the same address as admin.listen",
+            );
+        }
         if admin_listen.is_some() && admin_tokens.is_empty() {
             problems.add(
                 path,

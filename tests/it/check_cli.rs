@@ -197,3 +197,25 @@ fn check_names_problems_of_named_backends() {
     assert!(!ok);
     assert!(said.contains("backend: no backend configured"), "{said}");
 }
+
+#[test]
+fn check_refuses_two_listeners_on_one_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("scimgate.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = \"127.0.0.1:8080\"\nmanagement_listen = \"127.0.0.1:8080\"\n\n[admin]\nlisten = \"127.0.0.1:9191\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("server.management_listen: is the same address as server.listen"),
+        "{stderr}"
+    );
+}
