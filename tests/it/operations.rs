@@ -203,6 +203,16 @@ async fn readiness_fails_when_the_store_goes_away() {
     h.demo.stop().await;
 }
 
+/// A child process killed when the test ends, failed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A free port on the loopback (bound, then let go).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -232,18 +242,20 @@ async fn the_management_address_serves_probes_and_metrics_apart_and_logs_are_jso
         "[server]\nlisten = \"127.0.0.1:{scim_port}\"\nmanagement_listen = \"127.0.0.1:{management_port}\"\n\n[log]\nformat = \"json\"\n\n{text}"
     );
     std::fs::write(&config, text).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("SCIMGATE_LOG", "info")
-        .env("IT_SCIM_TOKEN", crate::processes::SCIM_TOKEN)
-        .env("IT_ADMIN_TOKEN", "admin-token-of-the-management-test")
-        .env("IT_CODER_TOKEN", CODER_TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_scimgate"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("SCIMGATE_LOG", "info")
+            .env("IT_SCIM_TOKEN", crate::processes::SCIM_TOKEN)
+            .env("IT_ADMIN_TOKEN", "admin-token-of-the-management-test")
+            .env("IT_CODER_TOKEN", CODER_TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
     let (lines, seen) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -385,8 +397,7 @@ async fn the_management_address_serves_probes_and_metrics_apart_and_logs_are_jso
     assert_eq!(option("cache.ttl_secs")["source"], "default");
     assert_eq!(option("backend.credential.env")["value"], "IT_CODER_TOKEN");
     assert!(!shown.to_string().contains(CODER_TOKEN), "{shown}");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
 
 #[test]
