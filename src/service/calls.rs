@@ -214,6 +214,22 @@ impl Resources<'_> {
         self.scan_of(&self.section.list, None, extra).await
     }
 
+    /// Every platform object of the list the gateway may show (its own accounts left out),
+    /// with its key and creation-time proof; links nothing (drift, import).
+    pub(super) async fn scan_keyed(&self) -> Result<Vec<(String, Option<String>, Value)>> {
+        let settings = &self.gw.settings;
+        let mut out = Vec::new();
+        for object in self.scan(&[]).await? {
+            if self.section.excludes(&object, settings)? {
+                continue;
+            }
+            let key = self.section.key_of(&object, settings)?;
+            let proof = self.section.proof_of(&object, settings)?;
+            out.push((key, proof, object));
+        }
+        Ok(out)
+    }
+
     /// Every item of any list, up to the configured bound.
     pub(super) async fn scan_of(
         &self,

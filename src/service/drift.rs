@@ -161,15 +161,12 @@ impl Resources<'_> {
     pub async fn drift(&self) -> Result<Drift> {
         let settings = &self.gw.settings;
         let listed_from = self.gw.clock.now();
-        let mut objects: HashMap<String, (Value, Option<String>)> = HashMap::new();
-        for object in self.scan(&[]).await? {
-            if self.section.excludes(&object, settings)? {
-                continue;
-            }
-            let key = self.section.key_of(&object, settings)?;
-            let proof = self.section.proof_of(&object, settings)?;
-            objects.insert(key, (object, proof));
-        }
+        let objects: HashMap<String, (Value, Option<String>)> = self
+            .scan_keyed()
+            .await?
+            .into_iter()
+            .map(|(key, proof, object)| (key, (object, proof)))
+            .collect();
         let mut links = Vec::new();
         loop {
             let (page, total) = self.links(links.len() as u64, LINK_PAGE).await?;
@@ -268,16 +265,7 @@ impl Resources<'_> {
             .collect();
         unlinked.sort_by(|a, b| a.0.cmp(b.0));
         for (key, object) in unlinked {
-            let transient = Identity {
-                scim_id: String::new(),
-                backend_key: key.clone(),
-                external_id: None,
-                shadow: Value::Object(serde_json::Map::new()),
-                platform: Value::Null,
-                created: self.gw.clock.now(),
-                last_modified: self.gw.clock.now(),
-                proof: None,
-            };
+            let transient = self.new_link(String::new(), key);
             drift.unmanaged.push(Unmanaged {
                 key: key.clone(),
                 name: self.name_in(&transient, object, &req).await?,

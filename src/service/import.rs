@@ -119,16 +119,28 @@ impl Resources<'_> {
     pub async fn import_platform(&self, dry_run: bool) -> Result<Vec<Imported>> {
         self.users_only()?;
         let accounts = self.accounts().await?;
+        // Every unlinked account linked in one go (as a list page links what it shows).
+        let unlinked: Vec<String> = accounts
+            .names
+            .iter()
+            .filter(|(key, _)| !accounts.links.contains_key(key))
+            .map(|(key, _)| key.clone())
+            .collect();
+        let made: HashMap<String, String> = if dry_run {
+            HashMap::new()
+        } else {
+            self.link_keys(&unlinked)
+                .await?
+                .into_iter()
+                .map(|identity| (identity.backend_key, identity.scim_id))
+                .collect()
+        };
         let mut out = Vec::with_capacity(accounts.names.len());
         for (key, name) in &accounts.names {
-            let linked = accounts.links.get(key);
-            let (outcome, id) = match (linked, dry_run) {
+            let (outcome, id) = match (accounts.links.get(key), dry_run) {
                 (Some(identity), _) => (Outcome::AlreadyLinked, Some(identity.scim_id.clone())),
                 (None, true) => (Outcome::WouldLink, None),
-                (None, false) => {
-                    let identity = self.link_keys(std::slice::from_ref(key)).await?;
-                    (Outcome::Linked, identity.first().map(|i| i.scim_id.clone()))
-                }
+                (None, false) => (Outcome::Linked, made.get(key).cloned()),
             };
             out.push(Imported {
                 matched_on: name.clone(),
@@ -155,16 +167,12 @@ impl Resources<'_> {
 
     /// Every platform account (up to `scim.max_scan`), as SCIM shows it, with its link.
     async fn accounts(&self) -> Result<Accounts> {
-        let settings = &self.gw.settings;
-        let mut objects = Vec::new();
-        let mut keys = Vec::new();
-        for object in self.scan(&[]).await? {
-            if self.section.excludes(&object, settings)? {
-                continue;
-            }
-            keys.push(self.section.key_of(&object, settings)?);
-            objects.push(object);
-        }
+        let (keys, objects): (Vec<String>, Vec<Value>) = self
+            .scan_keyed()
+            .await?
+            .into_iter()
+            .map(|(key, _, object)| (key, object))
+            .unzip();
         let links: HashMap<String, Identity> = self
             .gw
             .links
@@ -189,16 +197,7 @@ impl Resources<'_> {
             let identity = match accounts.links.get(&key) {
                 Some(identity) => identity,
                 None => {
-                    transient = Identity {
-                        scim_id: String::new(),
-                        backend_key: key.clone(),
-                        external_id: None,
-                        shadow: Value::Object(serde_json::Map::new()),
-                        platform: Value::Null,
-                        created: self.gw.clock.now(),
-                        last_modified: self.gw.clock.now(),
-                        proof: None,
-                    };
+                    transient = self.new_link(String::new(), &key);
                     &transient
                 }
             };

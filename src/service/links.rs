@@ -210,6 +210,22 @@ impl Resources<'_> {
         Ok(found)
     }
 
+    /// A link of `key` as it starts: the SCIM id `scim_id`, nothing written by an IdP, no
+    /// proof yet. (Empty `scim_id`: a stand-in to present an object no link names.)
+    pub(super) fn new_link(&self, scim_id: String, key: &str) -> Identity {
+        let now = self.gw.clock.now();
+        Identity {
+            scim_id,
+            backend_key: key.to_owned(),
+            external_id: None,
+            shadow: Value::Object(Map::new()),
+            platform: Value::Null,
+            created: now,
+            last_modified: now,
+            proof: None,
+        }
+    }
+
     /// Links platform keys (creating links for keys seen for the first time), in their order.
     pub(super) async fn link_keys(&self, keys: &[String]) -> Result<Vec<Identity>> {
         let (cached, uncached) = self.cached_links(keys).await;
@@ -230,17 +246,7 @@ impl Resources<'_> {
                     .cache
                     .was_deleted(&self.gw.tenant, self.type_id(), key) => {}
                 None => {
-                    let now = self.gw.clock.now();
-                    let fresh = Identity {
-                        scim_id: uuid::Uuid::new_v4().to_string(),
-                        backend_key: key.clone(),
-                        external_id: None,
-                        shadow: Value::Object(Map::new()),
-                        platform: Value::Null,
-                        created: now,
-                        last_modified: now,
-                        proof: None,
-                    };
+                    let fresh = self.new_link(uuid::Uuid::new_v4().to_string(), key);
                     out.push(self.gw.links.link_or_get(self.scope(), &fresh).await?);
                 }
             }
@@ -353,16 +359,9 @@ impl Resources<'_> {
                     .cache
                     .clear_deleted(&self.gw.tenant, self.type_id(), &identity.backend_key)
                     .await;
-                let now = self.gw.clock.now();
                 let fresh = Identity {
-                    scim_id: uuid::Uuid::new_v4().to_string(),
-                    backend_key: identity.backend_key.clone(),
-                    external_id: None,
-                    shadow: Value::Object(Map::new()),
-                    platform: Value::Null,
-                    created: now,
-                    last_modified: now,
                     proof: Some(seen.to_owned()),
+                    ..self.new_link(uuid::Uuid::new_v4().to_string(), &identity.backend_key)
                 };
                 Ok(self.gw.links.link_or_get(self.scope(), &fresh).await?)
             }
