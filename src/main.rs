@@ -36,25 +36,14 @@ struct Cli {
 enum Command {
     /// Serve SCIM in front of the platform the config file names.
     Serve {
-        /// The gateway config file (see config/scimgate.toml).
-        #[arg(
-            short,
-            long,
-            env = "SCIMGATE_CONFIG",
-            default_value = "config/scimgate.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        file: ConfigFile,
     },
     /// Validate a config file and its mapping; prints every problem with file and key, and
     /// exits non-zero when there is one.
     Check {
-        #[arg(
-            short,
-            long,
-            env = "SCIMGATE_CONFIG",
-            default_value = "config/scimgate.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        file: ConfigFile,
     },
     /// The effective configuration: every option with its value, its default, the
     /// environment variable that overrides it and where the value came from (default, file,
@@ -81,13 +70,8 @@ enum Command {
     ///   --body '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
     ///            "Operations":[{"op":"replace","path":"active","value":false}]}'
     Explain {
-        #[arg(
-            short,
-            long,
-            env = "SCIMGATE_CONFIG",
-            default_value = "config/scimgate.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        file: ConfigFile,
         #[command(flatten)]
         args: ExplainArgs,
     },
@@ -247,11 +231,11 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { config } => serve(config).await,
-            Command::Check { config } => check(config),
+            Command::Serve { file } => serve(file.config).await,
+            Command::Check { file } => check(file.config),
             Command::Config {
-                action: ConfigAction::Show { config, json },
-            } => show_config(&config, json),
+                action: ConfigAction::Show { file, json },
+            } => show_config(&file.config, json),
             Command::Probe { url, timeout } => probe(&url, timeout).await,
             Command::Links {
                 admin,
@@ -298,7 +282,7 @@ fn main() -> ExitCode {
                     .query(&query);
                 send_admin(&admin.server, request).await
             }
-            Command::Explain { config, args } => explain(config, args).await,
+            Command::Explain { file, args } => explain(file.config, args).await,
             Command::Demo {
                 listen,
                 token,
@@ -317,18 +301,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// The config file a command reads (serve, check, explain, config show).
+#[derive(clap::Args)]
+struct ConfigFile {
+    /// The gateway config file (see config/scimgate.toml).
+    #[arg(
+        short,
+        long,
+        env = "SCIMGATE_CONFIG",
+        default_value = "config/scimgate.toml"
+    )]
+    config: PathBuf,
+}
+
 /// What `scimgate config` does.
 #[derive(Subcommand)]
 enum ConfigAction {
     /// Every option: key, value, default, environment variable, source.
     Show {
-        #[arg(
-            short,
-            long,
-            env = "SCIMGATE_CONFIG",
-            default_value = "config/scimgate.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        file: ConfigFile,
         /// JSON (a list of options) instead of a table.
         #[arg(long)]
         json: bool,

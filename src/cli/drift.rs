@@ -8,6 +8,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::admin::AdminArgs;
+use super::at;
 
 /// Asks for the report and prints it; exit 0 whether or not anything drifted (the report
 /// says), 1 when the API refused.
@@ -38,11 +39,6 @@ pub async fn drift(
         print!("{}", table(&body));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A field of a JSON object (`Null` when absent).
-fn at<'a>(value: &'a Value, name: &str) -> &'a Value {
-    value.get(name).unwrap_or(&Value::Null)
 }
 
 /// The report as lines a person reads: one section per resource type and kind of drift.

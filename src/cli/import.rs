@@ -14,6 +14,7 @@ use anyhow::Context;
 use serde_json::{json, Value};
 
 use super::admin::AdminArgs;
+use super::at;
 
 /// What `links import` was asked.
 pub struct ImportArgs {
@@ -164,11 +165,6 @@ pub async fn import(admin: &AdminArgs, args: ImportArgs) -> anyhow::Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A field of a JSON object (`Null` when absent).
-fn at<'a>(value: &'a Value, name: &str) -> &'a Value {
-    value.get(name).unwrap_or(&Value::Null)
 }
 
 /// `linked 3, alreadyLinked 1, ...` in a fixed order.
