@@ -46,6 +46,11 @@ impl PostgresStore {
 }
 
 impl PostgresStore {
+    /// A transaction that writes (PostgreSQL's row locks order writers; no lock up front).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     /// Tells every replica (NOTIFY) that a link changed, so their caches drop it.
     async fn announce(
         &self,

@@ -71,6 +71,14 @@ impl SqliteStore {
         Ok(None)
     }
 
+    /// A transaction that writes: it takes the write lock at once (`BEGIN IMMEDIATE`). A
+    /// deferred one that reads first fails with SQLITE_BUSY, without waiting, when another
+    /// connection (the request log's writer, a SCIM write) commits between its read and its
+    /// write.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// One process owns an SQLite store: its own write locks serialize every write.
     async fn lock_resource(&self, _: &str) -> Result<Option<super::ReplicaLock>, StoreError> {
         Ok(None)

@@ -124,7 +124,7 @@ macro_rules! sql_oauth_store {
                 sql::timed("oauth.revoke_client", async move {
                     // The client and everything it holds, together: no secret outlives it.
                     let at = sql::timestamp(at);
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_write().await?;
                     let done = sqlx::query(
                         "UPDATE oauth_clients SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant = $1 AND id = $2",
                     )

@@ -51,7 +51,7 @@ macro_rules! sql_tenants_store {
                     // platform's accounts): both checked in the same statement, and the links
                     // once more after it, in the same transaction (on PostgreSQL a link
                     // committed while the update waited is seen only by a later statement).
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_write().await?;
                     let read_backend: Option<String> =
                         sqlx::query_scalar("SELECT backend FROM tenants WHERE id = $1")
                             .bind(&tenant.id)
@@ -121,7 +121,7 @@ macro_rules! sql_tenants_store {
                     // Tokens, OAuth clients and create intents first (they refer to the tenant), then the tenant, only without
                     // identity links: a link made meanwhile makes the reference fail, and the
                     // whole is undone.
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_write().await?;
                     sqlx::query("DELETE FROM tokens WHERE tenant = $1")
                         .bind(id)
                         .execute(&mut *tx)
