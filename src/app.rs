@@ -32,9 +32,11 @@ use crate::http::discovery::Discovery;
 use crate::http::error::ErrorAnswer;
 use crate::http::layers::{AuthenticateLayer, BodyLimitLayer, Listener, RequestTimeoutLayer};
 use crate::http::metered::MeteredLayer;
+use crate::http::requestlog::RequestLogLayer;
 use crate::http::response::HttpResponse;
 use crate::http::{HttpState, Surface};
 use crate::oauth::Issuer;
+use crate::requestlog::RequestLog;
 use crate::scim::schema::Registry;
 use crate::service::kinds_of;
 use crate::store::{self, Store};
@@ -143,7 +145,9 @@ pub async fn build_with(
     if let Some(retention) = config.audit_retention {
         prune_audit_log(store.clone(), clock.clone(), retention);
     }
+    let request_log = RequestLog::start(store.clone(), clock.clone(), &config.request_log);
     Ok(Arc::new(HttpState {
+        request_log,
         admin: Admin::new(tenants.clone()),
         // An IdP's JWK Set that does not answer within 5 s fails the token request (the IdP
         // retries); one that answers is kept 10 minutes.
@@ -276,6 +280,9 @@ where
         .layer(MeteredLayer::new(listener_of.clone()))
         // A panic answered 500 instead of a dropped connection.
         .layer(CatchPanicLayer::custom(panic_answer))
+        // Each SCIM request of a tenant, its platform calls and its bodies (masked), into the
+        // request log: timeouts included; a request whose client left is kept as 499.
+        .layer(RequestLogLayer::new(state.clone(), listener_of.clone()))
         // The whole request within request_timeout_secs (not /Bulk): 503 after it.
         .layer(RequestTimeoutLayer::new(
             state.request_timeout,

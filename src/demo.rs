@@ -62,6 +62,8 @@ pub struct DemoOptions {
     pub resilience: crate::backend::Policy,
     /// Inbound request rates; none by default (`serve` has the config's).
     pub rate_limits: crate::config::RateLimits,
+    /// The request log (`[request_log]`); on, with the config's defaults, by default.
+    pub request_log: crate::requestlog::RequestLogSettings,
 }
 
 /// A platform the demo fronts in place of the emulated Coder.
@@ -105,6 +107,7 @@ impl Default for DemoOptions {
             // A sandbox, and what conformance suites (which do not honour 429) run against:
             // no inbound limits unless asked for.
             rate_limits: crate::config::RateLimits::default(),
+            request_log: (&crate::config::RawRequestLog::default()).into(),
         }
     }
 }
@@ -403,6 +406,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             listen: options.admin_listen,
         },
         audit_retention: Some(Duration::from_secs(365 * 86_400)),
+        request_log: options.request_log.clone(),
         log_format: crate::config::LogFormat::Human,
         options: Vec::new(),
         store_url: options

@@ -369,6 +369,7 @@ pub async fn explain(
     config.cache.ttl = std::time::Duration::ZERO;
     config.cache.max_entries = 0;
     config.audit_retention = None;
+    config.request_log.enabled = false;
     let recorder = Arc::new(RecordingPlatform {
         steps: Mutex::new(Vec::new()),
         reads,

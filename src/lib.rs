@@ -16,7 +16,9 @@
 //! - [`tenants`]: SCIM configurations at run time, each fronting a backend. [`admin`]: their
 //!   lifecycles and their tokens'. [`tokens`]: managed tokens. [`auth`]: bearer tokens.
 //!   [`audit`]: the audit log's entries.
-//! - [`metrics`]: the Prometheus metrics every part records into.
+//! - [`metrics`]: the Prometheus metrics every part records into. [`requestlog`]: each SCIM
+//!   request with its platform calls, masked, for debugging provisioning. [`redact`]: what is
+//!   secret.
 //! - [`tls`]: TLS termination with rustls, certificates reloaded when their files change.
 //! - [`config`]: the config file, compiled and validated at start-up; [`problems`]: what is
 //!   wrong in it, with file and key.
@@ -37,6 +39,8 @@ pub mod mapping;
 pub mod metrics;
 pub mod oauth;
 pub mod problems;
+pub mod redact;
+pub mod requestlog;
 pub mod sandbox;
 pub mod scim;
 pub mod service;

@@ -126,6 +126,15 @@ enum Command {
         #[command(subcommand)]
         action: ClientAction,
     },
+    /// Read a tenant's request log through a running gateway's admin API: each SCIM request
+    /// (oldest first) with the platform calls it made, the token it named (a refused one
+    /// too), and with --bodies the bodies, secrets masked.
+    Requests {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(flatten)]
+        filter: cli::requests::RequestFilter,
+    },
     /// Read the audit log through a running gateway's admin API (newest first).
     Audit {
         #[command(flatten)]
@@ -250,6 +259,7 @@ fn main() -> ExitCode {
             } => cli::drift::drift(&admin, resource_type, json).await,
             Command::OAuthClients { admin, action } => oauth_clients(&admin, action).await,
             Command::Tenants { admin, action } => tenants(&admin, action).await,
+            Command::Requests { admin, filter } => cli::requests::requests(&admin, filter).await,
             Command::Audit {
                 admin,
                 actor,

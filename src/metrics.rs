@@ -89,6 +89,13 @@ pub struct StoreLabels {
     pub operation: &'static str,
 }
 
+/// Request log entries not stored.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLogDropLabels {
+    /// `queue_full` (the writer behind the requests) or `store_error`.
+    pub reason: &'static str,
+}
+
 /// Every metric the gateway keeps, registered once.
 pub struct Metrics {
     registry: Registry,
@@ -100,6 +107,7 @@ pub struct Metrics {
     cache_lookups: Family<CacheLabels, Counter>,
     rate_limited: Family<RateLimitLabels, Counter>,
     store_duration: Family<StoreLabels, Histogram, fn() -> Histogram>,
+    request_log_dropped: Family<RequestLogDropLabels, Counter>,
 }
 
 /// Request and platform latencies: 1 ms to about 33 s, doubling.
@@ -124,6 +132,7 @@ impl Metrics {
             cache_lookups: Family::default(),
             rate_limited: Family::default(),
             store_duration: Family::new_with_constructor(store_histogram),
+            request_log_dropped: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -176,6 +185,11 @@ impl Metrics {
             "Time of each identity store operation",
             Unit::Seconds,
             metrics.store_duration.clone(),
+        );
+        registry.register(
+            "request_log_dropped",
+            "Request log entries not stored, by reason (queue_full, store_error)",
+            metrics.request_log_dropped.clone(),
         );
         Metrics {
             registry,
@@ -249,6 +263,13 @@ impl Metrics {
         self.store_duration
             .get_or_create(&StoreLabels { operation })
             .observe(took.as_secs_f64());
+    }
+
+    /// A request log entry not stored.
+    pub fn request_log_dropped(&self, reason: &'static str) {
+        self.request_log_dropped
+            .get_or_create(&RequestLogDropLabels { reason })
+            .inc();
     }
 
     /// The exposition (OpenMetrics text), as `GET /metrics` answers it.

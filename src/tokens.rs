@@ -122,6 +122,17 @@ pub fn is_managed(bearer: &str) -> bool {
     bearer.starts_with(PREFIX)
 }
 
+/// The id a presented managed token names (`sgt_<id>_<secret>`), for logs: never the secret,
+/// and `None` when it is not of that form (an id too long or of other characters than a
+/// managed id's is not echoed).
+pub fn presented_id(presented: &str) -> Option<&str> {
+    let (id, _secret) = presented.strip_prefix(PREFIX)?.split_once('_')?;
+    let plausible = !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    plausible.then_some(id)
+}
+
 /// The caller a managed bearer token (an admin's or an OAuth access token) belongs to, when
 /// it is valid for `tenant` at `now`.
 pub async fn verify(

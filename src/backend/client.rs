@@ -16,6 +16,7 @@ use crate::mapping::lazy::JsonBody;
 use crate::mapping::model::AuthScheme;
 use crate::mapping::vars::{SettingsVars, TemplateVars};
 use crate::mapping::{BackendRequest, BackendResponse, Method, PlatformSpec};
+use crate::requestlog::{note_call, CallOutcome};
 
 /// A platform over HTTP. Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
@@ -125,6 +126,18 @@ impl HttpPlatform {
         if let Some(class) = class {
             metrics.platform_error(&self.backend, class);
         }
+        let outcome = match &result {
+            Ok(response) => CallOutcome::Answered(response.status),
+            Err(_) => CallOutcome::Failed(class.unwrap_or("unreachable")),
+        };
+        note_call(
+            &self.backend,
+            request.method.as_str(),
+            &request.path,
+            &request.query,
+            outcome,
+            started.elapsed(),
+        );
         result
     }
 

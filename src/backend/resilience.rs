@@ -199,6 +199,18 @@ impl Resilient {
         }
     }
 
+    /// A call refused here, in the request log beside the calls that were sent.
+    fn not_sent(&self, request: &BackendRequest, why: &str) {
+        crate::requestlog::note_call(
+            &self.backend,
+            request.method.as_str(),
+            &request.path,
+            &request.query,
+            crate::requestlog::CallOutcome::Failed(why),
+            Duration::ZERO,
+        );
+    }
+
     async fn call(&self, request: &BackendRequest) -> Result<BackendResponse, PlatformError> {
         let started = Instant::now();
         let mut attempt = 0;
@@ -208,6 +220,7 @@ impl Resilient {
                 Ok(trial) => trial.then(|| Trial::new(self)),
                 Err(wait) => {
                     crate::metrics::metrics().platform_error(&self.backend, "circuit_open");
+                    self.not_sent(request, "circuit_open (not sent)");
                     return Err(PlatformError::circuit_open(wait));
                 }
             };
@@ -219,6 +232,7 @@ impl Resilient {
                             trial.ended();
                         }
                         crate::metrics::metrics().platform_error(&self.backend, "overloaded");
+                        self.not_sent(request, "overloaded (not sent)");
                         tracing::warn!(
                             in_flight = self.policy.max_in_flight,
                             "the platform's calls are all in flight: one is shed"

@@ -30,6 +30,24 @@ impl AdminServer {
     pub fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         request.bearer_auth(&self.admin_token)
     }
+
+    /// Sends `request` with the admin token: the status and the JSON answered (`Null` when
+    /// the body is not JSON).
+    pub async fn answer(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<(reqwest::StatusCode, serde_json::Value)> {
+        let response = self
+            .authorized(request)
+            .send()
+            .await
+            .context("cannot reach the admin API")?;
+        let status = response.status();
+        Ok((
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        ))
+    }
 }
 
 /// The admin API and the tenant a command is about.

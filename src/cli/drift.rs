@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde_json::Value;
 
 use super::admin::AdminArgs;
@@ -21,14 +20,7 @@ pub async fn drift(
     if let Some(t) = resource_type {
         request = request.query(&[("type", t)]);
     }
-    let response = admin
-        .server
-        .authorized(request)
-        .send()
-        .await
-        .context("cannot reach the admin API")?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let (status, body) = admin.server.answer(request).await?;
     if !status.is_success() {
         eprintln!("admin API answered {status}: {body}");
         return Ok(ExitCode::FAILURE);

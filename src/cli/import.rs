@@ -114,14 +114,7 @@ pub async fn import(admin: &AdminArgs, args: ImportArgs) -> anyhow::Result<ExitC
     let mut results: Vec<Value> = Vec::new();
     let mut done = 0u64;
     for batch in &batches {
-        let response = admin
-            .server
-            .authorized(http.post(&url).json(batch))
-            .send()
-            .await
-            .context("cannot reach the admin API")?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let (status, body) = admin.server.answer(http.post(&url).json(batch)).await?;
         if !status.is_success() {
             if let Some(bar) = &bar {
                 bar.abandon();

@@ -1,11 +1,12 @@
 //! The command line's parts besides `main`: the admin API's clients (`admin`, `oauth`,
-//! `drift`, `import`) and `explain`.
+//! `drift`, `import`, `requests`) and `explain`.
 
 pub mod admin;
 pub mod drift;
 pub mod explain;
 pub mod import;
 pub mod oauth;
+pub mod requests;
 
 use std::sync::Arc;
 

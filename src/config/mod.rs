@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use crate::problems::{Problem, Problems};
-pub use raw::RawConfig;
+pub use raw::{RawConfig, RawRequestLog};
 pub use secret::{Secret, SecretRef, Secrets, WITHHELD};
 
 use crate::mapping::{load_mapping, Mapping};
@@ -146,6 +146,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// How long audit entries are kept (`None`: forever).
     pub audit_retention: Option<Duration>,
+    /// The request log (`[request_log]`).
+    pub request_log: crate::requestlog::RequestLogSettings,
     /// `sqlite://path` (created when missing), `sqlite::memory:` or `postgres://...`.
     pub store_url: String,
     /// Lifetime and size of the lookup cache (`[cache]`).
@@ -375,6 +377,7 @@ impl Config {
                 format!("must be at least {}", raw::MIN_MAX_HEADER_BYTES),
             );
         }
+        let request_log = request_log(path, &raw.request_log, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -411,6 +414,7 @@ impl Config {
             },
             audit_retention: (raw.audit.retention_days > 0)
                 .then(|| Duration::from_secs(u64::from(raw.audit.retention_days) * 86_400)),
+            request_log,
             store_url,
             cache: CacheConfig {
                 ttl: Duration::from_secs(raw.cache.ttl_secs),
@@ -418,6 +422,58 @@ impl Config {
             },
             backends,
         })
+    }
+}
+
+/// `[request_log]` compiled; each bad value named.
+fn request_log(
+    path: &Path,
+    raw: &raw::RawRequestLog,
+    problems: &mut Problems,
+) -> crate::requestlog::RequestLogSettings {
+    if raw.retention_hours == 0 {
+        problems.add(
+            path,
+            "request_log.retention_hours",
+            "must be at least 1 (or set enabled = false)",
+        );
+    }
+    if raw.max_entries_per_tenant == 0 {
+        problems.add(
+            path,
+            "request_log.max_entries_per_tenant",
+            "must be at least 1 (or set enabled = false)",
+        );
+    }
+    if raw.queue == 0 {
+        problems.add(path, "request_log.queue", "must be at least 1");
+    }
+    for (n, attribute) in raw.mask.iter().enumerate() {
+        let well_formed = !attribute.is_empty()
+            && attribute
+                .split('.')
+                .all(|step| !step.is_empty() && !step.contains(char::is_whitespace));
+        if !well_formed {
+            problems.add(
+                path,
+                &format!("request_log.mask[{n}]"),
+                format!("`{attribute}` is not an attribute path (e.g. `phoneNumbers`, `name.familyName`)"),
+            );
+        }
+    }
+    raw.into()
+}
+
+impl From<&raw::RawRequestLog> for crate::requestlog::RequestLogSettings {
+    fn from(raw: &raw::RawRequestLog) -> Self {
+        crate::requestlog::RequestLogSettings {
+            enabled: raw.enabled,
+            retention: Duration::from_secs(u64::from(raw.retention_hours) * 3600),
+            max_entries_per_tenant: raw.max_entries_per_tenant,
+            max_body_bytes: raw.max_body_bytes,
+            mask: raw.mask.clone(),
+            queue: raw.queue,
+        }
     }
 }
 

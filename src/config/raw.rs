@@ -25,6 +25,9 @@ pub struct RawConfig {
     /// `[audit]`: how long the audit log is kept.
     #[serde(default)]
     pub audit: RawAudit,
+    /// `[request_log]`: each SCIM request and its platform calls, for debugging.
+    #[serde(default)]
+    pub request_log: RawRequestLog,
     /// `[store]`: where the identity store is.
     #[serde(default)]
     pub store: RawStore,
@@ -164,6 +167,38 @@ impl Default for RawAudit {
     fn default() -> Self {
         RawAudit {
             retention_days: 365,
+        }
+    }
+}
+
+/// The request log (`crate::requestlog`).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRequestLog {
+    /// `request_log.enabled`: log each SCIM request with its platform calls.
+    pub enabled: bool,
+    /// `request_log.retention_hours`: entries older than this are removed (at least 1).
+    pub retention_hours: u32,
+    /// `request_log.max_entries_per_tenant`: the newest this many are kept (at least 1).
+    pub max_entries_per_tenant: u64,
+    /// `request_log.max_body_bytes`: longest text kept of each body.
+    pub max_body_bytes: usize,
+    /// `request_log.mask`: attribute paths masked besides secrets (`phoneNumbers`,
+    /// `name.familyName`).
+    pub mask: Vec<String>,
+    /// `request_log.queue`: entries waiting to be stored at most; more are dropped (counted).
+    pub queue: usize,
+}
+
+impl Default for RawRequestLog {
+    fn default() -> Self {
+        RawRequestLog {
+            enabled: true,
+            retention_hours: 72,
+            max_entries_per_tenant: 10_000,
+            max_body_bytes: 16_384,
+            mask: Vec::new(),
+            queue: 10_000,
         }
     }
 }
@@ -309,6 +344,7 @@ impl RawConfig {
             auth: RawAuth::default(),
             admin: RawAdmin::default(),
             audit: RawAudit::default(),
+            request_log: RawRequestLog::default(),
             store: RawStore::default(),
             cache: RawCache::default(),
             log: RawLog::default(),

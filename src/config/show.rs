@@ -40,8 +40,8 @@ pub struct ConfigOption {
     pub source: Source,
 }
 
-/// What stands in for a redacted value.
-pub const REDACTED: &str = "***";
+use crate::redact::secret_like;
+pub use crate::redact::REDACTED;
 
 /// Every option of the config at `path` (with the environment), in key order.
 pub fn options(path: &Path) -> Result<Vec<ConfigOption>, String> {
@@ -174,23 +174,6 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
             out.insert(prefix.to_owned(), value.clone());
         }
     }
-}
-
-/// Whether a key's name says its value is a secret.
-fn secret_like(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    [
-        "secret",
-        "token",
-        "password",
-        "passwd",
-        "credential",
-        "apikey",
-        "api_key",
-        "private",
-    ]
-    .iter()
-    .any(|word| name.contains(word))
 }
 
 /// A value as shown: any URL without its password (or its secret-looking query parameters);

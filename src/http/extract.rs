@@ -118,6 +118,10 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let limit = request.extensions().get::<BodyLimit>().cloned();
+    let note = request
+        .extensions()
+        .get::<super::requestlog::RequestNote>()
+        .cloned();
     let too_large = |limit: Option<BodyLimit>| {
         let message =
             limit.map_or_else(|| "the request body is too large".to_owned(), |l| l.message);
@@ -151,6 +155,9 @@ where
             )));
         }
     };
+    if let Some(note) = note {
+        note.body(&bytes);
+    }
     Ok(bytes)
 }
 

@@ -43,6 +43,7 @@ use crate::tenants::DEFAULT_TENANT;
 
 use super::discovery::Discovery;
 use super::metered::TenantSlot;
+use super::requestlog::RequestNote;
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>>;
 
@@ -356,13 +357,19 @@ where
                     ..
                 } => match admit_scim(&state, tenant, named, version, &parts).await {
                     Ok(admitted) => {
+                        if let Some(note) = parts.extensions.get::<RequestNote>() {
+                            note.tenant(&admitted.tenant.id, admitted.caller.token_name.clone());
+                        }
                         parts.extensions.insert(admitted);
                     }
                     Err(answer) => {
+                        if let Some(note) = parts.extensions.get::<RequestNote>() {
+                            note_refusal(&state, tenant, &parts, note).await;
+                        }
                         return Ok(match version {
                             ScimVersion::V2 => answer.scim_response(),
                             ScimVersion::V1 => answer.scim1_response(),
-                        })
+                        });
                     }
                 },
                 Area::Admin => match admit_admin(&state, &path, &parts) {
@@ -404,6 +411,41 @@ where
             }
             inner.call(Request::from_parts(parts, body)).await
         })
+    }
+}
+
+/// A refused SCIM request goes into its tenant's request log (when the tenant exists) with
+/// the token it presented, so that an admin can see which token an IdP sent.
+async fn note_refusal(state: &HttpState, tenant: &str, request: &Parts, note: &RequestNote) {
+    if let Ok(Some(record)) = state.tenants.record(tenant).await {
+        note.tenant(&record.id, presented_token(state, tenant, request));
+    }
+}
+
+/// How the request log names the token a refused request presented: a managed token by its
+/// id, a config token by its name, never a secret.
+fn presented_token(state: &HttpState, tenant: &str, request: &Parts) -> String {
+    let Some(header) = request
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default())
+    else {
+        return "-".to_owned();
+    };
+    match bearer_token(header).or_else(|| bare_token(header)) {
+        None => "(an Authorization header without a token)".to_owned(),
+        Some(token) if crate::tokens::is_managed(token) => crate::tokens::presented_id(token)
+            .map_or_else(
+                || "(a malformed managed token)".to_owned(),
+                |id| format!("managed:{id}"),
+            ),
+        Some(token) if tenant == DEFAULT_TENANT => {
+            state.scim_tokens.authenticate(token).map_or_else(
+                || "(not a token of this tenant)".to_owned(),
+                |c| c.token_name,
+            )
+        }
+        Some(_) => "(not a token of this tenant)".to_owned(),
     }
 }
 

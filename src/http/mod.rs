@@ -1,6 +1,7 @@
 //! The HTTP surface: SCIM (RFC 7644 §3) and the admin API over hyper. A request flows
 //!
 //! ```text
+//! requestlog.rs  each SCIM request, its platform calls and bodies → the request log
 //! layers.rs   timeout (not /Bulk) ─ body limit ─ authentication: caller + tenant + gateway
 //!    │                                             into the request's extensions
 //! mod.rs      route(): which area (routes.rs) ─ public /healthz, /info, /readyz and
@@ -24,6 +25,7 @@ pub mod layers;
 pub mod metered;
 mod oauth;
 pub mod ratelimit;
+pub mod requestlog;
 pub mod response;
 pub mod routes;
 mod scim;
@@ -82,6 +84,8 @@ pub struct HttpState {
     pub management_apart: bool,
     /// The last readiness check, answered again for a second.
     pub readiness: health::ReadinessMemo,
+    /// Where each SCIM request is logged for debugging; `None` when the log is off.
+    pub request_log: Option<Arc<crate::requestlog::RequestLog>>,
     /// Every config option as in force (`GET /admin/v1/config`).
     pub config_options: Vec<crate::config::show::ConfigOption>,
 }

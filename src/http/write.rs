@@ -68,6 +68,8 @@ pub(super) async fn write(
         let (gateway, audit, origin) = (gateway.clone(), audit.clone(), origin.clone());
         async move { carry_out(&gateway, &audit, &origin, write).await }
     };
+    // The platform calls it makes go into the request's log entry.
+    let task = crate::requestlog::carry(task);
     match tokio::spawn(task.instrument(tracing::Span::current())).await {
         Ok(result) => result,
         Err(e) => Err(ErrorAnswer::from_service(&ServiceError::Aborted(

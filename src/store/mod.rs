@@ -2,8 +2,8 @@
 //!
 //! One trait per concern: [`LinkStore`] (identity links and what the IdP last wrote),
 //! [`IntentStore`] (creates begun, so that a retry after a crash is recognised),
-//! [`AuditStore`], [`TokenStore`], [`OAuthStore`], [`TenantStore`] and [`ReplicaSync`] (locks and the change
-//! feed between replicas); [`Store`] is all of them. Two stores run the same SQL behind them:
+//! [`AuditStore`], [`RequestLogStore`], [`TokenStore`], [`OAuthStore`], [`TenantStore`] and
+//! [`ReplicaSync`] (locks and the change feed between replicas); [`Store`] is all of them. Two stores run the same SQL behind them:
 //! SQLite (embedded, the default) and PostgreSQL (several replicas on one database).
 
 mod audit;
@@ -13,6 +13,7 @@ mod memo;
 mod oauth;
 mod postgres;
 mod replicas;
+mod requests;
 mod sql;
 mod sqlite;
 mod tenants;
@@ -31,6 +32,7 @@ pub use links::{Identity, LinkStore, Scope};
 pub use oauth::{ClientRecord, JwtTrust, OAuthStore};
 pub use postgres::PostgresStore;
 pub use replicas::{Change, ReplicaLock, ReplicaSync};
+pub use requests::{PlatformCall, RequestEntry, RequestLogStore, RequestQuery};
 pub use sqlite::SqliteStore;
 pub use tenants::{Deprovision, TenantRecord, TenantStore};
 pub use tokens::{TokenKind, TokenRecord, TokenStore, TokenWrite};
@@ -64,12 +66,26 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// Every concern of the store at once: what `open` returns and `app` hands out, each part of
 /// the gateway keeping only the trait it needs.
 pub trait Store:
-    LinkStore + IntentStore + AuditStore + TokenStore + OAuthStore + TenantStore + ReplicaSync
+    LinkStore
+    + IntentStore
+    + AuditStore
+    + RequestLogStore
+    + TokenStore
+    + OAuthStore
+    + TenantStore
+    + ReplicaSync
 {
 }
 
 impl<
-        T: LinkStore + IntentStore + AuditStore + TokenStore + OAuthStore + TenantStore + ReplicaSync,
+        T: LinkStore
+            + IntentStore
+            + AuditStore
+            + RequestLogStore
+            + TokenStore
+            + OAuthStore
+            + TenantStore
+            + ReplicaSync,
     > Store for T
 {
 }

@@ -51,6 +51,7 @@ pub(crate) async fn tenants_for_tests(store: &dyn Store, ids: &[&str]) {
 pub(crate) async fn contract(store: &dyn Store) {
     tenants_for_tests(store, &["default", "other"]).await;
     intents_contract(store).await;
+    requests_contract(store).await;
     // Nothing is linked to a tenant that does not exist.
     assert!(matches!(
         store
@@ -604,6 +605,123 @@ async fn postgres_store_keeps_the_contract() {
         .execute(&mut admin)
         .await
         .unwrap();
+}
+
+/// The request log: entries back as stored (calls included), filtered, newest first, pruned
+/// by age, by count per tenant, and when their tenant is gone.
+async fn requests_contract(store: &dyn Store) {
+    use crate::store::{PlatformCall, RequestEntry, RequestQuery};
+    let t0 = time::macros::datetime!(2026-01-02 03:04:05.123 UTC);
+    let entry = |n: i64, tenant: &str, status: u16| RequestEntry {
+        id: format!("r{n:02}-{tenant}"),
+        at: t0 + time::Duration::minutes(n),
+        tenant: tenant.to_owned(),
+        request_id: format!("req-{n}"),
+        token: "managed:abc".to_owned(),
+        method: if n % 2 == 0 { "GET" } else { "POST" }.to_owned(),
+        path: "/scim/v2/Users".to_owned(),
+        status,
+        duration_ms: 1.5,
+        request_body: if n % 2 == 0 {
+            String::new()
+        } else {
+            "{\"password\":\"***\"}".to_owned()
+        },
+        response_body: "{}".to_owned(),
+        calls: vec![PlatformCall {
+            backend: "default".to_owned(),
+            method: "GET".to_owned(),
+            path: "/api/v2/users?q=x".to_owned(),
+            status: (status != 503).then_some(200),
+            error: (status == 503).then(|| "timeout".to_owned()),
+            duration_ms: 0.5,
+        }],
+    };
+    let batch: Vec<RequestEntry> = (0..6)
+        .map(|n| {
+            entry(
+                n,
+                "default",
+                if n == 3 {
+                    401
+                } else if n == 5 {
+                    503
+                } else {
+                    200
+                },
+            )
+        })
+        .chain([entry(0, "other", 200), entry(1, "gone", 200)])
+        .collect();
+    store.log_requests(&batch).await.unwrap();
+    let all = RequestQuery {
+        tenant: "default".into(),
+        limit: 100,
+        ..Default::default()
+    };
+    let (entries, total) = store.requests(&all).await.unwrap();
+    assert_eq!(total, 6);
+    assert_eq!(entries[0], batch[5]);
+    assert_eq!(entries[5], batch[0]);
+    let refused = RequestQuery {
+        status: Some((400, 499)),
+        ..all.clone()
+    };
+    assert_eq!(
+        store.requests(&refused).await.unwrap().0,
+        vec![batch[3].clone()]
+    );
+    let posts = RequestQuery {
+        method: Some("POST".into()),
+        ..all.clone()
+    };
+    assert_eq!(store.requests(&posts).await.unwrap().1, 3);
+    let one = RequestQuery {
+        request_id: Some("req-2".into()),
+        ..all.clone()
+    };
+    assert_eq!(store.requests(&one).await.unwrap().0[0].id, "r02-default");
+    let window = RequestQuery {
+        since: Some(t0 + time::Duration::minutes(2)),
+        until: Some(t0 + time::Duration::minutes(4)),
+        ..all.clone()
+    };
+    assert_eq!(store.requests(&window).await.unwrap().1, 2);
+    let paged = RequestQuery {
+        offset: 1,
+        limit: 2,
+        ..all.clone()
+    };
+    let (page, total) = store.requests(&paged).await.unwrap();
+    assert_eq!((page.len(), total), (2, 6));
+    assert_eq!(page[0].id, "r04-default");
+    // Older than minute 1 goes (one of default's, one of other's), then all but default's
+    // newest 3, and everything of the tenant that is not in the store.
+    let removed = store
+        .prune_requests(t0 + time::Duration::seconds(30), 3)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1 + 1 + 1 + 2);
+    let (left, _) = store.requests(&all).await.unwrap();
+    assert_eq!(
+        left.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["r05-default", "r04-default", "r03-default"]
+    );
+    let other = RequestQuery {
+        tenant: "other".into(),
+        ..all.clone()
+    };
+    assert_eq!(store.requests(&other).await.unwrap().1, 0);
+    let gone = RequestQuery {
+        tenant: "gone".into(),
+        ..all.clone()
+    };
+    assert_eq!(store.requests(&gone).await.unwrap().1, 0);
+    store
+        .prune_requests(t0 + time::Duration::days(1), 3)
+        .await
+        .unwrap();
+    assert_eq!(store.requests(&all).await.unwrap().1, 0);
 }
 
 /// Create intents: one per name, replaced by a newer create of the name, dropped only under

@@ -22,18 +22,7 @@ async fn coder(h: &Harness, method: Method, path: &str, body: Option<Value>) -> 
 }
 
 async fn admin(h: &Harness, path: &str) -> Value {
-    let response = h
-        .http
-        .get(format!(
-            "{}/admin/v1/tenants/default{path}",
-            h.demo.admin_url
-        ))
-        .bearer_auth(&h.demo.admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    crate::support::admin_get(h, &format!("/tenants/default{path}")).await
 }
 
 fn of_type<'a>(report: &'a Value, resource_type: &str) -> &'a Value {

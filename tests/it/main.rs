@@ -34,6 +34,7 @@ mod operations;
 mod pipeline;
 mod processes;
 mod protocol;
+mod requestlog;
 mod secrets;
 mod support;
 mod tenants;

@@ -216,6 +216,19 @@ pub fn filter_query(filter: &str) -> String {
     format!("filter={encoded}")
 }
 
+/// `GET /admin/v1<path>` with the demo's admin token: its JSON, asserting a 200.
+pub async fn admin_get(h: &Harness, path: &str) -> Value {
+    let response = h
+        .http
+        .get(format!("{}/admin/v1{path}", h.demo.admin_url))
+        .bearer_auth(&h.demo.admin_token)
+        .send()
+        .await
+        .expect("the admin API answers");
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().await.expect("JSON")
+}
+
 /// Runs `scimgate <command> --admin-url <the demo's> <rest...>` with the demo's admin token;
 /// answers whether it succeeded and the JSON it printed (`Null` when none).
 pub async fn admin_cli(h: &Harness, args: &[&str]) -> (bool, Value) {

@@ -1,11 +1,12 @@
 //! The admin API (`/admin/v1`, JSON), authenticated apart from SCIM with the admin tokens of the
 //! config (the authentication layer lets in an [`AdminCaller`]): tenants (`tenants.rs`), each
-//! tenant's managed SCIM tokens (`tokens.rs`) and OAuth clients (`oauth.rs`), identity links and audit log (`links.rs`); and
+//! tenant's managed SCIM tokens (`tokens.rs`) and OAuth clients (`oauth.rs`), identity links and audit log (`links.rs`), request log (`requests.rs`); and
 //! the OpenAPI document describing it (public, `openapi.json` beside this file). Every change
 //! is recorded in the audit log with the answer it got. Errors are `{"status", "error"}`.
 
 mod links;
 mod oauth;
+mod requests;
 mod tenants;
 mod tokens;
 
@@ -146,6 +147,7 @@ where
         }
         ["tenants", tenant, "audit"] => links::audit_log(&ctx, tenant, method).await,
         ["tenants", tenant, "drift"] => links::drift(&ctx, tenant, method).await,
+        ["tenants", tenant, "requests"] => requests::request_log(&ctx, tenant, method).await,
         ["config"] => match method {
             // The file and environment as read at start-up (a change takes a restart).
             Method::GET => json_response(StatusCode::OK, &json!({"options": state.config_options})),
@@ -242,6 +244,7 @@ mod tests {
             "/admin/v1/tenants/{tenant}/tokens/{id}/revoke",
             "/admin/v1/tenants/{tenant}/tokens/{id}/regenerate",
             "/admin/v1/tenants/{tenant}/audit",
+            "/admin/v1/tenants/{tenant}/requests",
             "/admin/v1/tenants/{tenant}/oauth/clients",
             "/admin/v1/tenants/{tenant}/oauth/clients/{id}",
             "/admin/v1/tenants/{tenant}/oauth/clients/{id}/revoke",

@@ -17,6 +17,7 @@ pub(super) mod audit;
 pub(super) mod intents;
 pub(super) mod links;
 pub(super) mod oauth;
+pub(super) mod requests;
 pub(super) mod tenants;
 pub(super) mod tokens;
 
@@ -49,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "create intents",
         include_str!("../migrations/0009_create_intents.sql"),
+    ),
+    (
+        10,
+        "request log",
+        include_str!("../migrations/0010_request_log.sql"),
     ),
 ];
 
@@ -142,6 +148,7 @@ macro_rules! sql_store {
         $crate::store::sql::tokens::sql_tokens_store!($store, $row);
         $crate::store::sql::oauth::sql_oauth_store!($store);
         $crate::store::sql::intents::sql_intents_store!($store);
+        $crate::store::sql::requests::sql_requests_store!($store);
         $crate::store::sql::tenants::sql_tenants_store!($store, $row);
 
         impl super::ReplicaSync for $store {
