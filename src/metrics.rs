@@ -92,7 +92,8 @@ pub struct StoreLabels {
 /// Request log entries not stored.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLogDropLabels {
-    /// `queue_full` (the writer behind the requests) or `store_error`.
+    /// `queue_full` (the writer behind the requests), `store_error`, `mask_failed` or
+    /// `writer_stopped`.
     pub reason: &'static str,
 }
 
@@ -267,9 +268,14 @@ impl Metrics {
 
     /// A request log entry not stored.
     pub fn request_log_dropped(&self, reason: &'static str) {
+        self.request_log_dropped_many(reason, 1);
+    }
+
+    /// Request log entries not stored.
+    pub fn request_log_dropped_many(&self, reason: &'static str, count: u64) {
         self.request_log_dropped
             .get_or_create(&RequestLogDropLabels { reason })
-            .inc();
+            .inc_by(count);
     }
 
     /// The exposition (OpenMetrics text), as `GET /metrics` answers it.

@@ -18,6 +18,29 @@ use crate::mapping::vars::{SettingsVars, TemplateVars};
 use crate::mapping::{BackendRequest, BackendResponse, Method, PlatformSpec};
 use crate::requestlog::{note_call, CallOutcome};
 
+/// Notes a platform call in the request log as abandoned when it is dropped unanswered.
+struct Abandoned<'a> {
+    backend: &'a str,
+    request: &'a BackendRequest,
+    started: Instant,
+    armed: bool,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            note_call(
+                self.backend,
+                self.request.method.as_str(),
+                &self.request.path,
+                &self.request.query,
+                CallOutcome::Failed("abandoned (no answer awaited)"),
+                self.started.elapsed(),
+            );
+        }
+    }
+}
+
 /// A platform over HTTP. Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
 pub struct HttpPlatform {
@@ -107,7 +130,15 @@ impl HttpPlatform {
     /// One call, timed and counted in the metrics by its outcome.
     async fn call(&self, request: &BackendRequest) -> Result<BackendResponse, PlatformError> {
         let started = Instant::now();
+        // A call given up (its request timed out or its client left) is in the request log.
+        let mut abandoned = Abandoned {
+            backend: &self.backend,
+            request,
+            started,
+            armed: true,
+        };
         let result = self.exchange(request).await;
+        abandoned.armed = false;
         let metrics = crate::metrics::metrics();
         metrics.platform_call(&self.backend, request.method.as_str(), started.elapsed());
         let class = match &result {

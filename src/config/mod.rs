@@ -431,11 +431,14 @@ fn request_log(
     raw: &raw::RawRequestLog,
     problems: &mut Problems,
 ) -> crate::requestlog::RequestLogSettings {
-    if raw.retention_hours == 0 {
+    if !(1..=crate::requestlog::MAX_RETENTION_HOURS).contains(&raw.retention_hours) {
         problems.add(
             path,
             "request_log.retention_hours",
-            "must be at least 1 (or set enabled = false)",
+            format!(
+                "must be from 1 to {} (ten years; or set enabled = false)",
+                crate::requestlog::MAX_RETENTION_HOURS
+            ),
         );
     }
     if raw.max_entries_per_tenant == 0 {

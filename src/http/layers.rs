@@ -414,38 +414,34 @@ where
     }
 }
 
-/// A refused SCIM request goes into its tenant's request log (when the tenant exists) with
-/// the token it presented, so that an admin can see which token an IdP sent.
+/// A refused SCIM request goes into its tenant's request log when the token it presented is
+/// one of the tenant's (revoked, expired, its secret mistyped; or the tenant disabled), named
+/// by its id, so that an admin can see why an IdP is refused. A request without a token of the
+/// tenant is not logged: anyone can send those, and they would push the IdP's out of the log.
 async fn note_refusal(state: &HttpState, tenant: &str, request: &Parts, note: &RequestNote) {
-    if let Ok(Some(record)) = state.tenants.record(tenant).await {
-        note.tenant(&record.id, presented_token(state, tenant, request));
-    }
-}
-
-/// How the request log names the token a refused request presented: a managed token by its
-/// id, a config token by its name, never a secret.
-fn presented_token(state: &HttpState, tenant: &str, request: &Parts) -> String {
-    let Some(header) = request
+    let Some(token) = request
         .headers
         .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or_default())
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| bearer_token(h).or_else(|| bare_token(h)))
     else {
-        return "-".to_owned();
+        return;
     };
-    match bearer_token(header).or_else(|| bare_token(header)) {
-        None => "(an Authorization header without a token)".to_owned(),
-        Some(token) if crate::tokens::is_managed(token) => crate::tokens::presented_id(token)
-            .map_or_else(
-                || "(a malformed managed token)".to_owned(),
-                |id| format!("managed:{id}"),
-            ),
-        Some(token) if tenant == DEFAULT_TENANT => {
-            state.scim_tokens.authenticate(token).map_or_else(
-                || "(not a token of this tenant)".to_owned(),
-                |c| c.token_name,
-            )
+    let named = if crate::tokens::is_managed(token) {
+        match crate::tokens::presented_id(token) {
+            Some(id) => match state.tenants.store().tokens(tenant, Some(id)).await {
+                Ok(found) if !found.is_empty() => Some(format!("managed:{id}")),
+                _ => None,
+            },
+            None => None,
         }
-        Some(_) => "(not a token of this tenant)".to_owned(),
+    } else if tenant == DEFAULT_TENANT {
+        state.scim_tokens.authenticate(token).map(|c| c.token_name)
+    } else {
+        None
+    };
+    if let Some(named) = named {
+        note.tenant(tenant, named);
     }
 }
 

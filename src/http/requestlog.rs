@@ -1,19 +1,18 @@
 //! The request log's tower layer: each SCIM request of a known tenant, with its bodies and the
 //! platform calls it made, handed to [`crate::requestlog`] once answered.
 //!
-//! The layer puts a [`RequestNote`] into the request: authentication writes the tenant and the
-//! token into it (for a refused request too, when the tenant exists, so that an admin can see
-//! which token an IdP sent and why it was refused), and the body reader the IdP's body. It
-//! runs the request inside a [`CallTrace`]. A request naming no existing tenant is not logged,
-//! so a scanner cannot fill anyone's log. A request whose client left (or that panicked) is
-//! kept with status 499 and no answer.
+//! The layer puts a [`CallTrace`] into the request's extensions and runs the request inside it:
+//! authentication writes the tenant and the token into it (for a refused request too, when
+//! the token it presented is one of the tenant's, so that an admin can see why an IdP is
+//! refused, while a scanner cannot fill the log), the body reader the IdP's body, the HTTP
+//! client each platform call. The entry is handed over when the request and every task it
+//! spawned have ended. A request whose client left is kept as 499, a panic as 500.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use bytes::Bytes;
 use http::Request;
@@ -24,35 +23,10 @@ use super::layers::{take, Listener};
 use super::response::HttpResponse;
 use super::routes::{area, Area};
 use super::HttpState;
-use crate::requestlog::{CallTrace, Captured, RequestLog};
+use crate::requestlog::{CallTrace, RequestLog};
 
-/// What the layers and handlers learn of a request, for its log entry.
-#[derive(Debug, Clone, Default)]
-pub struct RequestNote(Arc<Mutex<Noted>>);
-
-#[derive(Debug, Default)]
-struct Noted {
-    tenant: Option<String>,
-    token: String,
-    body: Bytes,
-}
-
-impl RequestNote {
-    /// The tenant the request is logged under and the token it named (never the secret).
-    pub fn tenant(&self, tenant: &str, token: String) {
-        if let Ok(mut noted) = self.0.lock() {
-            noted.tenant = Some(tenant.to_owned());
-            noted.token = token;
-        }
-    }
-
-    /// The IdP's body as read (a shared buffer, not a copy).
-    pub fn body(&self, body: &Bytes) {
-        if let Ok(mut noted) = self.0.lock() {
-            noted.body = body.clone();
-        }
-    }
-}
+/// What the layers and handlers note of a request for its log entry (in its extensions).
+pub type RequestNote = CallTrace;
 
 /// See the module docs.
 #[derive(Clone)]
@@ -93,42 +67,15 @@ pub struct RequestLogged<S> {
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>>;
 
-/// A request in progress: logged when it ends, answered or not.
-struct Pending {
-    log: Arc<RequestLog>,
-    note: RequestNote,
-    trace: CallTrace,
-    at: time::OffsetDateTime,
-    started: Instant,
-    request_id: String,
-    method: String,
-    path: String,
-    answer: Option<(u16, Bytes)>,
-}
+/// Notes a panic as the 500 the panic catcher outside answers (without it, the entry would
+/// say the client left).
+struct PanicNote(CallTrace);
 
-impl Drop for Pending {
+impl Drop for PanicNote {
     fn drop(&mut self) {
-        let Ok(mut noted) = self.note.0.lock() else {
-            return;
-        };
-        let Some(tenant) = noted.tenant.take() else {
-            return;
-        };
-        // 499: the client closed the connection before the answer (nginx's convention).
-        let (status, response_body) = self.answer.take().unwrap_or((499, Bytes::new()));
-        self.log.submit(Captured {
-            at: self.at,
-            tenant,
-            request_id: std::mem::take(&mut self.request_id),
-            token: std::mem::take(&mut noted.token),
-            method: std::mem::take(&mut self.method),
-            path: std::mem::take(&mut self.path),
-            status,
-            duration: self.started.elapsed(),
-            request_body: std::mem::take(&mut noted.body),
-            response_body,
-            calls: self.trace.take(),
-        });
+        if std::thread::panicking() {
+            self.0.answered(500, Bytes::new());
+        }
     }
 }
 
@@ -160,32 +107,25 @@ where
         let Some(log) = self.log.clone().filter(|_| scim) else {
             return Box::pin(inner.call(request));
         };
-        let note = RequestNote::default();
-        request.extensions_mut().insert(note.clone());
-        let trace = CallTrace::default();
-        let pending = Pending {
-            log,
-            note,
-            trace: trace.clone(),
-            at: time::OffsetDateTime::now_utc(),
-            started: Instant::now(),
-            request_id: request
+        let trace = CallTrace::for_request(
+            log.clone(),
+            log.now(),
+            request
                 .headers()
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned(),
-            method: request.method().as_str().to_owned(),
-            path: request
+            request.method().as_str().to_owned(),
+            request
                 .uri()
                 .path_and_query()
                 .map_or_else(String::new, |p| p.as_str().to_owned()),
-            answer: None,
-        };
+        );
+        request.extensions_mut().insert(trace.clone());
         let answer = trace.scope(inner.call(request));
         Box::pin(async move {
-            // The whole entry moves in, so it is logged when this future ends or is dropped.
-            let mut pending = pending;
+            let panic_note = PanicNote(trace);
             let response = answer.await?;
             let (parts, body) = response.into_parts();
             // The answer's body is whole in memory: collecting it takes the buffer, no copy.
@@ -193,7 +133,7 @@ where
                 Ok(collected) => collected.to_bytes(),
                 Err(never) => match never {},
             };
-            pending.answer = Some((parts.status.as_u16(), bytes.clone()));
+            panic_note.0.answered(parts.status.as_u16(), bytes.clone());
             Ok(http::Response::from_parts(parts, Full::new(bytes)))
         })
     }

@@ -16,6 +16,7 @@
 //! error that quotes it does not show it again. A body that is not JSON is not kept (its
 //! secrets could not be found); its size is.
 
+use aho_corasick::AhoCorasick;
 use serde_json::{Map, Value};
 
 use crate::redact::{secret_like, REDACTED, SECRET_WORDS};
@@ -25,8 +26,9 @@ use crate::redact::{secret_like, REDACTED, SECRET_WORDS};
 pub struct Masker {
     /// The configured attribute paths, lower case, dotted, without schema URNs.
     paths: Vec<String>,
-    /// The lower-case words whose presence anywhere in a body makes it worth parsing.
-    words: Vec<String>,
+    /// Finds, in one pass and in any case, the words whose presence anywhere in a body makes
+    /// it worth parsing; `None` (never in practice: a few short words) parses every body.
+    words: Option<AhoCorasick>,
     /// Longest text kept of a body, in bytes.
     max_bytes: usize,
 }
@@ -42,6 +44,10 @@ impl Masker {
                 words.push(last.to_owned());
             }
         }
+        let words = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&words)
+            .ok();
         Masker {
             paths,
             words,
@@ -60,12 +66,12 @@ impl Masker {
         if bytes.is_empty() {
             return String::new();
         }
-        let names_masked = self.words.iter().any(|w| contains_ignore_case(bytes, w));
-        let quotes_masked = masked
-            .iter()
-            .any(|m| contains_ignore_case(bytes, &m.to_ascii_lowercase()));
-        // Most bodies name nothing masked: they are kept as sent, without a parse.
-        let text = if names_masked || quotes_masked {
+        // Most bodies name nothing masked: they are kept as sent, without a parse. A body
+        // with an escape (`"pass\u0077ord"`) or after values were masked is always parsed.
+        let must_parse = !masked.is_empty()
+            || bytes.contains(&b'\\')
+            || self.words.as_ref().is_none_or(|w| w.is_match(bytes));
+        let text = if must_parse {
             match serde_json::from_slice::<Value>(bytes) {
                 Ok(mut value) => {
                     let mut found = Vec::new();
@@ -128,13 +134,15 @@ impl Masker {
                 self.mask_patch_operation(members, path, found);
                 for (key, member) in members.iter_mut() {
                     let name = attribute_name(key);
-                    // A schema URN holding an extension's attributes adds no step.
+                    // A schema URN holding an extension's attributes adds no step; a key that
+                    // is a path (`emails[type eq "work"].value` in a PATCH value) adds its steps.
                     let at = match name {
                         None => path.to_owned(),
-                        Some(name) => join(path, &name.to_ascii_lowercase()),
+                        Some(name) => join(path, &normalize_path(name)),
                     };
                     if let Some(name) = name {
-                        if self.masked(&at, name) {
+                        let last = at.rsplit('.').next().unwrap_or(name);
+                        if self.masked(&at, name) || self.masked(&at, last) {
                             strings_of(member, found);
                             *member = Value::String(REDACTED.to_owned());
                             continue;
@@ -173,6 +181,85 @@ impl Masker {
         // The path itself is kept: it names an attribute, never a secret value (a filter in it
         // may hold a value, which is a lookup key, as in the request's query).
     }
+}
+
+impl Masker {
+    /// `text` (a path and query, a platform call's path) without the values masked in the
+    /// entry's bodies, as written or percent-encoded, where they stand as whole words.
+    pub fn scrub_text(&self, text: &str, masked: &[String]) -> String {
+        let mut out = text.to_owned();
+        for value in masked {
+            for form in [
+                value.clone(),
+                percent_encoded(value, "%20"),
+                percent_encoded(value, "+"),
+            ] {
+                if contains_ignore_case(out.as_bytes(), &form.to_ascii_lowercase()) {
+                    out = replace_ignore_case(&out, &form);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A path and query with the values of parameters whose names say secret (`access_token`,
+/// `client_secret`) masked.
+pub fn secret_query(path_and_query: &str) -> String {
+    let Some((path, query)) = path_and_query.split_once('?') else {
+        return path_and_query.to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if secret_like(&percent_decoded(name)) => format!("{name}={REDACTED}"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", pairs.join("&"))
+}
+
+/// `value` percent-encoded as a query carries it (spaces as `space`).
+fn percent_encoded(value: &str, space: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push_str(space),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// `%xx` and `+` decoded (a query parameter's name).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Every string in `value` (a masked attribute's values), into `found`.
@@ -217,7 +304,14 @@ fn replace_ignore_case(text: &str, needle: &str) -> String {
         let end = start + needle.len();
         let before = text.get(..start).and_then(|t| t.chars().next_back());
         let after = text.get(end..).and_then(|t| t.chars().next());
-        if !word(before) && !word(after) {
+        // In a query, `%22Jensen` starts a word too.
+        let escaped = start >= 3
+            && text.as_bytes().get(start - 3) == Some(&b'%')
+            && text
+                .as_bytes()
+                .get(start - 2..start)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        if (escaped || !word(before)) && !word(after) {
             out.push_str(text.get(copied..start).unwrap_or_default());
             out.push_str(REDACTED);
             copied = end;
@@ -441,6 +535,48 @@ mod tests {
         let masker = Masker::new(&[], 1000);
         let body = r#"{"userName":  "bob", "active":true}"#;
         assert_eq!(masker.body(body.as_bytes()), body);
+    }
+
+    #[test]
+    fn escaped_names_and_path_keys_are_masked_too() {
+        let out = masked(
+            &["emails"],
+            serde_json::from_str(
+                r#"{"pass\u0077ord": "hunter2", "Operations": [{"op": "add",
+                "value": {"emails[type eq \"work\"].value": "a@example.com"}}]}"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(out["password"], "***");
+        assert_eq!(
+            out["Operations"][0]["value"]["emails[type eq \"work\"].value"],
+            "***"
+        );
+        let masker = Masker::new(&[], 1000);
+        let raw = br#"{"pass\u0077ord":"hunter2"}"#;
+        assert!(!masker.body(raw).contains("hunter2"));
+    }
+
+    #[test]
+    fn queries_lose_secret_parameters_and_masked_values() {
+        assert_eq!(
+            secret_query("/scim/v2/Users?access_token=abc&filter=userName+eq+%22bob%22"),
+            "/scim/v2/Users?access_token=***&filter=userName+eq+%22bob%22"
+        );
+        assert_eq!(secret_query("/scim/v2/Users"), "/scim/v2/Users");
+        let masker = Masker::new(&[], 1000);
+        let masked = vec!["Jensen Family".to_owned()];
+        assert_eq!(
+            masker.scrub_text(
+                "/Users?filter=name.familyName+eq+%22Jensen+Family%22",
+                &masked
+            ),
+            "/Users?filter=name.familyName+eq+%22***%22"
+        );
+        assert_eq!(
+            masker.scrub_text("/api/users?q=Jensen%20Family", &masked),
+            "/api/users?q=***"
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@
 
 pub mod mask;
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +29,9 @@ use self::mask::Masker;
 
 /// Most platform calls kept of one request (a scan of a large list pages many times).
 const MAX_CALLS: usize = 100;
+
+/// The longest retention the config takes (ten years).
+pub const MAX_RETENTION_HOURS: u32 = 87_600;
 
 /// Most entries stored in one transaction.
 const BATCH: usize = 256;
@@ -75,9 +80,22 @@ pub struct Captured {
     pub calls: Vec<PlatformCall>,
 }
 
+/// Most bytes of raw bodies waiting for the writer (beyond it entries are dropped, counted):
+/// the queue's count alone would let ten thousand 1 MiB `/Bulk` bodies wait in memory.
+const MAX_QUEUED_BYTES: usize = 64 << 20;
+
 /// The running request log: where the HTTP layer hands entries over.
 pub struct RequestLog {
     queue: mpsc::Sender<Captured>,
+    clock: SharedClock,
+    /// Bytes of bodies in the queue.
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for RequestLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestLog").finish_non_exhaustive()
+    }
 }
 
 impl RequestLog {
@@ -91,77 +109,156 @@ impl RequestLog {
             return None;
         }
         let (queue, entries) = mpsc::channel(settings.queue.max(1));
-        let masker = Masker::new(&settings.mask, settings.max_body_bytes);
-        let bounds = Bounds {
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let writer = Writer {
+            store,
+            clock: clock.clone(),
+            masker: Arc::new(Masker::new(&settings.mask, settings.max_body_bytes)),
             retention: settings.retention,
             keep: settings.max_entries_per_tenant,
+            queued_bytes: queued_bytes.clone(),
         };
-        tokio::spawn(write_entries(store, clock, masker, bounds, entries));
-        Some(Arc::new(RequestLog { queue }))
+        tokio::spawn(writer.run(entries));
+        Some(Arc::new(RequestLog {
+            queue,
+            clock,
+            queued_bytes,
+        }))
+    }
+
+    /// Now, by the gateway's clock (entries are stamped and pruned by the same).
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     /// Hands an entry to the writer, or drops it (counted) when the writer is behind.
     pub fn submit(&self, captured: Captured) {
-        if self.queue.try_send(captured).is_err() {
+        let size = captured.request_body.len() + captured.response_body.len();
+        let before = self.queued_bytes.fetch_add(size, Ordering::AcqRel);
+        if before.saturating_add(size) > MAX_QUEUED_BYTES {
+            self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
             crate::metrics::metrics().request_log_dropped("queue_full");
+            return;
+        }
+        if let Err(e) = self.queue.try_send(captured) {
+            self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
+            crate::metrics::metrics().request_log_dropped(match e {
+                mpsc::error::TrySendError::Full(_) => "queue_full",
+                mpsc::error::TrySendError::Closed(_) => "writer_stopped",
+            });
         }
     }
 }
 
-/// How much of the log is kept.
-#[derive(Debug, Clone, Copy)]
-struct Bounds {
-    retention: Duration,
-    keep: u64,
-}
-
-/// Masks and stores entries in batches until the log is dropped; prunes to the bounds at
-/// start, every five minutes, and whenever a quarter of a tenant's count has been written
-/// since (so a burst cannot hold much more than the count until the next tick). Every replica
-/// prunes; deleting what another replica deleted is harmless.
-async fn write_entries(
+/// The writer: masks and stores entries in batches, and keeps the log to its bounds.
+struct Writer {
     store: Arc<dyn Store>,
     clock: SharedClock,
-    masker: Masker,
-    bounds: Bounds,
-    mut queue: mpsc::Receiver<Captured>,
-) {
-    let mut captured = Vec::with_capacity(BATCH);
-    let mut tick = tokio::time::interval(Duration::from_secs(300));
-    let mut written: u64 = 0;
-    loop {
-        tokio::select! {
-            received = queue.recv_many(&mut captured, BATCH) => {
-                if received == 0 {
-                    return;
-                }
-                let entries: Vec<RequestEntry> =
-                    captured.drain(..).map(|c| entry(&masker, c)).collect();
-                match store.log_requests(&entries).await {
-                    Ok(()) => written += entries.len() as u64,
-                    Err(e) => {
-                        tracing::warn!(error = %e, entries = entries.len(), "cannot store request log entries");
-                        for _ in &entries {
-                            crate::metrics::metrics().request_log_dropped("store_error");
+    masker: Arc<Masker>,
+    retention: Duration,
+    keep: u64,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    /// Until the log is dropped. The tenants written to are trimmed to their count whenever a
+    /// quarter of it has been written since (a burst holds little more than the count); the
+    /// retention is applied at start and every five minutes. Every replica prunes; deleting
+    /// what another replica deleted is harmless.
+    async fn run(self, mut queue: mpsc::Receiver<Captured>) {
+        let mut captured = Vec::with_capacity(BATCH);
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        let mut written: HashMap<String, u64> = HashMap::new();
+        loop {
+            tokio::select! {
+                received = queue.recv_many(&mut captured, BATCH) => {
+                    if received == 0 {
+                        return;
+                    }
+                    let batch: Vec<Captured> = std::mem::take(&mut captured);
+                    let size: usize = batch
+                        .iter()
+                        .map(|c| c.request_body.len() + c.response_body.len())
+                        .sum();
+                    self.store_batch(batch, &mut written).await;
+                    self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
+                    let threshold = (self.keep / 4).max(1);
+                    let full: Vec<String> = written
+                        .iter()
+                        .filter(|(_, n)| **n >= threshold)
+                        .map(|(t, _)| t.clone())
+                        .collect();
+                    for tenant in full {
+                        written.remove(&tenant);
+                        if let Err(e) = self.store.trim_requests(&tenant, self.keep).await {
+                            tracing::warn!(error = %e, tenant, "cannot trim the request log");
                         }
                     }
                 }
-                if written >= (bounds.keep / 4).max(1) {
-                    written = 0;
-                    prune(store.as_ref(), &clock, bounds).await;
+                _ = tick.tick() => self.expire().await,
+            }
+        }
+    }
+
+    /// Masks a batch (off the async workers: a large body takes a while) and stores it.
+    async fn store_batch(&self, batch: Vec<Captured>, written: &mut HashMap<String, u64>) {
+        let count = batch.len() as u64;
+        let masker = self.masker.clone();
+        let entries = tokio::task::spawn_blocking(move || {
+            batch.into_iter().map(|c| entry(&masker, c)).collect()
+        })
+        .await;
+        let entries: Vec<RequestEntry> = match entries {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot mask request log entries");
+                crate::metrics::metrics().request_log_dropped_many("mask_failed", count);
+                return;
+            }
+        };
+        match self.store.log_requests(&entries).await {
+            Ok(()) => {
+                for e in &entries {
+                    *written.entry(e.tenant.clone()).or_default() += 1;
                 }
             }
-            _ = tick.tick() => prune(store.as_ref(), &clock, bounds).await,
+            Err(e) => {
+                tracing::warn!(error = %e, entries = count, "cannot store request log entries");
+                crate::metrics::metrics().request_log_dropped_many("store_error", count);
+            }
+        }
+    }
+
+    /// Removes entries past the retention, and those of tenants that are gone.
+    async fn expire(&self) {
+        let before = self
+            .clock
+            .now()
+            .checked_sub(time::Duration::try_from(self.retention).unwrap_or(time::Duration::MAX))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        match self.store.prune_requests(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(
+                removed = n,
+                "request log entries past their retention removed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the request log"),
         }
     }
 }
 
-/// What is stored of a captured request: the bodies masked and bounded.
+/// What is stored of a captured request: bodies masked and bounded; the values masked in them
+/// cut out of the path, its query and the platform calls too, and query parameters whose
+/// names say secret (`access_token`) masked.
 pub fn entry(masker: &Masker, captured: Captured) -> RequestEntry {
     // What the request's body masked is cut out of the answer too (an echo, a derived name).
     let mut masked = Vec::new();
     let request_body = masker.body_of_entry(&captured.request_body, &mut masked);
     let response_body = masker.body_of_entry(&captured.response_body, &mut masked);
+    let mut calls = captured.calls;
+    for call in &mut calls {
+        call.path = masker.scrub_text(&call.path, &masked);
+    }
     RequestEntry {
         id: uuid::Uuid::now_v7().to_string(),
         at: captured.at,
@@ -169,64 +266,159 @@ pub fn entry(masker: &Masker, captured: Captured) -> RequestEntry {
         request_id: captured.request_id,
         token: captured.token,
         method: captured.method,
-        path: captured.path,
+        path: masker.scrub_text(&mask::secret_query(&captured.path), &masked),
         status: captured.status,
         duration_ms: captured.duration.as_secs_f64() * 1000.0,
         request_body,
         response_body,
-        calls: captured.calls,
+        calls,
     }
 }
 
-/// Removes entries past the retention or beyond the count.
-async fn prune(store: &dyn Store, clock: &SharedClock, bounds: Bounds) {
-    let before = clock.now() - bounds.retention;
-    match store.prune_requests(before, bounds.keep).await {
-        Ok(0) => {}
-        Ok(n) => tracing::debug!(removed = n, "request log entries past their bounds removed"),
-        Err(e) => tracing::warn!(error = %e, "cannot prune the request log"),
-    }
-}
-
-// ---- platform calls of the request in progress -------------------------------------------
+// ---- the request in progress ---------------------------------------------------------------
 
 tokio::task_local! {
     static CALLS: CallTrace;
 }
 
-/// The platform calls of one request, noted as they are made.
+/// One request in progress: what the layers learn of it and the platform calls it makes.
+/// Shared by the HTTP layer, the request's extensions and the tasks it spawns ([`carry`]);
+/// the entry is handed to the log when the last of them lets go, so the calls of a write that
+/// goes on after a timeout answered are in it too.
 #[derive(Debug, Clone, Default)]
-pub struct CallTrace(Arc<Mutex<Calls>>);
+pub struct CallTrace(Arc<Mutex<Trace>>);
 
 #[derive(Debug, Default)]
-struct Calls {
+struct Trace {
     kept: Vec<PlatformCall>,
     more: usize,
+    draft: Option<Draft>,
 }
 
-impl CallTrace {
-    /// Runs `work` with its platform calls noted here.
-    pub fn scope<F: Future>(&self, work: F) -> impl Future<Output = F::Output> {
-        CALLS.scope(self.clone(), work)
-    }
+/// The entry a request will make, filled in as the request goes.
+#[derive(Debug)]
+struct Draft {
+    log: Arc<RequestLog>,
+    at: OffsetDateTime,
+    started: std::time::Instant,
+    request_id: String,
+    method: String,
+    path: String,
+    tenant: Option<String>,
+    token: String,
+    request_body: Bytes,
+    answer: Option<(u16, Bytes, Duration)>,
+}
 
-    /// The calls noted, in order; a last line says how many more were not kept.
-    pub fn take(&self) -> Vec<PlatformCall> {
-        let Ok(mut calls) = self.0.lock() else {
-            return Vec::new();
+impl Drop for Trace {
+    fn drop(&mut self) {
+        let Some(draft) = self.draft.take() else {
+            return;
         };
-        let mut kept = std::mem::take(&mut calls.kept);
-        if calls.more > 0 {
+        // A request that names no existing tenant is logged nowhere.
+        let Some(tenant) = draft.tenant else {
+            return;
+        };
+        // 499: the client closed the connection before the answer (nginx's convention).
+        let (status, response_body, duration) = draft
+            .answer
+            .unwrap_or_else(|| (499, Bytes::new(), draft.started.elapsed()));
+        let calls = self.calls();
+        draft.log.submit(Captured {
+            at: draft.at,
+            tenant,
+            request_id: draft.request_id,
+            token: draft.token,
+            method: draft.method,
+            path: draft.path,
+            status,
+            duration,
+            request_body: draft.request_body,
+            response_body,
+            calls,
+        });
+    }
+}
+
+impl Trace {
+    /// The calls noted, in order; a last line says how many more were not kept.
+    fn calls(&mut self) -> Vec<PlatformCall> {
+        let mut kept = std::mem::take(&mut self.kept);
+        if self.more > 0 {
             kept.push(PlatformCall {
                 backend: String::new(),
                 method: String::new(),
-                path: format!("({} more calls not kept)", calls.more),
+                path: format!("({} more calls not kept)", self.more),
                 status: None,
                 error: None,
                 duration_ms: 0.0,
             });
         }
         kept
+    }
+}
+
+impl CallTrace {
+    /// A request to be logged into `log` once it and all its work have ended.
+    pub fn for_request(
+        log: Arc<RequestLog>,
+        at: OffsetDateTime,
+        request_id: String,
+        method: String,
+        path: String,
+    ) -> CallTrace {
+        CallTrace(Arc::new(Mutex::new(Trace {
+            draft: Some(Draft {
+                log,
+                at,
+                started: std::time::Instant::now(),
+                request_id,
+                method,
+                path,
+                tenant: None,
+                token: String::new(),
+                request_body: Bytes::new(),
+                answer: None,
+            }),
+            kept: Vec::new(),
+            more: 0,
+        })))
+    }
+
+    fn with_draft(&self, change: impl FnOnce(&mut Draft)) {
+        if let Ok(mut trace) = self.0.lock() {
+            if let Some(draft) = trace.draft.as_mut() {
+                change(draft);
+            }
+        }
+    }
+
+    /// The tenant the request is logged under and the token it named (never the secret).
+    pub fn tenant(&self, tenant: &str, token: String) {
+        self.with_draft(|d| {
+            d.tenant = Some(tenant.to_owned());
+            d.token = token;
+        });
+    }
+
+    /// The IdP's body as read (a shared buffer, not a copy).
+    pub fn body(&self, body: &Bytes) {
+        self.with_draft(|d| d.request_body = body.clone());
+    }
+
+    /// The answer: its status and body (a shared buffer), and how long it took.
+    pub fn answered(&self, status: u16, body: Bytes) {
+        self.with_draft(|d| d.answer = Some((status, body, d.started.elapsed())));
+    }
+
+    /// Runs `work` with its platform calls noted here.
+    pub fn scope<F: Future>(&self, work: F) -> impl Future<Output = F::Output> {
+        CALLS.scope(self.clone(), work)
+    }
+
+    #[cfg(test)]
+    fn take(&self) -> Vec<PlatformCall> {
+        self.0.lock().map(|mut t| t.calls()).unwrap_or_default()
     }
 }
 
@@ -343,6 +535,78 @@ mod tests {
         assert_eq!(calls[0].status, Some(200));
         assert_eq!(calls[1].method, "POST");
         assert_eq!(calls[1].error.as_deref(), Some("timeout"));
+    }
+
+    /// A log whose queue the test reads.
+    fn test_log() -> (Arc<RequestLog>, mpsc::Receiver<Captured>) {
+        let (queue, entries) = mpsc::channel(8);
+        let log = RequestLog {
+            queue,
+            clock: Arc::new(crate::clock::SystemClock),
+            queued_bytes: Arc::new(AtomicUsize::new(0)),
+        };
+        (Arc::new(log), entries)
+    }
+
+    #[tokio::test]
+    async fn the_entry_waits_for_the_work_the_request_spawned() {
+        let (log, mut entries) = test_log();
+        let trace = CallTrace::for_request(
+            log.clone(),
+            log.now(),
+            "req-1".into(),
+            "POST".into(),
+            "/scim/v2/Users".into(),
+        );
+        trace.tenant("default", "okta".into());
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        // A write on its own task, still calling the platform after the answer (a timeout).
+        let write = tokio::spawn(trace.scope(carry(async move {
+            let _ = wait.await;
+            note_call(
+                "default",
+                "POST",
+                "/api/v2/users",
+                &[],
+                CallOutcome::Answered(201),
+                Duration::ZERO,
+            );
+        })));
+        trace.answered(503, Bytes::from_static(b"{}"));
+        drop(trace);
+        assert!(entries.try_recv().is_err(), "logged before the write ended");
+        go.send(()).unwrap();
+        write.await.unwrap();
+        let captured = entries.recv().await.unwrap();
+        assert_eq!(captured.status, 503);
+        assert_eq!(captured.calls.len(), 1);
+        assert_eq!(captured.calls[0].status, Some(201));
+        assert_eq!(captured.token, "okta");
+    }
+
+    #[tokio::test]
+    async fn a_request_of_no_tenant_is_not_logged_and_a_dropped_one_is_499() {
+        let (log, mut entries) = test_log();
+        let nobody = CallTrace::for_request(
+            log.clone(),
+            log.now(),
+            String::new(),
+            "GET".into(),
+            "/x".into(),
+        );
+        drop(nobody);
+        let left = CallTrace::for_request(
+            log.clone(),
+            log.now(),
+            String::new(),
+            "GET".into(),
+            "/y".into(),
+        );
+        left.tenant("default", "-".into());
+        drop(left);
+        let captured = entries.recv().await.unwrap();
+        assert_eq!((captured.path.as_str(), captured.status), ("/y", 499));
+        assert!(entries.try_recv().is_err());
     }
 
     #[tokio::test]

@@ -39,8 +39,7 @@ pub struct RequestEntry {
     /// The request's `x-request-id` (the caller's, or the one the gateway gave it).
     pub request_id: String,
     /// The token the request named: `<name>` of a config token, `<id>:<name>` of a managed one,
-    /// `managed:<id> (refused)` for a managed token that was refused, `-` for none. Never a
-    /// secret.
+    /// `managed:<id>` for a managed token of the tenant that was refused. Never a secret.
     pub token: String,
     /// The HTTP method.
     pub method: String,
@@ -88,7 +87,10 @@ pub trait RequestLogStore: Send + Sync + 'static {
     fn requests<'a>(&'a self, query: &'a RequestQuery)
         -> StoreFuture<'a, (Vec<RequestEntry>, u64)>;
 
-    /// Removes entries older than `before`, entries beyond the newest `keep` of each tenant,
-    /// and entries of tenants that no longer exist; how many.
-    fn prune_requests<'a>(&'a self, before: OffsetDateTime, keep: u64) -> StoreFuture<'a, u64>;
+    /// Removes entries older than `before` and entries of tenants that no longer exist; how
+    /// many.
+    fn prune_requests<'a>(&'a self, before: OffsetDateTime) -> StoreFuture<'a, u64>;
+
+    /// Removes a tenant's entries beyond its newest `keep`; how many.
+    fn trim_requests<'a>(&'a self, tenant: &'a str, keep: u64) -> StoreFuture<'a, u64>;
 }

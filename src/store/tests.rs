@@ -561,7 +561,28 @@ pub(crate) async fn contract(store: &dyn Store) {
         store.clients("acme", None).await.unwrap()[0].revoked_at,
         Some(later)
     );
+    let logged = crate::store::RequestEntry {
+        id: "acme-entry".into(),
+        at: later,
+        tenant: "acme".into(),
+        request_id: "r".into(),
+        token: "-".into(),
+        method: "GET".into(),
+        path: "/".into(),
+        status: 200,
+        duration_ms: 0.0,
+        request_body: String::new(),
+        response_body: String::new(),
+        calls: Vec::new(),
+    };
+    store.log_requests(&[logged]).await.unwrap();
     assert!(store.delete_tenant("acme").await.unwrap());
+    let acme_log = crate::store::RequestQuery {
+        tenant: "acme".into(),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.requests(&acme_log).await.unwrap().1, 0);
     assert!(store.clients("acme", None).await.unwrap().is_empty());
     assert!(!store.delete_tenant("acme").await.unwrap());
     assert!(store.tokens("acme", None).await.unwrap().is_empty());
@@ -695,13 +716,15 @@ async fn requests_contract(store: &dyn Store) {
     let (page, total) = store.requests(&paged).await.unwrap();
     assert_eq!((page.len(), total), (2, 6));
     assert_eq!(page[0].id, "r04-default");
-    // Older than minute 1 goes (one of default's, one of other's), then all but default's
-    // newest 3, and everything of the tenant that is not in the store.
+    // Older than minute 1 goes (one of default's, one of other's), and everything of the
+    // tenant that is not in the store; then all but default's newest 3.
     let removed = store
-        .prune_requests(t0 + time::Duration::seconds(30), 3)
+        .prune_requests(t0 + time::Duration::seconds(30))
         .await
         .unwrap();
-    assert_eq!(removed, 1 + 1 + 1 + 2);
+    assert_eq!(removed, 1 + 1 + 1);
+    assert_eq!(store.trim_requests("default", 3).await.unwrap(), 2);
+    assert_eq!(store.trim_requests("default", 3).await.unwrap(), 0);
     let (left, _) = store.requests(&all).await.unwrap();
     assert_eq!(
         left.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
@@ -718,7 +741,7 @@ async fn requests_contract(store: &dyn Store) {
     };
     assert_eq!(store.requests(&gone).await.unwrap().1, 0);
     store
-        .prune_requests(t0 + time::Duration::days(1), 3)
+        .prune_requests(t0 + time::Duration::days(1))
         .await
         .unwrap();
     assert_eq!(store.requests(&all).await.unwrap().1, 0);

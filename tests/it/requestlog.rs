@@ -12,6 +12,19 @@ use serde_json::{json, Value};
 use crate::support::{filter_query, patch_op, Harness};
 
 /// The tenant's request log as the admin API answers it, with `query` (`status=4xx`, ...).
+async fn admin_post(h: &Harness, path: &str, body: Value) -> Value {
+    let response = h
+        .http
+        .post(format!("{}/admin/v1{path}", h.demo.admin_url))
+        .bearer_auth(&h.demo.admin_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "POST {path}");
+    response.json().await.unwrap_or(Value::Null)
+}
+
 async fn read_log(h: &Harness, query: &str) -> Value {
     crate::support::admin_get(h, &format!("/tenants/default/requests?{query}")).await
 }
@@ -83,7 +96,31 @@ async fn an_idps_requests_are_logged_with_their_platform_calls_and_masked_bodies
     )
     .await
     .expect(200);
-    // Refused: a managed token that does not exist (named by its id), and none at all.
+    // Refused: the tenant's own managed token, revoked (logged, named by its id), and a
+    // made-up one and none at all (not logged: anyone can send those).
+    let made = admin_post(&h, "/tenants/default/tokens", json!({"name": "okta"})).await;
+    let (token_id, token) = (
+        made["id"].as_str().unwrap(),
+        made["token"].as_str().unwrap(),
+    );
+    h.call_as(token, Method::GET, &h.url("/Users"), None, &[])
+        .await
+        .expect(200);
+    admin_post(
+        &h,
+        &format!("/tenants/default/tokens/{token_id}/revoke"),
+        json!({}),
+    )
+    .await;
+    h.call_as(
+        token,
+        Method::GET,
+        &h.url("/Users?access_token=in-the-query"),
+        None,
+        &[],
+    )
+    .await
+    .expect_error(401, None);
     let made_up = "sgt_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef";
     h.call_as(made_up, Method::GET, &h.url("/Users"), None, &[])
         .await
@@ -113,10 +150,13 @@ async fn an_idps_requests_are_logged_with_their_platform_calls_and_masked_bodies
 
     let log = logged(&h, 6).await;
     let text = log.to_string();
+    let token_secret = token.rsplit('_').next().unwrap();
     for secret in secrets.iter().copied().chain([
         h.demo.token.as_str(),
         h.demo.admin_token.as_str(),
+        token_secret,
         "0123456789abcdef0123456789abcdef0123456789abcdef",
+        "in-the-query",
     ]) {
         assert!(!text.contains(secret), "{secret} in the request log: {log}");
     }
@@ -179,17 +219,19 @@ async fn an_idps_requests_are_logged_with_their_platform_calls_and_masked_bodies
         "{lookup}"
     );
 
-    // Refusals name the token presented, never its secret.
+    // The refusal names the token presented, never its secret (nor one in the query).
     let refused = read_log(&h, "status=401").await;
-    let tokens: Vec<&str> = refused["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["token"].as_str().unwrap())
-        .collect();
-    assert_eq!(refused["total"], 2, "{refused}");
-    assert!(tokens.contains(&"managed:0123456789abcdef"), "{tokens:?}");
-    assert!(tokens.contains(&"-"), "{tokens:?}");
+    assert_eq!(refused["total"], 1, "{refused}");
+    let entry = &refused["entries"][0];
+    assert_eq!(entry["token"], format!("managed:{token_id}"));
+    assert_eq!(entry["path"], "/scim/v2/Users?access_token=***");
+    let accepted = read_log(&h, "status=200&method=GET").await;
+    let accepted = entry_of(&accepted, "GET", "/scim/v2/Users");
+    let accepted_token = accepted["token"].as_str().unwrap();
+    assert!(
+        accepted_token.starts_with(&format!("{token_id}:")),
+        "{accepted}"
+    );
     let not_json = entry_of(&read_log(&h, "status=400").await, "POST", "/scim/v2/Users").clone();
     assert!(
         not_json["requestBody"]
@@ -202,7 +244,7 @@ async fn an_idps_requests_are_logged_with_their_platform_calls_and_masked_bodies
     // Filters: one request by its id, by method, by a bad status.
     assert_eq!(read_log(&h, "requestId=okta-lookup-1").await["total"], 1);
     assert_eq!(read_log(&h, "method=patch").await["total"], 1);
-    assert_eq!(read_log(&h, "since=10m&status=2xx").await["total"], 3);
+    assert_eq!(read_log(&h, "since=10m&status=2xx").await["total"], 4);
     let bad = h
         .http
         .get(format!(
@@ -245,7 +287,7 @@ async fn an_idps_requests_are_logged_with_their_platform_calls_and_masked_bodies
     assert!(printed.contains("201  POST   /scim/v2/Users"), "{printed}");
     assert!(printed.contains("-> POST /api/v2/"), "{printed}");
     assert!(
-        printed.contains("token managed:0123456789abcdef"),
+        printed.contains(&format!("token managed:{token_id}")),
         "{printed}"
     );
     assert!(printed.contains("\"password\": \"***\""), "{printed}");
@@ -253,7 +295,7 @@ async fn an_idps_requests_are_logged_with_their_platform_calls_and_masked_bodies
         printed.contains("6 of 6 matching requests shown"),
         "{printed}"
     );
-    for secret in secrets {
+    for secret in secrets.into_iter().chain([token_secret]) {
         assert!(!printed.contains(secret), "{secret}: {printed}");
     }
     let created_at = printed.find("201  POST").unwrap();

@@ -80,8 +80,8 @@ pub fn time_or_age(name: &str, value: &str, now: OffsetDateTime) -> Result<Offse
         .get(..value.len().saturating_sub(1))
         .and_then(|n| n.parse::<i64>().ok())
         .filter(|n| *n >= 0 && seconds > 0);
-    match amount {
-        Some(n) => Ok(now - time::Duration::seconds(n.saturating_mul(seconds))),
+    match amount.and_then(|n| now.checked_sub(time::Duration::seconds(n.saturating_mul(seconds)))) {
+        Some(t) => Ok(t),
         None => Err(format!(
             "{name}: `{value}` is neither an RFC 3339 time nor an age such as 30s, 15m, 2h or 1d"
         )),
@@ -149,7 +149,15 @@ mod tests {
             time_or_age("since", "2026-12-04T11:00:00Z", now).unwrap(),
             now - time::Duration::hours(1)
         );
-        for bad in ["", "m", "-5m", "5w", "yesterday"] {
+        for bad in [
+            "",
+            "m",
+            "-5m",
+            "5w",
+            "yesterday",
+            "10000000d",
+            "99999999999999999d",
+        ] {
             assert!(time_or_age("since", bad, now).is_err(), "{bad}");
         }
     }

@@ -111,33 +111,44 @@ macro_rules! sql_requests_store {
             fn prune_requests<'a>(
                 &'a self,
                 before: time::OffsetDateTime,
-                keep: u64,
             ) -> StoreFuture<'a, u64> {
                 sql::timed("requests.prune", async move {
-                    use sqlx::Row;
-                    let mut removed = sqlx::query(
+                    let done = sqlx::query(
                         "DELETE FROM request_log WHERE at < $1 OR tenant NOT IN (SELECT id FROM tenants)",
                     )
                     .bind(sql::timestamp(before))
                     .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                    let tenants = sqlx::query("SELECT DISTINCT tenant FROM request_log")
-                        .fetch_all(&self.pool)
-                        .await?;
-                    for row in tenants {
-                        let tenant: String = row.try_get("tenant")?;
-                        // All but the newest `keep` of the tenant (ordered as read).
-                        removed += sqlx::query(
-                            "DELETE FROM request_log WHERE tenant = $1 AND id NOT IN (SELECT id FROM request_log WHERE tenant = $1 ORDER BY at DESC, id DESC LIMIT $2)",
-                        )
-                        .bind(&tenant)
-                        .bind(i64::try_from(keep).unwrap_or(i64::MAX))
-                        .execute(&self.pool)
-                        .await?
-                        .rows_affected();
-                    }
-                    Ok(removed)
+                    .await?;
+                    Ok(done.rows_affected())
+                })
+            }
+
+            fn trim_requests<'a>(&'a self, tenant: &'a str, keep: u64) -> StoreFuture<'a, u64> {
+                sql::timed("requests.trim", async move {
+                    use sqlx::Row;
+                    // The newest entry beyond the count (in the order they are read), then it
+                    // and every older one: two index range scans, whatever the count.
+                    let cutoff = sqlx::query(
+                        "SELECT at, id FROM request_log WHERE tenant = $1 ORDER BY at DESC, id DESC LIMIT 1 OFFSET $2",
+                    )
+                    .bind(tenant)
+                    .bind(i64::try_from(keep).unwrap_or(i64::MAX))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    let Some(cutoff) = cutoff else {
+                        return Ok(0);
+                    };
+                    let at: String = cutoff.try_get("at")?;
+                    let id: String = cutoff.try_get("id")?;
+                    let done = sqlx::query(
+                        "DELETE FROM request_log WHERE tenant = $1 AND (at < $2 OR (at = $2 AND id <= $3))",
+                    )
+                    .bind(tenant)
+                    .bind(at)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected())
                 })
             }
         }

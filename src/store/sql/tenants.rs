@@ -118,7 +118,7 @@ macro_rules! sql_tenants_store {
 
             fn delete_tenant<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
                 sql::timed("tenants.delete_tenant", async move {
-                    // Tokens, OAuth clients and create intents first (they refer to the tenant), then the tenant, only without
+                    // Tokens, OAuth clients, create intents and the request log first, then the tenant, only without
                     // identity links: a link made meanwhile makes the reference fail, and the
                     // whole is undone.
                     let mut tx = self.begin_write().await?;
@@ -131,6 +131,12 @@ macro_rules! sql_tenants_store {
                         .execute(&mut *tx)
                         .await?;
                     sqlx::query("DELETE FROM create_intents WHERE tenant = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    // Its request log goes with it (a tenant made again under the id starts
+                    // with none).
+                    sqlx::query("DELETE FROM request_log WHERE tenant = $1")
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
