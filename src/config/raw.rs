@@ -198,7 +198,7 @@ impl Default for RawRequestLog {
             max_entries_per_tenant: 10_000,
             max_body_bytes: 16_384,
             mask: Vec::new(),
-            queue: 10_000,
+            queue: 2_000,
         }
     }
 }

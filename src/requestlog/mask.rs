@@ -44,8 +44,10 @@ impl Masker {
                 words.push(last.to_owned());
             }
         }
+        // A DFA: the fastest search for a handful of short words, built once.
         let words = AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&words)
             .ok();
         Masker {
@@ -67,9 +69,10 @@ impl Masker {
             return String::new();
         }
         // Most bodies name nothing masked: they are kept as sent, without a parse. A body
-        // with an escape (`"pass\u0077ord"`) or after values were masked is always parsed.
+        // with a `\u` escape (`"pass\u0077ord"`: the only escape that can spell a letter), or
+        // after values were masked, is always parsed.
         let must_parse = !masked.is_empty()
-            || bytes.contains(&b'\\')
+            || bytes.windows(2).any(|w| w == b"\\u")
             || self.words.as_ref().is_none_or(|w| w.is_match(bytes));
         let text = if must_parse {
             match serde_json::from_slice::<Value>(bytes) {

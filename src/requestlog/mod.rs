@@ -30,6 +30,16 @@ use self::mask::Masker;
 /// Most platform calls kept of one request (a scan of a large list pages many times).
 const MAX_CALLS: usize = 100;
 
+/// How often the writer takes what is queued (an entry is readable this much later at most,
+/// plus the write).
+const DRAIN_EVERY: Duration = Duration::from_millis(100);
+
+/// How often entries past the retention are removed.
+const EXPIRE_EVERY: Duration = Duration::from_secs(300);
+
+/// Bodies of a batch masked on the writer's own task at most; more go to a blocking thread.
+const INLINE_MASK_BYTES: usize = 256 << 10;
+
 /// The longest retention the config takes (ten years).
 pub const MAX_RETENTION_HOURS: u32 = 87_600;
 
@@ -81,8 +91,8 @@ pub struct Captured {
 }
 
 /// Most bytes of raw bodies waiting for the writer (beyond it entries are dropped, counted):
-/// the queue's count alone would let ten thousand 1 MiB `/Bulk` bodies wait in memory.
-const MAX_QUEUED_BYTES: usize = 64 << 20;
+/// the queue's count alone would let two thousand 1 MiB `/Bulk` bodies wait in memory.
+const MAX_QUEUED_BYTES: usize = 16 << 20;
 
 /// The running request log: where the HTTP layer hands entries over.
 pub struct RequestLog {
@@ -166,48 +176,87 @@ impl Writer {
     /// retention is applied at start and every five minutes. Every replica prunes; deleting
     /// what another replica deleted is harmless.
     async fn run(self, mut queue: mpsc::Receiver<Captured>) {
-        let mut captured = Vec::with_capacity(BATCH);
-        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        // The queue is read on a clock, not waited on: a sender then never has to wake the
+        // writer, which at thousands of requests a second cost more than the writing.
+        let mut poll = tokio::time::interval(DRAIN_EVERY);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_expiry = std::time::Instant::now();
+        self.expire().await;
         let mut written: HashMap<String, u64> = HashMap::new();
         loop {
-            tokio::select! {
-                received = queue.recv_many(&mut captured, BATCH) => {
-                    if received == 0 {
-                        return;
-                    }
-                    let batch: Vec<Captured> = std::mem::take(&mut captured);
-                    let size: usize = batch
-                        .iter()
-                        .map(|c| c.request_body.len() + c.response_body.len())
-                        .sum();
-                    self.store_batch(batch, &mut written).await;
-                    self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
-                    let threshold = (self.keep / 4).max(1);
-                    let full: Vec<String> = written
-                        .iter()
-                        .filter(|(_, n)| **n >= threshold)
-                        .map(|(t, _)| t.clone())
-                        .collect();
-                    for tenant in full {
-                        written.remove(&tenant);
-                        if let Err(e) = self.store.trim_requests(&tenant, self.keep).await {
-                            tracing::warn!(error = %e, tenant, "cannot trim the request log");
+            poll.tick().await;
+            loop {
+                let mut batch = Vec::new();
+                let closed = loop {
+                    match queue.try_recv() {
+                        Ok(captured) => {
+                            batch.push(captured);
+                            if batch.len() == BATCH {
+                                break false;
+                            }
                         }
+                        Err(mpsc::error::TryRecvError::Empty) => break false,
+                        Err(mpsc::error::TryRecvError::Disconnected) => break true,
                     }
+                };
+                let full = batch.len() == BATCH;
+                if !batch.is_empty() {
+                    self.store(batch, &mut written).await;
                 }
-                _ = tick.tick() => self.expire().await,
+                if closed {
+                    return;
+                }
+                if !full {
+                    break;
+                }
+            }
+            if last_expiry.elapsed() >= EXPIRE_EVERY {
+                last_expiry = std::time::Instant::now();
+                self.expire().await;
             }
         }
     }
 
-    /// Masks a batch (off the async workers: a large body takes a while) and stores it.
-    async fn store_batch(&self, batch: Vec<Captured>, written: &mut HashMap<String, u64>) {
+    /// Stores a batch, then trims the tenants a quarter of whose count has been written since
+    /// they were last trimmed.
+    async fn store(&self, batch: Vec<Captured>, written: &mut HashMap<String, u64>) {
+        let size: usize = batch
+            .iter()
+            .map(|c| c.request_body.len() + c.response_body.len())
+            .sum();
+        self.store_batch(batch, size, written).await;
+        self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
+        let threshold = (self.keep / 4).max(1);
+        let full: Vec<String> = written
+            .iter()
+            .filter(|(_, n)| **n >= threshold)
+            .map(|(t, _)| t.clone())
+            .collect();
+        for tenant in full {
+            written.remove(&tenant);
+            if let Err(e) = self.store.trim_requests(&tenant, self.keep).await {
+                tracing::warn!(error = %e, tenant, "cannot trim the request log");
+            }
+        }
+    }
+
+    /// Masks a batch and stores it. A batch with large bodies is masked off the async workers
+    /// (parsing megabytes takes a while); a small one here (handing it to another thread
+    /// would cost more than masking it).
+    async fn store_batch(
+        &self,
+        batch: Vec<Captured>,
+        size: usize,
+        written: &mut HashMap<String, u64>,
+    ) {
         let count = batch.len() as u64;
         let masker = self.masker.clone();
-        let entries = tokio::task::spawn_blocking(move || {
-            batch.into_iter().map(|c| entry(&masker, c)).collect()
-        })
-        .await;
+        let mask = move || batch.into_iter().map(|c| entry(&masker, c)).collect();
+        let entries = if size > INLINE_MASK_BYTES {
+            tokio::task::spawn_blocking(mask).await
+        } else {
+            Ok(mask())
+        };
         let entries: Vec<RequestEntry> = match entries {
             Ok(entries) => entries,
             Err(e) => {
@@ -247,6 +296,17 @@ impl Writer {
     }
 }
 
+/// A unique, time-ordered entry id: the time in milliseconds, this process's random prefix
+/// (replicas share the table) and a counter. Cheaper than a UUID's system random per entry.
+fn entry_id(at: OffsetDateTime) -> String {
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let millis = at.unix_timestamp_nanos() / 1_000_000;
+    format!("{millis:013x}-{prefix:016x}-{n:012x}")
+}
+
 /// What is stored of a captured request: bodies masked and bounded; the values masked in them
 /// cut out of the path, its query and the platform calls too, and query parameters whose
 /// names say secret (`access_token`) masked.
@@ -260,7 +320,7 @@ pub fn entry(masker: &Masker, captured: Captured) -> RequestEntry {
         call.path = masker.scrub_text(&call.path, &masked);
     }
     RequestEntry {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: entry_id(captured.at),
         at: captured.at,
         tenant: captured.tenant,
         request_id: captured.request_id,

@@ -29,7 +29,7 @@ pub struct PlatformCall {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestEntry {
-    /// Unique id of the entry (a UUID v7).
+    /// Unique id of the entry, ordered by time (`<ms>-<replica>-<n>`).
     pub id: String,
     /// When the request arrived.
     #[serde(with = "time::serde::rfc3339")]
