@@ -25,6 +25,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -189,10 +191,16 @@ placeholder_email_domain = "no-email.soak.invalid"
             # group. Deleted here, so the platform and the group end each segment as they began
             # (left, the group grew by a few members a segment, and with it what the gateway
             # holds for it: the soak measured its own residue).
+            # Writes wrk cut off go on in the gateway: a moment for them to end first.
+            time.sleep(1)
             query = urllib.parse.urlencode({"filter": f'userName sw "soak-{segment}-"', "count": "100"})
             left = http("GET", f"{base}/scim/v2/Users?{query}", headers=headers)["Resources"]
             for user in left:
-                http("DELETE", f"{base}/scim/v2/Users/{user['id']}", headers=headers)
+                try:
+                    http("DELETE", f"{base}/scim/v2/Users/{user['id']}", headers=headers)
+                except urllib.error.HTTPError as e:
+                    if e.code != 404:  # deleted meanwhile by the IdP's own last DELETE
+                        raise
             rss = peak_rss_mb(gateway.pid, "VmRSS")
             samples.append(rss)
             failures += bad + socket_errors

@@ -234,3 +234,35 @@ async fn a_mapping_that_lists_members_apart_reports_them_not_compared() {
     assert_eq!(of_type(&report, "User")["changed"], json!([]), "{report}");
     h.demo.stop().await;
 }
+
+/// `replaced`: the account the link's key names now is not the one linked (its creation-time
+/// proof differs). Coder's keys are UUIDs and never reused, so the link's proof is changed in
+/// the store instead, as it would read had another account taken the key.
+#[tokio::test]
+async fn a_link_whose_account_was_replaced_is_reported() {
+    let h = Harness::start().await;
+    let dan = h
+        .post("/Users", user("dan", "dan@example.com"))
+        .await
+        .expect(201);
+    let dan_id = dan["id"].as_str().unwrap().to_owned();
+    let report = admin(&h, "/drift?type=User").await;
+    assert_eq!(of_type(&report, "User")["replaced"], json!([]), "{report}");
+    let url = format!("sqlite://{}", h.demo.store_path.display());
+    let store = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let changed = sqlx::query("UPDATE identities SET proof = $1 WHERE scim_id = $2")
+        .bind("\"2001-01-01T00:00:00Z\"")
+        .bind(&dan_id)
+        .execute(&store)
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+    store.close().await;
+    let report = admin(&h, "/drift?type=User").await;
+    let users = of_type(&report, "User");
+    let replaced = users["replaced"].as_array().unwrap();
+    assert_eq!(replaced.len(), 1, "{report}");
+    assert_eq!(replaced[0]["id"], dan_id.as_str());
+    assert_eq!(users["gone"], json!([]));
+    h.demo.stop().await;
+}
