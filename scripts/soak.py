@@ -184,6 +184,8 @@ placeholder_email_domain = "no-email.soak.invalid"
             bad = int(re.search(r"BAD (\d+)", out).group(1))
             sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
             socket_errors = sum(int(x) for x in sockets.groups()) if sockets else 0
+            if socket_errors:
+                print("  " + sockets.group(0))
             for line in out.splitlines():
                 if line.startswith("unexpected"):
                     print("  " + line)
