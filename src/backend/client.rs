@@ -18,23 +18,47 @@ use crate::mapping::vars::{SettingsVars, TemplateVars};
 use crate::mapping::{BackendRequest, BackendResponse, Method, PlatformSpec};
 use crate::requestlog::{note_call, CallOutcome};
 
-/// Notes a platform call in the request log as abandoned when it is dropped unanswered.
-struct Abandoned<'a> {
+/// Notes a platform call of `backend` in the log of the request making it (`crate::requestlog`).
+pub(super) fn note(
+    backend: &str,
+    request: &BackendRequest,
+    outcome: CallOutcome<'_>,
+    elapsed: std::time::Duration,
+) {
+    note_call(
+        backend,
+        request.method.as_str(),
+        &request.path,
+        &request.query,
+        outcome,
+        elapsed,
+    );
+}
+
+/// A platform call in progress, noted in the request log once: with its outcome when it
+/// ends, as abandoned when it is dropped unanswered (its request timed out, its client left).
+struct CallNote<'a> {
     backend: &'a str,
     request: &'a BackendRequest,
     started: Instant,
-    armed: bool,
+    noted: bool,
 }
 
-impl Drop for Abandoned<'_> {
+impl CallNote<'_> {
+    fn finish(mut self, outcome: CallOutcome<'_>) {
+        self.noted = true;
+        note(self.backend, self.request, outcome, self.started.elapsed());
+    }
+}
+
+impl Drop for CallNote<'_> {
     fn drop(&mut self) {
-        if self.armed {
-            note_call(
+        if !self.noted {
+            let abandoned = CallOutcome::Failed("abandoned (no answer awaited)");
+            note(
                 self.backend,
-                self.request.method.as_str(),
-                &self.request.path,
-                &self.request.query,
-                CallOutcome::Failed("abandoned (no answer awaited)"),
+                self.request,
+                abandoned,
                 self.started.elapsed(),
             );
         }
@@ -130,15 +154,13 @@ impl HttpPlatform {
     /// One call, timed and counted in the metrics by its outcome.
     async fn call(&self, request: &BackendRequest) -> Result<BackendResponse, PlatformError> {
         let started = Instant::now();
-        // A call given up (its request timed out or its client left) is in the request log.
-        let mut abandoned = Abandoned {
+        let call_note = CallNote {
             backend: &self.backend,
             request,
             started,
-            armed: true,
+            noted: false,
         };
         let result = self.exchange(request).await;
-        abandoned.armed = false;
         let metrics = crate::metrics::metrics();
         metrics.platform_call(&self.backend, request.method.as_str(), started.elapsed());
         let class = match &result {
@@ -161,14 +183,7 @@ impl HttpPlatform {
             Ok(response) => CallOutcome::Answered(response.status),
             Err(_) => CallOutcome::Failed(class.unwrap_or("unreachable")),
         };
-        note_call(
-            &self.backend,
-            request.method.as_str(),
-            &request.path,
-            &request.query,
-            outcome,
-            started.elapsed(),
-        );
+        call_note.finish(outcome);
         result
     }
 

@@ -201,11 +201,9 @@ impl Resilient {
 
     /// A call refused here, in the request log beside the calls that were sent.
     fn not_sent(&self, request: &BackendRequest, why: &str) {
-        crate::requestlog::note_call(
+        super::client::note(
             &self.backend,
-            request.method.as_str(),
-            &request.path,
-            &request.query,
+            request,
             crate::requestlog::CallOutcome::Failed(why),
             Duration::ZERO,
         );

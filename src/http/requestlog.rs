@@ -95,16 +95,19 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let mut inner = take(&mut self.inner);
-        let scim = matches!(
-            area(
-                request.method(),
-                request.uri().path(),
-                &self.listener.base_path,
-                self.listener.surface,
-            ),
-            Area::Scim { .. }
-        );
-        let Some(log) = self.log.clone().filter(|_| scim) else {
+        // With the log off, no route is worked out for it.
+        let log = self.log.clone().filter(|_| {
+            matches!(
+                area(
+                    request.method(),
+                    request.uri().path(),
+                    &self.listener.base_path,
+                    self.listener.surface,
+                ),
+                Area::Scim { .. }
+            )
+        });
+        let Some(log) = log else {
             return Box::pin(inner.call(request));
         };
         let trace = CallTrace::for_request(
