@@ -8,7 +8,8 @@ from the group, delete it. The platform ends each cycle as it began (the users a
 leaves mid-lifecycle are deleted after it), so memory should stay flat.
 
 Prints, per segment: requests, requests/s, answers that were not the expected status, socket
-errors, the gateway's RSS (anonymous and file-backed) and the store's size on disk; then the
+errors, the gateway's RSS (anonymous and file-backed), the store's size on disk and the slowest
+answers (wrk counts one over 2 s as a socket error of kind timeout); then the
 growth of RSS over the second half of the run. The first half is the warm-up, which must outlast
 the 5 minutes the gateway remembers deleted platform keys (so that a read racing a delete cannot
 bring a deleted user back): at 700-1000 requests/s that memory of deletes alone grows for those
@@ -95,6 +96,7 @@ function done(summary, latency, requests)
   local total = 0
   for _, t in ipairs(threads) do total = total + t:get("bad") end
   io.write(string.format("BAD %d\n", total))
+  io.write(string.format("LATENCY p99.9 %d max %d\n", latency:percentile(99.9), latency.max))
 end
 """
 
@@ -170,7 +172,7 @@ placeholder_email_domain = "no-email.soak.invalid"
         print(f"scimgate soak: loopback, {os.cpu_count()} cores, {args.connections} IdPs, "
               f"{args.segments} segments of {seconds}s, the lifecycle of one user per 8 requests")
         print(f"{'segment':>7} {'requests':>9} {'req/s':>8} {'unexpected':>10} {'socket errs':>11} {'RSS MB':>8} "
-              f"{'anon MB':>8} {'huge MB':>8} {'file MB':>8} {'store MB':>9} {'threads':>7}")
+              f"{'anon MB':>8} {'huge MB':>8} {'file MB':>8} {'store MB':>9} {'threads':>7} {'p99.9 ms':>8} {'max ms':>8}")
         samples, failures = [], 0
         for segment in range(1, args.segments + 1):
             script = os.path.join(work, f"soak-{segment}.lua")
@@ -182,6 +184,8 @@ placeholder_email_domain = "no-email.soak.invalid"
             requests = int(re.search(r"(\d+) requests in", out).group(1))
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
             bad = int(re.search(r"BAD (\d+)", out).group(1))
+            # Microseconds. A socket error of kind timeout is a request slower than wrk's 2 s.
+            p999_us, max_us = (int(x) for x in re.search(r"LATENCY p99.9 (\d+) max (\d+)", out).groups())
             sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
             socket_errors = sum(int(x) for x in sockets.groups()) if sockets else 0
             if socket_errors:
@@ -211,7 +215,8 @@ placeholder_email_domain = "no-email.soak.invalid"
             print(f"{segment:>7} {requests:>9} {rps:>8.0f} {bad:>10} {socket_errors:>11} {rss:>8.1f} "
                   f"{peak_rss_mb(gateway.pid, 'RssAnon'):>8.1f} {huge_pages_mb(gateway.pid):>8.1f} "
                   f"{peak_rss_mb(gateway.pid, 'RssFile'):>8.1f} "
-                  f"{store:>9.1f} {int(peak_rss_mb(gateway.pid, 'Threads') * 1024):>7}")
+                  f"{store:>9.1f} {int(peak_rss_mb(gateway.pid, 'Threads') * 1024):>7} "
+                  f"{p999_us / 1000:>8.1f} {max_us / 1000:>8.1f}")
         warm = samples[max(0, len(samples) // 2 - 1)]
         growth = (max(samples[len(samples) // 2:]) - warm) / warm * 100 if warm else 0.0
         print(f"RSS at the end of the warm-up (segment {max(1, len(samples) // 2)}) {warm:.1f} MB, "
