@@ -272,7 +272,11 @@ where
         // An id for every request, kept from the caller's x-request-id when it sends one.
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         // One tracing span per request, with the id and, once known, the caller.
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(finished_span),
+        )
         // The id echoed in the answer.
         .layer(PropagateRequestIdLayer::x_request_id())
         // SCIM requests counted and timed by tenant, resource, operation and status: panics,
@@ -402,11 +406,25 @@ fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         request_id,
         caller = tracing::field::Empty,
-    )
+    );
+    crate::telemetry::begin_request(&span, request.headers());
+    span
+}
+
+/// What tower-http's default does (a debug line with the status and latency), and the status
+/// on the exported span.
+fn finished_span<B>(response: &http::Response<B>, latency: Duration, span: &tracing::Span) {
+    let status = response.status().as_u16();
+    tracing::debug!(
+        status,
+        latency_ms = latency.as_millis() as u64,
+        "finished processing request"
+    );
+    crate::telemetry::end_request(span, status);
 }

@@ -408,6 +408,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         audit_retention: Some(Duration::from_secs(365 * 86_400)),
         request_log: options.request_log.clone(),
         log_format: crate::config::LogFormat::Human,
+        otlp: None,
         options: Vec::new(),
         store_url: options
             .store_url

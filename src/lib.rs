@@ -18,7 +18,7 @@
 //!   [`audit`]: the audit log's entries.
 //! - [`metrics`]: the Prometheus metrics every part records into. [`requestlog`]: each SCIM
 //!   request with its platform calls, masked, for debugging provisioning. [`redact`]: what is
-//!   secret.
+//!   secret. [`telemetry`]: trace export to an OpenTelemetry collector (OTLP).
 //! - [`tls`]: TLS termination with rustls, certificates reloaded when their files change.
 //! - [`config`]: the config file, compiled and validated at start-up; [`problems`]: what is
 //!   wrong in it, with file and key.
@@ -45,6 +45,7 @@ pub mod sandbox;
 pub mod scim;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 pub mod tenants;
 pub mod tls;
 pub mod tokens;

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 use scimgate::config::{Config, LogFormat};
 use scimgate::http::Surface;
@@ -193,22 +195,37 @@ enum DemoPlatform {
 
 /// The log on stderr: `SCIMGATE_LOG` filters it (`info` by default); `format` is the config's
 /// `log.format`, or `SCIMGATE_LOG_FORMAT` (`human`, `json`) for the commands without a config.
-fn init_tracing(default_level: &str, format: Option<LogFormat>) {
+/// `export` (serve's, with `[otlp]`) sends spans to a collector beside the log; its filter is
+/// its own, so `SCIMGATE_LOG` does not change what is exported.
+fn init_tracing(
+    default_level: &str,
+    format: Option<LogFormat>,
+    export: Option<scimgate::telemetry::ExportLayer>,
+) {
     let filter =
         EnvFilter::try_from_env("SCIMGATE_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let format = format.unwrap_or_else(|| match std::env::var("SCIMGATE_LOG_FORMAT").as_deref() {
         Ok("json") => LogFormat::Json,
         _ => LogFormat::Human,
     });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_writer(std::io::stderr);
-    match format {
+    let log = match format {
         // One object per line, the span's fields (request id, caller) with each event.
-        LogFormat::Json => builder.json().with_current_span(true).init(),
-        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-    }
+        LogFormat::Json => log
+            .json()
+            .with_current_span(true)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Human => log
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_filter(filter)
+            .boxed(),
+    };
+    let layers: Vec<scimgate::telemetry::ExportLayer> =
+        std::iter::once(log).chain(export).collect();
+    tracing_subscriber::registry().with(layers).init();
 }
 
 /// mimalloc instead of glibc's allocator: a list page's profile spent about 40% of its CPU in
@@ -225,8 +242,8 @@ fn main() -> ExitCode {
     match cli.command {
         // serve starts its log once its config says in which format.
         Command::Serve { .. } => {}
-        Command::Explain { .. } => init_tracing("off", None),
-        _ => init_tracing("info", None),
+        Command::Explain { .. } => init_tracing("off", None, None),
+        _ => init_tracing("info", None, None),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -403,7 +420,7 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
     let config = match Config::load(&path, &registry) {
         Ok(c) => c,
         Err(problems) => {
-            init_tracing("info", None);
+            init_tracing("info", None, None);
             for p in &problems.0 {
                 eprintln!("{p}");
             }
@@ -413,7 +430,19 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
             );
         }
     };
-    init_tracing("info", Some(config.log_format));
+    let (exporter, export) = match &config.otlp {
+        Some(otlp) => {
+            let (exporter, layer) =
+                scimgate::telemetry::Exporter::start(otlp, tokio::runtime::Handle::current())
+                    .map_err(anyhow::Error::msg)?;
+            (Some(exporter), Some(layer))
+        }
+        None => (None, None),
+    };
+    init_tracing("info", Some(config.log_format), export);
+    if let Some(otlp) = &config.otlp {
+        tracing::info!(url = %otlp.traces_url, "exporting traces (OTLP)");
+    }
     let listen = config.server.listen;
     let admin_listen = config.admin.listen;
     let management_listen = config.server.management_listen;
@@ -490,6 +519,10 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
     }
     for server in servers {
         server.await??;
+    }
+    // The spans of the last requests, sent before the process ends.
+    if let Some(exporter) = exporter {
+        exporter.shutdown(std::time::Duration::from_secs(5)).await;
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -160,7 +161,14 @@ impl HttpPlatform {
             started,
             noted: false,
         };
-        let result = self.exchange(request).await;
+        // A child of the request's span: in the log's context, and exported with `[otlp]`.
+        let span = tracing::info_span!(
+            "platform call",
+            backend = %self.backend,
+            method = %request.method,
+            path = %request.path,
+        );
+        let result = self.exchange(request).instrument(span.clone()).await;
         let metrics = crate::metrics::metrics();
         metrics.platform_call(&self.backend, request.method.as_str(), started.elapsed());
         let class = match &result {
@@ -183,6 +191,13 @@ impl HttpPlatform {
             Ok(response) => CallOutcome::Answered(response.status),
             Err(_) => CallOutcome::Failed(class.unwrap_or("unreachable")),
         };
+        crate::telemetry::end_call(
+            &span,
+            match &result {
+                Ok(response) => Ok(response.status),
+                Err(_) => Err(class.unwrap_or("unreachable")),
+            },
+        );
         call_note.finish(outcome);
         result
     }
@@ -192,7 +207,7 @@ impl HttpPlatform {
         let mut builder = self
             .http
             .request(reqwest_method(request.method), &url)
-            .headers(self.headers.clone())
+            .headers(self.traced_headers())
             .timeout(self.timeout);
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
@@ -241,6 +256,13 @@ impl HttpPlatform {
             headers,
             body: JsonBody::from_text(text),
         })
+    }
+
+    /// The platform's headers, with the trace's `traceparent` when spans are exported.
+    fn traced_headers(&self) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        crate::telemetry::pass_on(&mut headers);
+        headers
     }
 
     fn classify(&self, method: Method, e: reqwest::Error) -> PlatformError {

@@ -154,6 +154,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// How log lines are written (`log.format`).
     pub log_format: LogFormat,
+    /// Trace export (`[otlp]`); `None` without an endpoint.
+    pub otlp: Option<crate::telemetry::OtlpSettings>,
     /// Every option as in force, for `GET /admin/v1/config` (empty for a config not read
     /// from a file, such as the demo's).
     pub options: Vec<show::ConfigOption>,
@@ -378,6 +380,7 @@ impl Config {
             );
         }
         let request_log = request_log(path, &raw.request_log, &mut problems);
+        let otlp = otlp(path, &raw.otlp, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -402,6 +405,7 @@ impl Config {
                 management_listen,
             },
             log_format,
+            otlp,
             options: Vec::new(),
             scim: ScimConfig {
                 max_results: raw.scim.max_results,
@@ -423,6 +427,44 @@ impl Config {
             backends,
         })
     }
+}
+
+/// `[otlp]` compiled: `None` when no endpoint is set; each bad value named.
+fn otlp(
+    path: &Path,
+    raw: &raw::RawOtlp,
+    problems: &mut Problems,
+) -> Option<crate::telemetry::OtlpSettings> {
+    let endpoint = raw.endpoint.trim();
+    if endpoint.is_empty() {
+        return None;
+    }
+    let mut ok = true;
+    let traces_url = crate::telemetry::traces_url(endpoint);
+    if let Err(e) = &traces_url {
+        problems.add(path, "otlp.endpoint", e.clone());
+        ok = false;
+    }
+    if !(0.0..=1.0).contains(&raw.sample_ratio) {
+        problems.add(path, "otlp.sample_ratio", "must be from 0 to 1");
+        ok = false;
+    }
+    if raw.timeout_secs == 0 {
+        problems.add(path, "otlp.timeout_secs", "must be at least 1");
+        ok = false;
+    }
+    if raw.service_name.trim().is_empty() {
+        problems.add(path, "otlp.service_name", "must not be empty");
+        ok = false;
+    }
+    let traces_url = traces_url.ok().filter(|_| ok)?;
+    Some(crate::telemetry::OtlpSettings {
+        traces_url,
+        service_name: raw.service_name.trim().to_owned(),
+        sample_ratio: raw.sample_ratio,
+        timeout: Duration::from_secs(raw.timeout_secs),
+        continue_traces: raw.continue_traces,
+    })
 }
 
 /// `[request_log]` compiled; each bad value named.

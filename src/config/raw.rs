@@ -37,6 +37,9 @@ pub struct RawConfig {
     /// `[log]`: the log's format.
     #[serde(default)]
     pub log: RawLog,
+    /// `[otlp]`: trace export to an OpenTelemetry collector (off unless `endpoint` is set).
+    #[serde(default)]
+    pub otlp: RawOtlp,
     /// The default tenant's backend (named `default`).
     pub backend: Option<RawBackend>,
     /// More backends by name, for tenants made through the admin API.
@@ -151,6 +154,36 @@ impl Default for RawLog {
     fn default() -> Self {
         RawLog {
             format: "human".to_owned(),
+        }
+    }
+}
+
+/// Trace export over OTLP/HTTP (`crate::telemetry`).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOtlp {
+    /// `otlp.endpoint`: the collector's OTLP/HTTP address (`http://collector:4318`);
+    /// `/v1/traces` is appended, as to `OTEL_EXPORTER_OTLP_ENDPOINT`. Empty: no export.
+    pub endpoint: String,
+    /// `otlp.service_name`: the `service.name` of every span.
+    pub service_name: String,
+    /// `otlp.sample_ratio`: the share of traces kept, from 0 to 1.
+    pub sample_ratio: f64,
+    /// `otlp.timeout_secs`: how long one export may take.
+    pub timeout_secs: u64,
+    /// `otlp.continue_traces`: a request's W3C `traceparent` makes its span a child of the
+    /// caller's (and its sampling decision ours); for a proxy in front that traces.
+    pub continue_traces: bool,
+}
+
+impl Default for RawOtlp {
+    fn default() -> Self {
+        RawOtlp {
+            endpoint: String::new(),
+            service_name: "scimgate".to_owned(),
+            sample_ratio: 1.0,
+            timeout_secs: 10,
+            continue_traces: false,
         }
     }
 }
@@ -348,6 +381,7 @@ impl RawConfig {
             store: RawStore::default(),
             cache: RawCache::default(),
             log: RawLog::default(),
+            otlp: RawOtlp::default(),
             backend: None,
             backends: std::collections::BTreeMap::new(),
         }

@@ -34,6 +34,11 @@ management_listen = "localhost"
 [log]
 format = "xml"
 
+[otlp]
+endpoint = "collector:4317"
+sample_ratio = 1.5
+timeout_secs = 0
+
 [[auth.tokens]]
 name = "okta"
 env = "SCIMGATE_TEST_TOKEN_THAT_IS_NOT_SET"
@@ -58,6 +63,9 @@ credential = { env = "SCIMGATE_TEST_CREDENTIAL_THAT_IS_NOT_SET" }
         format!("{config_name}: server.listen:"),
         format!("{config_name}: server.management_listen: `localhost` is not an address:port"),
         format!("{config_name}: log.format: `xml` is not a log format"),
+        format!("{config_name}: otlp.endpoint: `collector:4317` must start with http:// or https://"),
+        format!("{config_name}: otlp.sample_ratio: must be from 0 to 1"),
+        format!("{config_name}: otlp.timeout_secs: must be at least 1"),
         format!("{config_name}: auth.tokens[0]: environment variable SCIMGATE_TEST_TOKEN_THAT_IS_NOT_SET is not set"),
         format!("{config_name}: backend.base_url:"),
         format!("{config_name}: backend.credential:"),

@@ -54,6 +54,8 @@ pub(crate) struct Proxy {
     /// Every request fails (Reset) while set: the platform is down.
     down: AtomicBool,
     hits: AtomicUsize,
+    /// The `traceparent` header of each request that had one.
+    traceparents: Mutex<Vec<String>>,
 }
 
 impl Proxy {
@@ -63,6 +65,10 @@ impl Proxy {
 
     pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn traceparents(&self) -> Vec<String> {
+        self.traceparents.lock().unwrap().clone()
     }
 
     /// Stops at the next `method` request whose path contains `path` (after forwarding it to
@@ -117,6 +123,10 @@ impl Proxy {
         request: hyper::Request<hyper::body::Incoming>,
     ) -> Result<hyper::Response<Body>, std::io::Error> {
         self.hits.fetch_add(1, Ordering::SeqCst);
+        if let Some(traceparent) = request.headers().get("traceparent") {
+            let traceparent = traceparent.to_str().unwrap_or_default().to_owned();
+            self.traceparents.lock().unwrap().push(traceparent);
+        }
         let hold = {
             let mut holds = self.holds.lock().unwrap();
             let at = holds.iter().position(|h| {
@@ -214,6 +224,7 @@ pub(crate) async fn proxy_to(upstream: String) -> (Arc<Proxy>, String) {
         holds: Mutex::new(Vec::new()),
         down: AtomicBool::new(false),
         hits: AtomicUsize::new(0),
+        traceparents: Mutex::new(Vec::new()),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy_url = format!("http://{}", listener.local_addr().unwrap());

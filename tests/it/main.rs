@@ -37,5 +37,6 @@ mod protocol;
 mod requestlog;
 mod secrets;
 mod support;
+mod telemetry;
 mod tenants;
 mod tls;

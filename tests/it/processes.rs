@@ -31,6 +31,22 @@ impl Drop for Replica {
 }
 
 impl Replica {
+    pub(crate) fn child_id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit on its own, at most `bound`.
+    pub(crate) async fn wait(&mut self, bound: Duration) -> std::process::ExitStatus {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < bound, "still running after {bound:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Starts `scimgate serve` on a free port and waits for the address it logs.
     pub(crate) fn start(config: &std::path::Path) -> Replica {
         let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
@@ -108,6 +124,30 @@ pub(crate) fn serve_config(
     let config = dir.join("scimgate.toml");
     std::fs::write(&config, text).unwrap();
     config
+}
+
+/// An emulated Coder behind a fault-injecting proxy (`crate::faults`), and a config for
+/// `scimgate serve` in `dir` fronting the proxy, with `extra` (TOML sections) appended.
+pub(crate) async fn behind_proxy(
+    dir: &std::path::Path,
+    extra: &str,
+) -> (std::sync::Arc<crate::faults::Proxy>, std::path::PathBuf) {
+    let coder = scimgate::sandbox::coder::CoderEmulator::new(CODER_TOKEN);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(coder.clone().serve(listener, std::future::pending()));
+    let (proxy, proxy_url) = crate::faults::proxy_to(upstream).await;
+    let store = format!("sqlite://{}", dir.join("scimgate.sqlite").display());
+    let config = serve_config(
+        dir,
+        &store,
+        &[("default", &proxy_url, &coder.organization_id())],
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push('\n');
+    text.push_str(extra);
+    std::fs::write(&config, text).unwrap();
+    (proxy, config)
 }
 
 pub(crate) async fn call(
@@ -342,23 +382,10 @@ async fn two_serve_processes_on_one_postgres_behave_as_one() {
 /// slowly), answers it, refuses new connections, and exits in good order within its bound.
 #[tokio::test]
 async fn sigterm_finishes_the_request_in_flight_and_exits() {
-    use crate::faults::{proxy_to, Fault};
-    let coder = scimgate::sandbox::coder::CoderEmulator::new(CODER_TOKEN);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(coder.clone().serve(listener, std::future::pending()));
-    let (proxy, proxy_url) = proxy_to(upstream).await;
+    use crate::faults::Fault;
     let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite://{}", dir.path().join("scimgate.sqlite").display());
-    let config = serve_config(
-        dir.path(),
-        &store,
-        &[("default", &proxy_url, &coder.organization_id())],
-    );
     // Reads go to the platform (through the slow proxy), never to the cache.
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("\n[cache]\nttl_secs = 0\n");
-    std::fs::write(&config, text).unwrap();
+    let (proxy, config) = behind_proxy(dir.path(), "[cache]\nttl_secs = 0\n").await;
     let mut replica = Replica::start(&config);
     let http = reqwest::Client::new();
     let users = format!("{}/scim/v2/Users", replica.url);
@@ -391,17 +418,7 @@ async fn sigterm_finishes_the_request_in_flight_and_exits() {
     assert_eq!(status, 200, "the request in flight is answered: {read}");
     assert_eq!(read["userName"], "term");
     // It exits on its own, in good order, within the 10 s bound.
-    let started = std::time::Instant::now();
-    let exited = loop {
-        if let Some(status) = replica.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(12),
-            "still running after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exited = replica.wait(Duration::from_secs(12)).await;
     assert!(exited.success(), "{exited:?}");
     // Nothing listens any more.
     assert!(http
