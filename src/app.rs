@@ -417,14 +417,9 @@ fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
     span
 }
 
-/// What tower-http's default does (a debug line with the status and latency), and the status
-/// on the exported span.
+/// tower-http's own debug line (status, latency), and the status on the exported span.
 fn finished_span<B>(response: &http::Response<B>, latency: Duration, span: &tracing::Span) {
-    let status = response.status().as_u16();
-    tracing::debug!(
-        status,
-        latency_ms = latency.as_millis() as u64,
-        "finished processing request"
-    );
-    crate::telemetry::end_request(span, status);
+    use tower_http::trace::OnResponse as _;
+    tower_http::trace::DefaultOnResponse::new().on_response(response, latency, span);
+    crate::telemetry::end_request(span, response.status().as_u16());
 }

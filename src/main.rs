@@ -443,6 +443,19 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
     if let Some(otlp) = &config.otlp {
         tracing::info!(url = %otlp.traces_url, "exporting traces (OTLP)");
     }
+    let served = run(config, registry).await;
+    // The spans of the last requests, sent before the process ends, however it ends.
+    if let Some(exporter) = exporter {
+        exporter.shutdown().await;
+    }
+    served
+}
+
+/// `serve` once its config is loaded and its log started.
+async fn run(
+    config: Config,
+    registry: std::sync::Arc<scimgate::scim::schema::Registry>,
+) -> anyhow::Result<ExitCode> {
     let listen = config.server.listen;
     let admin_listen = config.admin.listen;
     let management_listen = config.server.management_listen;
@@ -519,10 +532,6 @@ async fn serve(path: PathBuf) -> anyhow::Result<ExitCode> {
     }
     for server in servers {
         server.await??;
-    }
-    // The spans of the last requests, sent before the process ends.
-    if let Some(exporter) = exporter {
-        exporter.shutdown(std::time::Duration::from_secs(5)).await;
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -39,6 +39,8 @@ pub(super) fn note(
 /// A platform call in progress, noted in the request log once: with its outcome when it
 /// ends, as abandoned when it is dropped unanswered (its request timed out, its client left).
 struct CallNote<'a> {
+    /// The call's exported span (`crate::telemetry`), ended as abandoned too.
+    span: tracing::Span,
     backend: &'a str,
     request: &'a BackendRequest,
     started: Instant,
@@ -55,6 +57,7 @@ impl CallNote<'_> {
 impl Drop for CallNote<'_> {
     fn drop(&mut self) {
         if !self.noted {
+            crate::telemetry::end_call(&self.span, Err("abandoned"));
             let abandoned = CallOutcome::Failed("abandoned (no answer awaited)");
             note(
                 self.backend,
@@ -155,19 +158,16 @@ impl HttpPlatform {
     /// One call, timed and counted in the metrics by its outcome.
     async fn call(&self, request: &BackendRequest) -> Result<BackendResponse, PlatformError> {
         let started = Instant::now();
+        // A child of the request's span, exported with `[otlp]` (none without).
+        let span =
+            crate::telemetry::call_span(&self.backend, request.method.as_str(), &request.path);
         let call_note = CallNote {
+            span: span.clone(),
             backend: &self.backend,
             request,
             started,
             noted: false,
         };
-        // A child of the request's span: in the log's context, and exported with `[otlp]`.
-        let span = tracing::info_span!(
-            "platform call",
-            backend = %self.backend,
-            method = %request.method,
-            path = %request.path,
-        );
         let result = self.exchange(request).instrument(span.clone()).await;
         let metrics = crate::metrics::metrics();
         metrics.platform_call(&self.backend, request.method.as_str(), started.elapsed());

@@ -435,16 +435,8 @@ fn otlp(
     raw: &raw::RawOtlp,
     problems: &mut Problems,
 ) -> Option<crate::telemetry::OtlpSettings> {
-    let endpoint = raw.endpoint.trim();
-    if endpoint.is_empty() {
-        return None;
-    }
+    // Checked with or without an endpoint: one may come from the environment at the next start.
     let mut ok = true;
-    let traces_url = crate::telemetry::traces_url(endpoint);
-    if let Err(e) = &traces_url {
-        problems.add(path, "otlp.endpoint", e.clone());
-        ok = false;
-    }
     if !(0.0..=1.0).contains(&raw.sample_ratio) {
         problems.add(path, "otlp.sample_ratio", "must be from 0 to 1");
         ok = false;
@@ -457,14 +449,33 @@ fn otlp(
         problems.add(path, "otlp.service_name", "must not be empty");
         ok = false;
     }
-    let traces_url = traces_url.ok().filter(|_| ok)?;
-    Some(crate::telemetry::OtlpSettings {
+    let endpoint = raw.endpoint.trim();
+    if endpoint.is_empty() {
+        return None;
+    }
+    let traces_url = match crate::telemetry::traces_url(endpoint) {
+        Ok(url) => url,
+        Err(e) => {
+            problems.add(path, "otlp.endpoint", e);
+            return None;
+        }
+    };
+    let settings = crate::telemetry::OtlpSettings {
         traces_url,
         service_name: raw.service_name.trim().to_owned(),
         sample_ratio: raw.sample_ratio,
         timeout: Duration::from_secs(raw.timeout_secs),
         continue_traces: raw.continue_traces,
-    })
+    };
+    if !ok {
+        return None;
+    }
+    // The exporter as serve builds it (the SDK reads OTEL_EXPORTER_OTLP_* variables too).
+    if let Err(e) = crate::telemetry::check(&settings) {
+        problems.add(path, "otlp", e);
+        return None;
+    }
+    Some(settings)
 }
 
 /// `[request_log]` compiled; each bad value named.

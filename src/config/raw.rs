@@ -169,7 +169,7 @@ pub struct RawOtlp {
     pub service_name: String,
     /// `otlp.sample_ratio`: the share of traces kept, from 0 to 1.
     pub sample_ratio: f64,
-    /// `otlp.timeout_secs`: how long one export may take.
+    /// `otlp.timeout_secs`: how long one export may take (and the last, at shutdown).
     pub timeout_secs: u64,
     /// `otlp.continue_traces`: a request's W3C `traceparent` makes its span a child of the
     /// caller's (and its sampling decision ours); for a proxy in front that traces.
@@ -182,7 +182,7 @@ impl Default for RawOtlp {
             endpoint: String::new(),
             service_name: "scimgate".to_owned(),
             sample_ratio: 1.0,
-            timeout_secs: 10,
+            timeout_secs: 5,
             continue_traces: false,
         }
     }

@@ -49,6 +49,11 @@ impl Replica {
 
     /// Starts `scimgate serve` on a free port and waits for the address it logs.
     pub(crate) fn start(config: &std::path::Path) -> Replica {
+        Replica::start_with(config, &[])
+    }
+
+    /// `start` with more environment variables.
+    pub(crate) fn start_with(config: &std::path::Path, env: &[(&str, &str)]) -> Replica {
         let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
             .args(["serve", "--config"])
             .arg(config)
@@ -57,6 +62,7 @@ impl Replica {
             .env("IT_SCIM_TOKEN", SCIM_TOKEN)
             .env("IT_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("IT_CODER_TOKEN", CODER_TOKEN)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -420,6 +426,8 @@ async fn sigterm_finishes_the_request_in_flight_and_exits() {
     // It exits on its own, in good order, within the 10 s bound.
     let exited = replica.wait(Duration::from_secs(12)).await;
     assert!(exited.success(), "{exited:?}");
+    // Without [otlp], the platform is sent no trace context.
+    assert_eq!(proxy.traceparents(), Vec::<String>::new());
     // Nothing listens any more.
     assert!(http
         .get(format!("{}/healthz", replica.url))

@@ -95,8 +95,68 @@ fn number(span: &Span, key: &str) -> Option<i64> {
     }
 }
 
+/// Every span the collector was sent, checked to be OTLP/HTTP protobuf from `service`.
+fn spans_of(collector: &Collector, service: &str) -> Vec<Span> {
+    let posts = collector.posts.lock().unwrap().clone();
+    let mut spans = Vec::new();
+    for (path, content_type, body) in &posts {
+        assert_eq!(path, "/v1/traces");
+        assert_eq!(content_type, "application/x-protobuf");
+        let export = ExportTraceServiceRequest::decode(body.clone()).expect("OTLP protobuf");
+        for resource in export.resource_spans {
+            let resource_attributes = resource.resource.map(|r| r.attributes).unwrap_or_default();
+            assert!(
+                matches!(attribute(&resource_attributes, "service.name"),
+                    Some(AnyValue::StringValue(name)) if name == service),
+                "{resource_attributes:?}"
+            );
+            for scope in resource.scope_spans {
+                spans.extend(scope.spans);
+            }
+        }
+    }
+    spans
+}
+
+/// SIGTERM, and the process's exit in good order.
+async fn terminate(mut replica: Replica) {
+    let terminated = Command::new("kill")
+        .args(["-TERM", &replica.child_id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let exited = replica.wait(Duration::from_secs(15)).await;
+    assert!(exited.success(), "{exited:?}");
+}
+
+/// The span of the request that sent `x-request-id: request_id`.
+fn request_span<'a>(spans: &'a [Span], request_id: &str) -> &'a Span {
+    spans
+        .iter()
+        .find(|s| s.name == "request" && text(s, "request_id") == Some(request_id))
+        .unwrap_or_else(|| panic!("the span of {request_id}: {spans:#?}"))
+}
+
+/// The platform calls made for `request`, as its child spans.
+fn calls_of<'a>(spans: &'a [Span], request: &Span) -> Vec<&'a Span> {
+    spans
+        .iter()
+        .filter(|s| {
+            s.name == "platform call"
+                && s.trace_id == request.trace_id
+                && s.parent_span_id == request.span_id
+        })
+        .collect()
+}
+
+fn is_error(span: &Span) -> bool {
+    span.status.as_ref().map(|s| s.code)
+        == Some(opentelemetry_proto::tonic::trace::v1::status::StatusCode::Error as i32)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_and_its_platform_calls_are_exported_as_one_trace() {
+    use crate::faults::Fault;
     let (collector, collector_url) = collector().await;
     let dir = tempfile::tempdir().unwrap();
     // The proxy shows what the platform was sent: the trace's traceparent.
@@ -107,7 +167,8 @@ async fn a_request_and_its_platform_calls_are_exported_as_one_trace() {
         ),
     )
     .await;
-    let mut replica = Replica::start(&config);
+    // Batches every ten minutes: whatever the collector gets, it gets at SIGTERM.
+    let replica = Replica::start_with(&config, &[("OTEL_BSP_SCHEDULE_DELAY", "600000")]);
     let http = reqwest::Client::new();
     let users = format!("{}/scim/v2/Users", replica.url);
     let password = "Tr4ce-me-not-0123";
@@ -116,7 +177,7 @@ async fn a_request_and_its_platform_calls_are_exported_as_one_trace() {
     let created = http
         .post(&users)
         .bearer_auth(SCIM_TOKEN)
-        .header("x-request-id", "it-trace-create-1")
+        .header("x-request-id", "it-trace-create")
         .json(&body)
         .send()
         .await
@@ -137,71 +198,65 @@ async fn a_request_and_its_platform_calls_are_exported_as_one_trace() {
         .await
         .unwrap();
     assert_eq!(read.status(), 200);
-    let (status, _) = call(
-        &http,
-        Method::GET,
-        format!("{users}/nobody"),
-        SCIM_TOKEN,
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
+    let missing = http
+        .get(format!("{users}/nobody"))
+        .bearer_auth(SCIM_TOKEN)
+        .header("x-request-id", "it-trace-missing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    // The platform fails every attempt of a read: a 5xx answer, its calls marked as errors.
+    proxy.inject(&[
+        Fault::Status(500, vec![]),
+        Fault::Status(500, vec![]),
+        Fault::Status(500, vec![]),
+    ]);
+    let failed = http
+        .get(format!("{users}/{id}"))
+        .bearer_auth(SCIM_TOKEN)
+        .header("x-request-id", "it-trace-failed")
+        .send()
+        .await
+        .unwrap();
+    assert!(failed.status().is_server_error(), "{}", failed.status());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        collector.posts.lock().unwrap().len(),
+        0,
+        "nothing is sent before the batch is due"
+    );
 
     // SIGTERM: the spans still batched go out before the process ends.
-    let terminated = Command::new("kill")
-        .args(["-TERM", &replica.child_id().to_string()])
-        .status()
-        .unwrap();
-    assert!(terminated.success());
-    let exited = replica.wait(Duration::from_secs(15)).await;
-    assert!(exited.success(), "{exited:?}");
-
-    let posts = collector.posts.lock().unwrap().clone();
-    assert!(!posts.is_empty(), "nothing was exported");
-    let mut spans = Vec::new();
-    for (path, content_type, body) in &posts {
-        assert_eq!(path, "/v1/traces");
-        assert_eq!(content_type, "application/x-protobuf");
-        let export = ExportTraceServiceRequest::decode(body.clone()).expect("OTLP protobuf");
-        for resource in export.resource_spans {
-            let resource_attributes = resource.resource.map(|r| r.attributes).unwrap_or_default();
-            assert!(
-                matches!(attribute(&resource_attributes, "service.name"),
-                    Some(AnyValue::StringValue(name)) if name == "scimgate-it"),
-                "{resource_attributes:?}"
-            );
-            for scope in resource.scope_spans {
-                spans.extend(scope.spans);
-            }
-        }
-    }
-    // No secret anywhere: not the password, the SCIM token or the platform's credential.
+    terminate(replica).await;
+    let spans = spans_of(&collector, "scimgate-it");
+    assert!(!spans.is_empty(), "nothing was exported at SIGTERM");
+    // The log's events are not exported (an error's text may quote the platform's answer);
+    // no secret anywhere: not the password, the SCIM token or the platform's credential.
+    assert!(spans.iter().all(|s| s.events.is_empty()), "{spans:#?}");
     let everything = format!("{spans:?}");
     for secret in [password, SCIM_TOKEN, CODER_TOKEN] {
         assert!(!everything.contains(secret), "{secret} was exported");
     }
 
-    let create = spans
-        .iter()
-        .find(|s| s.name == "request" && text(s, "request_id") == Some("it-trace-create-1"))
-        .unwrap_or_else(|| panic!("the create's span, with its request id: {spans:#?}"));
+    let create = request_span(&spans, "it-trace-create");
     assert_eq!(text(create, "method"), Some("POST"));
     assert_eq!(text(create, "path"), Some("/scim/v2/Users"));
     assert_eq!(number(create, "http.response.status_code"), Some(201));
-    let calls: Vec<&Span> = spans
-        .iter()
-        .filter(|s| {
-            s.name == "platform call"
-                && s.trace_id == create.trace_id
-                && s.parent_span_id == create.span_id
-        })
-        .collect();
+    assert!(!is_error(create));
+    let calls = calls_of(&spans, create);
     assert!(
-        calls.iter().any(|c| text(c, "method") == Some("POST")
-            && text(c, "backend") == Some("default")
-            && number(c, "http.response.status_code") == Some(201)),
+        calls
+            .iter()
+            .any(|c| text(c, "http.request.method") == Some("POST")
+                && text(c, "backend") == Some("default")
+                && text(c, "url.path").is_some_and(|p| p.starts_with("/api/v2/"))
+                && number(c, "http.response.status_code") == Some(201)),
         "the create's POST to the platform, as a child span: {calls:#?}"
     );
+    assert!(calls
+        .iter()
+        .all(|c| c.kind == opentelemetry_proto::tonic::trace::v1::span::SpanKind::Client as i32));
     // The platform was sent each call's traceparent: the create's trace, the call's span.
     let create_trace = hex::encode(&create.trace_id);
     let traceparents = proxy.traceparents();
@@ -220,12 +275,69 @@ async fn a_request_and_its_platform_calls_are_exported_as_one_trace() {
     assert_eq!(hex::encode(&continued.parent_span_id), caller_span);
     assert_eq!(number(continued, "http.response.status_code"), Some(200));
     // A 404 is the IdP's mistake, not a server error: no error status on its span.
-    let missing = spans
-        .iter()
-        .find(|s| s.name == "request" && number(s, "http.response.status_code") == Some(404))
-        .expect("the 404's span");
-    assert_ne!(
-        missing.status.as_ref().map(|s| s.code),
-        Some(opentelemetry_proto::tonic::trace::v1::status::StatusCode::Error as i32)
+    let missing = request_span(&spans, "it-trace-missing");
+    assert_eq!(number(missing, "http.response.status_code"), Some(404));
+    assert!(!is_error(missing));
+    let failed = request_span(&spans, "it-trace-failed");
+    assert!(is_error(failed), "{failed:#?}");
+    let failed_calls = calls_of(&spans, failed);
+    assert!(
+        failed_calls
+            .iter()
+            .any(|c| number(c, "http.response.status_code") == Some(500) && is_error(c)),
+        "{failed_calls:#?}"
+    );
+}
+
+/// Without `continue_traces`, a caller's `traceparent` is ignored: anyone may send one, and
+/// would choose the gateway's sampling and where its spans hang.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_callers_traceparent_is_not_continued_by_default() {
+    let (collector, collector_url) = collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (proxy, config) = behind_proxy(
+        dir.path(),
+        &format!("[otlp]\nendpoint = \"{collector_url}\"\n\n[cache]\nttl_secs = 0\n"),
+    )
+    .await;
+    let replica = Replica::start(&config);
+    let http = reqwest::Client::new();
+    let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let (status, made) = call(
+        &http,
+        Method::POST,
+        format!("{}/scim/v2/Users", replica.url),
+        SCIM_TOKEN,
+        Some(user("untraced", "untraced@example.com")),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let read = http
+        .get(format!(
+            "{}/scim/v2/Users/{}",
+            replica.url,
+            made["id"].as_str().unwrap()
+        ))
+        .bearer_auth(SCIM_TOKEN)
+        .header(
+            "traceparent",
+            format!("00-{caller_trace}-00f067aa0ba902b7-01"),
+        )
+        .header("x-request-id", "it-trace-uncontinued")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    terminate(replica).await;
+    let spans = spans_of(&collector, "scimgate");
+    let read = request_span(&spans, "it-trace-uncontinued");
+    assert_ne!(hex::encode(&read.trace_id), caller_trace);
+    assert!(read.parent_span_id.is_empty(), "{read:#?}");
+    // The platform got the gateway's trace, not the caller's.
+    let traceparents = proxy.traceparents();
+    assert!(!traceparents.is_empty());
+    assert!(
+        traceparents.iter().all(|t| !t.contains(caller_trace)),
+        "{traceparents:?}"
     );
 }
