@@ -51,6 +51,11 @@ impl PostgresStore {
         self.pool.begin().await
     }
 
+    /// Where a write outside a transaction goes: the pool (PostgreSQL queues writers itself).
+    fn writer(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+
     /// Tells every replica (NOTIFY) that a link changed, so their caches drop it.
     async fn announce(
         &self,

@@ -19,7 +19,7 @@ macro_rules! sql_audit_store {
                     .bind(&entry.outcome)
                     .bind(i32::from(entry.status))
                     .bind(&entry.detail)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 })
@@ -87,7 +87,7 @@ macro_rules! sql_audit_store {
                 sql::timed("audit.prune_audit", async move {
                     let done = sqlx::query("DELETE FROM audit WHERE at < $1")
                         .bind(sql::timestamp(before))
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     Ok(done.rows_affected())
                 })

@@ -42,7 +42,7 @@ macro_rules! sql_intents_store {
                     sqlx::query("DELETE FROM create_intents WHERE tenant = $1 AND started < $2")
                         .bind(scope.tenant)
                         .bind(sql::timestamp(stale))
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     sqlx::query(
                         "INSERT INTO create_intents (tenant, resource_type, name, request, scim_id, started) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, resource_type, name) DO UPDATE SET request = $4, scim_id = $5, started = $6",
@@ -53,7 +53,7 @@ macro_rules! sql_intents_store {
                     .bind(&intent.request)
                     .bind(&intent.scim_id)
                     .bind(sql::timestamp(intent.started))
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await
                     .map_err(|e| {
                         if sql::is_foreign_key_violation(&e) {
@@ -78,7 +78,7 @@ macro_rules! sql_intents_store {
                     .bind(scope.tenant)
                     .bind(scope.resource_type)
                     .bind(scim_id)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 })
@@ -98,7 +98,7 @@ macro_rules! sql_intents_store {
                     .bind(scope.resource_type)
                     .bind(name)
                     .bind(scim_id)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 })

@@ -102,7 +102,7 @@ macro_rules! sql_links_store {
                 .bind(sql::timestamp(identity.created))
                 .bind(sql::timestamp(identity.last_modified))
                 .bind(&identity.proof)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected())
             }
@@ -253,7 +253,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(scope.resource_type)
                     .bind(&identity.scim_id)
                     .bind(&identity.proof)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await;
                     self.forget_external_ids();
                     match result {
@@ -279,7 +279,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(scope.tenant)
                     .bind(scope.resource_type)
                     .bind(scim_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.writer())
                     .await;
                     self.forget_external_ids();
                     match row? {
@@ -308,7 +308,7 @@ self.identities_where(scope, "backend_key", &identity.backend_key)
                     .bind(scope.resource_type)
                     .bind(scim_id)
                     .bind(new_scim_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.writer())
                     .await;
                     self.forget_external_ids();
                     match row? {

@@ -139,7 +139,8 @@ pub(super) fn timed<'a, T>(
     })
 }
 
-/// Implements every store trait for `$store` (a struct with a `pool` field, and `announce`,
+/// Implements every store trait for `$store` (a struct with a `pool` field for reads, and
+/// `writer`, `begin_write`, `announce`,
 /// `listen` and `lock_resource` methods of its own) whose rows are `$row`.
 macro_rules! sql_store {
     ($store:ty, $row:ty) => {

@@ -21,7 +21,7 @@ macro_rules! sql_oauth_store {
                     .bind(jwt.and_then(|j| j.subject.as_deref()))
                     .bind(jwt.and_then(|j| j.audience.as_deref()))
                     .bind(client.revoked_at.map(sql::timestamp))
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await
                     .map_err(|e| {
                         if sql::is_foreign_key_violation(&e) {
@@ -100,7 +100,7 @@ macro_rules! sql_oauth_store {
                 sql::timed("oauth.use_assertion", async move {
                     sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
                         .bind(sql::timestamp(now))
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     // One statement: of two requests with one assertion, one inserts.
                     let done = sqlx::query(
@@ -109,7 +109,7 @@ macro_rules! sql_oauth_store {
                     .bind(client)
                     .bind(jti)
                     .bind(sql::timestamp(expires_at))
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(done.rows_affected() == 1)
                 })

@@ -117,7 +117,7 @@ macro_rules! sql_requests_store {
                         "DELETE FROM request_log WHERE at < $1 OR tenant NOT IN (SELECT id FROM tenants)",
                     )
                     .bind(sql::timestamp(before))
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(done.rows_affected())
                 })
@@ -146,7 +146,7 @@ macro_rules! sql_requests_store {
                     .bind(tenant)
                     .bind(at)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(done.rows_affected())
                 })

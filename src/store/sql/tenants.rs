@@ -22,7 +22,7 @@ macro_rules! sql_tenants_store {
                     .bind(tenant.deprovision.as_str())
                     .bind(i64::from(tenant.reactivate))
                     .bind(tenant.extensions.to_string())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     if done.rows_affected() == 0 {
                         return Err(StoreError::Conflict(format!(

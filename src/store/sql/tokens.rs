@@ -25,7 +25,7 @@ macro_rules! sql_tokens_store {
                     .bind(token.kind.as_str())
                     .bind(token.client.as_deref())
                     .bind(token.parent.as_deref())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await
                     .map_err(|e| {
                         if sql::is_foreign_key_violation(&e) {
@@ -74,7 +74,7 @@ macro_rules! sql_tokens_store {
                             query.bind(hash.as_str()).bind(sql::timestamp(*issued))
                         }
                     };
-                    let done = query.execute(&self.pool).await?;
+                    let done = query.execute(self.writer()).await?;
                     self.forget_tokens();
                     Ok(done.rows_affected() > 0)
                 })
@@ -89,7 +89,7 @@ macro_rules! sql_tokens_store {
                     sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
                         .bind(sql::timestamp(at))
                         .bind(id)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     self.forget_tokens();
                     Ok(())
@@ -108,7 +108,7 @@ macro_rules! sql_tokens_store {
                     )
                     .bind(&latest)
                     .bind(tenant)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     self.forget_tokens();
                     Ok(done.rows_affected())
@@ -126,7 +126,7 @@ macro_rules! sql_tokens_store {
                     )
                     .bind(tenant)
                     .bind(sql::timestamp(before))
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     self.forget_tokens();
                     Ok(done.rows_affected())
