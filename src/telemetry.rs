@@ -195,7 +195,7 @@ pub fn exporting() -> bool {
 }
 
 /// Makes `span` (a request's) the child of the `traceparent` in `headers`, when traces are
-/// continued; and gives it the OpenTelemetry HTTP attributes it lacks as a log span.
+/// continued.
 pub fn begin_request(span: &tracing::Span, headers: &http::HeaderMap) {
     if !exporting() {
         return;
@@ -212,11 +212,15 @@ pub fn begin_request(span: &tracing::Span, headers: &http::HeaderMap) {
 /// Records a finished request's status on its span (an error status for 5xx, as the
 /// OpenTelemetry HTTP conventions have it for a server).
 pub fn end_request(span: &tracing::Span, status: u16) {
-    if !exporting() {
-        return;
+    if exporting() {
+        answered(span, status, 500);
     }
+}
+
+/// An answer's status on `span`, an error from `error_from` on.
+fn answered(span: &tracing::Span, status: u16, error_from: u16) {
     span.set_attribute("http.response.status_code", i64::from(status));
-    if status >= 500 {
+    if status >= error_from {
         span.set_status(opentelemetry::trace::Status::error(format!(
             "HTTP {status}"
         )));
@@ -244,14 +248,8 @@ pub fn end_call(span: &tracing::Span, outcome: Result<u16, &str>) {
         return;
     }
     match outcome {
-        Ok(status) => {
-            span.set_attribute("http.response.status_code", i64::from(status));
-            if status >= 400 {
-                span.set_status(opentelemetry::trace::Status::error(format!(
-                    "HTTP {status}"
-                )));
-            }
-        }
+        // A client's 4xx is an error too: the gateway sent what the platform refused.
+        Ok(status) => answered(span, status, 400),
         Err(why) => {
             span.set_attribute("error.type", why.to_owned());
             span.set_status(opentelemetry::trace::Status::error(why.to_owned()));

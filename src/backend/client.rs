@@ -36,8 +36,9 @@ pub(super) fn note(
     );
 }
 
-/// A platform call in progress, noted in the request log once: with its outcome when it
-/// ends, as abandoned when it is dropped unanswered (its request timed out, its client left).
+/// A platform call in progress, noted in the request log and ended on its span once: with its
+/// outcome when it ends, as abandoned when it is dropped unanswered (its request timed out,
+/// its client left).
 struct CallNote<'a> {
     /// The call's exported span (`crate::telemetry`), ended as abandoned too.
     span: tracing::Span,
@@ -50,6 +51,11 @@ struct CallNote<'a> {
 impl CallNote<'_> {
     fn finish(mut self, outcome: CallOutcome<'_>) {
         self.noted = true;
+        let traced = match outcome {
+            CallOutcome::Answered(status) => Ok(status),
+            CallOutcome::Failed(why) => Err(why),
+        };
+        crate::telemetry::end_call(&self.span, traced);
         note(self.backend, self.request, outcome, self.started.elapsed());
     }
 }
@@ -191,13 +197,6 @@ impl HttpPlatform {
             Ok(response) => CallOutcome::Answered(response.status),
             Err(_) => CallOutcome::Failed(class.unwrap_or("unreachable")),
         };
-        crate::telemetry::end_call(
-            &span,
-            match &result {
-                Ok(response) => Ok(response.status),
-                Err(_) => Err(class.unwrap_or("unreachable")),
-            },
-        );
         call_note.finish(outcome);
         result
     }

@@ -460,6 +460,9 @@ fn otlp(
             return None;
         }
     };
+    if !ok {
+        return None;
+    }
     let settings = crate::telemetry::OtlpSettings {
         traces_url,
         service_name: raw.service_name.trim().to_owned(),
@@ -467,9 +470,6 @@ fn otlp(
         timeout: Duration::from_secs(raw.timeout_secs),
         continue_traces: raw.continue_traces,
     };
-    if !ok {
-        return None;
-    }
     // The exporter as serve builds it (the SDK reads OTEL_EXPORTER_OTLP_* variables too).
     if let Err(e) = crate::telemetry::check(&settings) {
         problems.add(path, "otlp", e);
